@@ -1,0 +1,24 @@
+//! Subcommand implementations for the binary; each file owns one subcommand's flags and run.
+
+pub mod train;
+
+/// The error chain as one line: "outer: inner: root".
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// Exit code for an error: 1 for everything except an interrupted run (130).
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|c| c.to_string().contains("interrupted")) {
+        130
+    } else {
+        1
+    }
+}

@@ -1,0 +1,6 @@
+//! CPU reference path: forward, BPTT, clipping and optimizers in plain loops plus faer
+//! GEMMs. It is the oracle the GPU path is checked against and the CPU baseline.
+
+mod scalar;
+
+pub use scalar::Scalar;

@@ -1,0 +1,13 @@
+//! elman: Elman RNN and n-gram language models, trained on any wgpu GPU (WGSL kernels)
+//! or on a CPU reference path that checks every GPU result.
+//!
+//! Shape legend used throughout: n = batch rows, T = time steps per chunk, d = embedding
+//! width, h_l = hidden width of layer l, V = vocabulary size. Activations are row-major
+//! `[rows, width]`, weights `[in, out]` (row-vector convention, see DESIGN.md).
+
+pub mod cpu;
+pub mod data;
+pub mod error;
+pub mod model;
+pub mod rng;
+pub mod trainer;

@@ -1,0 +1,1 @@
+//! Safetensors checkpoints (filled in below).

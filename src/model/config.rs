@@ -1,0 +1,141 @@
+//! Model shape: vocabulary V, embedding width d, hidden widths h_0..h_{L-1}, activation φ.
+
+use crate::error::{ElmanError, Result};
+use serde::{Deserialize, Serialize};
+
+/// The hidden-layer nonlinearity φ in H_t = φ(X_t W_xh + H_{t-1} W_hh + b_h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// φ(z) = tanh z, φ'(z) = 1 − φ(z)².
+    Tanh,
+    /// φ(z) = max(0, z), φ'(z) = [φ(z) > 0].
+    Relu,
+}
+
+impl Activation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "tanh" => Ok(Activation::Tanh),
+            "relu" => Ok(Activation::Relu),
+            other => Err(ElmanError::Config(format!("unknown activation '{other}' (expected tanh or relu)"))),
+        }
+    }
+}
+
+/// Everything that fixes the parameter shapes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// V: vocabulary size.
+    pub vocab: usize,
+    /// d: embedding width.
+    pub embed: usize,
+    /// h_l for each stacked layer l (at least one).
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+}
+
+impl ModelConfig {
+    /// Rejects zero sizes and an empty layer list.
+    pub fn validate(&self) -> Result<()> {
+        if self.vocab == 0 {
+            return Err(ElmanError::Config("vocabulary size must be > 0".into()));
+        }
+        if self.embed == 0 {
+            return Err(ElmanError::Config("--embed must be > 0".into()));
+        }
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return Err(ElmanError::Config(format!(
+                "--hidden must list one or more widths > 0, got {:?}",
+                self.hidden
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn layers(&self) -> usize {
+        self.hidden.len()
+    }
+
+    /// in_l: d for layer 0, h_{l-1} above.
+    pub fn layer_input(&self, l: usize) -> usize {
+        if l == 0 {
+            self.embed
+        } else {
+            self.hidden[l - 1]
+        }
+    }
+
+    /// h_{L-1}: width feeding the output layer.
+    pub fn top_hidden(&self) -> usize {
+        *self.hidden.last().expect("validated config has at least one layer")
+    }
+
+    /// Every parameter tensor as (checkpoint name, shape), in canonical order.
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = vec![("embedding".to_string(), vec![self.vocab, self.embed])];
+        for (l, &h) in self.hidden.iter().enumerate() {
+            out.push((format!("layers.{l}.w_xh"), vec![self.layer_input(l), h]));
+            out.push((format!("layers.{l}.w_hh"), vec![h, h]));
+            out.push((format!("layers.{l}.b_h"), vec![h]));
+        }
+        out.push(("output.w".to_string(), vec![self.top_hidden(), self.vocab]));
+        out.push(("output.b".to_string(), vec![self.vocab]));
+        out
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+    }
+
+    /// Forward+backward FLOPs per token: 6·(d·h_0 + Σ h_l² + Σ_{l>0} h_{l-1}h_l + h_{L-1}V).
+    pub fn flops_per_token(&self) -> f64 {
+        let mut macs = 0usize;
+        for l in 0..self.layers() {
+            macs += self.layer_input(l) * self.hidden[l] + self.hidden[l] * self.hidden[l];
+        }
+        macs += self.top_hidden() * self.vocab;
+        6.0 * macs as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_follow_design_names() {
+        let c = ModelConfig { vocab: 7, embed: 3, hidden: vec![5, 4], activation: Activation::Tanh };
+        let names: Vec<_> = c.tensor_shapes().into_iter().map(|(n, s)| format!("{n}{s:?}")).collect();
+        assert_eq!(
+            names,
+            [
+                "embedding[7, 3]",
+                "layers.0.w_xh[3, 5]",
+                "layers.0.w_hh[5, 5]",
+                "layers.0.b_h[5]",
+                "layers.1.w_xh[5, 4]",
+                "layers.1.w_hh[4, 4]",
+                "layers.1.b_h[4]",
+                "output.w[4, 7]",
+                "output.b[7]"
+            ]
+        );
+        assert_eq!(c.parameter_count(), 21 + 15 + 25 + 5 + 20 + 16 + 4 + 28 + 7);
+    }
+
+    #[test]
+    fn design_cost_model_example() {
+        // DESIGN.md: V=65, d=64, h=512, L=1: 4.0 GFLOP for 2,048 tokens.
+        let c = ModelConfig { vocab: 65, embed: 64, hidden: vec![512], activation: Activation::Tanh };
+        let gflop = c.flops_per_token() * 2048.0 / 1e9;
+        assert!((gflop - 4.0).abs() < 0.05, "{gflop}");
+    }
+}

@@ -1,0 +1,90 @@
+//! The device-agnostic training interface: CPU and GPU meet here, at the level of a
+//! whole step (DESIGN.md), never per op.
+//!
+//! Shapes: a [`Batch`] holds n rows × T steps of token ids, time-major (index t·n + i).
+
+use crate::error::Result;
+use crate::model::Params;
+use serde::{Deserialize, Serialize};
+
+/// n streams × T time steps of inputs and their next-token targets, time-major:
+/// `inputs[t * n + i]` is stream i's token at step t, `targets[t * n + i]` the token after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub n: usize,
+    pub t: usize,
+    pub inputs: Vec<u32>,
+    pub targets: Vec<u32>,
+}
+
+/// Which update rule, with its hyper-parameters (the learning rate comes per step).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Optimizer {
+    /// buf ← μ·buf + g;  p ← p − lr·buf  (μ = 0 is plain SGD).
+    Sgd { momentum: f32 },
+    /// m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
+    /// p ← p − lr · (m / (1−β1^k)) / (√(v / (1−β2^k)) + ε)   at update number k ≥ 1.
+    Adam { beta1: f32, beta2: f32, eps: f32 },
+}
+
+impl Optimizer {
+    pub fn adam() -> Self {
+        Optimizer::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+}
+
+/// Everything about the update that is not the model's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateConfig {
+    pub optimizer: Optimizer,
+    /// θ for global gradient-norm clipping g ← min(1, θ/‖g‖)·g; `None` = off.
+    pub clip: Option<f32>,
+}
+
+/// What one step measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// Mean cross-entropy over the n·T predictions, nats/token.
+    pub loss: f32,
+    /// ‖g‖₂ over every gradient, before clipping.
+    pub grad_norm: f32,
+    /// Whether clipping scaled the gradient down.
+    pub clipped: bool,
+}
+
+/// Optimizer moments and update count, in the canonical tensor order of [`Params`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerState {
+    /// Number of updates applied so far (Adam's bias-correction k).
+    pub updates: u64,
+    /// SGD: the momentum buffer; Adam: first moment m.
+    pub first: Params<f32>,
+    /// Adam: second moment v (zeros for SGD).
+    pub second: Params<f32>,
+}
+
+/// A model being trained on some device. Hidden state is carried between `step` calls
+/// (truncated BPTT: chunk k+1 starts from chunk k's final state, no gradient across).
+pub trait Trainer {
+    /// Human-readable device name ("cpu (2 threads)", adapter name, ...).
+    fn device_name(&self) -> String;
+    /// One forward + BPTT + clip + update on `batch` with learning rate `lr`. May only
+    /// record work (GPU); results arrive through [`Trainer::drain_stats`].
+    fn step(&mut self, batch: &Batch, lr: f32) -> Result<()>;
+    /// Per-step stats of every step since the last drain, oldest first (a GPU sync point).
+    fn drain_stats(&mut self) -> Result<Vec<StepStats>>;
+    /// Mean nats/token over `batches` scored in order from a zero hidden state, carried
+    /// across batches. Leaves the training state (parameters, carried hidden) untouched.
+    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64>;
+    /// Current parameters (a GPU readback).
+    fn params(&mut self) -> Result<Params<f32>>;
+    /// Current optimizer state (a GPU readback).
+    fn optimizer_state(&mut self) -> Result<OptimizerState>;
+    /// Replaces the optimizer state (resume).
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()>;
+    /// The carried hidden state, one [n·h_l] row-major buffer per layer.
+    fn hidden(&mut self) -> Result<Vec<Vec<f32>>>;
+    /// Overwrites the carried hidden state (resume, or zeros to restart streams).
+    fn set_hidden(&mut self, hidden: &[Vec<f32>]) -> Result<()>;
+}
