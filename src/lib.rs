@@ -10,4 +10,5 @@ pub mod data;
 pub mod error;
 pub mod model;
 pub mod rng;
+pub mod train;
 pub mod trainer;
