@@ -7,6 +7,7 @@
 
 pub mod cpu;
 pub mod data;
+pub mod dropout;
 pub mod error;
 pub mod model;
 pub mod rng;

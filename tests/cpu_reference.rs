@@ -6,6 +6,7 @@ mod common;
 use common::assert_close;
 use elman::cpu::model::{forward, loss_and_gradients};
 use elman::cpu::{ops, CpuTrainer};
+use elman::dropout::DropoutKey;
 use elman::model::init::init_params;
 use elman::model::{Activation, ModelConfig, Params};
 use elman::rng::Rng;
@@ -19,15 +20,21 @@ fn random_state(rng: &mut Rng, config: &ModelConfig, n: usize) -> Vec<Vec<f64>> 
     config.hidden.iter().map(|&h| (0..n * h).map(|_| rng.uniform(-0.8, 0.8)).collect()).collect()
 }
 
+fn loss_with(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs: &[u32], targets: &[u32], n: usize, dropout: Option<&DropoutKey>) -> f64 {
+    elman::cpu::model::mean_loss(&forward(config, params, h0, inputs, n, dropout), targets, config.vocab)
+}
+
 fn loss_only(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs: &[u32], targets: &[u32], n: usize) -> f64 {
-    elman::cpu::model::mean_loss(&forward(config, params, h0, inputs, n), targets, config.vocab)
+    loss_with(config, params, h0, inputs, targets, n, None)
 }
 
 /// Central differences (f64) against BPTT for every parameter of a 2-layer model with
-/// unequal widths and a non-zero carried H_0: max relative error ≤ 1e-6.
+/// unequal widths and a non-zero carried H_0: max relative error ≤ 1e-6 (tanh, relu, and
+/// tanh with dropout p = 0.3, whose masks are fixed by their key).
 #[test]
 fn gradients_match_finite_differences_for_every_tensor() {
-    for activation in [Activation::Tanh, Activation::Relu] {
+    let key = DropoutKey { p: 0.3, seed: 3, update: 1 };
+    for (activation, dropout) in [(Activation::Tanh, None), (Activation::Relu, None), (Activation::Tanh, Some(&key))] {
         let config = ModelConfig { vocab: 7, embed: 3, hidden: vec![5, 4], activation };
         let (n, t) = (2, 6);
         let mut rng = Rng::new(11);
@@ -36,7 +43,7 @@ fn gradients_match_finite_differences_for_every_tensor() {
         let inputs = random_tokens(&mut rng, n * t, config.vocab);
         let targets = random_tokens(&mut rng, n * t, config.vocab);
         let mut grads = Params::<f64>::zeros(&config);
-        loss_and_gradients(&config, &params, &h0, &inputs, &targets, n, &mut grads);
+        loss_and_gradients(&config, &params, &h0, &inputs, &targets, n, dropout, &mut grads);
 
         let eps = 1e-5;
         let analytic = grads.flatten();
@@ -51,18 +58,19 @@ fn gradients_match_finite_differences_for_every_tensor() {
                 let mut flat = base.clone();
                 flat[i] = base[i] + eps;
                 p.assign_flat(&flat);
-                let up = loss_only(&config, &p, &h0, &inputs, &targets, n);
+                let up = loss_with(&config, &p, &h0, &inputs, &targets, n, dropout);
                 flat[i] = base[i] - eps;
                 p.assign_flat(&flat);
-                let down = loss_only(&config, &p, &h0, &inputs, &targets, n);
+                let down = loss_with(&config, &p, &h0, &inputs, &targets, n, dropout);
                 let numeric = (up - down) / (2.0 * eps);
                 let a = analytic[i];
                 // Relative error, with a floor on the scale so exact zeros compare absolutely.
                 let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1e-4);
                 worst = worst.max(rel);
             }
-            assert!(worst <= 1e-6, "{activation:?} {name}: max relative error {worst:e}");
-            println!("{activation:?} {name}: max relative error {worst:.2e}");
+            let label = format!("{activation:?}{}", if dropout.is_some() { " + dropout" } else { "" });
+            assert!(worst <= 1e-6, "{label} {name}: max relative error {worst:e}");
+            println!("{label} {name}: max relative error {worst:.2e}");
             offset += size;
         }
     }
@@ -92,7 +100,7 @@ fn hand_derived_two_step_gradients() {
     p.out_w.as_slice_mut().unwrap().copy_from_slice(&[1.0, -1.0, 0.0, 0.0]);
     let h0 = vec![vec![0.0, 0.0]];
     let mut g = Params::<f64>::zeros(&config);
-    let (loss, cache) = loss_and_gradients(&config, &p, &h0, &[0, 1], &[1, 0], 1, &mut g);
+    let (loss, cache) = loss_and_gradients(&config, &p, &h0, &[0, 1], &[1, 0], 1, None, &mut g);
 
     let sigma = |x: f64| 1.0 / (1.0 + (-x).exp());
     let (a, b) = (sigma(2.0) / 2.0, sigma(-5.0) / 2.0);
@@ -130,7 +138,7 @@ fn clipping_scales_to_theta_and_leaves_small_gradients_alone() {
     let batch = periodic_batch(&[0, 1, 2, 3, 4, 2], 2, 5, 0);
     let mut grads = Params::<f32>::zeros(&config);
     let h0 = vec![vec![0.0; 2 * 6], vec![0.0; 2 * 3]];
-    loss_and_gradients(&config, &params, &h0, &batch.inputs, &batch.targets, batch.n, &mut grads);
+    loss_and_gradients(&config, &params, &h0, &batch.inputs, &batch.targets, batch.n, None, &mut grads);
     let norm = grads.sum_squares().sqrt();
     let theta = (norm * 10.0) as f32; // above ‖g‖, far below 1000‖g‖
 
@@ -148,7 +156,7 @@ fn clipping_scales_to_theta_and_leaves_small_gradients_alone() {
     assert_close("‖clipped‖", &[big.sum_squares().sqrt()], &[theta as f64], 0.0, 1e-6);
 
     for (clip, expect_clipped) in [(Some(theta / 1000.0), true), (Some(theta), false), (None, false)] {
-        let sgd = UpdateConfig { optimizer: Optimizer::Sgd { momentum: 0.0 }, clip };
+        let sgd = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, clip);
         let mut trainer = CpuTrainer::new(config.clone(), params.clone(), sgd, batch.n).unwrap();
         trainer.step(&batch, 1.0).unwrap();
         let stats = trainer.drain_stats().unwrap()[0];
@@ -169,7 +177,7 @@ fn loss_starts_near_ln_v_and_learns_a_periodic_text() {
     let vocab = 96;
     let config = ModelConfig { vocab, embed: 16, hidden: vec![64], activation: Activation::Tanh };
     let params: Params<f32> = init_params(&config, 1);
-    let update = UpdateConfig { optimizer: Optimizer::adam(), clip: Some(5.0) };
+    let update = UpdateConfig::new(Optimizer::adam(), Some(5.0));
     let mut trainer = CpuTrainer::new(config, params, update, 4).unwrap();
     let mut offset = 0;
     let mut losses = Vec::new();
@@ -198,23 +206,23 @@ fn tbptt_carries_state_and_stops_gradients_at_the_boundary() {
     let b2 = Batch { n, t, inputs: random_tokens(&mut rng, n * t, 6), targets: random_tokens(&mut rng, n * t, 6) };
 
     // lr = 0: parameters stay put, so the carried state is a pure function of chunk 1.
-    let sgd = UpdateConfig { optimizer: Optimizer::Sgd { momentum: 0.0 }, clip: None };
+    let sgd = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None);
     let mut trainer = CpuTrainer::new(config.clone(), params32.clone(), sgd, n).unwrap();
     trainer.step(&b1, 0.0).unwrap();
     let zero: Vec<Vec<f32>> = vec![vec![0.0; n * 4]];
-    let expected_state = forward(&config, &params32, &zero, &b1.inputs, n).final_hidden(&config, n);
+    let expected_state = forward(&config, &params32, &zero, &b1.inputs, n, None).final_hidden(&config, n);
     assert_eq!(trainer.hidden().unwrap(), expected_state, "H_T of chunk 1 is H_0 of chunk 2");
     trainer.step(&b2, 0.0).unwrap();
     let mut g2 = Params::<f32>::zeros(&config);
-    loss_and_gradients(&config, &params32, &expected_state, &b2.inputs, &b2.targets, n, &mut g2);
+    loss_and_gradients(&config, &params32, &expected_state, &b2.inputs, &b2.targets, n, None, &mut g2);
     assert_eq!(trainer.last_gradients(), &g2, "chunk 2's gradient starts from chunk 1's final state");
 
     // In f64: d loss_2 / d W_hh[0,0] with the carried state frozen vs recomputed.
     let params: Params<f64> = params32.cast();
     let zero64 = vec![vec![0.0; n * 4]];
-    let carried = forward(&config, &params, &zero64, &b1.inputs, n).final_hidden(&config, n);
+    let carried = forward(&config, &params, &zero64, &b1.inputs, n, None).final_hidden(&config, n);
     let mut g = Params::<f64>::zeros(&config);
-    loss_and_gradients(&config, &params, &carried, &b2.inputs, &b2.targets, n, &mut g);
+    loss_and_gradients(&config, &params, &carried, &b2.inputs, &b2.targets, n, None, &mut g);
     let analytic = g.layers[0].w_hh[[0, 0]];
     let eps = 1e-6;
     let shifted = |delta: f64| {
@@ -225,7 +233,7 @@ fn tbptt_carries_state_and_stops_gradients_at_the_boundary() {
     let frozen = |delta: f64| loss_only(&config, &shifted(delta), &carried, &b2.inputs, &b2.targets, n);
     let through = |delta: f64| {
         let p = shifted(delta);
-        let h = forward(&config, &p, &zero64, &b1.inputs, n).final_hidden(&config, n);
+        let h = forward(&config, &p, &zero64, &b1.inputs, n, None).final_hidden(&config, n);
         loss_only(&config, &p, &h, &b2.inputs, &b2.targets, n)
     };
     let fd_frozen = (frozen(eps) - frozen(-eps)) / (2.0 * eps);

@@ -104,7 +104,7 @@ impl TrainArgs {
             OptimizerName::Sgd => Optimizer::Sgd { momentum: self.momentum },
             OptimizerName::Adam => Optimizer::adam(),
         };
-        Ok(UpdateConfig { optimizer, clip: (self.clip > 0.0).then_some(self.clip) })
+        Ok(UpdateConfig::new(optimizer, (self.clip > 0.0).then_some(self.clip)))
     }
 
     fn check_sizes(&self) -> anyhow::Result<()> {

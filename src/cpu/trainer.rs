@@ -82,8 +82,17 @@ impl Trainer for CpuTrainer {
 
     fn step(&mut self, batch: &Batch, lr: f32) -> Result<()> {
         self.check_batch(batch)?;
-        let (loss, cache) =
-            loss_and_gradients(&self.config, &self.params, &self.hidden, &batch.inputs, &batch.targets, self.n, &mut self.grads);
+        let key = self.update.dropout_key(self.updates + 1);
+        let (loss, cache) = loss_and_gradients(
+            &self.config,
+            &self.params,
+            &self.hidden,
+            &batch.inputs,
+            &batch.targets,
+            self.n,
+            key.as_ref(),
+            &mut self.grads,
+        );
         let (norm, scale) = ops::clip_in_place(&mut self.grads.tensors_mut(), self.update.clip);
         self.apply_update(lr, 1.0);
         self.hidden = cache.final_hidden(&self.config, self.n);
@@ -101,7 +110,7 @@ impl Trainer for CpuTrainer {
         let mut state: Option<Vec<Vec<f32>>> = None;
         for batch in batches {
             let h0 = state.take().unwrap_or_else(|| self.config.hidden.iter().map(|&h| vec![0.0; batch.n * h]).collect());
-            let cache = forward(&self.config, &self.params, &h0, &batch.inputs, batch.n);
+            let cache = forward(&self.config, &self.params, &h0, &batch.inputs, batch.n, None);
             total += mean_loss(&cache, &batch.targets, self.config.vocab) * batch.targets.len() as f64;
             count += batch.targets.len();
             state = Some(cache.final_hidden(&self.config, batch.n));
