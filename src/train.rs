@@ -1,10 +1,14 @@
 //! The training loop, device-agnostic: batches in, steps on a [`Trainer`], periodic
-//! evaluation, log lines, atomic checkpoints, and safe stops (Ctrl-C, NaN loss).
+//! evaluation, log lines (stdout, `log.jsonl`, `loss.svg`), atomic checkpoints, and safe
+//! stops (Ctrl-C finishes the step and saves; a NaN/Inf loss stops without saving, so the
+//! last good checkpoint stays).
 
-use crate::data::{stream_batches, Batcher, Corpus};
+use crate::data::{stream_batches, Batcher, Corpus, TokenizerKind};
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::{write_atomic, Checkpoint};
 use crate::model::ModelConfig;
+use crate::runlog::RunLog;
+use crate::schedule::LrSchedule;
 use crate::trainer::{StepStats, Trainer, UpdateConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,9 +17,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// The resolved settings of a run (written to `config.json` in the run directory and
-/// into every checkpoint).
+/// into every checkpoint, so `--resume` needs nothing else).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
+    /// Training text (None: the built-in manual).
+    pub data: Option<PathBuf>,
+    /// Validation text (None: the last 10 % of the training tokens).
+    pub valid: Option<PathBuf>,
+    pub tokenizer: TokenizerKind,
+    pub max_vocab: Option<usize>,
     pub model: ModelConfig,
     pub update: UpdateConfig,
     /// T: steps per chunk (truncated BPTT length).
@@ -24,19 +34,24 @@ pub struct RunSettings {
     pub batch: usize,
     /// Total optimisation steps of the run.
     pub steps: u64,
+    /// Base learning rate, shaped by `schedule`.
     pub lr: f32,
+    pub schedule: LrSchedule,
+    /// Initialisation seed.
     pub seed: u64,
     /// Evaluate on the validation stream every this many steps (0 = only at the end).
     pub eval_every: u64,
+    /// Score at most this many validation tokens per evaluation (0 = all).
+    pub eval_tokens: usize,
     /// Checkpoint every this many steps (0 = only at the end).
     pub save_every: u64,
     /// Read back stats and print a log line every this many steps.
     pub log_every: u64,
-    /// Score at most this many validation tokens per evaluation (0 = all).
-    pub eval_tokens: usize,
 }
 
-/// Where a run stands: written into checkpoints so a run can continue.
+/// Where a run stands: written into checkpoints so a run can continue exactly.
+/// (Initialisation is a function of the seed and dropout masks of the update number, so
+/// no random-generator state needs saving beyond this.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Steps completed.
@@ -59,6 +74,7 @@ pub struct LogLine {
     pub clipped: f32,
     pub tokens_per_s: f64,
     pub ms_per_step: f64,
+    /// Learning rate of the line's last step.
     pub lr: f32,
     pub elapsed_s: f64,
 }
@@ -82,17 +98,17 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
 }
 
 /// Scores `tokens` as one stream from a zero state (chunks of T, state carried), capped at
-/// `max_tokens` predictions (0 = all). Returns mean nats/token.
-pub fn evaluate_stream(trainer: &mut dyn Trainer, tokens: &[u32], seq_len: usize, max_tokens: usize) -> Result<f64> {
+/// `max_tokens` predictions (0 = all). Returns (mean nats/token, predictions scored).
+pub fn evaluate_stream(trainer: &mut dyn Trainer, tokens: &[u32], seq_len: usize, max_tokens: usize) -> Result<(f64, usize)> {
     let end = if max_tokens > 0 { tokens.len().min(max_tokens + 1) } else { tokens.len() };
     let batches = stream_batches(&tokens[..end], seq_len);
     if batches.is_empty() {
-        return Err(ElmanError::Data { what: "validation text".into(), detail: "needs at least 2 tokens".into() });
+        return Err(ElmanError::Data { what: "evaluation text".into(), detail: "needs at least 2 tokens".into() });
     }
-    trainer.evaluate(&batches)
+    Ok((trainer.evaluate(&batches)?, end - 1))
 }
 
-/// Runs `settings.steps − start.step` steps, logging through `log` and saving to `out`.
+/// Runs from `start` to `settings.steps`, logging through `log` and into `out`.
 pub fn run(
     trainer: &mut dyn Trainer,
     corpus: &Corpus,
@@ -104,6 +120,17 @@ pub fn run(
     std::fs::create_dir_all(out).map_err(|source| ElmanError::Io { path: out.to_path_buf(), source })?;
     let config_json = serde_json::to_string_pretty(settings).expect("settings serialize");
     write_atomic(&out.join("config.json"), config_json.as_bytes())?;
+    let title = format!(
+        "elman: d={} h={:?} {} · n={} T={} · {}",
+        settings.model.embed,
+        settings.model.hidden,
+        settings.model.activation.name(),
+        settings.batch,
+        settings.seq_len,
+        settings.data.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in manual".into())
+    );
+    let mut run_log = RunLog::open(out, &title, start.step)?;
+    let elapsed_before = run_log.elapsed_s();
 
     let mut batcher = Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
     batcher.seek(start.batch_position);
@@ -116,15 +143,16 @@ pub fn run(
     let mut last_train = None;
     let mut last_valid = None;
     let mut interrupted = false;
+    let zeros: Vec<Vec<f32>> = settings.model.hidden.iter().map(|&h| vec![0.0; settings.batch * h]).collect();
 
     while progress.step < settings.steps {
         let (batch, epoch_start) = batcher.next_batch(&corpus.train);
-        if epoch_start && progress.step > start.step {
+        if epoch_start {
             // A new pass: every stream jumps back to its start, so the carried state restarts.
-            let zeros: Vec<Vec<f32>> = settings.model.hidden.iter().map(|&h| vec![0.0; settings.batch * h]).collect();
             trainer.set_hidden(&zeros)?;
         }
-        trainer.step(&batch, settings.lr)?;
+        let lr = settings.schedule.lr_at(settings.lr, progress.step, settings.steps);
+        trainer.step(&batch, lr)?;
         progress.step += 1;
         progress.batch_position = batcher.position();
         window_steps += 1;
@@ -136,8 +164,8 @@ pub fn run(
         if log_now {
             let stats = trainer.drain_stats()?;
             let train_loss = check_finite(&stats, progress.step)?;
-            let valid = if eval_now && !corpus.valid.is_empty() {
-                Some(evaluate_stream(trainer, &corpus.valid, settings.seq_len, settings.eval_tokens)?)
+            let valid = if eval_now && corpus.valid.len() >= 2 {
+                Some(evaluate_stream(trainer, &corpus.valid, settings.seq_len, settings.eval_tokens)?.0)
             } else {
                 None
             };
@@ -151,10 +179,11 @@ pub fn run(
                 clipped: mean(stats.iter().map(|s| if s.clipped { 1.0 } else { 0.0 })),
                 tokens_per_s: tokens_per_step * window_steps as f64 / secs,
                 ms_per_step: secs * 1e3 / window_steps as f64,
-                lr: settings.lr,
-                elapsed_s: run_start.elapsed().as_secs_f64(),
+                lr,
+                elapsed_s: elapsed_before + run_start.elapsed().as_secs_f64(),
             };
             log(&line);
+            run_log.record(&line, at_end || stop)?;
             last_train = Some(train_loss);
             if valid.is_some() {
                 last_valid = valid;
@@ -165,9 +194,10 @@ pub fn run(
         let save_now = at_end || stop || (settings.save_every > 0 && progress.step % settings.save_every == 0);
         if save_now {
             if !log_now {
+                // Never save parameters that a NaN step has already spoiled.
                 check_finite(&trainer.drain_stats()?, progress.step)?;
             }
-            save_checkpoint(trainer, corpus, settings, progress, &ckpt_path)?;
+            save_checkpoint(trainer, &corpus.vocab, settings, progress, &ckpt_path)?;
         }
         if stop {
             interrupted = true;
@@ -201,17 +231,25 @@ fn check_finite(stats: &[StepStats], step: u64) -> Result<f32> {
 }
 
 /// Writes the trainer's full state (parameters, optimizer, hidden, progress) atomically.
-pub fn save_checkpoint(trainer: &mut dyn Trainer, corpus: &Corpus, settings: &RunSettings, progress: Progress, path: &Path) -> Result<()> {
+pub fn save_checkpoint(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, settings: &RunSettings, progress: Progress, path: &Path) -> Result<()> {
     let mut extra = BTreeMap::new();
     extra.insert("progress".into(), serde_json::to_string(&progress).expect("progress serializes"));
     extra.insert("settings".into(), serde_json::to_string(settings).expect("settings serialize"));
     let ckpt = Checkpoint {
         config: settings.model.clone(),
-        vocab: Some(corpus.vocab.clone()),
+        vocab: Some(vocab.clone()),
         params: trainer.params()?,
         optimizer: Some(trainer.optimizer_state()?),
         hidden: Some(trainer.hidden()?),
         extra,
     };
     ckpt.save(path)
+}
+
+/// The run settings and progress stored in a checkpoint by [`save_checkpoint`].
+pub fn stored_run(ckpt: &Checkpoint, path: &Path) -> Result<(RunSettings, Progress)> {
+    let bad = |what: &str| ElmanError::Checkpoint { path: path.to_path_buf(), detail: format!("no usable {what} in its metadata (not a run checkpoint)") };
+    let settings: RunSettings = serde_json::from_str(ckpt.extra.get("settings").ok_or_else(|| bad("settings"))?).map_err(|_| bad("settings"))?;
+    let progress: Progress = serde_json::from_str(ckpt.extra.get("progress").ok_or_else(|| bad("progress"))?).map_err(|_| bad("progress"))?;
+    Ok((settings, progress))
 }

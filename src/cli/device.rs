@@ -4,7 +4,8 @@ use elman::cpu::CpuTrainer;
 use elman::model::{ModelConfig, Params};
 use elman::trainer::{Trainer, UpdateConfig};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A hardware GPU when wgpu finds one, else the CPU.
     Auto,

@@ -39,9 +39,9 @@ impl Corpus {
                 Vocab::build(kind, &sources, max_vocab)?
             }
         };
-        let tokens = vocab.encode(train)?;
+        let tokens = vocab.encode_stream(train)?;
         let (train, valid) = match valid {
-            Some(v) => (tokens, vocab.encode(v)?),
+            Some(v) => (tokens, vocab.encode_stream(v)?),
             None => {
                 let cut = ((tokens.len() as f64) * (1.0 - VALID_FRACTION)).round() as usize;
                 let mut train = tokens;

@@ -141,6 +141,17 @@ impl Vocab {
         }
     }
 
+    /// Text → ids for scoring as a stream: the word tokenizer starts the stream with
+    /// `<eos>` (the Penn Treebank convention: every word, the first one included, is
+    /// predicted from a sentence boundary); char and byte streams start at the first token.
+    pub fn encode_stream(&self, text: &[u8]) -> Result<Vec<u32>> {
+        let mut ids = self.encode(text)?;
+        if self.kind == TokenizerKind::Word {
+            ids.insert(0, self.id(EOS).expect("word vocabularies always hold <eos>"));
+        }
+        Ok(ids)
+    }
+
     /// Ids → text (word: joined by spaces, `<eos>` as a newline; byte: lossy UTF-8).
     pub fn decode(&self, ids: &[u32]) -> String {
         match self.kind {
