@@ -12,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod plot;
 pub mod rng;
+pub mod sample;
 pub mod runlog;
 pub mod schedule;
 pub mod train;

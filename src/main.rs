@@ -16,6 +16,10 @@ struct Cli {
 enum Command {
     /// Train an Elman RNN language model (no arguments: a short run on the built-in corpus).
     Train(cli::train::TrainArgs),
+    /// Generate text from a checkpoint, streamed as it is produced.
+    Sample(cli::sample::SampleArgs),
+    /// Score a text with a checkpoint: nats/token, bits/token, perplexity.
+    Eval(cli::eval::EvalArgs),
 }
 
 fn main() {
@@ -34,6 +38,8 @@ fn main() {
     };
     let result = match cli.command {
         Command::Train(args) => cli::train::run(args),
+        Command::Sample(args) => cli::sample::run(args),
+        Command::Eval(args) => cli::eval::run(args),
     };
     if let Err(err) = result {
         let code = cli::exit_code(&err);

@@ -287,15 +287,6 @@ fn resolve(a: &TrainArgs, vocab_size: usize) -> anyhow::Result<RunSettings> {
     })
 }
 
-/// A checkpoint path from `--resume DIR_OR_FILE`.
-fn resume_path(p: &Path) -> PathBuf {
-    if p.is_dir() {
-        train::checkpoint_path(p)
-    } else {
-        p.to_path_buf()
-    }
-}
-
 fn load_corpus(a: &TrainArgs, tokenizer: TokenizerKind, vocab: Option<elman::data::Vocab>) -> anyhow::Result<Corpus> {
     Ok(match &a.data {
         Some(path) => Corpus::load(tokenizer, path, a.valid.as_deref(), a.max_vocab, vocab)?,
@@ -343,7 +334,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let explicit = args.clone().or(from_file);
     let resumed = match &explicit.resume {
         Some(p) => {
-            let path = resume_path(p);
+            let path = super::checkpoint_file(p);
             let ckpt = Checkpoint::load(&path)?;
             let (settings, progress) = train::stored_run(&ckpt, &path)?;
             check_resume_matches(&explicit, &settings, &path)?;
