@@ -9,5 +9,6 @@ pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod model;
+pub mod ngram;
 pub mod rng;
 pub mod trainer;

@@ -16,12 +16,15 @@ struct Cli {
 enum Command {
     /// Train an Elman RNN language model (no arguments: a short run on the built-in corpus).
     Train(cli::train::TrainArgs),
+    /// n-gram Markov language models: train, prob, eval, sample.
+    Ngram(cli::ngram::NgramArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => cli::train::run(args),
+        Command::Ngram(args) => cli::ngram::run(args),
     };
     if let Err(err) = result {
         let code = cli::exit_code(&err);

@@ -1,5 +1,6 @@
 //! Subcommand implementations for the binary; each file owns one subcommand's flags and run.
 
+pub mod ngram;
 pub mod train;
 
 /// The error chain as one line: "outer: inner: root".

@@ -1,0 +1,72 @@
+//! Training an n-gram model from text: validate, tokenize, count, smooth.
+
+use super::count::{count_ngrams, require_complete_ngram};
+use super::model::{LogValue, NgramModel};
+use super::smoothing::{estimate, AddK, Smoothing};
+use super::spill::SpillStats;
+use super::tokenize::{tokenize_training, TokenizeOptions};
+use crate::error::{ElmanError, Result};
+
+/// Everything `elman ngram train` decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOptions {
+    pub order: usize,
+    pub tokenize: TokenizeOptions,
+    pub smoothing: Smoothing,
+    /// Add-k's pseudo-count (ignored by the other methods).
+    pub k: f64,
+    /// Bytes of highest-order keys to buffer before spilling sorted runs (`None`: no limit).
+    pub memory_bytes: Option<u64>,
+}
+
+impl TrainOptions {
+    /// Refuses order 0 and a bad k.
+    pub fn validate(&self) -> Result<()> {
+        if self.order == 0 {
+            return Err(ElmanError::Config("--order must be at least 1 (got 0)".to_string()));
+        }
+        if self.smoothing == Smoothing::AddK {
+            AddK::validate(self.k)?;
+        }
+        Ok(())
+    }
+}
+
+/// A trained model and what it took.
+#[derive(Clone, Debug)]
+pub struct Trained<W: LogValue> {
+    pub model: NgramModel<W>,
+    /// Tokens the counts were taken from (markers included).
+    pub tokens: usize,
+    pub spill: SpillStats,
+    /// Kneser-Ney discounts [0, D1, D2, D3+] per order (empty for other methods).
+    pub discounts: Vec<[f64; 4]>,
+    /// Orders whose Kneser-Ney discounts fell back to the defaults.
+    pub fallback_orders: Vec<usize>,
+}
+
+/// Trains a model on `text`; `source` names the text in error messages.
+pub fn train<W: LogValue>(text: &str, source: &str, options: &TrainOptions) -> Result<Trained<W>> {
+    options.validate()?;
+    let (vocab, corpus) = tokenize_training(text, options.tokenize);
+    if corpus.word_count() == 0 {
+        return Err(ElmanError::Ngram(format!("{source} contains no tokens (only whitespace)")));
+    }
+    let counts = count_ngrams(&corpus, vocab.len(), options.order, options.tokenize.markers, options.memory_bytes)?;
+    require_complete_ngram(&counts, source)?;
+    let tokens = corpus.tokens.len();
+    drop(corpus);
+    let spill = counts.spill.clone();
+    let (model, discounts, fallback_orders) = match options.smoothing {
+        Smoothing::Kn => {
+            let mut kn = super::smoothing::KneserNey::default();
+            let model = estimate(counts, vocab, options.tokenize.tokenizer, &mut kn)?;
+            (model, kn.discounts().to_vec(), kn.fallback_orders().to_vec())
+        }
+        other => {
+            let mut smoother = other.smoother(options.k);
+            (estimate(counts, vocab, options.tokenize.tokenizer, smoother.as_mut())?, Vec::new(), Vec::new())
+        }
+    };
+    Ok(Trained { model, tokens, spill, discounts, fallback_orders })
+}
