@@ -9,7 +9,7 @@ use elman::ngram::report::{human_bytes, order_table, peak_memory_bytes};
 use elman::ngram::sample::{render, sample};
 use elman::ngram::tokenize::tokenize_training;
 use elman::ngram::vocab::Vocab;
-use elman::ngram::{count_ngrams, train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -150,9 +150,14 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     };
     options.validate()?;
     let text = read_text(&a.data)?;
+    let read_time = started.elapsed();
     let source = a.data.display().to_string();
-    let trained = train::<f32>(&text, &source, &options)?;
+    let tokenize_started = Instant::now();
+    let (vocab, corpus) = tokenize_training(&text, options.tokenize);
     drop(text);
+    let tokenize_time = tokenize_started.elapsed();
+    let mut trained = train_tokens::<f32>(vocab, corpus, &source, &options)?;
+    trained.phases.insert(0, ("tokenize", tokenize_time));
     let counted = started.elapsed();
     write_arpa_file(&trained.model, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     let total = started.elapsed();
@@ -177,6 +182,8 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     if trained.spill.runs > 0 {
         println!("  spilled {} sorted runs ({}) under --memory", trained.spill.runs, human_bytes(trained.spill.bytes as f64));
     }
+    let phases: Vec<String> = trained.phases.iter().map(|(name, t)| format!("{name} {:.3} s", t.as_secs_f64())).collect();
+    println!("  phases: read {:.3} s, {}, write {:.3} s", read_time.as_secs_f64(), phases.join(", "), (total - counted).as_secs_f64());
     let peak = peak_memory_bytes().map_or_else(|| "unknown".to_string(), |b| human_bytes(b as f64));
     println!(
         "  model {} in memory; counted and smoothed in {:.2} s, wrote {} in {:.2} s; wall {:.2} s; peak memory {peak}",

@@ -103,7 +103,8 @@ fn count_highest_order(
     markers: bool,
     memory_bytes: Option<u64>,
 ) -> Result<(Vec<u128>, Vec<u32>, SpillStats)> {
-    let mut counter = SpillingCounter::new(key_budget(memory_bytes));
+    let windows: usize = corpus.sentences().map(|s| (s.len() + 1).saturating_sub(order)).sum();
+    let mut counter = SpillingCounter::new(key_budget(memory_bytes), windows);
     for sentence in corpus.sentences() {
         let mut key = 0u128;
         for (i, &id) in sentence.iter().enumerate() {
@@ -149,7 +150,15 @@ fn count_sentence_starts(corpus: &Corpus, layout: KeyLayout, order: usize) -> Re
 /// Level n from level n+1 (suffixes, already sorted) merged with the sentence starts of order n.
 fn derive_lower_order(upper: &CountLevel, layout: KeyLayout, starts: (Vec<u128>, Vec<u32>)) -> Result<CountLevel> {
     let (start_keys, start_counts) = starts;
-    let mut out = CountLevel::default();
+    // Exact capacity (distinct suffixes + starts) keeps the level from over-allocating.
+    let distinct = upper.keys.windows(2).filter(|w| layout.suffix(w[0]) != layout.suffix(w[1])).count()
+        + usize::from(!upper.keys.is_empty());
+    let capacity = distinct + start_keys.len();
+    let mut out = CountLevel {
+        keys: Vec::with_capacity(capacity),
+        raw: Vec::with_capacity(capacity),
+        adjusted: Vec::with_capacity(capacity),
+    };
     let mut next_start = 0usize;
     let push = |out: &mut CountLevel, key: u128, raw: u32, adjusted: u32| {
         out.keys.push(key);

@@ -29,4 +29,4 @@ pub use count::{count_ngrams, NgramCounts};
 pub use model::NgramModel;
 pub use smoothing::Smoothing;
 pub use tokenize::{TokenizeOptions, Tokenizer};
-pub use train::{train, TrainOptions, Trained};
+pub use train::{train, train_tokens, TrainOptions, Trained};

@@ -89,11 +89,13 @@ pub struct SpillingCounter {
 }
 
 impl SpillingCounter {
-    /// A counter that keeps at most `budget` raw keys in memory (`None`: no limit).
-    pub fn new(budget: Option<usize>) -> Self {
+    /// A counter that keeps at most `budget` raw keys in memory (`None`: no limit),
+    /// expecting about `expected` keys in all (to size its buffer once).
+    pub fn new(budget: Option<usize>, expected: usize) -> Self {
+        let budget = budget.map_or(usize::MAX, |b| b.max(1));
         SpillingCounter {
-            budget: budget.map_or(usize::MAX, |b| b.max(1)),
-            buffer: Vec::new(),
+            budget,
+            buffer: Vec::with_capacity(expected.min(budget)),
             dir: None,
             runs: Vec::new(),
             stats: SpillStats::default(),
@@ -210,7 +212,7 @@ mod tests {
         let mut rng = Rng::new(11);
         let keys: Vec<u128> = (0..5_000).map(|_| rng.below(300) as u128 * 0x1_0000_0000_0001).collect();
         let count_with = |budget| {
-            let mut counter = SpillingCounter::new(budget);
+            let mut counter = SpillingCounter::new(budget, keys.len());
             for &k in &keys {
                 counter.push(k).unwrap();
             }

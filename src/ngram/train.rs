@@ -4,8 +4,10 @@ use super::count::{count_ngrams, require_complete_ngram};
 use super::model::{LogValue, NgramModel};
 use super::smoothing::{estimate, AddK, Smoothing};
 use super::spill::SpillStats;
-use super::tokenize::{tokenize_training, TokenizeOptions};
+use super::tokenize::{tokenize_training, Corpus, TokenizeOptions};
+use super::vocab::Vocab;
 use crate::error::{ElmanError, Result};
+use std::time::{Duration, Instant};
 
 /// Everything `elman ngram train` decides.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,17 +45,35 @@ pub struct Trained<W: LogValue> {
     pub discounts: Vec<[f64; 4]>,
     /// Orders whose Kneser-Ney discounts fell back to the defaults.
     pub fallback_orders: Vec<usize>,
+    /// Wall time of each phase, in order.
+    pub phases: Vec<(&'static str, Duration)>,
 }
 
 /// Trains a model on `text`; `source` names the text in error messages.
 pub fn train<W: LogValue>(text: &str, source: &str, options: &TrainOptions) -> Result<Trained<W>> {
     options.validate()?;
+    let clock = Instant::now();
     let (vocab, corpus) = tokenize_training(text, options.tokenize);
+    let mut trained = train_tokens(vocab, corpus, source, options)?;
+    trained.phases.insert(0, ("tokenize", clock.elapsed() - trained.phases.iter().map(|p| p.1).sum::<Duration>()));
+    Ok(trained)
+}
+
+/// Trains a model on already tokenized text (lets a caller free the text first).
+pub fn train_tokens<W: LogValue>(vocab: Vocab, corpus: Corpus, source: &str, options: &TrainOptions) -> Result<Trained<W>> {
+    options.validate()?;
+    let mut phases = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str, phases: &mut Vec<(&'static str, Duration)>| {
+        phases.push((name, clock.elapsed()));
+        clock = Instant::now();
+    };
     if corpus.word_count() == 0 {
         return Err(ElmanError::Ngram(format!("{source} contains no tokens (only whitespace)")));
     }
     let counts = count_ngrams(&corpus, vocab.len(), options.order, options.tokenize.markers, options.memory_bytes)?;
     require_complete_ngram(&counts, source)?;
+    lap("count", &mut phases);
     let tokens = corpus.tokens.len();
     drop(corpus);
     let spill = counts.spill.clone();
@@ -68,5 +88,6 @@ pub fn train<W: LogValue>(text: &str, source: &str, options: &TrainOptions) -> R
             (estimate(counts, vocab, options.tokenize.tokenizer, smoother.as_mut())?, Vec::new(), Vec::new())
         }
     };
-    Ok(Trained { model, tokens, spill, discounts, fallback_orders })
+    lap("smooth", &mut phases);
+    Ok(Trained { model, tokens, spill, discounts, fallback_orders, phases })
 }

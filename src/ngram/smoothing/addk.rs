@@ -11,9 +11,8 @@
 //! unlike textbook add-k it can be written as an ARPA back-off model (uniform spreading
 //! would need all |V| continuations of every seen context in the file).
 
-use super::{ContextStats, Smoother};
+use super::{ContextStats, CountKind, Smoother};
 use crate::error::{ElmanError, Result};
-use crate::ngram::count::CountLevel;
 
 /// Add-k with pseudo-count `k` per vocabulary entry.
 #[derive(Clone, Copy, Debug)]
@@ -41,8 +40,8 @@ impl Smoother for AddK {
         format!("add-k k={}", self.k)
     }
 
-    fn counts<'a>(&self, level: &'a CountLevel) -> &'a [u32] {
-        &level.raw
+    fn count_kind(&self) -> CountKind {
+        CountKind::Raw
     }
 
     fn prepare_order(&mut self, n: usize, counts: &mut dyn Iterator<Item = u32>) -> Result<()> {

@@ -4,8 +4,9 @@
 //!
 //! Level n is in suffix order (newest token first), so the suffix (c′ w) of each n-gram
 //! is found by one pointer moving forward through level n−1. Contexts are not monotone
-//! over the whole level, but within a block of equal newest token they are increasing,
-//! so each context is found by a galloping search from the previous one.
+//! in that order, so the n-grams are sorted once more by context (on all cores, the
+//! context key and the n-gram's index packed into one `u128` when they fit); the groups
+//! of equal context then meet level n−1 in its own order, again with one moving pointer.
 
 use super::{ContextStats, Smoother};
 use crate::error::{ElmanError, Result};
@@ -14,6 +15,7 @@ use crate::ngram::key::KeyLayout;
 use crate::ngram::model::{LogValue, ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::Tokenizer;
 use crate::ngram::vocab::{Vocab, BOS};
+use rayon::slice::ParallelSliceMut;
 
 /// Estimates a back-off model from `counts` with `smoother`.
 pub fn estimate<W: LogValue>(
@@ -23,25 +25,30 @@ pub fn estimate<W: LogValue>(
     smoother: &mut dyn Smoother,
 ) -> Result<NgramModel<W>> {
     let NgramCounts { order, layout, markers, levels: mut count_levels, .. } = counts;
+    let kind = smoother.count_kind();
+    for level in &mut count_levels {
+        kind.drop_other(level);
+    }
     let bos_key = if markers { Some(BOS as u128) } else { None };
     let mut levels: Vec<ModelLevel<W>> = Vec::with_capacity(order);
     let mut lower_probs: Vec<f64> = Vec::new();
     for n in 1..=order {
-        let level = std::mem::take(&mut count_levels[n - 1]);
-        let counts = smoother.counts(&level);
-        let keys = &level.keys;
-        let mut predicted = keys.iter().zip(counts).filter(|(k, _)| Some(**k) != bos_key).map(|(_, &c)| c);
+        let mut level = std::mem::take(&mut count_levels[n - 1]);
+        let counts = kind.of(&level);
+        let mut predicted = level.keys.iter().zip(counts).filter(|(k, _)| Some(**k) != bos_key).map(|(_, &c)| c);
         smoother.prepare_order(n, &mut predicted)?;
         let probs = if n == 1 {
-            unigram_probs(keys, counts, bos_key, smoother)
+            unigram_probs(&level.keys, counts, bos_key, smoother)
         } else {
             let lower = levels.last_mut().expect("order n-1 was estimated before order n");
-            higher_order_probs(n, layout, keys, counts, lower, &lower_probs, smoother)?
+            higher_order_probs(n, layout, &level.keys, counts, lower, &lower_probs, smoother)?
         };
         let log10_prob = probs.iter().map(|&p| W::from_f64(p.log10())).collect();
-        let log10_backoff = if n < order { vec![W::from_f64(0.0); keys.len()] } else { Vec::new() };
-        levels.push(ModelLevel { keys: level.keys, log10_prob, log10_backoff });
-        lower_probs = probs;
+        let log10_backoff = if n < order { vec![W::from_f64(0.0); level.keys.len()] } else { Vec::new() };
+        levels.push(ModelLevel { keys: std::mem::take(&mut level.keys), log10_prob, log10_backoff });
+        drop(level);
+        // The highest order's linear probabilities are not needed again.
+        lower_probs = if n < order { probs } else { Vec::new() };
     }
     let info = ModelInfo { tokenizer, markers, smoothing: smoother.describe() };
     Ok(NgramModel { vocab, layout, info, levels })
@@ -75,83 +82,95 @@ fn higher_order_probs<W: LogValue>(
     lower_probs: &[f64],
     smoother: &dyn Smoother,
 ) -> Result<Vec<f64>> {
-    let contexts = context_indices(n, layout, keys, &lower.keys)?;
-    let mut stats = vec![ContextStats::default(); lower.keys.len()];
-    for (&ctx, &c) in contexts.iter().zip(counts) {
-        stats[ctx as usize].add(c);
-    }
-    let gammas: Vec<f64> = stats.iter().map(|s| if s.is_context() { smoother.gamma(n, s) } else { 0.0 }).collect();
-    for (j, s) in stats.iter().enumerate() {
-        if s.is_context() {
-            lower.log10_backoff[j] = W::from_f64(gammas[j].log10());
+    let suffixes = suffix_indices(layout, keys, &lower.keys).ok_or_else(|| missing(n, "suffix"))?;
+    let by_context = sorted_by_context(n, layout, keys);
+    let mut probs = vec![0.0f64; keys.len()];
+    let mut lower_at = 0usize;
+    let mut group_start = 0usize;
+    while group_start < by_context.len() {
+        let (context, _) = by_context.get(group_start);
+        let mut group_end = group_start;
+        let mut stats = ContextStats::default();
+        while group_end < by_context.len() && by_context.get(group_end).0 == context {
+            stats.add(counts[by_context.get(group_end).1]);
+            group_end += 1;
         }
-    }
-    let mut probs = Vec::with_capacity(keys.len());
-    let mut suffix_at = 0usize;
-    for (i, &key) in keys.iter().enumerate() {
-        let suffix = layout.suffix(key);
-        while suffix_at < lower.keys.len() && lower.keys[suffix_at] < suffix {
-            suffix_at += 1;
+        while lower_at < lower.keys.len() && lower.keys[lower_at] < context {
+            lower_at += 1;
         }
-        if lower.keys.get(suffix_at) != Some(&suffix) {
-            return Err(missing(n, "suffix"));
+        if lower.keys.get(lower_at) != Some(&context) {
+            return Err(missing(n, "context"));
         }
-        let ctx = contexts[i] as usize;
-        probs.push(smoother.alpha(n, counts[i], &stats[ctx]) + gammas[ctx] * lower_probs[suffix_at]);
+        let gamma = smoother.gamma(n, &stats);
+        lower.log10_backoff[lower_at] = W::from_f64(gamma.log10());
+        for g in group_start..group_end {
+            let i = by_context.get(g).1;
+            probs[i] = smoother.alpha(n, counts[i], &stats) + gamma * lower_probs[suffixes[i] as usize];
+        }
+        group_start = group_end;
     }
     Ok(probs)
 }
 
-/// For each n-gram, the index of its context among the (n−1)-grams.
-fn context_indices(n: usize, layout: KeyLayout, keys: &[u128], lower: &[u128]) -> Result<Vec<u32>> {
+/// For each n-gram, the index of its suffix among the (n−1)-grams (`None` if one is missing).
+fn suffix_indices(layout: KeyLayout, keys: &[u128], lower: &[u128]) -> Option<Vec<u32>> {
     let mut out = Vec::with_capacity(keys.len());
-    let mut block_word = u32::MAX;
-    let mut from = 0usize;
+    let mut at = 0usize;
     for &key in keys {
-        let word = layout.last(key, n);
-        if word != block_word {
-            block_word = word;
-            from = 0;
+        let suffix = layout.suffix(key);
+        while at < lower.len() && lower[at] < suffix {
+            at += 1;
         }
-        let ctx = layout.context(key, n);
-        let at = gallop(lower, from, ctx).ok_or_else(|| missing(n, "context"))?;
+        if lower.get(at) != Some(&suffix) {
+            return None;
+        }
         out.push(at as u32);
-        from = at + 1;
     }
-    Ok(out)
+    Some(out)
 }
 
-/// Index of `target` in sorted `keys[from..]`, searching 1, 2, 4, … steps ahead first.
-fn gallop(keys: &[u128], from: usize, target: u128) -> Option<usize> {
-    let mut lo = from;
-    let mut step = 1usize;
-    let mut hi = from;
-    while hi < keys.len() && keys[hi] < target {
-        lo = hi + 1;
-        hi = from + step;
-        step *= 2;
+/// The n-grams' (context key, index) pairs sorted by context.
+enum ByContext {
+    /// `context << index_bits | index` in one word.
+    Packed { pairs: Vec<u128>, index_bits: u32 },
+    /// Context and index side by side, when they do not fit in 128 bits together.
+    Wide(Vec<(u128, u32)>),
+}
+
+impl ByContext {
+    fn len(&self) -> usize {
+        match self {
+            ByContext::Packed { pairs, .. } => pairs.len(),
+            ByContext::Wide(pairs) => pairs.len(),
+        }
     }
-    let hi = hi.min(keys.len());
-    let at = lo + keys[lo..hi.max(lo)].partition_point(|&k| k < target);
-    (keys.get(at) == Some(&target)).then_some(at)
+
+    #[inline]
+    fn get(&self, at: usize) -> (u128, usize) {
+        match self {
+            ByContext::Packed { pairs, index_bits } => {
+                (pairs[at] >> index_bits, (pairs[at] & ((1u128 << index_bits) - 1)) as usize)
+            }
+            ByContext::Wide(pairs) => (pairs[at].0, pairs[at].1 as usize),
+        }
+    }
+}
+
+fn sorted_by_context(n: usize, layout: KeyLayout, keys: &[u128]) -> ByContext {
+    let index_bits = (usize::BITS - keys.len().leading_zeros()).max(1);
+    let context_bits = (n as u32 - 1) * layout.bits();
+    if context_bits + index_bits <= 128 {
+        let mut pairs: Vec<u128> =
+            keys.iter().enumerate().map(|(i, &k)| (layout.context(k, n) << index_bits) | i as u128).collect();
+        pairs.par_sort_unstable();
+        ByContext::Packed { pairs, index_bits }
+    } else {
+        let mut pairs: Vec<(u128, u32)> = keys.iter().enumerate().map(|(i, &k)| (layout.context(k, n), i as u32)).collect();
+        pairs.par_sort_unstable();
+        ByContext::Wide(pairs)
+    }
 }
 
 fn missing(n: usize, what: &str) -> ElmanError {
     ElmanError::Ngram(format!("internal: the {what} of a {n}-gram is missing from order {}", n - 1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::gallop;
-
-    #[test]
-    fn gallop_finds_present_keys_and_rejects_absent_ones() {
-        let keys: Vec<u128> = (0..100).map(|i| i * 3).collect();
-        for from in [0, 5, 40] {
-            for target in (from as u128 * 3)..300 {
-                let want = (target % 3 == 0).then_some(target as usize / 3);
-                assert_eq!(gallop(&keys, from, target), want, "from {from} target {target}");
-            }
-        }
-    }
 }

@@ -27,9 +27,8 @@
 //! interpolate with the uniform distribution over |V| (`<unk>` included, `<s>`
 //! excluded), so `<unk>` gets γ/|V| when the text has none.
 
-use super::{ContextStats, Smoother};
+use super::{ContextStats, CountKind, Smoother};
 use crate::error::Result;
-use crate::ngram::count::CountLevel;
 
 /// KenLM's fallback discounts for orders whose counts-of-counts cannot give them.
 pub const FALLBACK_DISCOUNTS: [f64; 3] = [0.5, 1.0, 1.5];
@@ -81,8 +80,8 @@ impl Smoother for KneserNey {
         "kn".to_string()
     }
 
-    fn counts<'a>(&self, level: &'a CountLevel) -> &'a [u32] {
-        &level.adjusted
+    fn count_kind(&self) -> CountKind {
+        CountKind::Adjusted
     }
 
     fn prepare_order(&mut self, n: usize, counts: &mut dyn Iterator<Item = u32>) -> Result<()> {

@@ -3,8 +3,7 @@
 //! γ = 0: a context that was seen gives unseen words probability 0 (its back-off weight
 //! is log10 0, written `-99` in ARPA); a context never seen backs off to the shorter one.
 
-use super::{ContextStats, Smoother};
-use crate::ngram::count::CountLevel;
+use super::{ContextStats, CountKind, Smoother};
 
 /// Unsmoothed relative frequencies.
 #[derive(Clone, Copy, Debug, Default)]
@@ -15,8 +14,8 @@ impl Smoother for Mle {
         "mle".to_string()
     }
 
-    fn counts<'a>(&self, level: &'a CountLevel) -> &'a [u32] {
-        &level.raw
+    fn count_kind(&self) -> CountKind {
+        CountKind::Raw
     }
 
     fn alpha(&self, _n: usize, count: u32, stats: &ContextStats) -> f64 {

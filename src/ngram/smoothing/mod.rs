@@ -25,6 +25,33 @@ pub use mle::Mle;
 use super::count::CountLevel;
 use crate::error::Result;
 
+/// Which of a [`CountLevel`]'s counts a smoother reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountKind {
+    /// Occurrences in the text.
+    Raw,
+    /// Kneser-Ney adjusted (continuation) counts.
+    Adjusted,
+}
+
+impl CountKind {
+    /// The chosen counts of `level`.
+    pub fn of(self, level: &CountLevel) -> &[u32] {
+        match self {
+            CountKind::Raw => &level.raw,
+            CountKind::Adjusted => &level.adjusted,
+        }
+    }
+
+    /// Frees the counts this kind does not read.
+    pub fn drop_other(self, level: &mut CountLevel) {
+        match self {
+            CountKind::Raw => level.adjusted = Vec::new(),
+            CountKind::Adjusted => level.raw = Vec::new(),
+        }
+    }
+}
+
 /// What a smoother sees of one context c at order n: the counts of its continuations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ContextStats {
@@ -59,8 +86,8 @@ pub trait Smoother {
     /// Name for reports and the ARPA header, e.g. `kn` or `add-k k=0.5`.
     fn describe(&self) -> String;
 
-    /// The counts this method uses at one order (raw or Kneser-Ney adjusted).
-    fn counts<'a>(&self, level: &'a CountLevel) -> &'a [u32];
+    /// Which counts this method reads.
+    fn count_kind(&self) -> CountKind;
 
     /// Called once per order n (1-based) before any α or γ of that order, with the
     /// counts of every n-gram of the order (`<s>` excluded).
