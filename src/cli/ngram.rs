@@ -163,13 +163,13 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     let total = started.elapsed();
     let model = &trained.model;
     println!(
-        "trained a {}-gram {} model ({} level{}) on {}: {} tokens, vocabulary {} (predicted tokens)",
+        "trained a {}-gram {} model ({} level{}) on {}: {} predicted tokens, vocabulary {} (without <s>)",
         model.order(),
         model.info.smoothing,
         a.tokenizer.name(),
         if options.tokenize.markers { ", <s> … </s> per line" } else { ", no markers" },
         source,
-        trained.tokens,
+        trained.predicted_tokens,
         model.predicted_ids().len(),
     );
     for line in order_table(model) {
@@ -222,7 +222,9 @@ fn run_prob(a: ProbArgs) -> anyhow::Result<()> {
         let word = model.vocab.id_or_unk(&a.word);
         let used = &context[context.len().saturating_sub(model.order() - 1)..];
         let log10 = model.log10_prob(used, word);
-        println!("{} = {} (log10 {log10:.6})", describe(&model.vocab, word, used, tokenizer), 10f64.powf(log10));
+        let p = 10f64.powf(log10);
+        let shown = if p == 0.0 || p >= 1e-4 { format!("{p:.6}") } else { format!("{p:.4e}") };
+        println!("{} = {shown} (log10 {log10:.6})", describe(&model.vocab, word, used, tokenizer));
         return Ok(());
     }
     let data = a.data.as_ref().expect("clap requires --model or --data");

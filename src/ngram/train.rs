@@ -38,8 +38,8 @@ impl TrainOptions {
 #[derive(Clone, Debug)]
 pub struct Trained<W: LogValue> {
     pub model: NgramModel<W>,
-    /// Tokens the counts were taken from (markers included).
-    pub tokens: usize,
+    /// Tokens predicted in the training text (`</s>` included, `<s>` not).
+    pub predicted_tokens: usize,
     pub spill: SpillStats,
     /// Kneser-Ney discounts [0, D1, D2, D3+] per order (empty for other methods).
     pub discounts: Vec<[f64; 4]>,
@@ -74,7 +74,8 @@ pub fn train_tokens<W: LogValue>(vocab: Vocab, corpus: Corpus, source: &str, opt
     let counts = count_ngrams(&corpus, vocab.len(), options.order, options.tokenize.markers, options.memory_bytes)?;
     require_complete_ngram(&counts, source)?;
     lap("count", &mut phases);
-    let tokens = corpus.tokens.len();
+    let sentence_starts = if options.tokenize.markers { corpus.sentence_ends.len() } else { 0 };
+    let predicted_tokens = corpus.tokens.len() - sentence_starts;
     drop(corpus);
     let spill = counts.spill.clone();
     let (model, discounts, fallback_orders) = match options.smoothing {
@@ -89,5 +90,5 @@ pub fn train_tokens<W: LogValue>(vocab: Vocab, corpus: Corpus, source: &str, opt
         }
     };
     lap("smooth", &mut phases);
-    Ok(Trained { model, tokens, spill, discounts, fallback_orders, phases })
+    Ok(Trained { model, predicted_tokens, spill, discounts, fallback_orders, phases })
 }

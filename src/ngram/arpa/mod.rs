@@ -7,17 +7,17 @@
 //! ngram 2=264990
 //!
 //! \1-grams:
-//! -99	<s>	-1.0341
-//! -1.6103	the	-0.7952
+//! -99 → <s> → -1.0341
+//! -1.6103 → the → -0.7952
 //!
 //! \2-grams:
-//! -0.6315	<s> the
+//! -0.6315 → <s> the
 //!
 //! \end\
 //! ```
 //!
-//! Each line is log10 p(w | c), the n-gram's tokens separated by spaces, and (below the
-//! highest order, for n-grams that are contexts) the log10 back-off weight, all
+//! (→ marks a tab.) Each line is log10 p(w | c), the n-gram's tokens separated by
+//! spaces, and (below the highest order, for n-grams that are contexts) the log10 back-off weight, all
 //! tab-separated. log10 0 is written `-99`, and any value ≤ −99 reads back as log10 0.
 //! The leading `#` line (KenLM skips `#` lines before `\data\`) records how to tokenize
 //! text for the model; a file without it is read as word level with markers. At char
