@@ -14,7 +14,7 @@ const TRAIN: &str = "the cat sat on the mat\nthe dog sat on the log\na cat and a
 const TEST: &str = "the cat sat on the log\na dog ran to the mat\nthe bird sat\n";
 
 fn trained(smoothing: Smoothing, tokenizer: Tokenizer, markers: bool) -> NgramModel<f32> {
-    let options = TrainOptions { order: 3, tokenize: TokenizeOptions { tokenizer, markers }, smoothing, k: 0.5, memory_bytes: None };
+    let options = TrainOptions::new(3, TokenizeOptions { tokenizer, markers }, smoothing);
     train::<f32>(TRAIN, "train", &options).unwrap().model
 }
 

@@ -27,18 +27,13 @@
 //!   p(b | <s> a) = 1/2 + (1/2)(19/48) = 67/96;  p(</s> | <s> a) (unseen) = 19/96.
 //! Context <s> b: a 1: α = 0.5, γ = 0.5;  p(a | <s> b) = 1/2 + 19/96 = 67/96.
 
+use elman::ngram::key::SortedKeys;
 use elman::ngram::model::NgramModel;
 use elman::ngram::smoothing::KneserNey;
 use elman::ngram::{train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
 
 fn model() -> NgramModel<f64> {
-    let options = TrainOptions {
-        order: 3,
-        tokenize: TokenizeOptions { tokenizer: Tokenizer::Word, markers: true },
-        smoothing: Smoothing::Kn,
-        k: 0.0,
-        memory_bytes: None,
-    };
+    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
     let trained = train::<f64>("a b\na b\nb a\n", "tiny", &options).unwrap();
     assert_eq!(trained.fallback_orders, vec![1, 2, 3]);
     trained.model

@@ -57,13 +57,7 @@ fn check(smoothing: Smoothing, k: f64, markers: bool) {
     let text = random_text(5, 400);
     let mut rng = Rng::new(99);
     for order in 1..=4 {
-        let options = TrainOptions {
-            order,
-            tokenize: TokenizeOptions { tokenizer: Tokenizer::Word, markers },
-            smoothing,
-            k,
-            memory_bytes: None,
-        };
+        let options = TrainOptions::new(order, TokenizeOptions { tokenizer: Tokenizer::Word, markers }, smoothing).with_k(k);
         let trained = train::<f64>(&text, "random text", &options).unwrap();
         if smoothing == Smoothing::Kn {
             let fell_back = &trained.fallback_orders;
@@ -101,13 +95,8 @@ fn add_k_sums_to_one() {
 #[test]
 fn laplace_unigrams_are_count_plus_one_over_n_plus_v() {
     let text = "a b a\nc a\n";
-    let options = TrainOptions {
-        order: 1,
-        tokenize: TokenizeOptions { tokenizer: Tokenizer::Word, markers: true },
-        smoothing: Smoothing::AddK,
-        k: 1.0,
-        memory_bytes: None,
-    };
+    let words = TokenizeOptions { tokenizer: Tokenizer::Word, markers: true };
+    let options = TrainOptions::new(1, words, Smoothing::AddK).with_k(1.0);
     let model = train::<f64>(text, "tiny", &options).unwrap().model;
     // Tokens predicted: a b a </s> c a </s> → N = 7; V = {a, b, c, </s>, <unk>} = 5.
     let p = |w: &str| 10f64.powf(model.log10_prob(&[], model.vocab.get(w).unwrap()));

@@ -48,7 +48,7 @@ fn seed_probabilities_from_an_mle_model() {
         (TWO, 3, &["name", "is"], 0.5),
     ];
     for (text, order, context, want) in cases {
-        let options = TrainOptions { order, tokenize: RAW, smoothing: Smoothing::Mle, k: 1.0, memory_bytes: None };
+        let options = TrainOptions::new(order, RAW, Smoothing::Mle);
         let model = train::<f64>(text, "seed", &options).unwrap().model;
         let ctx: Vec<u32> = context.iter().map(|w| model.vocab.get(w).unwrap()).collect();
         let p = 10f64.powf(model.log10_prob(&ctx, model.vocab.get("Jeffrey").unwrap()));

@@ -26,13 +26,8 @@ fn spilled_counts_give_byte_identical_arpa() {
     let text = corpus();
     for smoothing in [Smoothing::Kn, Smoothing::AddK, Smoothing::Mle] {
         let arpa = |memory_bytes| {
-            let options = TrainOptions {
-                order: 4,
-                tokenize: TokenizeOptions { tokenizer: Tokenizer::Word, markers: true },
-                smoothing,
-                k: 0.5,
-                memory_bytes,
-            };
+            let words = TokenizeOptions { tokenizer: Tokenizer::Word, markers: true };
+            let options = TrainOptions::new(4, words, smoothing).with_memory(memory_bytes);
             let trained = train::<f32>(&text, "corpus", &options).unwrap();
             let mut out = Vec::new();
             write_arpa(&trained.model, &mut out).unwrap();

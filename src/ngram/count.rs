@@ -22,7 +22,7 @@
 //! The `<s>` unigram is kept with count 0 (it is never predicted) and `<unk>` is always
 //! present, with count 0 when the text has none.
 
-use super::key::KeyLayout;
+use super::key::{KeyLayout, SortedKeys};
 use super::spill::{add_counts, SpillStats, SpillingCounter};
 use super::tokenize::Corpus;
 use super::vocab::{BOS, UNK};
@@ -38,19 +38,9 @@ pub struct CountLevel {
     pub adjusted: Vec<u32>,
 }
 
-impl CountLevel {
-    /// Index of `key`, if present.
-    pub fn find(&self, key: u128) -> Option<usize> {
-        self.keys.binary_search(&key).ok()
-    }
-
-    /// Number of distinct n-grams.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+impl SortedKeys for CountLevel {
+    fn keys(&self) -> &[u128] {
+        &self.keys
     }
 }
 

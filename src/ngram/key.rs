@@ -96,6 +96,26 @@ impl KeyLayout {
     }
 }
 
+/// A table of one order's n-grams sorted by packed key (counts and models share it).
+pub trait SortedKeys {
+    /// The keys, strictly increasing.
+    fn keys(&self) -> &[u128];
+
+    /// Index of `key`, if present.
+    fn find(&self, key: u128) -> Option<usize> {
+        self.keys().binary_search(&key).ok()
+    }
+
+    /// Number of distinct n-grams.
+    fn len(&self) -> usize {
+        self.keys().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys().is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@
 //! not hold scored as `<unk>`. That is the ARPA semantics KenLM's `query` and SRILM's
 //! `ngram -ppl` use, so scores agree.
 
-use super::key::KeyLayout;
+use super::key::{KeyLayout, SortedKeys};
 use super::tokenize::{TokenizeOptions, Tokenizer};
 use super::vocab::{Vocab, BOS, UNK};
 
@@ -54,17 +54,9 @@ pub struct ModelLevel<W> {
     pub log10_backoff: Vec<W>,
 }
 
-impl<W> ModelLevel<W> {
-    pub fn find(&self, key: u128) -> Option<usize> {
-        self.keys.binary_search(&key).ok()
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+impl<W> SortedKeys for ModelLevel<W> {
+    fn keys(&self) -> &[u128] {
+        &self.keys
     }
 }
 

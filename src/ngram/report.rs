@@ -2,6 +2,7 @@
 //! dense |V|^n table would need (the seed's point: sparse counts are what make n ≥ 3
 //! possible at all).
 
+use super::key::SortedKeys;
 use super::model::{LogValue, NgramModel};
 
 /// Peak resident memory of this process (VmHWM), in bytes, where the OS tells us.

@@ -22,6 +22,21 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// Options with add-k's k = 0.5 (unused by the other methods) and no memory limit.
+    pub fn new(order: usize, tokenize: TokenizeOptions, smoothing: Smoothing) -> Self {
+        TrainOptions { order, tokenize, smoothing, k: 0.5, memory_bytes: None }
+    }
+
+    /// The same options with add-k's pseudo-count `k`.
+    pub fn with_k(self, k: f64) -> Self {
+        TrainOptions { k, ..self }
+    }
+
+    /// The same options with a counting memory limit in bytes.
+    pub fn with_memory(self, memory_bytes: Option<u64>) -> Self {
+        TrainOptions { memory_bytes, ..self }
+    }
+
     /// Refuses order 0 and a bad k.
     pub fn validate(&self) -> Result<()> {
         if self.order == 0 {

@@ -17,7 +17,8 @@
 //! ```
 //!
 //! (→ marks a tab.) Each line is log10 p(w | c), the n-gram's tokens separated by
-//! spaces, and (below the highest order, for n-grams that are contexts) the log10 back-off weight, all
+//! spaces, and (below the highest order, for n-grams that are contexts) the log10
+//! back-off weight, all
 //! tab-separated. log10 0 is written `-99`, and any value ≤ −99 reads back as log10 0.
 //! The leading `#` line (KenLM skips `#` lines before `\data\`) records how to tokenize
 //! text for the model; a file without it is read as word level with markers. At char

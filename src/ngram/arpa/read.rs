@@ -2,7 +2,7 @@
 
 use super::{unescape_char_token, HEADER_PREFIX, LOG10_ZERO};
 use crate::error::{ElmanError, Result};
-use crate::ngram::key::KeyLayout;
+use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::{ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::Tokenizer;
 use crate::ngram::vocab::{Vocab, BOS};

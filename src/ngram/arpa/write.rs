@@ -4,6 +4,7 @@
 
 use super::{escape_char_token, HEADER_PREFIX, LOG10_ZERO};
 use crate::error::{ElmanError, Result};
+use crate::ngram::key::SortedKeys;
 use crate::ngram::model::NgramModel;
 use crate::ngram::tokenize::Tokenizer;
 use rayon::prelude::*;
