@@ -20,6 +20,10 @@ pub enum ElmanError {
     Checkpoint { path: PathBuf, detail: String },
     #[error("GPU: {0}")]
     Gpu(String),
+    #[error("n-gram model: {0}")]
+    Ngram(String),
+    #[error("{path}:{line}: malformed ARPA file: expected {expected}, found {found}")]
+    Arpa { path: PathBuf, line: usize, expected: String, found: String },
     #[error("training diverged at step {step}: loss is {loss} ({hint})")]
     Diverged { step: u64, loss: f32, hint: String },
 }

@@ -11,6 +11,7 @@ pub mod dropout;
 pub mod error;
 pub mod model;
 pub mod plot;
+pub mod ngram;
 pub mod rng;
 pub mod sample;
 pub mod runlog;

@@ -20,6 +20,8 @@ enum Command {
     Sample(cli::sample::SampleArgs),
     /// Score a text with a checkpoint: nats/token, bits/token, perplexity.
     Eval(cli::eval::EvalArgs),
+    /// n-gram Markov language models: train, prob, eval, sample.
+    Ngram(cli::ngram::NgramArgs),
 }
 
 fn main() {
@@ -40,6 +42,7 @@ fn main() {
         Command::Train(args) => cli::train::run(args),
         Command::Sample(args) => cli::sample::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Ngram(args) => cli::ngram::run(args),
     };
     if let Err(err) = result {
         let code = cli::exit_code(&err);

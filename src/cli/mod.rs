@@ -4,6 +4,7 @@ pub mod device;
 pub mod eval;
 pub mod progress;
 pub mod sample;
+pub mod ngram;
 pub mod train;
 
 /// A checkpoint file from a path that may name a run directory.

@@ -1,5 +1,10 @@
-//! Shared test helpers: tolerance checks that print where and how much two tensors differ.
+//! Shared test helpers: tolerance checks that print where and how much two tensors differ,
+//! unique temp files, running the built binary, and locating the shared corpora.
 #![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Fails when |got − want| > atol + rtol·|want| anywhere; prints the worst index, the max
 /// abs/rel error and the first few mismatching pairs.
@@ -36,4 +41,53 @@ pub fn assert_close(label: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64
 /// f32 slice to f64 vector, for [`assert_close`].
 pub fn widen(x: &[f32]) -> Vec<f64> {
     x.iter().map(|&v| v as f64).collect()
+}
+
+
+/// A fresh path under the temp dir, unique per process and call.
+pub fn temp_path(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("elman-ngram-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir is writable");
+    dir.join(format!("{}-{name}", NEXT.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// Writes `contents` to a fresh temp file and returns its path.
+pub fn write_temp(name: &str, contents: &str) -> PathBuf {
+    let path = temp_path(name);
+    std::fs::write(&path, contents).expect("temp file is writable");
+    path
+}
+
+/// Runs the built `elman` binary with `args`.
+pub fn elman(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_elman")).args(args).output().expect("the elman binary runs")
+}
+
+/// Stdout of a run that must succeed.
+pub fn elman_ok(args: &[&str]) -> String {
+    let out = elman(args);
+    assert!(out.status.success(), "elman {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// Stderr of a run that must fail with exit code 1, one `error:` line and no panic.
+pub fn elman_err(args: &[&str]) -> String {
+    let out = elman(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "elman {args:?} should fail with exit 1; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "elman {args:?} panicked: {stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.trim_end().lines().count() == 1, "not one error line: {stderr:?}");
+    stderr
+}
+
+/// `../shared/data/ptb` relative to the crate, or `None` (with the reason printed).
+pub fn ptb_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ptb");
+    if dir.join("ptb.train.txt").exists() && dir.join("ptb.test.txt").exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {} is absent (the shared corpora are not in a fresh clone)", dir.display());
+        None
+    }
 }

@@ -1,0 +1,96 @@
+//! Writing a model as ARPA text. Lines are formatted in parallel, a batch of chunks at a
+//! time (bounded memory), and written in order; floats are the shortest text that reads
+//! back to the same `f32`, so export → import is exact.
+
+use super::{escape_char_token, HEADER_PREFIX, LOG10_ZERO};
+use crate::error::{ElmanError, Result};
+use crate::ngram::key::SortedKeys;
+use crate::ngram::model::NgramModel;
+use crate::ngram::tokenize::Tokenizer;
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::Path;
+
+const CHUNK: usize = 16_384;
+const CHUNKS_PER_BATCH: usize = 8;
+
+/// Writes `model` to `path` (through a temp file and a rename, so a failed write never
+/// leaves a truncated model behind).
+pub fn write_arpa_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("arpa.tmp");
+    let io_err = |source| ElmanError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::create(&tmp).map_err(io_err)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    write_arpa(model, &mut out).and_then(|()| out.flush().map_err(io_err))?;
+    drop(out);
+    std::fs::rename(&tmp, path).map_err(io_err)
+}
+
+/// Writes `model` as ARPA text.
+pub fn write_arpa(model: &NgramModel<f32>, out: &mut impl Write) -> Result<()> {
+    let io_err = |source| ElmanError::Io { path: "<ARPA output>".into(), source };
+    let words: Vec<String> = match model.info.tokenizer {
+        Tokenizer::Word => model.vocab.words().to_vec(),
+        Tokenizer::Char => model.vocab.words().iter().map(|w| escape_char_token(w)).collect(),
+    };
+    let mut head = String::new();
+    head.push_str(&format!(
+        "{HEADER_PREFIX} tokenizer={} markers={} smoothing={}\n\n\\data\\\n",
+        model.info.tokenizer.name(),
+        if model.info.markers { "yes" } else { "no" },
+        model.info.smoothing.replace(' ', "_"),
+    ));
+    for (n, level) in model.levels.iter().enumerate() {
+        head.push_str(&format!("ngram {}={}\n", n + 1, level.len()));
+    }
+    out.write_all(head.as_bytes()).map_err(io_err)?;
+    for n in 1..=model.order() {
+        out.write_all(format!("\n\\{n}-grams:\n").as_bytes()).map_err(io_err)?;
+        let len = model.levels[n - 1].len();
+        let chunks: Vec<usize> = (0..len).step_by(CHUNK).collect();
+        for batch in chunks.chunks(CHUNKS_PER_BATCH) {
+            let texts: Vec<Vec<u8>> =
+                batch.par_iter().map(|&start| format_lines(model, &words, n, start..(start + CHUNK).min(len))).collect();
+            for text in texts {
+                out.write_all(&text).map_err(io_err)?;
+            }
+        }
+    }
+    out.write_all(b"\n\\end\\\n").map_err(io_err)
+}
+
+fn push_log10(line: &mut Vec<u8>, buffer: &mut zmij::Buffer, value: f32) {
+    let value = if value <= LOG10_ZERO || value.is_nan() { LOG10_ZERO } else { value };
+    if value == LOG10_ZERO {
+        line.extend_from_slice(b"-99");
+    } else {
+        line.extend_from_slice(buffer.format_finite(value).as_bytes());
+    }
+}
+
+/// The lines of entries `range` of order `n`.
+fn format_lines(model: &NgramModel<f32>, words: &[String], n: usize, range: std::ops::Range<usize>) -> Vec<u8> {
+    let level = &model.levels[n - 1];
+    let mut text = Vec::with_capacity(range.len() * (12 + 8 * n));
+    let mut buffer = zmij::Buffer::new();
+    let mut ids = Vec::with_capacity(n);
+    for i in range {
+        push_log10(&mut text, &mut buffer, level.log10_prob[i]);
+        text.push(b'\t');
+        model.layout.unpack(level.keys[i], n, &mut ids);
+        for (j, &id) in ids.iter().enumerate() {
+            if j > 0 {
+                text.push(b' ');
+            }
+            text.extend_from_slice(words[id as usize].as_bytes());
+        }
+        if let Some(&backoff) = level.log10_backoff.get(i) {
+            if backoff != 0.0 {
+                text.push(b'\t');
+                push_log10(&mut text, &mut buffer, backoff);
+            }
+        }
+        text.push(b'\n');
+    }
+    text
+}

@@ -1,0 +1,32 @@
+//! n-gram Markov language models: P(w_t | w_{t−n+1} … w_{t−1}) from sparse counts.
+//!
+//! The pipeline, one module per step:
+//! - [`tokenize`] text → token ids (word or char level, `<s>` … `</s>` per line or a raw
+//!   stream) over a [`vocab::Vocab`];
+//! - [`count`] sparse counts of every order as sorted packed keys ([`key`]), the highest
+//!   order through [`spill`] so a `--memory` limit spills sorted runs to disk;
+//! - [`smoothing`] MLE, add-k or interpolated modified Kneser-Ney → a back-off
+//!   [`model::NgramModel`];
+//! - [`arpa`] reads and writes the standard ARPA text format (KenLM, SRILM);
+//! - [`eval`] perplexity, [`fraction`] exact MLE fractions, [`sample`] generation,
+//!   [`report`] sizes and peak memory; [`train`] ties counting and smoothing together.
+
+pub mod arpa;
+pub mod count;
+pub mod eval;
+pub mod fraction;
+pub mod key;
+pub mod model;
+pub mod report;
+pub mod sample;
+pub mod smoothing;
+pub mod spill;
+pub mod tokenize;
+pub mod train;
+pub mod vocab;
+
+pub use count::{count_ngrams, NgramCounts};
+pub use model::NgramModel;
+pub use smoothing::Smoothing;
+pub use tokenize::{TokenizeOptions, Tokenizer};
+pub use train::{train, train_tokens, TrainOptions, Trained};

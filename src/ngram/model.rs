@@ -1,0 +1,144 @@
+//! A back-off n-gram model as an ARPA file holds it, and scoring with it.
+//!
+//! Each order keeps its n-grams as sorted packed keys (suffix order, see [`super::key`])
+//! with log10 p(w | c) — interpolation already folded in — and, below the highest
+//! order, the log10 back-off weight b(c w) (0 when the n-gram is no context). A query
+//! takes the longest n-gram the model holds:
+//!
+//! ```text
+//! log10 P(w | c_1 … c_k) = log10 p(c_1 … c_k w)                       if stored
+//!                        = log10 b(c_1 … c_k) + log10 P(w | c_2 … c_k)  otherwise
+//! ```
+//!
+//! with b = 1 (log 0) for a context the model does not hold, and a word the unigrams do
+//! not hold scored as `<unk>`. That is the ARPA semantics KenLM's `query` and SRILM's
+//! `ngram -ppl` use, so scores agree.
+
+use super::key::{KeyLayout, SortedKeys};
+use super::tokenize::{TokenizeOptions, Tokenizer};
+use super::vocab::{Vocab, BOS, UNK};
+
+/// Storage for log10 values: `f32` for real models (what ARPA files carry, like KenLM),
+/// `f64` where tests check sums to 1e-9.
+pub trait LogValue: Copy + Send + Sync + std::fmt::Debug + PartialEq + 'static {
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl LogValue for f32 {
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl LogValue for f64 {
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// The n-grams of one order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelLevel<W> {
+    /// Sorted packed keys.
+    pub keys: Vec<u128>,
+    /// log10 p(w | c), `-inf` for probability 0.
+    pub log10_prob: Vec<W>,
+    /// log10 back-off weight; empty at the highest order.
+    pub log10_backoff: Vec<W>,
+}
+
+impl<W> SortedKeys for ModelLevel<W> {
+    fn keys(&self) -> &[u128] {
+        &self.keys
+    }
+}
+
+/// How the model reads text and how it was estimated (carried in the ARPA header comment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub tokenizer: Tokenizer,
+    pub markers: bool,
+    /// Free-form description of the smoothing, e.g. `kn` or `add-k k=0.5`.
+    pub smoothing: String,
+}
+
+impl ModelInfo {
+    pub fn tokenize_options(&self) -> TokenizeOptions {
+        TokenizeOptions { tokenizer: self.tokenizer, markers: self.markers }
+    }
+}
+
+/// A back-off n-gram model of order `levels.len()`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NgramModel<W = f32> {
+    pub vocab: Vocab,
+    pub layout: KeyLayout,
+    pub info: ModelInfo,
+    /// `levels[n - 1]` holds the n-grams.
+    pub levels: Vec<ModelLevel<W>>,
+}
+
+impl<W: LogValue> NgramModel<W> {
+    /// The model's order N.
+    pub fn order(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Ids the model predicts: every unigram but `<s>`.
+    pub fn predicted_ids(&self) -> Vec<u32> {
+        self.levels[0].keys.iter().map(|&k| k as u32).filter(|&id| id != BOS).collect()
+    }
+
+    /// log10 P(word | context); `context` is oldest first and may be longer than N − 1.
+    pub fn log10_prob(&self, context: &[u32], word: u32) -> f64 {
+        let order = self.order();
+        let word = if self.levels[0].find(word as u128).is_some() { word } else { UNK };
+        let context = &context[context.len().saturating_sub(order - 1)..];
+        let bits = self.layout.bits();
+        let mut backoff = 0.0;
+        // Try the longest history first: hist = context[start..].
+        for start in 0..=context.len() {
+            let hist = &context[start..];
+            let m = hist.len();
+            let hist_key = self.layout.pack(hist);
+            let key = hist_key | ((word as u128) << (m as u32 * bits));
+            if let Some(at) = self.levels[m].find(key) {
+                return self.levels[m].log10_prob[at].to_f64() + backoff;
+            }
+            if m >= 1 {
+                if let Some(at) = self.levels[m - 1].find(hist_key) {
+                    backoff += self.levels[m - 1].log10_backoff[at].to_f64();
+                }
+            }
+        }
+        // Unreachable for a model whose unigrams hold `<unk>`; a foreign model without it
+        // gives the word probability 0.
+        f64::NEG_INFINITY
+    }
+
+    /// Number of n-grams per order.
+    pub fn ngram_counts(&self) -> Vec<usize> {
+        self.levels.iter().map(ModelLevel::len).collect()
+    }
+
+    /// Bytes held by keys and values.
+    pub fn bytes(&self) -> usize {
+        let w = std::mem::size_of::<W>();
+        self.levels
+            .iter()
+            .map(|l| l.keys.len() * 16 + (l.log10_prob.len() + l.log10_backoff.len()) * w)
+            .sum()
+    }
+}
+
+/// 10^x with log10(0) = -inf mapping back to 0.
+pub fn exp10(log10: f64) -> f64 {
+    10f64.powf(log10)
+}

@@ -1,0 +1,176 @@
+//! The estimation pass shared by every smoother: orders 1..N in turn, each n-gram's
+//! interpolated probability from its α, its context's γ and its suffix's probability
+//! one order down, and each context's γ stored as its back-off weight.
+//!
+//! Level n is in suffix order (newest token first), so the suffix (c′ w) of each n-gram
+//! is found by one pointer moving forward through level n−1. Contexts are not monotone
+//! in that order, so the n-grams are sorted once more by context (on all cores, the
+//! context key and the n-gram's index packed into one `u128` when they fit); the groups
+//! of equal context then meet level n−1 in its own order, again with one moving pointer.
+
+use super::{ContextStats, Smoother};
+use crate::error::{ElmanError, Result};
+use crate::ngram::count::NgramCounts;
+use crate::ngram::key::KeyLayout;
+use crate::ngram::model::{LogValue, ModelInfo, ModelLevel, NgramModel};
+use crate::ngram::tokenize::Tokenizer;
+use crate::ngram::vocab::{Vocab, BOS};
+use rayon::slice::ParallelSliceMut;
+
+/// Estimates a back-off model from `counts` with `smoother`.
+pub fn estimate<W: LogValue>(
+    counts: NgramCounts,
+    vocab: Vocab,
+    tokenizer: Tokenizer,
+    smoother: &mut dyn Smoother,
+) -> Result<NgramModel<W>> {
+    let NgramCounts { order, layout, markers, levels: mut count_levels, .. } = counts;
+    let kind = smoother.count_kind();
+    for level in &mut count_levels {
+        kind.drop_other(level);
+    }
+    let bos_key = if markers { Some(BOS as u128) } else { None };
+    let mut levels: Vec<ModelLevel<W>> = Vec::with_capacity(order);
+    let mut lower_probs: Vec<f64> = Vec::new();
+    for n in 1..=order {
+        let mut level = std::mem::take(&mut count_levels[n - 1]);
+        let counts = kind.of(&level);
+        let mut predicted = level.keys.iter().zip(counts).filter(|(k, _)| Some(**k) != bos_key).map(|(_, &c)| c);
+        smoother.prepare_order(n, &mut predicted)?;
+        let probs = if n == 1 {
+            unigram_probs(&level.keys, counts, bos_key, smoother)
+        } else {
+            let lower = levels.last_mut().expect("order n-1 was estimated before order n");
+            higher_order_probs(n, layout, &level.keys, counts, lower, &lower_probs, smoother)?
+        };
+        let log10_prob = probs.iter().map(|&p| W::from_f64(p.log10())).collect();
+        let log10_backoff = if n < order { vec![W::from_f64(0.0); level.keys.len()] } else { Vec::new() };
+        levels.push(ModelLevel { keys: std::mem::take(&mut level.keys), log10_prob, log10_backoff });
+        drop(level);
+        // The highest order's linear probabilities are not needed again.
+        lower_probs = if n < order { probs } else { Vec::new() };
+    }
+    let info = ModelInfo { tokenizer, markers, smoothing: smoother.describe() };
+    Ok(NgramModel { vocab, layout, info, levels })
+}
+
+/// p_1(w) = α(w) + γ · 1/|V|; `<s>` gets 0.
+fn unigram_probs(keys: &[u128], counts: &[u32], bos_key: Option<u128>, smoother: &dyn Smoother) -> Vec<f64> {
+    let mut stats = ContextStats::default();
+    let mut vocab_size = 0usize;
+    for (key, &c) in keys.iter().zip(counts) {
+        if Some(*key) != bos_key {
+            stats.add(c);
+            vocab_size += 1;
+        }
+    }
+    let gamma = smoother.gamma(1, &stats);
+    let uniform = 1.0 / vocab_size as f64;
+    keys.iter()
+        .zip(counts)
+        .map(|(key, &c)| if Some(*key) == bos_key { 0.0 } else { smoother.alpha(1, c, &stats) + gamma * uniform })
+        .collect()
+}
+
+/// Probabilities of order n ≥ 2; writes γ of every context into `lower.log10_backoff`.
+fn higher_order_probs<W: LogValue>(
+    n: usize,
+    layout: KeyLayout,
+    keys: &[u128],
+    counts: &[u32],
+    lower: &mut ModelLevel<W>,
+    lower_probs: &[f64],
+    smoother: &dyn Smoother,
+) -> Result<Vec<f64>> {
+    let suffixes = suffix_indices(layout, keys, &lower.keys).ok_or_else(|| missing(n, "suffix"))?;
+    let by_context = sorted_by_context(n, layout, keys);
+    let mut probs = vec![0.0f64; keys.len()];
+    let mut lower_at = 0usize;
+    let mut group_start = 0usize;
+    while group_start < by_context.len() {
+        let (context, _) = by_context.get(group_start);
+        let mut group_end = group_start;
+        let mut stats = ContextStats::default();
+        while group_end < by_context.len() && by_context.get(group_end).0 == context {
+            stats.add(counts[by_context.get(group_end).1]);
+            group_end += 1;
+        }
+        while lower_at < lower.keys.len() && lower.keys[lower_at] < context {
+            lower_at += 1;
+        }
+        if lower.keys.get(lower_at) != Some(&context) {
+            return Err(missing(n, "context"));
+        }
+        let gamma = smoother.gamma(n, &stats);
+        lower.log10_backoff[lower_at] = W::from_f64(gamma.log10());
+        for g in group_start..group_end {
+            let i = by_context.get(g).1;
+            probs[i] = smoother.alpha(n, counts[i], &stats) + gamma * lower_probs[suffixes[i] as usize];
+        }
+        group_start = group_end;
+    }
+    Ok(probs)
+}
+
+/// For each n-gram, the index of its suffix among the (n−1)-grams (`None` if one is missing).
+fn suffix_indices(layout: KeyLayout, keys: &[u128], lower: &[u128]) -> Option<Vec<u32>> {
+    let mut out = Vec::with_capacity(keys.len());
+    let mut at = 0usize;
+    for &key in keys {
+        let suffix = layout.suffix(key);
+        while at < lower.len() && lower[at] < suffix {
+            at += 1;
+        }
+        if lower.get(at) != Some(&suffix) {
+            return None;
+        }
+        out.push(at as u32);
+    }
+    Some(out)
+}
+
+/// The n-grams' (context key, index) pairs sorted by context.
+enum ByContext {
+    /// `context << index_bits | index` in one word.
+    Packed { pairs: Vec<u128>, index_bits: u32 },
+    /// Context and index side by side, when they do not fit in 128 bits together.
+    Wide(Vec<(u128, u32)>),
+}
+
+impl ByContext {
+    fn len(&self) -> usize {
+        match self {
+            ByContext::Packed { pairs, .. } => pairs.len(),
+            ByContext::Wide(pairs) => pairs.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, at: usize) -> (u128, usize) {
+        match self {
+            ByContext::Packed { pairs, index_bits } => {
+                (pairs[at] >> index_bits, (pairs[at] & ((1u128 << index_bits) - 1)) as usize)
+            }
+            ByContext::Wide(pairs) => (pairs[at].0, pairs[at].1 as usize),
+        }
+    }
+}
+
+fn sorted_by_context(n: usize, layout: KeyLayout, keys: &[u128]) -> ByContext {
+    let index_bits = (usize::BITS - keys.len().leading_zeros()).max(1);
+    let context_bits = (n as u32 - 1) * layout.bits();
+    if context_bits + index_bits <= 128 {
+        let mut pairs: Vec<u128> =
+            keys.iter().enumerate().map(|(i, &k)| (layout.context(k, n) << index_bits) | i as u128).collect();
+        pairs.par_sort_unstable();
+        ByContext::Packed { pairs, index_bits }
+    } else {
+        let mut pairs: Vec<(u128, u32)> = keys.iter().enumerate().map(|(i, &k)| (layout.context(k, n), i as u32)).collect();
+        pairs.par_sort_unstable();
+        ByContext::Wide(pairs)
+    }
+}
+
+fn missing(n: usize, what: &str) -> ElmanError {
+    ElmanError::Ngram(format!("internal: the {what} of a {n}-gram is missing from order {}", n - 1))
+}

@@ -1,0 +1,206 @@
+//! Text → token ids for the n-gram models: word level (whitespace split, one sentence per
+//! line) or char level (Unicode scalar values), with or without `<s>` … `</s>` markers.
+//!
+//! Conventions (shared with KenLM so perplexities agree):
+//! - with markers, each line is a sentence `<s> w1 … wk </s>` (an empty line is `<s> </s>`);
+//!   at char level the line's characters are the tokens and `</s>` stands for the newline;
+//! - without markers the whole file is one stream of raw tokens (at char level the
+//!   newlines are tokens too);
+//! - the literal words `<s>` and `</s>` in the text are skipped (KenLM reads them as
+//!   whitespace); the literal `<unk>` is the `<unk>` token, counted like any word.
+
+use super::vocab::{FxHashMap, Vocab, BOS, EOS, UNK};
+
+/// How text is cut into tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tokenizer {
+    /// Split on whitespace.
+    Word,
+    /// One token per Unicode character.
+    Char,
+}
+
+impl Tokenizer {
+    /// The name used in CLI flags and ARPA headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tokenizer::Word => "word",
+            Tokenizer::Char => "char",
+        }
+    }
+
+    /// Inverse of [`Tokenizer::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "word" => Some(Tokenizer::Word),
+            "char" => Some(Tokenizer::Char),
+            _ => None,
+        }
+    }
+}
+
+/// How a text is turned into sentences of token ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenizeOptions {
+    pub tokenizer: Tokenizer,
+    /// Wrap each line in `<s>` … `</s>` (off: one raw stream, the seed's examples).
+    pub markers: bool,
+}
+
+/// A tokenized text: all sentences back to back, and where each one ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Corpus {
+    /// Token ids, markers included.
+    pub tokens: Vec<u32>,
+    /// Exclusive end offset of each sentence in `tokens`.
+    pub sentence_ends: Vec<usize>,
+    /// Positions in `tokens` of tokens the vocabulary did not know (now `<unk>`);
+    /// always empty in training.
+    pub oov_positions: Vec<usize>,
+}
+
+impl Corpus {
+    /// The sentences as slices of `tokens`.
+    pub fn sentences(&self) -> impl Iterator<Item = &[u32]> + '_ {
+        let mut start = 0;
+        self.sentence_ends.iter().map(move |&end| {
+            let sentence = &self.tokens[start..end];
+            start = end;
+            sentence
+        })
+    }
+
+    /// Tokens that are not `<s>` or `</s>`.
+    pub fn word_count(&self) -> usize {
+        self.tokens.iter().filter(|&&t| t != BOS && t != EOS).count()
+    }
+}
+
+/// Maps token strings to ids, either growing a vocabulary (training) or reading a fixed one.
+trait IdSource<'t> {
+    /// The id of `token`, which will sit at `position` in the token stream.
+    fn id(&mut self, token: &'t str, position: usize) -> u32;
+}
+
+/// Training: every new token gets the next id (first-occurrence order, so runs are
+/// reproducible). Borrowed keys keep the hot loop free of allocations.
+struct Growing<'t> {
+    seen: FxHashMap<&'t str, u32>,
+    vocab: Vocab,
+}
+
+impl<'t> IdSource<'t> for Growing<'t> {
+    fn id(&mut self, token: &'t str, _position: usize) -> u32 {
+        if let Some(&id) = self.seen.get(token) {
+            return id;
+        }
+        let id = self.vocab.insert(token);
+        self.seen.insert(token, id);
+        id
+    }
+}
+
+/// Scoring: unknown tokens become `<unk>` and are counted.
+struct Fixed<'v> {
+    vocab: &'v Vocab,
+    oov_positions: Vec<usize>,
+}
+
+impl<'t> IdSource<'t> for Fixed<'_> {
+    fn id(&mut self, token: &'t str, position: usize) -> u32 {
+        match self.vocab.get(token) {
+            Some(id) => id,
+            None => {
+                self.oov_positions.push(position);
+                UNK
+            }
+        }
+    }
+}
+
+/// Tokenizes training text, building the vocabulary as it goes.
+pub fn tokenize_training(text: &str, options: TokenizeOptions) -> (Vocab, Corpus) {
+    let mut source = Growing { seen: FxHashMap::default(), vocab: Vocab::new() };
+    for (i, special) in super::vocab::SPECIALS.iter().enumerate() {
+        source.seen.insert(special, i as u32);
+    }
+    let corpus = tokenize_with(text, options, &mut source);
+    (source.vocab, corpus)
+}
+
+/// Tokenizes text against a fixed vocabulary; unknown tokens map to `<unk>`.
+pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &Vocab) -> Corpus {
+    let mut source = Fixed { vocab, oov_positions: Vec::new() };
+    let mut corpus = tokenize_with(text, options, &mut source);
+    corpus.oov_positions = source.oov_positions;
+    corpus
+}
+
+/// Splits `text` into tokens (skipping literal markers) and hands each to `emit`.
+fn for_each_token<'t>(line: &'t str, tokenizer: Tokenizer, mut emit: impl FnMut(&'t str)) {
+    match tokenizer {
+        Tokenizer::Word => {
+            for word in line.split_whitespace() {
+                if word != "<s>" && word != "</s>" {
+                    emit(word);
+                }
+            }
+        }
+        Tokenizer::Char => {
+            for (at, c) in line.char_indices() {
+                emit(&line[at..at + c.len_utf8()]);
+            }
+        }
+    }
+}
+
+fn tokenize_with<'t>(text: &'t str, options: TokenizeOptions, source: &mut impl IdSource<'t>) -> Corpus {
+    let mut corpus = Corpus::default();
+    if options.markers {
+        for line in text.lines() {
+            corpus.tokens.push(BOS);
+            for_each_token(line, options.tokenizer, |token| {
+                let id = source.id(token, corpus.tokens.len());
+                corpus.tokens.push(id);
+            });
+            corpus.tokens.push(EOS);
+            corpus.sentence_ends.push(corpus.tokens.len());
+        }
+    } else {
+        for_each_token(text, options.tokenizer, |token| {
+            let id = source.id(token, corpus.tokens.len());
+            corpus.tokens.push(id);
+        });
+        corpus.sentence_ends.push(corpus.tokens.len());
+    }
+    corpus
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_level_wraps_lines_and_skips_literal_markers() {
+        let options = TokenizeOptions { tokenizer: Tokenizer::Word, markers: true };
+        let (vocab, corpus) = tokenize_training("a b <s> a\n\n<unk> c\n", options);
+        let words: Vec<Vec<&str>> =
+            corpus.sentences().map(|s| s.iter().map(|&id| vocab.word(id)).collect()).collect();
+        assert_eq!(
+            words,
+            vec![vec!["<s>", "a", "b", "a", "</s>"], vec!["<s>", "</s>"], vec!["<s>", "<unk>", "c", "</s>"]]
+        );
+        assert_eq!(corpus.word_count(), 5);
+    }
+
+    #[test]
+    fn char_level_without_markers_keeps_newlines_and_counts_oov() {
+        let options = TokenizeOptions { tokenizer: Tokenizer::Char, markers: false };
+        let (vocab, corpus) = tokenize_training("ab\nba", options);
+        assert_eq!(corpus.tokens.len(), 5);
+        assert_eq!(vocab.word(corpus.tokens[2]), "\n");
+        let scored = tokenize_with_vocab("abz", options, &vocab);
+        assert_eq!(scored.oov_positions, vec![2]);
+        assert_eq!(scored.tokens[2], UNK);
+    }
+}

@@ -1,0 +1,109 @@
+//! Training an n-gram model from text: validate, tokenize, count, smooth.
+
+use super::count::{count_ngrams, require_complete_ngram};
+use super::model::{LogValue, NgramModel};
+use super::smoothing::{estimate, AddK, Smoothing};
+use super::spill::SpillStats;
+use super::tokenize::{tokenize_training, Corpus, TokenizeOptions};
+use super::vocab::Vocab;
+use crate::error::{ElmanError, Result};
+use std::time::{Duration, Instant};
+
+/// Everything `elman ngram train` decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOptions {
+    pub order: usize,
+    pub tokenize: TokenizeOptions,
+    pub smoothing: Smoothing,
+    /// Add-k's pseudo-count (ignored by the other methods).
+    pub k: f64,
+    /// Bytes of highest-order keys to buffer before spilling sorted runs (`None`: no limit).
+    pub memory_bytes: Option<u64>,
+}
+
+impl TrainOptions {
+    /// Options with add-k's k = 0.5 (unused by the other methods) and no memory limit.
+    pub fn new(order: usize, tokenize: TokenizeOptions, smoothing: Smoothing) -> Self {
+        TrainOptions { order, tokenize, smoothing, k: 0.5, memory_bytes: None }
+    }
+
+    /// The same options with add-k's pseudo-count `k`.
+    pub fn with_k(self, k: f64) -> Self {
+        TrainOptions { k, ..self }
+    }
+
+    /// The same options with a counting memory limit in bytes.
+    pub fn with_memory(self, memory_bytes: Option<u64>) -> Self {
+        TrainOptions { memory_bytes, ..self }
+    }
+
+    /// Refuses order 0 and a bad k.
+    pub fn validate(&self) -> Result<()> {
+        if self.order == 0 {
+            return Err(ElmanError::Config("--order must be at least 1 (got 0)".to_string()));
+        }
+        if self.smoothing == Smoothing::AddK {
+            AddK::validate(self.k)?;
+        }
+        Ok(())
+    }
+}
+
+/// A trained model and what it took.
+#[derive(Clone, Debug)]
+pub struct Trained<W: LogValue> {
+    pub model: NgramModel<W>,
+    /// Tokens predicted in the training text (`</s>` included, `<s>` not).
+    pub predicted_tokens: usize,
+    pub spill: SpillStats,
+    /// Kneser-Ney discounts [0, D1, D2, D3+] per order (empty for other methods).
+    pub discounts: Vec<[f64; 4]>,
+    /// Orders whose Kneser-Ney discounts fell back to the defaults.
+    pub fallback_orders: Vec<usize>,
+    /// Wall time of each phase, in order.
+    pub phases: Vec<(&'static str, Duration)>,
+}
+
+/// Trains a model on `text`; `source` names the text in error messages.
+pub fn train<W: LogValue>(text: &str, source: &str, options: &TrainOptions) -> Result<Trained<W>> {
+    options.validate()?;
+    let clock = Instant::now();
+    let (vocab, corpus) = tokenize_training(text, options.tokenize);
+    let mut trained = train_tokens(vocab, corpus, source, options)?;
+    trained.phases.insert(0, ("tokenize", clock.elapsed() - trained.phases.iter().map(|p| p.1).sum::<Duration>()));
+    Ok(trained)
+}
+
+/// Trains a model on already tokenized text (lets a caller free the text first).
+pub fn train_tokens<W: LogValue>(vocab: Vocab, corpus: Corpus, source: &str, options: &TrainOptions) -> Result<Trained<W>> {
+    options.validate()?;
+    let mut phases = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str, phases: &mut Vec<(&'static str, Duration)>| {
+        phases.push((name, clock.elapsed()));
+        clock = Instant::now();
+    };
+    if corpus.word_count() == 0 {
+        return Err(ElmanError::Ngram(format!("{source} contains no tokens (only whitespace)")));
+    }
+    let counts = count_ngrams(&corpus, vocab.len(), options.order, options.tokenize.markers, options.memory_bytes)?;
+    require_complete_ngram(&counts, source)?;
+    lap("count", &mut phases);
+    let sentence_starts = if options.tokenize.markers { corpus.sentence_ends.len() } else { 0 };
+    let predicted_tokens = corpus.tokens.len() - sentence_starts;
+    drop(corpus);
+    let spill = counts.spill.clone();
+    let (model, discounts, fallback_orders) = match options.smoothing {
+        Smoothing::Kn => {
+            let mut kn = super::smoothing::KneserNey::default();
+            let model = estimate(counts, vocab, options.tokenize.tokenizer, &mut kn)?;
+            (model, kn.discounts().to_vec(), kn.fallback_orders().to_vec())
+        }
+        other => {
+            let mut smoother = other.smoother(options.k);
+            (estimate(counts, vocab, options.tokenize.tokenizer, smoother.as_mut())?, Vec::new(), Vec::new())
+        }
+    };
+    lap("smooth", &mut phases);
+    Ok(Trained { model, predicted_tokens, spill, discounts, fallback_orders, phases })
+}

@@ -1,0 +1,114 @@
+//! ARPA export and import: a round trip keeps every score, re-export is byte-identical,
+//! char-level tokens survive, and malformed files are refused with the line number and
+//! what was expected.
+
+mod common;
+
+use common::{elman_err, elman_ok, temp_path, write_temp};
+use elman::ngram::arpa::{read_arpa, read_arpa_file, write_arpa, write_arpa_file};
+use elman::ngram::eval::evaluate;
+use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use std::path::Path;
+
+const TRAIN: &str = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\nthe cat ran\n\nthe dog ran to the cat\n";
+const TEST: &str = "the cat sat on the log\na dog ran to the mat\nthe bird sat\n";
+
+fn trained(smoothing: Smoothing, tokenizer: Tokenizer, markers: bool) -> NgramModel<f32> {
+    let options = TrainOptions::new(3, TokenizeOptions { tokenizer, markers }, smoothing);
+    train::<f32>(TRAIN, "train", &options).unwrap().model
+}
+
+fn to_text(model: &NgramModel<f32>) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_arpa(model, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn round_trip_keeps_scores_and_bytes() {
+    for (smoothing, tokenizer, markers) in [
+        (Smoothing::Kn, Tokenizer::Word, true),
+        (Smoothing::AddK, Tokenizer::Word, false),
+        (Smoothing::Mle, Tokenizer::Word, true),
+        (Smoothing::Kn, Tokenizer::Char, true),
+        (Smoothing::Kn, Tokenizer::Char, false),
+    ] {
+        let model = trained(smoothing, tokenizer, markers);
+        let path = temp_path("round-trip.arpa");
+        write_arpa_file(&model, &path).unwrap();
+        let back = read_arpa_file(&path).unwrap();
+        assert_eq!(back.info.tokenizer, tokenizer);
+        assert_eq!(back.info.markers, markers);
+        assert_eq!(back.ngram_counts(), model.ngram_counts());
+        let (a, b) = (evaluate(&model, TEST), evaluate(&back, TEST));
+        assert_eq!(a.tokens, b.tokens);
+        assert_eq!(a.oov, b.oov);
+        assert_eq!(a.log10_sum.to_bits(), b.log10_sum.to_bits(), "{smoothing:?} {tokenizer:?}: scores differ");
+        assert_eq!(to_text(&model), to_text(&back), "{smoothing:?} {tokenizer:?}: re-export differs");
+    }
+}
+
+#[test]
+fn foreign_arpa_without_header_reads_as_word_level_with_markers() {
+    // A hand-written bigram model in SRILM/KenLM style (space-separated fields, no header).
+    let text = "\n\\data\\\nngram 1=4\nngram 2=2\n\n\\1-grams:\n-1.0 <unk>\n-99 <s> -0.5\n-0.3 </s>\n-0.5 x -0.2\n\n\\2-grams:\n-0.1 <s> x\n-0.2 x </s>\n\n\\end\\\n";
+    let model = read_arpa(text, Path::new("hand.arpa")).unwrap();
+    assert!(model.info.markers);
+    let x = model.vocab.get("x").unwrap();
+    let bos = model.vocab.get("<s>").unwrap();
+    let eos = model.vocab.get("</s>").unwrap();
+    assert!((model.log10_prob(&[bos], x) - -0.1).abs() < 1e-6);
+    // x → x is unseen: back-off(x) + p(x) = −0.2 + −0.5.
+    assert!((model.log10_prob(&[x], x) - -0.7).abs() < 1e-6);
+    // <s> → </s> unseen: back-off(<s>) + p(</s>) = −0.5 + −0.3.
+    assert!((model.log10_prob(&[bos], eos) - -0.8).abs() < 1e-6);
+    // An unknown word scores as <unk>, backed off from x.
+    assert!((model.log10_prob(&[x], 99) - -1.2).abs() < 1e-6);
+}
+
+fn malformed(text: &str) -> String {
+    read_arpa(text, Path::new("bad.arpa")).unwrap_err().to_string()
+}
+
+#[test]
+fn malformed_files_name_the_line_and_what_was_expected() {
+    let good = "\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-0.5\t<unk>\n-0.5\tx\t-0.1\n\n\\2-grams:\n-0.2\tx x\n\n\\end\\\n";
+    assert!(read_arpa(good, Path::new("good.arpa")).is_ok());
+    let cases = [
+        (good.replace("\\data\\", "data"), "bad.arpa:1:", "expected \\data\\"),
+        (good.replace("ngram 2=1", "ngram 3=1"), "bad.arpa:3:", "ngram 2=<count>"),
+        (good.replace("-0.5\tx", "oops\tx"), "bad.arpa:7:", "expected a log10 probability"),
+        (good.replace("-0.2\tx x", "-0.2\tx y"), "bad.arpa:10:", "a token listed among the 1-grams"),
+        (good.replace("-0.2\tx x", "-0.2\tx x\t-0.3"), "bad.arpa:10:", "no back-off weight"),
+        (good.replace("ngram 2=1", "ngram 2=2"), "bad.arpa:12:", "2 2-grams as the \\data\\ header says"),
+        (good.replace("\\end\\\n", ""), "bad.arpa:12:", "expected \\end\\"),
+        (good.replace("\\2-grams:", "\\3-grams:"), "bad.arpa:9:", "expected \\2-grams:"),
+        (good.replace("-0.2\tx x", "-0.2\tx"), "bad.arpa:10:", "expected a 2-gram line"),
+    ];
+    for (text, at, expected) in cases {
+        let err = malformed(&text);
+        assert!(err.contains(at) && err.contains(expected), "{err}  (wanted {at} … {expected})");
+        assert_eq!(err.lines().count(), 1);
+    }
+    let dup = good.replace("ngram 1=2", "ngram 1=3").replace("-0.5\tx\t-0.1\n", "-0.5\tx\t-0.1\n-0.4\tx\n");
+    assert!(malformed(&dup).contains("bad.arpa:8:"), "{}", malformed(&dup));
+}
+
+#[test]
+fn cli_eval_reads_exported_models_and_refuses_bad_ones() {
+    let data = write_temp("arpa-train.txt", TRAIN);
+    let test = write_temp("arpa-test.txt", TEST);
+    let out = temp_path("cli.arpa");
+    elman_ok(&["ngram", "train", "--order", "3", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let json = elman_ok(&["ngram", "eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let model = read_arpa_file(&out).unwrap();
+    let e = evaluate(&model, TEST);
+    assert_eq!(v["tokens"], e.tokens);
+    assert_eq!(v["oov"], 1); // "bird"
+    assert!((v["perplexity"].as_f64().unwrap() - e.perplexity()).abs() < 1e-9 * e.perplexity());
+    assert!((v["nats_per_token"].as_f64().unwrap() - e.nats_per_token()).abs() < 1e-12);
+    let bad = write_temp("bad.arpa", "\\data\\\nngram 1=1\n\n\\1-grams:\nnot-a-number\t<unk>\n\\end\\\n");
+    let err = elman_err(&["ngram", "eval", "--model", bad.to_str().unwrap(), "--data", test.to_str().unwrap()]);
+    assert!(err.contains(":5:") && err.contains("log10 probability"), "{err}");
+}
