@@ -2,6 +2,9 @@
 //! CPU), eval vs the logged validation loss, sampling, the word tokenizer, safe stops
 //! (SIGINT, SIGKILL mid-save, NaN) and the bad-input matrix.
 
+mod common;
+
+use common::{assert_one_line_error, elman};
 use elman::model::checkpoint::Checkpoint;
 use safetensors::{tensor::TensorView, SafeTensors};
 use std::collections::HashMap;
@@ -14,9 +17,6 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_elman"))
 }
 
-fn elman(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the elman binary runs")
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("elman-after-{name}-{}", std::process::id()));
@@ -34,13 +34,6 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn assert_one_line_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure for {needle:?}; stdout: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(!stderr.contains("panicked"), "panic instead of an error: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one-line error expected, got: {stderr}");
-    assert!(stderr.contains(needle), "error should mention {needle:?}: {stderr}");
-}
 
 const TEXT: &str = "the quick brown fox jumps over the lazy dog. a stitch in time saves nine.\n";
 

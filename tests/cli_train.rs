@@ -1,13 +1,12 @@
 //! The built binary's `train` command: a short run writes a loadable checkpoint, and every
 //! bad input gets a one-line error, a non-zero exit, no panic and no file written.
 
+mod common;
+
+use common::{assert_one_line_error, elman};
 use elman::model::checkpoint::Checkpoint;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn elman(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_elman")).args(args).output().expect("the elman binary runs")
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("elman-cli-{name}-{}", std::process::id()));
@@ -16,14 +15,6 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Asserts a failed run: non-zero exit, a single stderr line holding `needle`, no panic.
-fn assert_one_line_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic instead of an error: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one-line error expected, got: {stderr}");
-    assert!(stderr.contains(needle), "error should mention {needle:?}: {stderr}");
-}
 
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -43,11 +43,10 @@ pub fn widen(x: &[f32]) -> Vec<f64> {
     x.iter().map(|&v| v as f64).collect()
 }
 
-
 /// A fresh path under the temp dir, unique per process and call.
 pub fn temp_path(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("elman-ngram-test-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("elman-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir is writable");
     dir.join(format!("{}-{name}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
@@ -79,6 +78,15 @@ pub fn elman_err(args: &[&str]) -> String {
     assert!(!stderr.contains("panicked"), "elman {args:?} panicked: {stderr}");
     assert!(stderr.starts_with("error: ") && stderr.trim_end().lines().count() == 1, "not one error line: {stderr:?}");
     stderr
+}
+
+/// Asserts a failed run: non-zero exit, a single stderr line holding `needle`, no panic.
+pub fn assert_one_line_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure for {needle:?}; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(!stderr.contains("panicked"), "panic instead of an error: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one-line error expected, got: {stderr}");
+    assert!(stderr.contains(needle), "error should mention {needle:?}: {stderr}");
 }
 
 /// `../shared/data/ptb` relative to the crate, or `None` (with the reason printed).
