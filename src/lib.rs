@@ -8,6 +8,7 @@
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod gpu;
 pub mod model;
 pub mod rng;
 pub mod trainer;
