@@ -17,5 +17,6 @@ pub mod launch;
 pub mod limits;
 pub mod params;
 pub mod program;
+pub mod tokens;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
