@@ -7,8 +7,13 @@
 
 pub mod cpu;
 pub mod data;
+pub mod dropout;
 pub mod error;
 pub mod gpu;
 pub mod model;
+pub mod plot;
 pub mod rng;
+pub mod runlog;
+pub mod schedule;
+pub mod train;
 pub mod trainer;

@@ -19,7 +19,19 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                err.exit();
+            }
+            // One line: clap's first line, without the usage block and the help hint.
+            let text = err.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            std::process::exit(2);
+        }
+    };
     let result = match cli.command {
         Command::Train(args) => cli::train::run(args),
     };

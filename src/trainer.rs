@@ -40,6 +40,24 @@ pub struct UpdateConfig {
     pub optimizer: Optimizer,
     /// θ for global gradient-norm clipping g ← min(1, θ/‖g‖)·g; `None` = off.
     pub clip: Option<f32>,
+    /// Dropout probability on the non-recurrent connections (0 = off); see [`crate::dropout`].
+    #[serde(default)]
+    pub dropout: f32,
+    /// Seed of the dropout mask stream (masks also depend on the update number).
+    #[serde(default)]
+    pub dropout_seed: u32,
+}
+
+impl UpdateConfig {
+    /// No dropout.
+    pub fn new(optimizer: Optimizer, clip: Option<f32>) -> Self {
+        UpdateConfig { optimizer, clip, dropout: 0.0, dropout_seed: 0 }
+    }
+
+    /// The mask key for update number `update` (1-based), or None without dropout.
+    pub fn dropout_key(&self, update: u64) -> Option<crate::dropout::DropoutKey> {
+        (self.dropout > 0.0).then_some(crate::dropout::DropoutKey { p: self.dropout, seed: self.dropout_seed, update: update as u32 })
+    }
 }
 
 /// What one step measured.

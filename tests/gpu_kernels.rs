@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{assert_close, gpu, tokens, uniform};
+use common::{assert_close32 as assert_close, gpu, tokens, uniform};
 use elman::cpu::ops;
 use elman::gpu::buffers::Allocator;
 use elman::gpu::params::*;

@@ -1,6 +1,20 @@
 //! Subcommand implementations for the binary; each file owns one subcommand's flags and run.
 
+pub mod device;
+pub mod progress;
 pub mod train;
+
+/// Ctrl-C asks the training loop to finish its step, save and stop (exit 130); a second
+/// Ctrl-C exits at once.
+pub fn install_ctrlc_handler() {
+    use std::sync::atomic::Ordering;
+    let _ = ctrlc::set_handler(|| {
+        if elman::train::STOP_REQUESTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing the current step and saving (Ctrl-C again to quit now)");
+    });
+}
 
 /// The error chain as one line: "outer: inner: root".
 pub fn one_line(err: &anyhow::Error) -> String {

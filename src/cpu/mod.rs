@@ -1,7 +1,10 @@
 //! CPU reference path: forward, BPTT, clipping and optimizers in plain loops plus faer
 //! GEMMs. It is the oracle the GPU path is checked against and the CPU baseline.
 
+pub mod model;
 pub mod ops;
 mod scalar;
+mod trainer;
 
 pub use scalar::Scalar;
+pub use trainer::CpuTrainer;

@@ -150,6 +150,20 @@ pub fn clip_factor(norm: f64, clip: Option<f32>) -> f64 {
     }
 }
 
+/// Global-norm clipping in place over every tensor: g ← min(1, θ/‖g‖)·g.
+/// Returns (‖g‖ before clipping, the factor applied).
+pub fn clip_in_place<F: Scalar>(grads: &mut [&mut [F]], clip: Option<f32>) -> (f64, f64) {
+    let norm = grads.iter().flat_map(|g| g.iter()).map(|&x| x.to_f64() * x.to_f64()).sum::<f64>().sqrt();
+    let factor = clip_factor(norm, clip);
+    if factor < 1.0 {
+        let f = F::from_f64(factor);
+        for x in grads.iter_mut().flat_map(|g| g.iter_mut()) {
+            *x *= f;
+        }
+    }
+    (norm, factor)
+}
+
 /// SGD with momentum on one tensor, the gradient pre-scaled by the clip factor:
 /// g ← scale·grad; buf ← μ·buf + g; p ← p − lr·buf.
 pub fn sgd_update<F: Scalar>(param: &mut [F], grad: &[F], buf: &mut [F], lr: F, momentum: F, scale: F) {

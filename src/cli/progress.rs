@@ -1,0 +1,56 @@
+//! Training output: one dense line per log interval; on a terminal, a progress bar under it.
+
+use elman::train::LogLine;
+use std::io::{IsTerminal, Write};
+
+/// Prints log lines (stdout) and, when stderr is a terminal, a redrawn progress bar.
+pub struct Reporter {
+    steps: u64,
+    uniform_loss: f64,
+    bar: bool,
+}
+
+impl Reporter {
+    pub fn new(steps: u64, uniform_loss: f64) -> Self {
+        Reporter { steps, uniform_loss, bar: std::io::stderr().is_terminal() }
+    }
+
+    pub fn line(&mut self, l: &LogLine) {
+        if self.bar {
+            eprint!("\r\x1b[2K");
+        }
+        let valid = l.valid_loss.map(|v| format!(" | valid {v:.4}")).unwrap_or_default();
+        println!(
+            "step {:>6}/{} | train {:.4}{} | grad norm {:.3} | clipped {:>3.0}% | {:>9.0} tok/s | {:>8.2} ms/step",
+            l.step,
+            l.steps,
+            l.train_loss,
+            valid,
+            l.grad_norm,
+            l.clipped * 100.0,
+            l.tokens_per_s,
+            l.ms_per_step
+        );
+        if self.bar {
+            let width = 30usize;
+            let done = ((l.step as f64 / self.steps as f64) * width as f64).round() as usize;
+            eprint!(
+                "[{}{}] {}/{} loss {:.3} (uniform {:.3}) {:.0}s",
+                "#".repeat(done.min(width)),
+                ".".repeat(width - done.min(width)),
+                l.step,
+                self.steps,
+                l.train_loss,
+                self.uniform_loss,
+                l.elapsed_s
+            );
+            std::io::stderr().flush().ok();
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if self.bar {
+            eprintln!();
+        }
+    }
+}

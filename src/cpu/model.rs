@@ -1,0 +1,229 @@
+//! Forward pass and backpropagation through time for one chunk, in plain loops plus GEMMs
+//! (generic over f32/f64). Shapes: n rows, T steps, rows are time-major (r = t·n + i).
+//!
+//! Forward, for layer l with input rows X_l [T·n, in_l] (X_0 = embedding[tokens]; with
+//! dropout, X_l ⊙ M_l):
+//!   P = X_l W_xh + b_h (one GEMM for all steps), H_t = φ(P_t + H_{t-1} W_hh) for t = 0..T−1,
+//!   with H_{-1} the carried state. Output: Z = (H^{L-1} ⊙ M_L) W_q + b_q,
+//!   loss = mean_r CE(Z_r, y_r).
+//! Backward (truncated at the chunk start: no gradient reaches H_{-1}):
+//!   dZ_out = (softmax(Z) − onehot(y)) / (n·T); dW_q = (H ⊙ M_L)ᵀ dZ_out; db_q = Σ_r dZ_out;
+//!   dH = (dZ_out W_qᵀ) ⊙ M_L; per layer, top down: dA_t = (dH_t + dA_{t+1} W_hhᵀ) ⊙ φ'(H_t)
+//!   for t = T−1..0 (dA_T = 0), dW_hh = Σ_t H_{t-1}ᵀ dA_t, dW_xh = (X_l ⊙ M_l)ᵀ dA,
+//!   db_h = Σ_r dA_r, dX_l = (dA W_xhᵀ) ⊙ M_l, which is dH for layer l−1, or scattered into
+//!   the embedding gradient at the token ids for l = 0.
+
+use super::ops;
+use super::Scalar;
+use crate::dropout::DropoutKey;
+use crate::model::{ModelConfig, Params};
+
+/// Everything the forward pass keeps for the backward pass.
+pub struct ForwardCache<F> {
+    /// The input rows each layer multiplied by W_xh, [T·n, in_l]: X_0 = embedding[tokens]
+    /// (masked under dropout); for l > 0 only kept when dropout made a masked copy (else the
+    /// layer below's outputs are used directly).
+    pub layer_inputs: Vec<Option<Vec<F>>>,
+    /// Per layer: [H_{-1}; H_0; …; H_{T-1}], [(T+1)·n, h_l] (the carried state first).
+    pub hidden: Vec<Vec<F>>,
+    /// The masked top outputs fed to the output layer (None without dropout).
+    pub top_input: Option<Vec<F>>,
+    /// Dropout multipliers per site (0..=L), empty without dropout.
+    pub masks: Vec<Vec<F>>,
+    /// Z = H^{L-1} W_q + b_q, [T·n, V].
+    pub logits: Vec<F>,
+}
+
+impl<F: Scalar> ForwardCache<F> {
+    /// Layer l's output rows H_0..H_{T-1}, [T·n, h_l].
+    pub fn outputs(&self, l: usize, n: usize, h: usize) -> &[F] {
+        &self.hidden[l][n * h..]
+    }
+
+    /// The rows layer l multiplied by W_xh.
+    fn input_of(&self, config: &ModelConfig, l: usize, n: usize) -> &[F] {
+        match &self.layer_inputs[l] {
+            Some(x) => x,
+            None => self.outputs(l - 1, n, config.hidden[l - 1]),
+        }
+    }
+
+    /// The rows the output layer multiplied by W_q.
+    fn top_rows(&self, config: &ModelConfig, n: usize) -> &[F] {
+        match &self.top_input {
+            Some(x) => x,
+            None => self.outputs(config.layers() - 1, n, config.top_hidden()),
+        }
+    }
+
+    /// The final state H_{T-1} of each layer, [n, h_l]: the next chunk's H_{-1}.
+    pub fn final_hidden(&self, config: &ModelConfig, n: usize) -> Vec<Vec<F>> {
+        self.hidden
+            .iter()
+            .zip(&config.hidden)
+            .map(|(hs, &h)| hs[hs.len() - n * h..].to_vec())
+            .collect()
+    }
+}
+
+fn mask_of<F: Scalar>(key: &DropoutKey, site: usize, len: usize) -> Vec<F> {
+    key.mask(site as u32, len).into_iter().map(|x| F::from_f64(x as f64)).collect()
+}
+
+fn multiply<F: Scalar>(x: &mut [F], mask: &[F]) {
+    for (v, &m) in x.iter_mut().zip(mask) {
+        *v *= m;
+    }
+}
+
+/// Runs the model over `inputs` ([T·n] time-major ids) from the carried states `h0`
+/// (one [n·h_l] per layer), with dropout when `dropout` is given.
+pub fn forward<F: Scalar>(
+    config: &ModelConfig,
+    params: &Params<F>,
+    h0: &[Vec<F>],
+    inputs: &[u32],
+    n: usize,
+    dropout: Option<&DropoutKey>,
+) -> ForwardCache<F> {
+    let rows = inputs.len();
+    let steps = rows / n;
+    let d = config.embed;
+    let layers = config.layers();
+    let mut embedded = vec![F::zero(); rows * d];
+    ops::embedding_gather(params.embedding.as_slice().expect("standard layout"), inputs, d, &mut embedded);
+    let masks: Vec<Vec<F>> = match dropout {
+        Some(key) => (0..=layers)
+            .map(|site| {
+                let width = if site < layers { config.layer_input(site) } else { config.top_hidden() };
+                mask_of(key, site, rows * width)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Some(m) = masks.first() {
+        multiply(&mut embedded, m);
+    }
+
+    let mut layer_inputs: Vec<Option<Vec<F>>> = vec![Some(embedded)];
+    let mut hidden: Vec<Vec<F>> = Vec::with_capacity(layers);
+    for (l, layer) in params.layers.iter().enumerate() {
+        let (width_in, h) = (config.layer_input(l), config.hidden[l]);
+        if l > 0 {
+            let masked = masks.get(l).map(|m| {
+                let mut x = hidden[l - 1][n * width_in..].to_vec();
+                multiply(&mut x, m);
+                x
+            });
+            layer_inputs.push(masked);
+        }
+        let x: &[F] = match &layer_inputs[l] {
+            Some(x) => x,
+            None => &hidden[l - 1][n * width_in..],
+        };
+        let mut hs = vec![F::zero(); (steps + 1) * n * h];
+        hs[..n * h].copy_from_slice(&h0[l]);
+        // P = X W_xh + b_h for all steps at once, written straight into the H_t slots.
+        let (_, proj) = hs.split_at_mut(n * h);
+        ops::matmul(proj, x, layer.w_xh.as_slice().expect("standard layout"), rows, width_in, h, false, false, false);
+        ops::add_bias_rows(proj, layer.b_h.as_slice().expect("standard layout"));
+        let w_hh = layer.w_hh.as_slice().expect("standard layout");
+        let mut p_t = vec![F::zero(); n * h];
+        for t in 0..steps {
+            let (before, after) = hs.split_at_mut((t + 1) * n * h);
+            let h_prev = &before[t * n * h..];
+            let slot = &mut after[..n * h];
+            p_t.copy_from_slice(slot);
+            ops::rnn_step_forward(config.activation, h, &p_t, h_prev, w_hh, slot);
+        }
+        hidden.push(hs);
+    }
+
+    let top = config.top_hidden();
+    let top_input = masks.get(layers).map(|m| {
+        let mut x = hidden[layers - 1][n * top..].to_vec();
+        multiply(&mut x, m);
+        x
+    });
+    let v = config.vocab;
+    let mut logits = vec![F::zero(); rows * v];
+    let h_top: &[F] = match &top_input {
+        Some(x) => x,
+        None => &hidden[layers - 1][n * top..],
+    };
+    ops::matmul(&mut logits, h_top, params.out_w.as_slice().expect("standard layout"), rows, top, v, false, false, false);
+    ops::add_bias_rows(&mut logits, params.out_b.as_slice().expect("standard layout"));
+    ForwardCache { layer_inputs, hidden, top_input, masks, logits }
+}
+
+/// Mean cross-entropy (nats/token) of a forward pass against `targets`.
+pub fn mean_loss<F: Scalar>(cache: &ForwardCache<F>, targets: &[u32], vocab: usize) -> f64 {
+    let losses = ops::softmax_xent_loss(&cache.logits, targets, vocab);
+    losses.iter().map(|x| x.to_f64()).sum::<f64>() / targets.len() as f64
+}
+
+/// Forward + BPTT over one chunk: writes ∂loss/∂params into `grads` (overwriting) and
+/// returns (mean loss in nats/token, the cache, so callers can take the final state).
+#[allow(clippy::too_many_arguments)]
+pub fn loss_and_gradients<F: Scalar>(
+    config: &ModelConfig,
+    params: &Params<F>,
+    h0: &[Vec<F>],
+    inputs: &[u32],
+    targets: &[u32],
+    n: usize,
+    dropout: Option<&DropoutKey>,
+    grads: &mut Params<F>,
+) -> (f64, ForwardCache<F>) {
+    let cache = forward(config, params, h0, inputs, n, dropout);
+    let rows = inputs.len();
+    let steps = rows / n;
+    let v = config.vocab;
+    let top = config.top_hidden();
+    let layers = config.layers();
+
+    let mut dlogits = vec![F::zero(); rows * v];
+    let scale = F::from_f64(1.0 / rows as f64);
+    let losses = ops::softmax_xent(&cache.logits, targets, v, scale, &mut dlogits);
+    let loss = losses.iter().map(|x| x.to_f64()).sum::<f64>() / rows as f64;
+
+    ops::matmul(grads.out_w.as_slice_mut().expect("standard layout"), cache.top_rows(config, n), &dlogits, top, rows, v, true, false, false);
+    ops::bias_grad(&dlogits, grads.out_b.as_slice_mut().expect("standard layout"));
+    let mut d_h = vec![F::zero(); rows * top];
+    ops::matmul(&mut d_h, &dlogits, params.out_w.as_slice().expect("standard layout"), rows, v, top, false, true, false);
+    if let Some(m) = cache.masks.get(layers) {
+        multiply(&mut d_h, m);
+    }
+
+    for l in (0..layers).rev() {
+        let (width_in, h) = (config.layer_input(l), config.hidden[l]);
+        let layer = &params.layers[l];
+        let w_hh = layer.w_hh.as_slice().expect("standard layout");
+        let hs = &cache.hidden[l];
+        let mut d_a = vec![F::zero(); rows * h];
+        for t in (0..steps).rev() {
+            let (now, later) = d_a.split_at_mut((t + 1) * n * h);
+            let dz_next = if t + 1 < steps { Some(&later[..n * h]) } else { None };
+            let h_t = &hs[(t + 1) * n * h..(t + 2) * n * h];
+            ops::rnn_step_backward(config.activation, h, &d_h[t * n * h..(t + 1) * n * h], dz_next, w_hh, h_t, &mut now[t * n * h..]);
+        }
+        let g = &mut grads.layers[l];
+        // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dA: the first T·n rows of the stored states.
+        ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_a, h, rows, h, true, false, false);
+        ops::matmul(g.w_xh.as_slice_mut().expect("standard layout"), cache.input_of(config, l, n), &d_a, width_in, rows, h, true, false, false);
+        ops::bias_grad(&d_a, g.b_h.as_slice_mut().expect("standard layout"));
+        let mut d_x = vec![F::zero(); rows * width_in];
+        ops::matmul(&mut d_x, &d_a, layer.w_xh.as_slice().expect("standard layout"), rows, h, width_in, false, true, false);
+        if let Some(m) = cache.masks.get(l) {
+            multiply(&mut d_x, m);
+        }
+        if l == 0 {
+            let g_emb = grads.embedding.as_slice_mut().expect("standard layout");
+            g_emb.fill(F::zero());
+            ops::embedding_scatter_add(g_emb, inputs, config.embed, &d_x);
+        } else {
+            d_h = d_x;
+        }
+    }
+    (loss, cache)
+}

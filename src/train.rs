@@ -1,0 +1,255 @@
+//! The training loop, device-agnostic: batches in, steps on a [`Trainer`], periodic
+//! evaluation, log lines (stdout, `log.jsonl`, `loss.svg`), atomic checkpoints, and safe
+//! stops (Ctrl-C finishes the step and saves; a NaN/Inf loss stops without saving, so the
+//! last good checkpoint stays).
+
+use crate::data::{stream_batches, Batcher, Corpus, TokenizerKind};
+use crate::error::{ElmanError, Result};
+use crate::model::checkpoint::{write_atomic, Checkpoint};
+use crate::model::ModelConfig;
+use crate::runlog::RunLog;
+use crate::schedule::LrSchedule;
+use crate::trainer::{StepStats, Trainer, UpdateConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The resolved settings of a run (written to `config.json` in the run directory and
+/// into every checkpoint, so `--resume` needs nothing else).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// Training text (None: the built-in manual).
+    pub data: Option<PathBuf>,
+    /// Validation text (None: the last 10 % of the training tokens).
+    pub valid: Option<PathBuf>,
+    pub tokenizer: TokenizerKind,
+    pub max_vocab: Option<usize>,
+    pub model: ModelConfig,
+    pub update: UpdateConfig,
+    /// T: steps per chunk (truncated BPTT length).
+    pub seq_len: usize,
+    /// n: parallel streams per batch.
+    pub batch: usize,
+    /// Total optimisation steps of the run.
+    pub steps: u64,
+    /// Base learning rate, shaped by `schedule`.
+    pub lr: f32,
+    pub schedule: LrSchedule,
+    /// Initialisation seed.
+    pub seed: u64,
+    /// Evaluate on the validation stream every this many steps (0 = only at the end).
+    pub eval_every: u64,
+    /// Score at most this many validation tokens per evaluation (0 = all).
+    pub eval_tokens: usize,
+    /// Checkpoint every this many steps (0 = only at the end).
+    pub save_every: u64,
+    /// Read back stats and print a log line every this many steps.
+    pub log_every: u64,
+}
+
+/// Where a run stands: written into checkpoints so a run can continue exactly.
+/// (Initialisation is a function of the seed and dropout masks of the update number, so
+/// no random-generator state needs saving beyond this.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Steps completed.
+    pub step: u64,
+    /// Batches handed out by the batcher.
+    pub batch_position: u64,
+}
+
+/// One log line's numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    pub step: u64,
+    pub steps: u64,
+    /// Mean training loss over the steps since the previous line, nats/token.
+    pub train_loss: f32,
+    pub valid_loss: Option<f64>,
+    /// Mean ‖g‖ before clipping over those steps.
+    pub grad_norm: f32,
+    /// Fraction of those steps whose gradient was clipped.
+    pub clipped: f32,
+    pub tokens_per_s: f64,
+    pub ms_per_step: f64,
+    /// Learning rate of the line's last step.
+    pub lr: f32,
+    pub elapsed_s: f64,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub progress: Progress,
+    pub last_train_loss: Option<f32>,
+    pub last_valid_loss: Option<f64>,
+    pub checkpoint: PathBuf,
+    pub interrupted: bool,
+}
+
+/// Set by the Ctrl-C handler; the loop finishes the current step, saves and stops.
+pub static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// The file a run directory's latest checkpoint lives in.
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("model.safetensors")
+}
+
+/// Scores `tokens` as one stream from a zero state (chunks of T, state carried), capped at
+/// `max_tokens` predictions (0 = all). Returns (mean nats/token, predictions scored).
+pub fn evaluate_stream(trainer: &mut dyn Trainer, tokens: &[u32], seq_len: usize, max_tokens: usize) -> Result<(f64, usize)> {
+    let end = if max_tokens > 0 { tokens.len().min(max_tokens + 1) } else { tokens.len() };
+    let batches = stream_batches(&tokens[..end], seq_len);
+    if batches.is_empty() {
+        return Err(ElmanError::Data { what: "evaluation text".into(), detail: "needs at least 2 tokens".into() });
+    }
+    Ok((trainer.evaluate(&batches)?, end - 1))
+}
+
+/// Runs from `start` to `settings.steps`, logging through `log` and into `out`.
+pub fn run(
+    trainer: &mut dyn Trainer,
+    corpus: &Corpus,
+    settings: &RunSettings,
+    start: Progress,
+    out: &Path,
+    log: &mut dyn FnMut(&LogLine),
+) -> Result<Outcome> {
+    std::fs::create_dir_all(out).map_err(|source| ElmanError::Io { path: out.to_path_buf(), source })?;
+    let config_json = serde_json::to_string_pretty(settings).expect("settings serialize");
+    write_atomic(&out.join("config.json"), config_json.as_bytes())?;
+    let title = format!(
+        "elman: d={} h={:?} {} · n={} T={} · {}",
+        settings.model.embed,
+        settings.model.hidden,
+        settings.model.activation.name(),
+        settings.batch,
+        settings.seq_len,
+        settings.data.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in manual".into())
+    );
+    let mut run_log = RunLog::open(out, &title, start.step)?;
+    let elapsed_before = run_log.elapsed_s();
+
+    let mut batcher = Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
+    batcher.seek(start.batch_position);
+    let mut progress = start;
+    let tokens_per_step = (settings.batch * settings.seq_len) as f64;
+    let ckpt_path = checkpoint_path(out);
+    let run_start = Instant::now();
+    let mut window_start = Instant::now();
+    let mut window_steps = 0u64;
+    let mut last_train = None;
+    let mut last_valid = None;
+    let mut interrupted = false;
+    let zeros: Vec<Vec<f32>> = settings.model.hidden.iter().map(|&h| vec![0.0; settings.batch * h]).collect();
+
+    while progress.step < settings.steps {
+        let (batch, epoch_start) = batcher.next_batch(&corpus.train);
+        if epoch_start {
+            // A new pass: every stream jumps back to its start, so the carried state restarts.
+            trainer.set_hidden(&zeros)?;
+        }
+        let lr = settings.schedule.lr_at(settings.lr, progress.step, settings.steps);
+        trainer.step(&batch, lr)?;
+        progress.step += 1;
+        progress.batch_position = batcher.position();
+        window_steps += 1;
+
+        let at_end = progress.step == settings.steps;
+        let stop = STOP_REQUESTED.load(Ordering::SeqCst);
+        let eval_now = at_end || (settings.eval_every > 0 && progress.step % settings.eval_every == 0);
+        let log_now = eval_now || stop || progress.step % settings.log_every.max(1) == 0;
+        if log_now {
+            let stats = trainer.drain_stats()?;
+            let train_loss = check_finite(&stats, progress.step)?;
+            let valid = if eval_now && corpus.valid.len() >= 2 {
+                Some(evaluate_stream(trainer, &corpus.valid, settings.seq_len, settings.eval_tokens)?.0)
+            } else {
+                None
+            };
+            let secs = window_start.elapsed().as_secs_f64();
+            let line = LogLine {
+                step: progress.step,
+                steps: settings.steps,
+                train_loss,
+                valid_loss: valid,
+                grad_norm: mean(stats.iter().map(|s| s.grad_norm)),
+                clipped: mean(stats.iter().map(|s| if s.clipped { 1.0 } else { 0.0 })),
+                tokens_per_s: tokens_per_step * window_steps as f64 / secs,
+                ms_per_step: secs * 1e3 / window_steps as f64,
+                lr,
+                elapsed_s: elapsed_before + run_start.elapsed().as_secs_f64(),
+            };
+            log(&line);
+            run_log.record(&line, at_end || stop)?;
+            last_train = Some(train_loss);
+            if valid.is_some() {
+                last_valid = valid;
+            }
+            window_start = Instant::now();
+            window_steps = 0;
+        }
+        let save_now = at_end || stop || (settings.save_every > 0 && progress.step % settings.save_every == 0);
+        if save_now {
+            if !log_now {
+                // Never save parameters that a NaN step has already spoiled.
+                check_finite(&trainer.drain_stats()?, progress.step)?;
+            }
+            save_checkpoint(trainer, &corpus.vocab, settings, progress, &ckpt_path)?;
+        }
+        if stop {
+            interrupted = true;
+            break;
+        }
+    }
+    Ok(Outcome { progress, last_train_loss: last_train, last_valid_loss: last_valid, checkpoint: ckpt_path, interrupted })
+}
+
+fn mean(xs: impl Iterator<Item = f32>) -> f32 {
+    let (sum, count) = xs.fold((0.0f64, 0usize), |(s, c), x| (s + x as f64, c + 1));
+    if count == 0 {
+        0.0
+    } else {
+        (sum / count as f64) as f32
+    }
+}
+
+/// Mean loss of `stats`, or the divergence error (with advice) if any is NaN/Inf.
+fn check_finite(stats: &[StepStats], step: u64) -> Result<f32> {
+    let first_step = step + 1 - stats.len() as u64;
+    if let Some((i, bad)) = stats.iter().enumerate().find(|(_, s)| !s.loss.is_finite() || !s.grad_norm.is_finite()) {
+        let value = if bad.loss.is_finite() { bad.grad_norm } else { bad.loss };
+        return Err(ElmanError::Diverged {
+            step: first_step + i as u64,
+            loss: value,
+            hint: "the last good checkpoint is kept; try a lower --lr or set --clip (e.g. --clip 1)".into(),
+        });
+    }
+    Ok(mean(stats.iter().map(|s| s.loss)))
+}
+
+/// Writes the trainer's full state (parameters, optimizer, hidden, progress) atomically.
+pub fn save_checkpoint(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, settings: &RunSettings, progress: Progress, path: &Path) -> Result<()> {
+    let mut extra = BTreeMap::new();
+    extra.insert("progress".into(), serde_json::to_string(&progress).expect("progress serializes"));
+    extra.insert("settings".into(), serde_json::to_string(settings).expect("settings serialize"));
+    let ckpt = Checkpoint {
+        config: settings.model.clone(),
+        vocab: Some(vocab.clone()),
+        params: trainer.params()?,
+        optimizer: Some(trainer.optimizer_state()?),
+        hidden: Some(trainer.hidden()?),
+        extra,
+    };
+    ckpt.save(path)
+}
+
+/// The run settings and progress stored in a checkpoint by [`save_checkpoint`].
+pub fn stored_run(ckpt: &Checkpoint, path: &Path) -> Result<(RunSettings, Progress)> {
+    let bad = |what: &str| ElmanError::Checkpoint { path: path.to_path_buf(), detail: format!("no usable {what} in its metadata (not a run checkpoint)") };
+    let settings: RunSettings = serde_json::from_str(ckpt.extra.get("settings").ok_or_else(|| bad("settings"))?).map_err(|_| bad("settings"))?;
+    let progress: Progress = serde_json::from_str(ckpt.extra.get("progress").ok_or_else(|| bad("progress"))?).map_err(|_| bad("progress"))?;
+    Ok((settings, progress))
+}
