@@ -20,3 +20,7 @@ pub mod program;
 pub mod tokens;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub mod schedule;
+pub mod trainer;
+
+pub use trainer::GpuTrainer;
