@@ -11,9 +11,10 @@
 //! - loss per step: atol 1e-5 + rtol 1e-4;
 //! - gradient norm per step: rtol 1e-3 (a sum of squares over every gradient, and the
 //!   gradient carries the rounding of the whole backward pass);
-//! - parameters and moments after 20 steps: atol 2e-4 + rtol 1e-3. Adam divides m by
-//!   √v, so an element whose gradient is near zero can move by a sizeable fraction of lr on
-//!   a rounding difference; lr = 0.01 keeps that below 2e-4 here.
+//! - parameters, moments and carried state after 20 steps: atol 2e-5 + rtol 1e-4. Adam
+//!   divides m by √v, so an element whose gradient is near zero can move by a sizeable
+//!   fraction of lr on a rounding difference; lr = 0.01 bounds that. Observed on lavapipe:
+//!   max abs error ≈ 2e-7 on the parameters, 100× inside the tolerance.
 
 mod common;
 
@@ -81,14 +82,14 @@ fn check_case(case: Case) {
 
     let (pg, pc) = (gpu.params().unwrap(), cpu.params().unwrap());
     for (((label, _), g), c) in case.config.tensor_shapes().iter().zip(pg.tensors()).zip(pc.tensors()) {
-        assert_close32(&format!("{name}: final {label}"), g, c, 2e-4, 1e-3);
+        assert_close32(&format!("{name}: final {label}"), g, c, 2e-5, 1e-4);
     }
     let (og, oc) = (gpu.optimizer_state().unwrap(), cpu.optimizer_state().unwrap());
     assert_eq!(og.updates, oc.updates, "{name}: update count");
-    assert_close32(&format!("{name}: first moment"), &og.first.flatten(), &oc.first.flatten(), 2e-4, 1e-3);
+    assert_close32(&format!("{name}: first moment"), &og.first.flatten(), &oc.first.flatten(), 2e-5, 1e-4);
     assert_close32(&format!("{name}: second moment"), &og.second.flatten(), &oc.second.flatten(), 1e-7, 1e-3);
     for (l, (g, c)) in gpu.hidden().unwrap().iter().zip(cpu.hidden().unwrap()).enumerate() {
-        assert_close32(&format!("{name}: carried hidden state of layer {l}"), g, &c, 2e-4, 1e-3);
+        assert_close32(&format!("{name}: carried hidden state of layer {l}"), g, &c, 2e-5, 1e-4);
     }
 
     // Evaluation from a zero state over chunks with a shorter last one, and training state
