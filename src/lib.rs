@@ -5,6 +5,7 @@
 //! width, h_l = hidden width of layer l, V = vocabulary size. Activations are row-major
 //! `[rows, width]`, weights `[in, out]` (row-vector convention, see DESIGN.md).
 
+pub mod bench;
 pub mod cpu;
 pub mod data;
 pub mod dropout;

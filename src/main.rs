@@ -16,6 +16,10 @@ struct Cli {
 enum Command {
     /// Train an Elman RNN language model (no arguments: a short run on the built-in corpus).
     Train(cli::train::TrainArgs),
+    /// List every GPU adapter wgpu finds, with its type, backend, driver and limits.
+    Info(cli::info::InfoArgs),
+    /// Measure training steps on the CPU and the GPU in one run (tokens/s, ratio, dispatches).
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() {
@@ -34,6 +38,8 @@ fn main() {
     };
     let result = match cli.command {
         Command::Train(args) => cli::train::run(args),
+        Command::Info(args) => cli::info::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     if let Err(err) = result {
         let code = cli::exit_code(&err);

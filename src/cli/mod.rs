@@ -1,6 +1,8 @@
 //! Subcommand implementations for the binary; each file owns one subcommand's flags and run.
 
+pub mod bench;
 pub mod device;
+pub mod info;
 pub mod progress;
 pub mod train;
 
