@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod model;
 pub mod plot;
 pub mod rng;
+pub mod sample;
 pub mod runlog;
 pub mod schedule;
 pub mod train;

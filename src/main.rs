@@ -16,6 +16,10 @@ struct Cli {
 enum Command {
     /// Train an Elman RNN language model (no arguments: a short run on the built-in corpus).
     Train(cli::train::TrainArgs),
+    /// Generate text from a checkpoint, streamed as it is produced.
+    Sample(cli::sample::SampleArgs),
+    /// Score a text with a checkpoint: nats/token, bits/token, perplexity.
+    Eval(cli::eval::EvalArgs),
     /// List every GPU adapter wgpu finds, with its type, backend, driver and limits.
     Info(cli::info::InfoArgs),
     /// Measure training steps on the CPU and the GPU in one run (tokens/s, ratio, dispatches).
@@ -38,6 +42,8 @@ fn main() {
     };
     let result = match cli.command {
         Command::Train(args) => cli::train::run(args),
+        Command::Sample(args) => cli::sample::run(args),
+        Command::Eval(args) => cli::eval::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Bench(args) => cli::bench::run(args),
     };

@@ -47,6 +47,9 @@ pub struct RunSettings {
     pub save_every: u64,
     /// Read back stats and print a log line every this many steps.
     pub log_every: u64,
+    /// Stop (evaluate, save, exit normally) once this segment has run this long.
+    #[serde(default)]
+    pub max_minutes: Option<f64>,
 }
 
 /// Where a run stands: written into checkpoints so a run can continue exactly.
@@ -157,7 +160,8 @@ pub fn run(
         progress.batch_position = batcher.position();
         window_steps += 1;
 
-        let at_end = progress.step == settings.steps;
+        let out_of_time = settings.max_minutes.is_some_and(|m| run_start.elapsed().as_secs_f64() >= m * 60.0);
+        let at_end = progress.step == settings.steps || out_of_time;
         let stop = STOP_REQUESTED.load(Ordering::SeqCst);
         let eval_now = at_end || (settings.eval_every > 0 && progress.step % settings.eval_every == 0);
         let log_now = eval_now || stop || progress.step % settings.log_every.max(1) == 0;
@@ -201,6 +205,9 @@ pub fn run(
         }
         if stop {
             interrupted = true;
+            break;
+        }
+        if out_of_time {
             break;
         }
     }

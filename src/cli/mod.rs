@@ -2,9 +2,20 @@
 
 pub mod bench;
 pub mod device;
+pub mod eval;
 pub mod info;
 pub mod progress;
+pub mod sample;
 pub mod train;
+
+/// A checkpoint file from a path that may name a run directory.
+pub fn checkpoint_file(p: &std::path::Path) -> std::path::PathBuf {
+    if p.is_dir() {
+        elman::train::checkpoint_path(p)
+    } else {
+        p.to_path_buf()
+    }
+}
 
 /// Ctrl-C asks the training loop to finish its step, save and stop (exit 130); a second
 /// Ctrl-C exits at once.

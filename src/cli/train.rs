@@ -117,6 +117,9 @@ pub struct TrainArgs {
     /// Print a log line every N steps [default: 20].
     #[arg(long)]
     pub log_every: Option<u64>,
+    /// Stop after this many minutes of training (evaluates and saves first).
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
     /// auto: a hardware GPU if there is one, else the CPU [default: auto].
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
@@ -168,6 +171,7 @@ impl TrainArgs {
             eval_tokens: self.eval_tokens.or(lower.eval_tokens),
             save_every: self.save_every.or(lower.save_every),
             log_every: self.log_every.or(lower.log_every),
+            max_minutes: self.max_minutes.or(lower.max_minutes),
             device: self.device.or(lower.device),
             adapter: self.adapter.or(lower.adapter),
             out: self.out.or(lower.out),
@@ -247,6 +251,9 @@ fn resolve(a: &TrainArgs, vocab_size: usize) -> anyhow::Result<RunSettings> {
     if steps == 0 {
         bail!("--steps must be > 0");
     }
+    if let Some(m) = a.max_minutes.filter(|m| !(*m > 0.0)) {
+        bail!("--max-minutes must be > 0, got {m}");
+    }
     let hidden = a.hidden.clone().unwrap_or_else(|| vec![128]);
     if hidden.is_empty() || hidden.contains(&0) {
         bail!("--hidden must list widths > 0, got {hidden:?}");
@@ -284,16 +291,8 @@ fn resolve(a: &TrainArgs, vocab_size: usize) -> anyhow::Result<RunSettings> {
         eval_tokens: a.eval_tokens.unwrap_or(0),
         save_every: a.save_every.unwrap_or(0),
         log_every: a.log_every.unwrap_or(20),
+        max_minutes: a.max_minutes,
     })
-}
-
-/// A checkpoint path from `--resume DIR_OR_FILE`.
-fn resume_path(p: &Path) -> PathBuf {
-    if p.is_dir() {
-        train::checkpoint_path(p)
-    } else {
-        p.to_path_buf()
-    }
 }
 
 fn load_corpus(a: &TrainArgs, tokenizer: TokenizerKind, vocab: Option<elman::data::Vocab>) -> anyhow::Result<Corpus> {
@@ -343,7 +342,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let explicit = args.clone().or(from_file);
     let resumed = match &explicit.resume {
         Some(p) => {
-            let path = resume_path(p);
+            let path = super::checkpoint_file(p);
             let ckpt = Checkpoint::load(&path)?;
             let (settings, progress) = train::stored_run(&ckpt, &path)?;
             check_resume_matches(&explicit, &settings, &path)?;

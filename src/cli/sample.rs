@@ -1,0 +1,62 @@
+//! `elman sample`: stream generated text to stdout, one token at a time.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use elman::model::checkpoint::Checkpoint;
+use elman::rng::Rng;
+use elman::sample::{encode_prime, pick, Generator, SampleOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Checkpoint (or run directory) to sample from.
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// Tokens to generate.
+    #[arg(long, default_value_t = 500)]
+    pub len: usize,
+    /// Softmax temperature (> 0).
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+    pub temperature: f32,
+    /// Draw only among the k most likely tokens (0 = all, 1 = greedy).
+    #[arg(long, default_value_t = 40)]
+    pub top_k: usize,
+    /// Text to start from (printed first).
+    #[arg(long, default_value = "")]
+    pub prime: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+pub fn run(args: SampleArgs) -> anyhow::Result<()> {
+    if args.len == 0 {
+        bail!("--len must be > 0");
+    }
+    let opts = SampleOptions { temperature: args.temperature, top_k: args.top_k };
+    opts.validate()?;
+    let path = super::checkpoint_file(&args.ckpt);
+    let ckpt = Checkpoint::load(&path)?;
+    let vocab = ckpt.vocab.as_ref().with_context(|| format!("{} holds no vocabulary", path.display()))?;
+    let (prime, print_prime) = encode_prime(vocab, &args.prime)?;
+    let mut generator = Generator::new(&ckpt.config, &ckpt.params);
+    let mut rng = Rng::new(args.seed);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if print_prime {
+        write!(out, "{}", vocab.decode(&prime))?;
+    }
+    for &t in &prime {
+        generator.feed(t);
+    }
+    let mut first = !print_prime;
+    for _ in 0..args.len {
+        let next = pick(generator.logits(), opts, &mut rng);
+        write!(out, "{}", vocab.decode_one(next, first))?;
+        out.flush()?;
+        first = false;
+        generator.feed(next);
+    }
+    writeln!(out)?;
+    Ok(())
+}
