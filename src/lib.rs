@@ -5,10 +5,12 @@
 //! width, h_l = hidden width of layer l, V = vocabulary size. Activations are row-major
 //! `[rows, width]`, weights `[in, out]` (row-vector convention, see DESIGN.md).
 
+pub mod bench;
 pub mod cpu;
 pub mod data;
 pub mod dropout;
 pub mod error;
+pub mod gpu;
 pub mod model;
 pub mod plot;
 pub mod ngram;

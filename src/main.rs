@@ -22,6 +22,10 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// n-gram Markov language models: train, prob, eval, sample.
     Ngram(cli::ngram::NgramArgs),
+    /// List every GPU adapter wgpu finds, with its type, backend, driver and limits.
+    Info(cli::info::InfoArgs),
+    /// Measure training steps on the CPU and the GPU in one run (tokens/s, ratio, dispatches).
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() {
@@ -43,6 +47,8 @@ fn main() {
         Command::Sample(args) => cli::sample::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Ngram(args) => cli::ngram::run(args),
+        Command::Info(args) => cli::info::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     if let Err(err) = result {
         let code = cli::exit_code(&err);

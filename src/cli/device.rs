@@ -1,6 +1,7 @@
 //! `--device auto|cpu|gpu`: builds the trainer on the chosen device.
 
 use elman::cpu::CpuTrainer;
+use elman::gpu::{GpuContext, GpuTrainer};
 use elman::model::{ModelConfig, Params};
 use elman::trainer::{Trainer, UpdateConfig};
 
@@ -17,15 +18,32 @@ pub enum DeviceChoice {
 /// A trainer for batches of n × T on the chosen device.
 pub fn make_trainer(
     device: DeviceChoice,
-    _adapter: Option<&str>,
+    adapter: Option<&str>,
     config: &ModelConfig,
     params: Params<f32>,
     update: UpdateConfig,
     n: usize,
-    _t: usize,
+    t: usize,
 ) -> anyhow::Result<Box<dyn Trainer>> {
+    let cpu = |params| -> anyhow::Result<Box<dyn Trainer>> { Ok(Box::new(CpuTrainer::new(config.clone(), params, update, n)?)) };
     match device {
-        DeviceChoice::Gpu => anyhow::bail!("--device gpu: the GPU path is not built into this version yet; use --device cpu"),
-        DeviceChoice::Auto | DeviceChoice::Cpu => Ok(Box::new(CpuTrainer::new(config.clone(), params, update, n)?)),
+        DeviceChoice::Cpu => cpu(params),
+        DeviceChoice::Gpu => {
+            let ctx = GpuContext::new(adapter, true)?;
+            Ok(Box::new(GpuTrainer::new(std::sync::Arc::new(ctx), config.clone(), &params, update, n, t)?))
+        }
+        // A hardware GPU when there is one (never a software adapter), else the CPU with
+        // a one-line warning.
+        DeviceChoice::Auto => match GpuContext::new(adapter, false) {
+            Ok(ctx) if update.dropout > 0.0 => {
+                eprintln!("warning: dropout is CPU-only for now, so training on the CPU instead of {}", ctx.describe());
+                cpu(params)
+            }
+            Ok(ctx) => Ok(Box::new(GpuTrainer::new(std::sync::Arc::new(ctx), config.clone(), &params, update, n, t)?)),
+            Err(e) => {
+                eprintln!("warning: {e}; training on the CPU");
+                cpu(params)
+            }
+        },
     }
 }

@@ -1,7 +1,9 @@
 //! Subcommand implementations for the binary; each file owns one subcommand's flags and run.
 
+pub mod bench;
 pub mod device;
 pub mod eval;
+pub mod info;
 pub mod progress;
 pub mod sample;
 pub mod ngram;

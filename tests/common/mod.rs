@@ -99,3 +99,39 @@ pub fn ptb_dir() -> Option<PathBuf> {
         None
     }
 }
+
+/// [`assert_close`] for f32 tensors (compared in f64, tolerances as given).
+pub fn assert_close32(label: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_close(label, &widen(got), &widen(want), atol as f64, rtol as f64)
+}
+
+/// `len` values uniform in [lo, hi) from a seeded stream.
+pub fn uniform(seed: u64, len: usize, lo: f32, hi: f32) -> Vec<f32> {
+    let mut rng = elman::rng::Rng::new(seed);
+    (0..len).map(|_| rng.uniform(lo as f64, hi as f64) as f32).collect()
+}
+
+/// `len` token ids below `vocab`.
+pub fn tokens(seed: u64, len: usize, vocab: usize) -> Vec<u32> {
+    let mut rng = elman::rng::Rng::new(seed);
+    (0..len).map(|_| rng.below(vocab as u64) as u32).collect()
+}
+
+/// The shared GPU context for GPU tests (software adapters allowed, as with `--device
+/// gpu`), or `None` after printing "no GPU adapter found (...): skipping" — unless
+/// ELMAN_REQUIRE_GPU=1 (set by .ci/run), which turns the skip into a failure.
+pub fn gpu() -> Option<std::sync::Arc<elman::gpu::GpuContext>> {
+    use std::sync::{Arc, OnceLock};
+    static CTX: OnceLock<Result<Arc<elman::gpu::GpuContext>, String>> = OnceLock::new();
+    match CTX.get_or_init(|| elman::gpu::GpuContext::new(None, true).map(Arc::new).map_err(|e| e.to_string())) {
+        Ok(ctx) => Some(ctx.clone()),
+        Err(e) => {
+            let msg = format!("no GPU adapter found ({e}): skipping");
+            if std::env::var("ELMAN_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("{msg} — ELMAN_REQUIRE_GPU=1 makes this a failure");
+            }
+            eprintln!("{msg}");
+            None
+        }
+    }
+}

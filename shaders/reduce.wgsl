@@ -1,0 +1,130 @@
+// reduce: column sums, the global gradient norm with its clip factor, and the loss sum.
+//
+//   bias_grad:          dst[dst_off + j] = Σ_r src[src_off + r·cols + j]         (db = column sums of dZ)
+//   grad_norm_partial:  dst[w] = Σ_{e ≡ w-th slice} src[e]²   over all `count` gradients (pass 1)
+//   grad_norm_finish:   ‖g‖ = √(Σ_w src[w]); c = min(1, θ/‖g‖) (1 when θ ≤ 0);   (pass 2)
+//                       dst[0] = c (read by the optimizer); stats[slot] = (·, ‖g‖, [c < 1], ·)
+//   loss_sum:           stats[slot·stride + field] = scale · Σ_r src[r]         (mean loss)
+// Everything stays on the GPU; `slot` comes from the per-step uniform so many steps'
+// stats accumulate before the host reads them back.
+//
+// | binding | name  | access     | bias_grad      | norm_partial   | norm_finish     | loss_sum     |
+// |---------|-------|------------|----------------|----------------|-----------------|--------------|
+// | 0       | src   | read       | dZ [rows,cols] | grads [count]  | partials        | row_loss     |
+// | 1       | dst   | read_write | grads          | partials       | clip [4]        | —            |
+// | 2       | stats | read_write | —              | —              | stats [slots,4] | stats        |
+// | 3       | p     | uniform    | Params         | Params         | Params          | Params       |
+// | 4       | step  | uniform    | —              | —              | StepParams      | StepParams   |
+
+const WG: u32 = 256u;
+const COLS_PER_WG: u32 = 64u;
+const LANES: u32 = 4u;
+const NUM_PARTIALS: u32 = 256u;
+
+struct Params {
+    count: u32,
+    cols: u32,
+    src_off: u32,
+    dst_off: u32,
+    stride: u32,
+    field: u32,
+    clip: f32,
+    scale: f32,
+}
+
+struct StepParams {
+    lr: f32,
+    bc1: f32,
+    bc2: f32,
+    slot: u32,
+}
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<uniform> step: StepParams;
+
+var<workgroup> scratch: array<f32, 256>;
+
+// Sum of one value per thread over the workgroup; every thread gets the total.
+fn workgroup_sum(v: f32, li: u32) -> f32 {
+    scratch[li] = v;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if li < stride {
+            scratch[li] += scratch[li + stride];
+        }
+        workgroupBarrier();
+    }
+    let out = scratch[0];
+    workgroupBarrier();
+    return out;
+}
+
+// `count` = rows. Workgroup: 64 columns × 4 lanes; lane q sums rows q, q+4, ...
+@compute @workgroup_size(64, 4, 1)
+fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let j = wid.x * COLS_PER_WG + lid.x;
+    var s = 0.0;
+    if j < p.cols {
+        for (var r = lid.y; r < p.count; r += LANES) {
+            s += src[p.src_off + r * p.cols + j];
+        }
+    }
+    scratch[lid.y * COLS_PER_WG + lid.x] = s;
+    workgroupBarrier();
+    if lid.y == 0u && j < p.cols {
+        var total = 0.0;
+        for (var q = 0u; q < LANES; q++) {
+            total += scratch[q * COLS_PER_WG + lid.x];
+        }
+        dst[p.dst_off + j] = total;
+    }
+}
+
+// Dispatched as exactly NUM_PARTIALS workgroups.
+@compute @workgroup_size(256, 1, 1)
+fn grad_norm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    var s = 0.0;
+    for (var e = wid.x * WG + li; e < p.count; e += NUM_PARTIALS * WG) {
+        let g = src[e];
+        s = fma(g, g, s);
+    }
+    let total = workgroup_sum(s, li);
+    if li == 0u {
+        dst[wid.x] = total;
+    }
+}
+
+// One workgroup; `count` = number of partials.
+@compute @workgroup_size(256, 1, 1)
+fn grad_norm_finish(@builtin(local_invocation_index) li: u32) {
+    var s = 0.0;
+    for (var e = li; e < p.count; e += WG) {
+        s += src[e];
+    }
+    let norm = sqrt(workgroup_sum(s, li));
+    if li == 0u {
+        var c = 1.0;
+        if p.clip > 0.0 && norm > p.clip {
+            c = p.clip / norm;
+        }
+        dst[0] = c;
+        stats[step.slot * 4u + 1u] = norm;
+        stats[step.slot * 4u + 2u] = select(0.0, 1.0, c < 1.0);
+    }
+}
+
+// One workgroup; `count` = rows.
+@compute @workgroup_size(256, 1, 1)
+fn loss_sum(@builtin(local_invocation_index) li: u32) {
+    var s = 0.0;
+    for (var e = li; e < p.count; e += WG) {
+        s += src[e];
+    }
+    let total = workgroup_sum(s, li);
+    if li == 0u {
+        stats[step.slot * p.stride + p.field] = total * p.scale;
+    }
+}

@@ -1,0 +1,135 @@
+//! `elman bench`: CPU and GPU training steps in one run, per size: tokens/s each, the
+//! GPU/CPU ratio, device names, dispatches per step (total and recurrent) and GPU bytes
+//! allocated, as a table or `--json`.
+
+use super::device::DeviceChoice;
+use anyhow::Context;
+use clap::Args;
+use elman::bench::{random_batches, time_steps, BenchSize};
+use elman::cpu::CpuTrainer;
+use elman::gpu::{GpuContext, GpuTrainer};
+use elman::model::init::init_params;
+use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Timed steps per size and device (after --warmup untimed ones).
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Sizes as VxdxhxLxnxT, comma-separated (default: the three).
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Vec<String>,
+    /// cpu or gpu alone; auto (default) measures both (the GPU may be a software adapter).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Use the GPU adapter whose name contains this text.
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    size: BenchSize,
+    tokens_per_step: usize,
+    cpu_tokens_per_s: Option<f64>,
+    gpu_tokens_per_s: Option<f64>,
+    gpu_over_cpu: Option<f64>,
+    dispatches_per_step: Option<usize>,
+    recurrent_dispatches_per_step: Option<usize>,
+    gpu_bytes_allocated: Option<u64>,
+}
+
+fn measure(trainer: &mut dyn Trainer, size: &BenchSize, args: &BenchArgs) -> anyhow::Result<f64> {
+    let warm = random_batches(size, args.warmup, 1);
+    time_steps(trainer, &warm, 1e-3)?;
+    let batches = random_batches(size, args.steps, 2);
+    let secs = time_steps(trainer, &batches, 1e-3)?.as_secs_f64();
+    Ok((args.steps * size.tokens_per_step()) as f64 / secs)
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.steps > 0, "--steps must be > 0");
+    let sizes = if args.sizes.is_empty() {
+        BenchSize::defaults()
+    } else {
+        args.sizes.iter().map(|s| BenchSize::parse(s)).collect::<Result<Vec<_>, _>>()?
+    };
+    let want_cpu = args.device != DeviceChoice::Gpu;
+    let gpu = if args.device == DeviceChoice::Cpu {
+        None
+    } else {
+        Some(Arc::new(GpuContext::new(args.adapter.as_deref(), true).context("elman bench needs a GPU adapter (use --device cpu to measure the CPU alone)")?))
+    };
+    let update = UpdateConfig::new(Optimizer::adam(), Some(1.0));
+    let mut cpu_name = None;
+    let gpu_name = gpu.as_ref().map(|g| g.describe());
+    let mut rows = Vec::new();
+    for size in &sizes {
+        let config = size.config();
+        let params = init_params::<f32>(&config, 1);
+        let cpu_tps = if want_cpu {
+            let mut cpu = CpuTrainer::new(config.clone(), params.clone(), update, size.n)?;
+            cpu_name = Some(cpu.device_name());
+            Some(measure(&mut cpu, size, &args)?)
+        } else {
+            None
+        };
+        let (mut gpu_tps, mut disp, mut rec, mut bytes) = (None, None, None, None);
+        if let Some(ctx) = &gpu {
+            let mut g = GpuTrainer::new(ctx.clone(), config.clone(), &params, update, size.n, size.t)?;
+            gpu_tps = Some(measure(&mut g, size, &args)?);
+            disp = Some(g.dispatches_per_step());
+            rec = Some(g.recurrent_dispatches_per_step());
+            bytes = Some(g.bytes_allocated());
+        }
+        let ratio = cpu_tps.zip(gpu_tps).map(|(c, g)| g / c);
+        rows.push(Row {
+            size: *size,
+            tokens_per_step: size.tokens_per_step(),
+            cpu_tokens_per_s: cpu_tps,
+            gpu_tokens_per_s: gpu_tps,
+            gpu_over_cpu: ratio,
+            dispatches_per_step: disp,
+            recurrent_dispatches_per_step: rec,
+            gpu_bytes_allocated: bytes,
+        });
+    }
+    let software = gpu.as_ref().is_some_and(|g| g.is_software());
+    if args.json {
+        let out = serde_json::json!({
+            "cpu_device": cpu_name,
+            "gpu_device": gpu_name,
+            "gpu_is_software": software,
+            "optimizer": "adam",
+            "steps": args.steps,
+            "results": rows,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("cpu: {}", cpu_name.as_deref().unwrap_or("(not measured)"));
+    println!("gpu: {}{}", gpu_name.as_deref().unwrap_or("(not measured)"), if software { "  [software adapter: says nothing about GPU speed]" } else { "" });
+    println!("Adam, clip 1.0, {} timed steps after {} warm-up, GPU drained inside the timing", args.steps, args.warmup);
+    println!("{:<36} {:>12} {:>12} {:>8} {:>16} {:>10}", "size", "cpu tok/s", "gpu tok/s", "gpu/cpu", "dispatches/step", "gpu MiB");
+    let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
+    for r in &rows {
+        let disp = r.dispatches_per_step.zip(r.recurrent_dispatches_per_step).map_or("-".into(), |(d, rr)| format!("{d} ({rr} rec)"));
+        println!(
+            "{:<36} {:>12} {:>12} {:>8} {:>16} {:>10}",
+            r.size.label(),
+            f(r.cpu_tokens_per_s, 0),
+            f(r.gpu_tokens_per_s, 0),
+            f(r.gpu_over_cpu, 2),
+            disp,
+            f(r.gpu_bytes_allocated.map(|b| b as f64 / (1u64 << 20) as f64), 1)
+        );
+    }
+    println!("dispatches per step = 2·L·T recurrent (one fused kernel per time step and layer, each way) + 5·L + 11 batched");
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! GPU memory: storage buffers with a running byte count, the flat parameter layout
+//! (every tensor at an aligned element offset in one buffer, so one dispatch updates
+//! them all and one reduction takes the global norm), and blocking readback.
+
+use super::context::GpuContext;
+use crate::error::{ElmanError, Result};
+use crate::model::{ModelConfig, Params};
+use wgpu::util::DeviceExt;
+
+/// Tensor offsets are rounded up to this many elements (256 bytes) so each tensor starts
+/// on a fresh cache line / memory transaction; the pads stay zero forever.
+pub const TENSOR_ALIGN: usize = 64;
+
+/// Where each canonical tensor (order of [`ModelConfig::tensor_shapes`]) lives in the flat
+/// parameter buffer; gradients and optimizer moments use the same layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamLayout {
+    pub offsets: Vec<usize>,
+    pub lens: Vec<usize>,
+    /// Total elements including pads.
+    pub total: usize,
+}
+
+impl ParamLayout {
+    pub fn new(config: &ModelConfig) -> Self {
+        let mut offsets = Vec::new();
+        let mut lens = Vec::new();
+        let mut at = 0;
+        for (_, shape) in config.tensor_shapes() {
+            let len: usize = shape.iter().product();
+            offsets.push(at);
+            lens.push(len);
+            at = (at + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
+        }
+        ParamLayout { offsets, lens, total: at.max(TENSOR_ALIGN) }
+    }
+
+    /// Canonical index of the embedding, layer l's w_xh / w_hh / b_h, output.w, output.b.
+    pub fn embedding(&self) -> u32 {
+        self.offsets[0] as u32
+    }
+    pub fn w_xh(&self, l: usize) -> u32 {
+        self.offsets[1 + 3 * l] as u32
+    }
+    pub fn w_hh(&self, l: usize) -> u32 {
+        self.offsets[2 + 3 * l] as u32
+    }
+    pub fn b_h(&self, l: usize) -> u32 {
+        self.offsets[3 + 3 * l] as u32
+    }
+    pub fn out_w(&self) -> u32 {
+        self.offsets[self.offsets.len() - 2] as u32
+    }
+    pub fn out_b(&self) -> u32 {
+        self.offsets[self.offsets.len() - 1] as u32
+    }
+
+    /// The flat, padded image of `params`.
+    pub fn flatten(&self, params: &Params<f32>) -> Vec<f32> {
+        let mut flat = vec![0.0; self.total];
+        for ((t, &off), &len) in params.tensors().iter().zip(&self.offsets).zip(&self.lens) {
+            flat[off..off + len].copy_from_slice(t);
+        }
+        flat
+    }
+
+    /// Overwrites `params` from a flat, padded image.
+    pub fn unflatten(&self, flat: &[f32], params: &mut Params<f32>) {
+        for ((t, &off), &len) in params.tensors_mut().into_iter().zip(&self.offsets).zip(&self.lens) {
+            t.copy_from_slice(&flat[off..off + len]);
+        }
+    }
+
+    /// Errors unless `params` has exactly this layout's tensor sizes.
+    pub fn check(&self, params: &Params<f32>, what: &str) -> Result<()> {
+        let got: Vec<usize> = params.tensors().iter().map(|t| t.len()).collect();
+        if got != self.lens {
+            return Err(ElmanError::Config(format!("{what}: tensor sizes {got:?} do not match the model's {:?}", self.lens)));
+        }
+        Ok(())
+    }
+}
+
+/// Creates buffers and counts the bytes it allocated.
+pub struct Allocator<'a> {
+    device: &'a wgpu::Device,
+    pub bytes: u64,
+}
+
+const STORAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
+
+/// Bytes for `len` 4-byte elements, rounded up to 16 and never 0 (empty bindings are invalid).
+pub fn padded_bytes(len: usize) -> u64 {
+    ((len.max(1) * 4).div_ceil(16) * 16) as u64
+}
+
+impl<'a> Allocator<'a> {
+    pub fn new(device: &'a wgpu::Device) -> Self {
+        Allocator { device, bytes: 0 }
+    }
+
+    /// A zero-filled storage buffer of `len` f32/u32 elements.
+    pub fn zeros(&mut self, label: &str, len: usize) -> wgpu::Buffer {
+        let size = padded_bytes(len);
+        self.bytes += size;
+        self.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: STORAGE, mapped_at_creation: false })
+    }
+
+    /// A storage buffer holding `data` (f32 or u32).
+    pub fn init<T: bytemuck::Pod>(&mut self, label: &str, data: &[T]) -> wgpu::Buffer {
+        let mut bytes = bytemuck::cast_slice::<T, u8>(data).to_vec();
+        bytes.resize(padded_bytes(bytes.len() / 4) as usize, 0);
+        self.bytes += bytes.len() as u64;
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: &bytes, usage: STORAGE })
+    }
+
+    /// A uniform buffer (COPY_DST so it can be rewritten between submissions).
+    pub fn uniform(&mut self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        self.bytes += bytes.len() as u64;
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytes,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+}
+
+impl GpuContext {
+    /// Blocking readback of `len` f32 values starting at element `offset` of `buffer`:
+    /// a copy into a mappable buffer, one submission, then the host waits. A sync point,
+    /// used only at log/eval intervals and for parameter reads.
+    pub fn read_f32(&self, buffer: &wgpu::Buffer, offset: usize, len: usize) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let size = (len * 4) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        encoder.copy_buffer_to_buffer(buffer, (offset * 4) as u64, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        // The one place the host waits for the GPU: everything submitted so far finishes.
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| ElmanError::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| ElmanError::Gpu("readback callback never ran".into()))?
+            .map_err(|e| ElmanError::Gpu(format!("cannot map the readback buffer: {e}")))?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| ElmanError::Gpu(format!("cannot read the readback buffer: {e}")))?;
+        let out = bytemuck::pod_collect_to_vec::<u8, f32>(&view);
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Overwrites `data.len()` elements of `buffer` from element `offset` (ordered before
+    /// the next submission; no wait).
+    pub fn write<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer, offset: usize, data: &[T]) {
+        if !data.is_empty() {
+            self.queue.write_buffer(buffer, (offset * 4) as u64, bytemuck::cast_slice(data));
+        }
+    }
+}

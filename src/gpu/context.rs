@@ -1,0 +1,128 @@
+//! The GPU context: instance (honouring WGPU_BACKEND), adapter choice, device and queue
+//! with the adapter's own limits, and the kernel registry built once.
+//!
+//! Choice order: `--adapter SUBSTRING` picks by name (any type); otherwise hardware first
+//! (discrete, then integrated, virtual, other); a software adapter (device type Cpu, e.g.
+//! Mesa's llvmpipe) only when `allow_software` (`--device gpu`), never for `--device auto`.
+
+use super::kernels::Kernels;
+use crate::error::{ElmanError, Result};
+
+/// What `elman info` prints about one adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+}
+
+impl AdapterSummary {
+    /// "name (backend, type)".
+    pub fn describe(&self) -> String {
+        describe_info(&self.info)
+    }
+
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+}
+
+fn describe_info(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+/// Lower is preferred.
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+fn instance() -> (wgpu::Instance, wgpu::Backends) {
+    let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    let backends = desc.backends;
+    (wgpu::Instance::new(desc), backends)
+}
+
+fn enumerate(instance: &wgpu::Instance, backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance.enumerate_adapters(backends))
+}
+
+/// Every adapter wgpu finds on the enabled backends (WGPU_BACKEND restricts them).
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let (instance, backends) = instance();
+    enumerate(&instance, backends)
+        .iter()
+        .map(|a| AdapterSummary { info: a.get_info(), limits: a.limits() })
+        .collect()
+}
+
+/// A device and queue on the chosen adapter, with every pipeline compiled.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub kernels: Kernels,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+}
+
+impl GpuContext {
+    /// Picks an adapter (see the module doc) and opens a device with its full limits.
+    /// Errors, naming what was found, when nothing fits.
+    pub fn new(adapter_substring: Option<&str>, allow_software: bool) -> Result<GpuContext> {
+        let (instance, backends) = instance();
+        let adapters = enumerate(&instance, backends);
+        let found: Vec<String> = adapters.iter().map(|a| describe_info(&a.get_info())).collect();
+        let found = if found.is_empty() { "none".to_string() } else { found.join("; ") };
+        let mut candidates: Vec<wgpu::Adapter> = match adapter_substring {
+            Some(sub) => {
+                let sub = sub.to_lowercase();
+                adapters.into_iter().filter(|a| a.get_info().name.to_lowercase().contains(&sub)).collect()
+            }
+            None => adapters
+                .into_iter()
+                .filter(|a| allow_software || a.get_info().device_type != wgpu::DeviceType::Cpu)
+                .collect(),
+        };
+        candidates.sort_by_key(|a| rank(a.get_info().device_type));
+        let Some(adapter) = candidates.into_iter().next() else {
+            let why = match adapter_substring {
+                Some(sub) => format!("no adapter name contains '{sub}'"),
+                None if allow_software => "no GPU adapter found".to_string(),
+                None => "no hardware GPU adapter found (software adapters are used only with --device gpu)".to_string(),
+            };
+            return Err(ElmanError::Gpu(format!("{why} (backends {backends:?}; adapters found: {found})")));
+        };
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("elman"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| ElmanError::Gpu(format!("cannot open a device on {}: {e}", describe_info(&info))))?;
+        let kernels = Kernels::new(&device);
+        Ok(GpuContext { device, queue, kernels, info, limits })
+    }
+
+    /// "name (backend, device type)".
+    pub fn describe(&self) -> String {
+        describe_info(&self.info)
+    }
+
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+}

@@ -1,0 +1,142 @@
+//! Up-front size checks: every buffer the trainer will allocate is compared with the
+//! adapter's `max_buffer_size` and `max_storage_buffer_binding_size` (and offsets with the
+//! u32 range the kernels index in) before anything is allocated, so a too-large model fails
+//! with one line naming the limit, the size needed and a smaller setting that fits.
+//!
+//! Shapes: n = batch rows, T = steps per chunk, d, h_l, V as in the model.
+
+use super::buffers::{padded_bytes, ParamLayout};
+use crate::error::{ElmanError, Result};
+use crate::model::ModelConfig;
+
+/// One planned buffer: label and size in 4-byte elements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedBuffer {
+    pub label: String,
+    pub elements: usize,
+}
+
+/// Stats slots kept on the GPU between drains.
+pub const STATS_SLOTS: usize = 1024;
+/// Evaluation batch sums kept on the GPU between readbacks.
+pub const EVAL_SLOTS: usize = 1024;
+
+/// Every storage buffer a trainer for (config, n, T) allocates, with its size.
+pub fn plan(config: &ModelConfig, n: usize, t: usize, adam: bool) -> Vec<PlannedBuffer> {
+    let rows = n * t;
+    let total = ParamLayout::new(config).total;
+    let mut out = vec![
+        ("params", total),
+        ("grads", total),
+        ("moment1", total),
+        ("moment2", if adam { total } else { 1 }),
+        ("tokens", 3 * rows + config.vocab + 1),
+        ("embedding rows", rows * config.embed),
+        ("embedding row grads", rows * config.embed),
+        ("logits", rows * config.vocab),
+        ("row losses", rows),
+        ("norm partials", super::launch::NUM_PARTIALS as usize),
+        ("clip", 4),
+        ("stats", STATS_SLOTS * 4),
+        ("eval sums", EVAL_SLOTS),
+    ]
+    .into_iter()
+    .map(|(l, e)| PlannedBuffer { label: l.to_string(), elements: e })
+    .collect::<Vec<_>>();
+    for (l, &h) in config.hidden.iter().enumerate() {
+        for (name, e) in [
+            ("projection", rows * h),
+            ("hidden", (t + 1) * n * h),
+            ("hidden grads", rows * h),
+            ("pre-activation grads", rows * h),
+            ("state", n * h),
+            ("eval state", n * h),
+        ] {
+            out.push(PlannedBuffer { label: format!("layers.{l} {name}"), elements: e });
+        }
+    }
+    out
+}
+
+/// Total bytes of a plan (what `elman bench` reports as allocated, before uniforms).
+pub fn plan_bytes(plan: &[PlannedBuffer]) -> u64 {
+    plan.iter().map(|b| padded_bytes(b.elements)).sum()
+}
+
+fn first_violation(limits: &wgpu::Limits, plan: &[PlannedBuffer]) -> Option<(String, u64, &'static str, u64)> {
+    let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    let name = if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
+        "max_storage_buffer_binding_size"
+    } else {
+        "max_buffer_size"
+    };
+    for b in plan {
+        let bytes = padded_bytes(b.elements);
+        if bytes > binding {
+            return Some((b.label.clone(), bytes, name, binding));
+        }
+        if b.elements > u32::MAX as usize {
+            return Some((b.label.clone(), bytes, "u32 element offsets in the kernels", 4 * u32::MAX as u64));
+        }
+    }
+    None
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// Ok when every planned buffer fits; otherwise one line: which buffer, how big, which
+/// limit, and the largest batch n (or chunk length T) that would fit.
+pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, adam: bool) -> Result<()> {
+    let Some((label, bytes, limit, max)) = first_violation(limits, &plan(config, n, t, adam)) else {
+        return Ok(());
+    };
+    let fits = |n: usize, t: usize| first_violation(limits, &plan(config, n, t, adam)).is_none();
+    let hint = if let Some(n2) = (1..n).rev().find(|&n2| fits(n2, t)) {
+        format!("--batch {n2} fits")
+    } else if let Some(t2) = (1..t).rev().find(|&t2| fits(1, t2)) {
+        format!("--batch 1 --seq-len {t2} fits")
+    } else {
+        "the parameters alone are too large: use smaller --hidden/--embed or a smaller vocabulary".to_string()
+    };
+    Err(ElmanError::Gpu(format!(
+        "buffer '{label}' needs {} but the adapter's {limit} is {}; {hint}",
+        mib(bytes),
+        mib(max)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Activation;
+
+    fn config(h: usize) -> ModelConfig {
+        ModelConfig { vocab: 65, embed: 64, hidden: vec![h], activation: Activation::Tanh }
+    }
+
+    #[test]
+    fn fits_within_default_limits() {
+        check(&wgpu::Limits::default(), &config(512), 32, 64, true).unwrap();
+    }
+
+    #[test]
+    fn too_large_batch_names_limit_size_and_a_smaller_batch() {
+        let mut limits = wgpu::Limits::default();
+        limits.max_storage_buffer_binding_size = 4 << 20;
+        let err = check(&limits, &config(512), 32, 64, true).unwrap_err().to_string();
+        assert!(err.contains("max_storage_buffer_binding_size is 4.0 MiB"), "{err}");
+        assert!(err.contains("'layers.0 hidden' needs 4.1 MiB"), "{err}");
+        // hidden [(T+1)·n, h] must fit 4 MiB: 65·n·512·4 ≤ 2^22 → n ≤ 31.
+        assert!(err.contains("--batch 31 fits"), "{err}");
+    }
+
+    #[test]
+    fn too_large_model_says_so() {
+        let mut limits = wgpu::Limits::default();
+        limits.max_storage_buffer_binding_size = 1 << 20;
+        let err = check(&limits, &config(1024), 1, 1, false).unwrap_err().to_string();
+        assert!(err.contains("'params'") && err.contains("parameters alone"), "{err}");
+    }
+}

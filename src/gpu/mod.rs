@@ -1,0 +1,26 @@
+//! The GPU path: WGSL kernels (shaders/) on wgpu, scheduled so that one training step is
+//! one queue submission with every tensor resident on the GPU (DESIGN.md "GPU schedule").
+//!
+//! Shapes: n = batch rows, T = steps per chunk, d = embedding width, h_l = hidden width of
+//! layer l, V = vocabulary.
+//!
+//! - [`context`]: adapter choice and device ([`GpuContext`], [`list_adapters`]).
+//! - [`kernels`]: the pipeline registry; [`params`]: the uniform structs;
+//!   [`program`] + [`launch`]: prepared dispatches and one typed launcher per kernel.
+//! - [`buffers`]: allocation, flat parameter layout, readback; [`limits`]: size checks.
+//! - [`schedule`]: the forward/backward/update dispatch list; [`trainer`]: [`GpuTrainer`].
+
+pub mod buffers;
+pub mod context;
+pub mod kernels;
+pub mod launch;
+pub mod limits;
+pub mod params;
+pub mod program;
+pub mod tokens;
+
+pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub mod schedule;
+pub mod trainer;
+
+pub use trainer::GpuTrainer;

@@ -1,0 +1,131 @@
+//! The uniform `Params` structs of every shader, mirrored byte for byte (`#[repr(C)]`,
+//! u32/f32 only, padded to 16 bytes). `tests/shaders_validate.rs` checks each size against
+//! the WGSL struct naga parses, so the two sides cannot drift apart.
+//!
+//! Offsets are element (f32/u32) offsets into whole bound buffers (n = rows, h = width).
+
+use bytemuck::{Pod, Zeroable};
+
+/// matmul.wgsl: C[m, n] ← [C +] op(A)·op(B) [+ bias].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    /// [`MatmulParams::TRANS_A`] | [`MatmulParams::TRANS_B`] | ACCUMULATE | BIAS.
+    pub flags: u32,
+    pub a_off: u32,
+    pub b_off: u32,
+    pub c_off: u32,
+    pub bias_off: u32,
+}
+
+impl MatmulParams {
+    pub const TRANS_A: u32 = 1;
+    pub const TRANS_B: u32 = 2;
+    pub const ACCUMULATE: u32 = 4;
+    pub const BIAS: u32 = 8;
+}
+
+/// rnn_step.wgsl: one time step t of the recurrence (forward or backward).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct RnnStepParams {
+    /// n: rows of one time step.
+    pub rows: u32,
+    pub h: u32,
+    pub t: u32,
+    /// 0 = tanh, 1 = relu.
+    pub act: u32,
+    /// W_hh's offset in the parameter buffer.
+    pub w_off: u32,
+    /// Backward only: 1 when dZ_{t+1} exists (t is not the chunk's last step).
+    pub has_next: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// embedding.wgsl: gather rows of the table, or their adjoint.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct EmbeddingParams {
+    pub rows: u32,
+    pub d: u32,
+    pub vocab: u32,
+    pub src_off: u32,
+    pub dst_off: u32,
+    pub tok_off: u32,
+    pub order_off: u32,
+    pub offsets_off: u32,
+}
+
+/// softmax_xent.wgsl: per-row softmax–cross-entropy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct SoftmaxParams {
+    pub rows: u32,
+    pub vocab: u32,
+    pub tgt_off: u32,
+    /// dlogits scale, 1/(n·T) for the mean loss.
+    pub scale: f32,
+}
+
+/// reduce.wgsl: column sums, gradient norm, loss sum.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ReduceParams {
+    pub count: u32,
+    pub cols: u32,
+    pub src_off: u32,
+    pub dst_off: u32,
+    pub stride: u32,
+    pub field: u32,
+    /// θ for clipping (≤ 0: off).
+    pub clip: f32,
+    pub scale: f32,
+}
+
+/// optimizer.wgsl: the step-independent hyper-parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct OptimizerParams {
+    pub count: u32,
+    pub momentum: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// The per-step uniform (`StepParams` in reduce.wgsl and optimizer.wgsl), the only
+/// uniform rewritten between steps: learning rate, Adam bias corrections, stats slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct StepParams {
+    pub lr: f32,
+    /// 1 − β1^k (1 for SGD).
+    pub bc1: f32,
+    /// 1 − β2^k (1 for SGD).
+    pub bc2: f32,
+    /// Where this step's (loss, grad norm, clipped) go in the stats buffer.
+    pub slot: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_structs_are_padded_to_16_bytes() {
+        assert_eq!(std::mem::size_of::<MatmulParams>(), 32);
+        assert_eq!(std::mem::size_of::<RnnStepParams>(), 32);
+        assert_eq!(std::mem::size_of::<EmbeddingParams>(), 32);
+        assert_eq!(std::mem::size_of::<SoftmaxParams>(), 16);
+        assert_eq!(std::mem::size_of::<ReduceParams>(), 32);
+        assert_eq!(std::mem::size_of::<OptimizerParams>(), 32);
+        assert_eq!(std::mem::size_of::<StepParams>(), 16);
+    }
+}

@@ -1,0 +1,170 @@
+//! Prepared work: a [`Program`] is a fixed list of dispatches (pipeline, bind group,
+//! workgroup counts) whose bind groups and uniform parameters are built once, then
+//! replayed into a compute pass every step. Typed launchers (launch.rs) append to a
+//! [`ProgramBuilder`]; nothing here submits or waits — the scheduler owns that.
+//!
+//! Each dispatch's `Params` get their own slot (aligned to the device's
+//! min_uniform_buffer_offset_alignment) in one uniform buffer per program, so per-time-step
+//! parameters (t, offsets) need no writes between dispatches.
+
+use super::context::GpuContext;
+use super::kernels::Kernel;
+use wgpu::util::DeviceExt;
+
+/// One resource bound at a binding index.
+pub enum Bind<'a> {
+    /// A whole storage buffer.
+    Buffer(&'a wgpu::Buffer),
+    /// This dispatch's `Params` slot in the program's uniform buffer.
+    Params,
+    /// The per-step uniform ([`super::params::StepParams`]) given to the builder.
+    Step,
+}
+
+enum PendingBind {
+    Buffer(wgpu::Buffer),
+    Params,
+    Step,
+}
+
+struct Pending {
+    kernel: Kernel,
+    binds: Vec<(u32, PendingBind)>,
+    params_offset: u64,
+    params_size: u64,
+    workgroups: [u32; 3],
+}
+
+/// Collects dispatches; [`ProgramBuilder::finish`] creates the uniform buffer and bind groups.
+pub struct ProgramBuilder<'c> {
+    ctx: &'c GpuContext,
+    label: String,
+    step: Option<wgpu::Buffer>,
+    uniforms: Vec<u8>,
+    pending: Vec<Pending>,
+}
+
+/// A recorded sequence of dispatches, replayable any number of times.
+pub struct Program {
+    label: String,
+    dispatches: Vec<(Kernel, wgpu::BindGroup, [u32; 3])>,
+    /// Bytes of the program's uniform buffer (kept alive by the bind groups).
+    pub uniform_bytes: u64,
+}
+
+impl<'c> ProgramBuilder<'c> {
+    /// `step`: the per-step uniform buffer, required by kernels that bind [`Bind::Step`].
+    pub fn new(ctx: &'c GpuContext, label: &str, step: Option<&wgpu::Buffer>) -> Self {
+        ProgramBuilder { ctx, label: label.to_string(), step: step.cloned(), uniforms: Vec::new(), pending: Vec::new() }
+    }
+
+    /// Appends one dispatch of `kernel` with `params` (a Pod `Params` struct, as bytes).
+    pub fn push(&mut self, kernel: Kernel, binds: &[(u32, Bind)], params: &[u8], workgroups: [u32; 3]) {
+        let align = self.ctx.limits().min_uniform_buffer_offset_alignment as usize;
+        let params_offset = self.uniforms.len().div_ceil(align) * align;
+        self.uniforms.resize(params_offset, 0);
+        self.uniforms.extend_from_slice(params);
+        let binds = binds
+            .iter()
+            .map(|(i, b)| {
+                let pb = match b {
+                    Bind::Buffer(buf) => PendingBind::Buffer((*buf).clone()),
+                    Bind::Params => PendingBind::Params,
+                    Bind::Step => PendingBind::Step,
+                };
+                (*i, pb)
+            })
+            .collect();
+        self.pending.push(Pending {
+            kernel,
+            binds,
+            params_offset: params_offset as u64,
+            params_size: params.len() as u64,
+            workgroups,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    pub fn finish(self) -> Program {
+        let device = &self.ctx.device;
+        let mut bytes = self.uniforms;
+        bytes.resize(bytes.len().max(16).div_ceil(16) * 16, 0);
+        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&format!("{} params", self.label)),
+            contents: &bytes,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let dispatches = self
+            .pending
+            .iter()
+            .map(|p| {
+                let pipeline = self.ctx.kernels.pipeline(p.kernel);
+                let entries: Vec<wgpu::BindGroupEntry> = p
+                    .binds
+                    .iter()
+                    .map(|(i, b)| {
+                        let resource = match b {
+                            PendingBind::Buffer(buf) => buf.as_entire_binding(),
+                            PendingBind::Params => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: &uniform,
+                                offset: p.params_offset,
+                                size: wgpu::BufferSize::new(p.params_size),
+                            }),
+                            PendingBind::Step => self
+                                .step
+                                .as_ref()
+                                .expect("a kernel that binds the step uniform was given one by its builder")
+                                .as_entire_binding(),
+                        };
+                        wgpu::BindGroupEntry { binding: *i, resource }
+                    })
+                    .collect();
+                let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(p.kernel.entry_point()),
+                    layout: &pipeline.get_bind_group_layout(0),
+                    entries: &entries,
+                });
+                (p.kernel, bind_group, p.workgroups)
+            })
+            .collect();
+        Program { label: self.label, dispatches, uniform_bytes: bytes.len() as u64 }
+    }
+}
+
+impl Program {
+    /// Records every dispatch, in order, into `pass`. wgpu orders dispatches that share a
+    /// written buffer, so each one sees its predecessors' results.
+    pub fn record(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass) {
+        for (kernel, bind_group, [x, y, z]) in &self.dispatches {
+            pass.set_pipeline(ctx.kernels.pipeline(*kernel));
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(*x, *y, *z);
+        }
+    }
+
+    /// Encodes the program in its own compute pass and submits it (tests, one-off work).
+    pub fn submit(&self, ctx: &GpuContext) {
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&self.label) });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&self.label), timestamp_writes: None });
+            self.record(ctx, &mut pass);
+        }
+        ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// Number of dispatches per replay.
+    pub fn len(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dispatches.is_empty()
+    }
+}

@@ -1,0 +1,308 @@
+//! `GpuTrainer`: [`Trainer`] on the GPU with every tensor resident for the whole run.
+//!
+//! Shapes: built for n rows and chunks of at most T steps. `step` accepts batches of
+//! exactly n rows and 1 ≤ T' ≤ T steps; `evaluate` accepts batches of n' ≤ n rows
+//! (the same n' for every batch of one call) and T' ≤ T steps. Programs (dispatch lists
+//! with their bind groups) are built once per distinct (n', T') and cached.
+//!
+//! One `step` = two small queue writes (tokens, per-step uniform) and one submission:
+//! copy the carried state into H's first n rows, the whole step program, copy H_T back to
+//! the state. The host never waits inside a step; (loss, ‖g‖, clipped) land in a GPU
+//! stats buffer, read only by `drain_stats` (or when its slots run out).
+
+use super::buffers::{Allocator, ParamLayout};
+use super::context::GpuContext;
+use super::limits::{self, EVAL_SLOTS, STATS_SLOTS};
+use super::params::StepParams;
+use super::program::Program;
+use super::schedule::{self, Buffers, LayerBuffers, Mode, Shapes};
+use super::tokens::TokenLayout;
+use crate::error::{ElmanError, Result};
+use crate::model::{ModelConfig, Params};
+use crate::trainer::{Batch, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct GpuTrainer {
+    ctx: Arc<GpuContext>,
+    config: ModelConfig,
+    update: UpdateConfig,
+    n: usize,
+    t: usize,
+    layout: ParamLayout,
+    tokens: TokenLayout,
+    bufs: Buffers,
+    programs: HashMap<(Mode, usize, usize), Program>,
+    /// Steps recorded since the last stats readback (= next stats slot).
+    slot: usize,
+    drained: Vec<StepStats>,
+    updates: u64,
+    bytes: u64,
+}
+
+impl GpuTrainer {
+    /// Uploads `params` and allocates every buffer for batches of n rows × up to T steps,
+    /// after checking each buffer against the adapter's limits.
+    pub fn new(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, update: UpdateConfig, n: usize, t: usize) -> Result<Self> {
+        config.validate()?;
+        if n == 0 || t == 0 {
+            return Err(ElmanError::Config(format!("the GPU trainer needs a batch of n ≥ 1 rows and T ≥ 1 steps, got n={n}, T={t}")));
+        }
+        if update.dropout > 0.0 {
+            return Err(ElmanError::Config("dropout is not implemented on the GPU path yet: use --device cpu or --dropout 0".into()));
+        }
+        let layout = ParamLayout::new(&config);
+        layout.check(params, "initial parameters")?;
+        let adam = matches!(update.optimizer, Optimizer::Adam { .. });
+        limits::check(ctx.limits(), &config, n, t, adam)?;
+        let tokens = TokenLayout { capacity: n * t, vocab: config.vocab };
+        let rows = n * t;
+        let mut a = Allocator::new(&ctx.device);
+        let total = layout.total;
+        let layers = config
+            .hidden
+            .iter()
+            .enumerate()
+            .map(|(l, &h)| LayerBuffers {
+                proj: a.zeros(&format!("layers.{l} projection"), rows * h),
+                hidden: a.zeros(&format!("layers.{l} hidden"), (t + 1) * n * h),
+                d_hidden: a.zeros(&format!("layers.{l} hidden grads"), rows * h),
+                d_pre: a.zeros(&format!("layers.{l} pre-activation grads"), rows * h),
+                state: a.zeros(&format!("layers.{l} state"), n * h),
+                eval_state: a.zeros(&format!("layers.{l} eval state"), n * h),
+            })
+            .collect();
+        let bufs = Buffers {
+            params: a.init("params", &layout.flatten(params)),
+            grads: a.zeros("grads", total),
+            moment1: a.zeros("moment1", total),
+            moment2: a.zeros("moment2", if adam { total } else { 1 }),
+            tokens: a.zeros("tokens", tokens.len()),
+            emb_rows: a.zeros("embedding rows", rows * config.embed),
+            d_emb_rows: a.zeros("embedding row grads", rows * config.embed),
+            logits: a.zeros("logits", rows * config.vocab),
+            row_loss: a.zeros("row losses", rows),
+            partials: a.zeros("norm partials", super::launch::NUM_PARTIALS as usize),
+            clip: a.zeros("clip", 4),
+            stats: a.zeros("stats", STATS_SLOTS * 4),
+            eval_sums: a.zeros("eval sums", EVAL_SLOTS),
+            step: a.uniform("step params", bytemuck::bytes_of(&StepParams::default())),
+            layers,
+        };
+        let bytes = a.bytes;
+        let mut trainer = GpuTrainer {
+            ctx,
+            config,
+            update,
+            n,
+            t,
+            layout,
+            tokens,
+            bufs,
+            programs: HashMap::new(),
+            slot: 0,
+            drained: Vec::new(),
+            updates: 0,
+            bytes,
+        };
+        trainer.program(Mode::Train, n, t);
+        Ok(trainer)
+    }
+
+    /// The cached program for (mode, n, T), built on first use.
+    fn program(&mut self, mode: Mode, n: usize, t: usize) -> &Program {
+        if !self.programs.contains_key(&(mode, n, t)) {
+            let shapes = Shapes { config: &self.config, layout: &self.layout, tokens: self.tokens, update: &self.update };
+            let program = schedule::build(&self.ctx, &shapes, &self.bufs, n, t, mode);
+            self.bytes += program.uniform_bytes;
+            self.programs.insert((mode, n, t), program);
+        }
+        &self.programs[&(mode, n, t)]
+    }
+
+    /// Dispatches in one training step of the full chunk length T.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.programs[&(Mode::Train, self.n, self.t)].len()
+    }
+
+    /// Of those, the recurrent ones that depend on each other in sequence (2·L·T).
+    pub fn recurrent_dispatches_per_step(&self) -> usize {
+        schedule::recurrent_dispatches(self.config.layers(), self.t)
+    }
+
+    /// Bytes of GPU memory this trainer allocated (storage and uniform buffers).
+    pub fn bytes_allocated(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    fn check_tokens(&self, batch: &Batch) -> Result<()> {
+        if batch.inputs.len() != batch.n * batch.t || batch.targets.len() != batch.inputs.len() {
+            return Err(ElmanError::Config(format!("batch of {}×{} holds {} inputs and {} targets", batch.n, batch.t, batch.inputs.len(), batch.targets.len())));
+        }
+        if let Some(&bad) = batch.inputs.iter().chain(&batch.targets).find(|&&v| v as usize >= self.config.vocab) {
+            return Err(ElmanError::Config(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab)));
+        }
+        Ok(())
+    }
+
+    fn write_step_params(&self, lr: f32, slot: usize) {
+        let (bc1, bc2) = match self.update.optimizer {
+            Optimizer::Adam { beta1, beta2, .. } => {
+                let k = self.updates as i32;
+                ((1.0 - (beta1 as f64).powi(k)) as f32, (1.0 - (beta2 as f64).powi(k)) as f32)
+            }
+            Optimizer::Sgd { .. } => (1.0, 1.0),
+        };
+        self.ctx.write(&self.bufs.step, 0, &[StepParams { lr, bc1, bc2, slot: slot as u32 }]);
+    }
+
+    /// Encodes: state → H's first rows, the program, H_T → state; then one submission.
+    fn submit(&self, key: (Mode, usize, usize), eval: bool) {
+        let (_, n, t) = key;
+        let program = &self.programs[&key];
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        for (lb, &h) in self.bufs.layers.iter().zip(&self.config.hidden) {
+            let state = if eval { &lb.eval_state } else { &lb.state };
+            let block = (n * h * 4) as u64;
+            enc.copy_buffer_to_buffer(state, 0, &lb.hidden, 0, block);
+        }
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("step"), timestamp_writes: None });
+            program.record(&self.ctx, &mut pass);
+        }
+        for (lb, &h) in self.bufs.layers.iter().zip(&self.config.hidden) {
+            let state = if eval { &lb.eval_state } else { &lb.state };
+            let block = (n * h * 4) as u64;
+            enc.copy_buffer_to_buffer(&lb.hidden, t as u64 * block, state, 0, block);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+    }
+
+    /// Reads stats slots [0, slot) into `drained` (a sync point).
+    fn read_stats(&mut self) -> Result<()> {
+        let raw = self.ctx.read_f32(&self.bufs.stats, 0, self.slot * 4)?;
+        self.drained
+            .extend(raw.chunks_exact(4).map(|s| StepStats { loss: s[0], grad_norm: s[1], clipped: s[2] > 0.5 }));
+        self.slot = 0;
+        Ok(())
+    }
+
+    fn read_tensor_set(&self, buffer: &wgpu::Buffer) -> Result<Params<f32>> {
+        let flat = self.ctx.read_f32(buffer, 0, self.layout.total)?;
+        let mut p = Params::zeros(&self.config);
+        self.layout.unflatten(&flat, &mut p);
+        Ok(p)
+    }
+}
+
+impl Trainer for GpuTrainer {
+    fn device_name(&self) -> String {
+        self.ctx.describe()
+    }
+
+    fn step(&mut self, batch: &Batch, lr: f32) -> Result<()> {
+        if batch.n != self.n || batch.t == 0 || batch.t > self.t {
+            return Err(ElmanError::Config(format!(
+                "batch of {}×{} does not fit a GPU trainer built for {} rows × up to {} steps",
+                batch.n, batch.t, self.n, self.t
+            )));
+        }
+        self.check_tokens(batch)?;
+        if self.slot == STATS_SLOTS {
+            self.read_stats()?;
+        }
+        self.updates += 1;
+        self.ctx.write(&self.bufs.tokens, 0, &self.tokens.pack(&batch.inputs, &batch.targets));
+        self.write_step_params(lr, self.slot);
+        self.program(Mode::Train, batch.n, batch.t);
+        self.submit((Mode::Train, batch.n, batch.t), false);
+        self.slot += 1;
+        Ok(())
+    }
+
+    fn drain_stats(&mut self) -> Result<Vec<StepStats>> {
+        if self.slot > 0 {
+            self.read_stats()?;
+        }
+        Ok(std::mem::take(&mut self.drained))
+    }
+
+    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
+        let Some(first) = batches.first() else {
+            return Err(ElmanError::Config("nothing to evaluate: no batches".into()));
+        };
+        let n = first.n;
+        for b in batches {
+            if b.n != n || n > self.n || b.t == 0 || b.t > self.t {
+                return Err(ElmanError::Config(format!(
+                    "evaluation batch of {}×{} does not fit a GPU trainer built for {} rows × up to {} steps (all batches need the same row count)",
+                    b.n, b.t, self.n, self.t
+                )));
+            }
+            self.check_tokens(b)?;
+        }
+        // Stats of training steps already recorded keep their slots; evaluation uses its own.
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval reset") });
+        for lb in &self.bufs.layers {
+            enc.clear_buffer(&lb.eval_state, 0, None);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        let mut total = 0.0f64;
+        let mut count = 0usize;
+        for chunk in batches.chunks(EVAL_SLOTS) {
+            for (slot, b) in chunk.iter().enumerate() {
+                self.ctx.write(&self.bufs.tokens, 0, &self.tokens.pack(&b.inputs, &b.targets));
+                self.write_step_params(0.0, slot);
+                self.program(Mode::Eval, b.n, b.t);
+                self.submit((Mode::Eval, b.n, b.t), true);
+                count += b.targets.len();
+            }
+            total += self.ctx.read_f32(&self.bufs.eval_sums, 0, chunk.len())?.iter().map(|&s| s as f64).sum::<f64>();
+        }
+        // The per-step uniform now holds an eval slot; the next step rewrites it.
+        Ok(total / count as f64)
+    }
+
+    fn params(&mut self) -> Result<Params<f32>> {
+        self.read_tensor_set(&self.bufs.params)
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        let first = self.read_tensor_set(&self.bufs.moment1)?;
+        let second = match self.update.optimizer {
+            Optimizer::Adam { .. } => self.read_tensor_set(&self.bufs.moment2)?,
+            Optimizer::Sgd { .. } => Params::zeros(&self.config),
+        };
+        Ok(OptimizerState { updates: self.updates, first, second })
+    }
+
+    fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
+        self.layout.check(&state.first, "optimizer state (first moment)")?;
+        self.layout.check(&state.second, "optimizer state (second moment)")?;
+        self.ctx.write(&self.bufs.moment1, 0, &self.layout.flatten(&state.first));
+        if matches!(self.update.optimizer, Optimizer::Adam { .. }) {
+            self.ctx.write(&self.bufs.moment2, 0, &self.layout.flatten(&state.second));
+        }
+        self.updates = state.updates;
+        Ok(())
+    }
+
+    fn hidden(&mut self) -> Result<Vec<Vec<f32>>> {
+        self.bufs.layers.iter().zip(&self.config.hidden).map(|(lb, &h)| self.ctx.read_f32(&lb.state, 0, self.n * h)).collect()
+    }
+
+    fn set_hidden(&mut self, hidden: &[Vec<f32>]) -> Result<()> {
+        let fits = hidden.len() == self.config.layers() && hidden.iter().zip(&self.config.hidden).all(|(s, &h)| s.len() == self.n * h);
+        if !fits {
+            return Err(ElmanError::Config("hidden state does not match the model's layers and batch".into()));
+        }
+        for (lb, s) in self.bufs.layers.iter().zip(hidden) {
+            self.ctx.write(&lb.state, 0, s);
+        }
+        Ok(())
+    }
+}

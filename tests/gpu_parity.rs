@@ -1,0 +1,143 @@
+//! CPU-vs-GPU parity (DESIGN.md, issue "GPU path" item 4): 20 training steps from the
+//! same initial parameters on the same batches, comparing per-step losses, gradient norms,
+//! clipped flags, final parameters, optimizer moments, the carried hidden state and an
+//! evaluation. Cases cover 2 layers of unequal widths, clipping active on some steps but
+//! not all, truncated BPTT with the state carried across chunks, SGD (momentum) and Adam,
+//! tanh and relu, and a shorter last chunk (T' < T).
+//!
+//! Tolerances (f32 on both sides; only summation order differs — tiled fma GEMMs on the
+//! GPU, faer on the CPU — so each op agrees to ~1e-6 relative and differences compound over
+//! 20 updates):
+//! - loss per step: atol 1e-5 + rtol 1e-4;
+//! - gradient norm per step: rtol 1e-3 (a sum of squares over every gradient, and the
+//!   gradient carries the rounding of the whole backward pass);
+//! - parameters, moments and carried state after 20 steps: atol 2e-5 + rtol 1e-4. Adam
+//!   divides m by √v, so an element whose gradient is near zero can move by a sizeable
+//!   fraction of lr on a rounding difference; lr = 0.01 bounds that. Observed on lavapipe:
+//!   max abs error ≈ 2e-7 on the parameters, 100× inside the tolerance.
+
+mod common;
+
+use common::{assert_close32, gpu, tokens};
+use elman::cpu::CpuTrainer;
+use elman::data::batcher::Batcher;
+use elman::gpu::GpuTrainer;
+use elman::model::init::init_params;
+use elman::model::{Activation, ModelConfig};
+use elman::trainer::{Batch, Optimizer, StepStats, Trainer, UpdateConfig};
+
+const STEPS: usize = 20;
+
+struct Case {
+    name: &'static str,
+    config: ModelConfig,
+    optimizer: Optimizer,
+    lr: f32,
+    n: usize,
+    t: usize,
+}
+
+fn batches(case: &Case) -> Vec<Batch> {
+    // One stream per row (char-rnn layout), long enough for STEPS consecutive chunks.
+    let stream = tokens(7, case.n * case.t * STEPS + 1, case.config.vocab);
+    let batcher = Batcher::new(stream.len(), case.n, case.t).expect("stream fits the batch");
+    (0..STEPS).map(|k| batcher.batch_at(&stream, k)).collect()
+}
+
+fn run(trainer: &mut dyn Trainer, batches: &[Batch], lr: f32) -> Vec<StepStats> {
+    for b in batches {
+        trainer.step(b, lr).expect("step");
+    }
+    trainer.drain_stats().expect("stats")
+}
+
+/// θ = the median gradient norm of an unclipped CPU run, so clipping is active on some
+/// steps and not on others.
+fn median_norm(case: &Case, batches: &[Batch]) -> f32 {
+    let params = init_params::<f32>(&case.config, 11);
+    let mut cpu = CpuTrainer::new(case.config.clone(), params, UpdateConfig::new(case.optimizer, None), case.n).unwrap();
+    let mut norms: Vec<f32> = run(&mut cpu, batches, case.lr).iter().map(|s| s.grad_norm).collect();
+    norms.sort_by(f32::total_cmp);
+    norms[norms.len() / 2]
+}
+
+fn check_case(case: Case) {
+    let Some(ctx) = gpu() else { return };
+    let batches = batches(&case);
+    let theta = median_norm(&case, &batches);
+    let update = UpdateConfig::new(case.optimizer, Some(theta));
+    let params = init_params::<f32>(&case.config, 11);
+    let mut cpu = CpuTrainer::new(case.config.clone(), params.clone(), update, case.n).unwrap();
+    let mut gpu = GpuTrainer::new(ctx, case.config.clone(), &params, update, case.n, case.t).unwrap();
+    let want = run(&mut cpu, &batches, case.lr);
+    let got = run(&mut gpu, &batches, case.lr);
+    let name = case.name;
+    assert_eq!(got.len(), STEPS, "{name}: GPU stats count");
+    let field = |s: &[StepStats], f: fn(&StepStats) -> f32| s.iter().map(f).collect::<Vec<f32>>();
+    assert_close32(&format!("{name}: loss per step"), &field(&got, |s| s.loss), &field(&want, |s| s.loss), 1e-5, 1e-4);
+    assert_close32(&format!("{name}: grad norm per step"), &field(&got, |s| s.grad_norm), &field(&want, |s| s.grad_norm), 0.0, 1e-3);
+    let clipped: Vec<bool> = want.iter().map(|s| s.clipped).collect();
+    assert_eq!(got.iter().map(|s| s.clipped).collect::<Vec<_>>(), clipped, "{name}: clipped flags");
+    assert!(clipped.contains(&true) && clipped.contains(&false), "{name}: clipping should be active on some steps only: {clipped:?}");
+
+    let (pg, pc) = (gpu.params().unwrap(), cpu.params().unwrap());
+    for (((label, _), g), c) in case.config.tensor_shapes().iter().zip(pg.tensors()).zip(pc.tensors()) {
+        assert_close32(&format!("{name}: final {label}"), g, c, 2e-5, 1e-4);
+    }
+    let (og, oc) = (gpu.optimizer_state().unwrap(), cpu.optimizer_state().unwrap());
+    assert_eq!(og.updates, oc.updates, "{name}: update count");
+    assert_close32(&format!("{name}: first moment"), &og.first.flatten(), &oc.first.flatten(), 2e-5, 1e-4);
+    assert_close32(&format!("{name}: second moment"), &og.second.flatten(), &oc.second.flatten(), 1e-7, 1e-3);
+    for (l, (g, c)) in gpu.hidden().unwrap().iter().zip(cpu.hidden().unwrap()).enumerate() {
+        assert_close32(&format!("{name}: carried hidden state of layer {l}"), g, &c, 2e-5, 1e-4);
+    }
+
+    // Evaluation from a zero state over chunks with a shorter last one, and training state
+    // left as it was.
+    let stream = tokens(99, 2 * case.t + case.t / 2 + 1, case.config.vocab);
+    let eval = elman::data::batcher::stream_batches(&stream, case.t);
+    let (eg, ec) = (gpu.evaluate(&eval).unwrap(), cpu.evaluate(&eval).unwrap());
+    assert_close32(&format!("{name}: evaluation loss"), &[eg as f32], &[ec as f32], 1e-5, 1e-4);
+    assert_eq!(gpu.params().unwrap(), pg, "{name}: evaluate changed the parameters");
+    let short = Batch { n: case.n, t: case.t - 1, inputs: batches[0].inputs[..case.n * (case.t - 1)].to_vec(), targets: batches[0].targets[..case.n * (case.t - 1)].to_vec() };
+    cpu.step(&short, case.lr).unwrap();
+    gpu.step(&short, case.lr).unwrap();
+    let (sg, sc) = (gpu.drain_stats().unwrap(), cpu.drain_stats().unwrap());
+    assert_close32(&format!("{name}: loss of a step after evaluate, T' = T − 1"), &[sg[0].loss], &[sc[0].loss], 1e-5, 1e-4);
+}
+
+#[test]
+fn two_unequal_tanh_layers_with_adam_clipping_and_carry() {
+    check_case(Case {
+        name: "tanh adam L=2",
+        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh },
+        optimizer: Optimizer::adam(),
+        lr: 0.01,
+        n: 3,
+        t: 5,
+    });
+}
+
+#[test]
+fn two_unequal_relu_layers_with_sgd_momentum_clipping_and_carry() {
+    check_case(Case {
+        name: "relu sgd L=2",
+        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu },
+        optimizer: Optimizer::Sgd { momentum: 0.9 },
+        lr: 0.1,
+        n: 4,
+        t: 6,
+    });
+}
+
+#[test]
+fn one_tanh_layer_with_plain_sgd_awkward_sizes() {
+    check_case(Case {
+        name: "tanh sgd L=1",
+        config: ModelConfig { vocab: 70, embed: 3, hidden: vec![65], activation: Activation::Tanh },
+        optimizer: Optimizer::Sgd { momentum: 0.0 },
+        lr: 0.5,
+        n: 1,
+        t: 7,
+    });
+}
