@@ -34,6 +34,10 @@ struct StepParams {
     bc1: f32,
     bc2: f32,
     slot: u32,
+    update: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;

@@ -43,10 +43,16 @@ impl DropoutKey {
     }
 }
 
+/// The multiplier of a kept element, 1/(1−p) in f32 (the GPU gets this value, not p, so
+/// both devices multiply by the same bits).
+pub fn keep_scale(p: f32) -> f32 {
+    1.0 / (1.0 - p)
+}
+
 fn scale_from_base(base: u32, index: u32, p: f32) -> f32 {
     let u = (mix32(base.wrapping_add(index)) >> 8) as f32 * (1.0 / 16_777_216.0);
     if u >= p {
-        1.0 / (1.0 - p)
+        keep_scale(p)
     } else {
         0.0
     }

@@ -283,7 +283,7 @@ fn sgd_and_adam_updates_match_cpu() {
     let (gp, gm, gv) = (alloc.init("p", &p0), alloc.init("m", &m0), alloc.init("v", &v0));
     let gg = alloc.init("g", &g);
     let gclip = alloc.init("clip", &[scale, 0.0, 0.0, 0.0]);
-    let gstep = alloc.uniform("step", bytemuck::bytes_of(&StepParams { lr, bc1: bc1 as f32, bc2: bc2 as f32, slot: 0 }));
+    let gstep = alloc.uniform("step", bytemuck::bytes_of(&StepParams { lr, bc1: bc1 as f32, bc2: bc2 as f32, ..Default::default() }));
     let p = OptimizerParams { count: count as u32, momentum, beta1, beta2, eps, ..Default::default() };
     run(&ctx, Some(&gstep), |pb| {
         pb.sgd_update(&gp_sgd, &gg, &gm_sgd, &gclip, p);
@@ -298,4 +298,49 @@ fn sgd_and_adam_updates_match_cpu() {
     assert_close("adam param", &ctx.read_f32(&gp, 0, count).unwrap(), &pa, 1e-6, 1e-5);
     assert_close("adam m", &ctx.read_f32(&gm, 0, count).unwrap(), &ma, 1e-7, 1e-5);
     assert_close("adam v", &ctx.read_f32(&gv, 0, count).unwrap(), &va, 1e-9, 1e-5);
+}
+
+/// First differing index of two f32 slices compared bit for bit, with both values.
+fn first_bit_mismatch(got: &[f32], want: &[f32]) -> Option<(usize, f32, f32)> {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    got.iter().zip(want).enumerate().find(|(_, (g, w))| g.to_bits() != w.to_bits()).map(|(i, (&g, &w))| (i, g, w))
+}
+
+#[test]
+fn dropout_masks_are_bit_identical_to_the_cpu_masks() {
+    use elman::dropout::DropoutKey;
+    let Some(ctx) = gpu() else { return };
+    // Wrapping seeds/update numbers, tiny and huge p, counts that are not multiples of 256.
+    let cases = [
+        (DropoutKey { p: 0.3, seed: 7, update: 1 }, 0u32, 1usize),
+        (DropoutKey { p: 0.3, seed: 7, update: 1 }, 2, 1037),
+        (DropoutKey { p: 0.5, seed: 0xdead_beef, update: u32::MAX - 3 }, 1, 70_001),
+        (DropoutKey { p: 0.9, seed: u32::MAX, update: 12 }, 3, 513),
+        (DropoutKey { p: 1e-4, seed: 0, update: 0 }, 0, 256),
+    ];
+    for (key, site, count) in cases {
+        let (off_in, off_out) = (5usize, 3usize);
+        let src = uniform(count as u64, count, -2.0, 2.0);
+        let mut alloc = Allocator::new(&ctx.device);
+        let gones = alloc.init("ones", &[vec![9.0f32; off_out], vec![1.0; count], vec![9.0; 2]].concat());
+        let gsrc = alloc.init("src", &[vec![4.0; off_in], src.clone()].concat());
+        let gdst = alloc.init("dst", &vec![9.0f32; off_out + count + 2]);
+        let gstep = alloc.uniform("step", bytemuck::bytes_of(&StepParams { update: key.update, ..Default::default() }));
+        let p = DropoutParams::new(&key, site, count as u32);
+        run(&ctx, Some(&gstep), |pb| {
+            pb.dropout_apply(&gones, DropoutParams { dst_off: off_out as u32, ..p });
+            pb.dropout_copy(&gsrc, &gdst, DropoutParams { src_off: off_in as u32, dst_off: off_out as u32, ..p });
+        });
+        let label = format!("p={} seed={:#x} update={:#x} site={site} count={count}", key.p, key.seed, key.update);
+        let want = key.mask(site, count);
+        let kept = want.iter().filter(|&&m| m != 0.0).count();
+        assert!(kept > 0 || count < 10, "{label}: the CPU mask keeps nothing");
+        let got = ctx.read_f32(&gones, 0, off_out + count + 2).unwrap();
+        assert_eq!(first_bit_mismatch(&got[off_out..off_out + count], &want), None, "{label}: dropout_apply multipliers (index, got, want)");
+        assert_eq!([&got[..off_out], &got[off_out + count..]].concat(), vec![9.0; off_out + 2], "{label}: dropout_apply wrote outside its range");
+        let masked: Vec<f32> = src.iter().zip(&want).map(|(x, m)| x * m).collect();
+        let got = ctx.read_f32(&gdst, 0, off_out + count + 2).unwrap();
+        assert_eq!(first_bit_mismatch(&got[off_out..off_out + count], &masked), None, "{label}: dropout_copy (index, got, want)");
+        assert_eq!([&got[..off_out], &got[off_out + count..]].concat(), vec![9.0; off_out + 2], "{label}: dropout_copy wrote outside its range");
+    }
 }

@@ -3,7 +3,8 @@
 //! clipped flags, final parameters, optimizer moments, the carried hidden state and an
 //! evaluation. Cases cover 2 layers of unequal widths, clipping active on some steps but
 //! not all, truncated BPTT with the state carried across chunks, SGD (momentum) and Adam,
-//! tanh and relu, and a shorter last chunk (T' < T).
+//! tanh and relu, a shorter last chunk (T' < T), and dropout (the GPU draws the same
+//! masks as the CPU from the hash in src/dropout.rs, so the tolerances do not change).
 //!
 //! Tolerances (f32 on both sides; only summation order differs — tiled fma GEMMs on the
 //! GPU, faer on the CPU — so each op agrees to ~1e-6 relative and differences compound over
@@ -35,6 +36,14 @@ struct Case {
     lr: f32,
     n: usize,
     t: usize,
+    /// Dropout probability (0 = off).
+    dropout: f32,
+}
+
+impl Case {
+    fn update(&self, clip: Option<f32>) -> UpdateConfig {
+        UpdateConfig { dropout: self.dropout, dropout_seed: 0x5eed, ..UpdateConfig::new(self.optimizer, clip) }
+    }
 }
 
 fn batches(case: &Case) -> Vec<Batch> {
@@ -55,7 +64,7 @@ fn run(trainer: &mut dyn Trainer, batches: &[Batch], lr: f32) -> Vec<StepStats> 
 /// steps and not on others.
 fn median_norm(case: &Case, batches: &[Batch]) -> f32 {
     let params = init_params::<f32>(&case.config, 11);
-    let mut cpu = CpuTrainer::new(case.config.clone(), params, UpdateConfig::new(case.optimizer, None), case.n).unwrap();
+    let mut cpu = CpuTrainer::new(case.config.clone(), params, case.update(None), case.n).unwrap();
     let mut norms: Vec<f32> = run(&mut cpu, batches, case.lr).iter().map(|s| s.grad_norm).collect();
     norms.sort_by(f32::total_cmp);
     norms[norms.len() / 2]
@@ -65,13 +74,19 @@ fn check_case(case: Case) {
     let Some(ctx) = gpu() else { return };
     let batches = batches(&case);
     let theta = median_norm(&case, &batches);
-    let update = UpdateConfig::new(case.optimizer, Some(theta));
+    let update = case.update(Some(theta));
     let params = init_params::<f32>(&case.config, 11);
     let mut cpu = CpuTrainer::new(case.config.clone(), params.clone(), update, case.n).unwrap();
     let mut gpu = GpuTrainer::new(ctx, case.config.clone(), &params, update, case.n, case.t).unwrap();
     let want = run(&mut cpu, &batches, case.lr);
     let got = run(&mut gpu, &batches, case.lr);
     let name = case.name;
+    if case.dropout > 0.0 {
+        // The case must exercise dropout: the CPU's losses without it are different.
+        let mut plain = CpuTrainer::new(case.config.clone(), params.clone(), UpdateConfig { dropout: 0.0, ..update }, case.n).unwrap();
+        let plain_loss = run(&mut plain, &batches, case.lr)[0].loss;
+        assert!((plain_loss - want[0].loss).abs() > 1e-3, "{name}: dropout left the first loss at {plain_loss}");
+    }
     assert_eq!(got.len(), STEPS, "{name}: GPU stats count");
     let field = |s: &[StepStats], f: fn(&StepStats) -> f32| s.iter().map(f).collect::<Vec<f32>>();
     assert_close32(&format!("{name}: loss per step"), &field(&got, |s| s.loss), &field(&want, |s| s.loss), 1e-5, 1e-4);
@@ -115,6 +130,7 @@ fn two_unequal_tanh_layers_with_adam_clipping_and_carry() {
         lr: 0.01,
         n: 3,
         t: 5,
+        dropout: 0.0,
     });
 }
 
@@ -127,6 +143,7 @@ fn two_unequal_relu_layers_with_sgd_momentum_clipping_and_carry() {
         lr: 0.1,
         n: 4,
         t: 6,
+        dropout: 0.0,
     });
 }
 
@@ -139,5 +156,32 @@ fn one_tanh_layer_with_plain_sgd_awkward_sizes() {
         lr: 0.5,
         n: 1,
         t: 7,
+        dropout: 0.0,
+    });
+}
+
+#[test]
+fn two_unequal_tanh_layers_with_dropout_adam_clipping_and_carry() {
+    check_case(Case {
+        name: "tanh adam L=2 dropout 0.3",
+        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh },
+        optimizer: Optimizer::adam(),
+        lr: 0.01,
+        n: 3,
+        t: 5,
+        dropout: 0.3,
+    });
+}
+
+#[test]
+fn three_relu_layers_with_dropout_sgd_momentum() {
+    check_case(Case {
+        name: "relu sgd L=3 dropout 0.5",
+        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33, 4], activation: Activation::Relu },
+        optimizer: Optimizer::Sgd { momentum: 0.9 },
+        lr: 0.1,
+        n: 4,
+        t: 6,
+        dropout: 0.5,
     });
 }

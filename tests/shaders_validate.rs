@@ -67,7 +67,8 @@ fn uniform_structs_match_their_rust_mirrors() {
     assert_eq!(params_size(Shader::SoftmaxXent), size_of::<SoftmaxParams>());
     assert_eq!(params_size(Shader::Reduce), size_of::<ReduceParams>());
     assert_eq!(params_size(Shader::Optimizer), size_of::<OptimizerParams>());
-    for s in [Shader::Reduce, Shader::Optimizer] {
+    assert_eq!(params_size(Shader::Dropout), size_of::<DropoutParams>());
+    for s in [Shader::Reduce, Shader::Optimizer, Shader::Dropout] {
         let m = parse_and_validate(s.file(), s.source());
         assert_eq!(struct_size(&m, "StepParams"), Some(size_of::<StepParams>() as u32), "{}", s.file());
     }

@@ -35,10 +35,6 @@ pub fn make_trainer(
         // A hardware GPU when there is one (never a software adapter), else the CPU with
         // a one-line warning.
         DeviceChoice::Auto => match GpuContext::new(adapter, false) {
-            Ok(ctx) if update.dropout > 0.0 => {
-                eprintln!("warning: dropout is CPU-only for now, so training on the CPU instead of {}", ctx.describe());
-                cpu(params)
-            }
             Ok(ctx) => Ok(Box::new(GpuTrainer::new(std::sync::Arc::new(ctx), config.clone(), &params, update, n, t)?)),
             Err(e) => {
                 eprintln!("warning: {e}; training on the CPU");

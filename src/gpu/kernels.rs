@@ -12,11 +12,19 @@ pub enum Shader {
     SoftmaxXent,
     Reduce,
     Optimizer,
+    Dropout,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 6] =
-        [Shader::Matmul, Shader::RnnStep, Shader::Embedding, Shader::SoftmaxXent, Shader::Reduce, Shader::Optimizer];
+    pub const ALL: [Shader; 7] = [
+        Shader::Matmul,
+        Shader::RnnStep,
+        Shader::Embedding,
+        Shader::SoftmaxXent,
+        Shader::Reduce,
+        Shader::Optimizer,
+        Shader::Dropout,
+    ];
 
     /// File name under shaders/.
     pub fn file(self) -> &'static str {
@@ -27,6 +35,7 @@ impl Shader {
             Shader::SoftmaxXent => "softmax_xent.wgsl",
             Shader::Reduce => "reduce.wgsl",
             Shader::Optimizer => "optimizer.wgsl",
+            Shader::Dropout => "dropout.wgsl",
         }
     }
 
@@ -38,6 +47,7 @@ impl Shader {
             Shader::SoftmaxXent => include_str!("../../shaders/softmax_xent.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Optimizer => include_str!("../../shaders/optimizer.wgsl"),
+            Shader::Dropout => include_str!("../../shaders/dropout.wgsl"),
         }
     }
 }
@@ -58,10 +68,12 @@ pub enum Kernel {
     LossSum,
     SgdUpdate,
     AdamUpdate,
+    DropoutApply,
+    DropoutCopy,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 13] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::Matmul,
         Kernel::RnnStepForward,
         Kernel::RnnStepBackward,
@@ -75,6 +87,8 @@ impl Kernel {
         Kernel::LossSum,
         Kernel::SgdUpdate,
         Kernel::AdamUpdate,
+        Kernel::DropoutApply,
+        Kernel::DropoutCopy,
     ];
 
     /// The WGSL entry point (and the CPU twin's name).
@@ -93,6 +107,8 @@ impl Kernel {
             Kernel::LossSum => "loss_sum",
             Kernel::SgdUpdate => "sgd_update",
             Kernel::AdamUpdate => "adam_update",
+            Kernel::DropoutApply => "dropout_apply",
+            Kernel::DropoutCopy => "dropout_copy",
         }
     }
 
@@ -104,6 +120,7 @@ impl Kernel {
             Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => Shader::SoftmaxXent,
             Kernel::BiasGrad | Kernel::GradNormPartial | Kernel::GradNormFinish | Kernel::LossSum => Shader::Reduce,
             Kernel::SgdUpdate | Kernel::AdamUpdate => Shader::Optimizer,
+            Kernel::DropoutApply | Kernel::DropoutCopy => Shader::Dropout,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::program::{Bind, ProgramBuilder};
 pub const MATMUL_TILE: u32 = 64;
 /// rnn_step.wgsl: output tile side.
 pub const RNN_TILE: u32 = 32;
-/// Threads per workgroup of the element-wise kernels (embedding, optimizer).
+/// Threads per workgroup of the element-wise kernels (embedding, optimizer, dropout).
 pub const ELEMENTWISE_WG: u32 = 256;
 /// reduce.wgsl: columns per bias_grad workgroup.
 pub const BIAS_COLS_PER_WG: u32 = 64;
@@ -172,6 +172,27 @@ impl ProgramBuilder<'_> {
                 (5, Bind::Params),
                 (6, Bind::Step),
             ],
+            bytes(&p),
+            grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
+        );
+    }
+
+    /// x[dst_off + i] ← x[dst_off + i]·M_i for i < p.count (the mask of `p.site` at the
+    /// step uniform's update number; see dropout.wgsl).
+    pub fn dropout_apply(&mut self, x: &wgpu::Buffer, p: DropoutParams) {
+        self.push(
+            Kernel::DropoutApply,
+            &[(1, Bind::Buffer(x)), (2, Bind::Params), (3, Bind::Step)],
+            bytes(&p),
+            grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
+        );
+    }
+
+    /// dst[dst_off + i] = src[src_off + i]·M_i for i < p.count (a masked copy).
+    pub fn dropout_copy(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, p: DropoutParams) {
+        self.push(
+            Kernel::DropoutCopy,
+            &[(0, Bind::Buffer(src)), (1, Bind::Buffer(dst)), (2, Bind::Params), (3, Bind::Step)],
             bytes(&p),
             grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
         );

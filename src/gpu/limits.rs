@@ -8,6 +8,7 @@
 use super::buffers::{padded_bytes, ParamLayout};
 use crate::error::{ElmanError, Result};
 use crate::model::ModelConfig;
+use crate::trainer::{Optimizer, UpdateConfig};
 
 /// One planned buffer: label and size in 4-byte elements.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,10 +22,12 @@ pub const STATS_SLOTS: usize = 1024;
 /// Evaluation batch sums kept on the GPU between readbacks.
 pub const EVAL_SLOTS: usize = 1024;
 
-/// Every storage buffer a trainer for (config, n, T) allocates, with its size.
-pub fn plan(config: &ModelConfig, n: usize, t: usize, adam: bool) -> Vec<PlannedBuffer> {
+/// Every storage buffer a trainer for (config, n, T) with `update`'s optimizer and dropout
+/// allocates, with its size.
+pub fn plan(config: &ModelConfig, n: usize, t: usize, update: &UpdateConfig) -> Vec<PlannedBuffer> {
     let rows = n * t;
     let total = ParamLayout::new(config).total;
+    let adam = matches!(update.optimizer, Optimizer::Adam { .. });
     let mut out = vec![
         ("params", total),
         ("grads", total),
@@ -55,8 +58,23 @@ pub fn plan(config: &ModelConfig, n: usize, t: usize, adam: bool) -> Vec<Planned
             out.push(PlannedBuffer { label: format!("layers.{l} {name}"), elements: e });
         }
     }
+    if update.dropout > 0.0 {
+        // Masked copies: the input of each layer l ≥ 1 ([R, h_{l-1}]) and the top outputs.
+        for l in 1..config.layers() {
+            out.push(PlannedBuffer { label: dropout_input_label(l), elements: rows * config.layer_input(l) });
+        }
+        out.push(PlannedBuffer { label: DROPOUT_TOP_LABEL.to_string(), elements: rows * config.top_hidden() });
+    }
     out
 }
+
+/// Label of layer l's masked input copy (l ≥ 1), in the plan and on the GPU buffer.
+pub fn dropout_input_label(l: usize) -> String {
+    format!("layers.{l} dropout input")
+}
+
+/// Label of the masked copy of the top layer's outputs.
+pub const DROPOUT_TOP_LABEL: &str = "dropout top outputs";
 
 /// Total bytes of a plan (what `elman bench` reports as allocated, before uniforms).
 pub fn plan_bytes(plan: &[PlannedBuffer]) -> u64 {
@@ -88,11 +106,11 @@ fn mib(bytes: u64) -> String {
 
 /// Ok when every planned buffer fits; otherwise one line: which buffer, how big, which
 /// limit, and the largest batch n (or chunk length T) that would fit.
-pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, adam: bool) -> Result<()> {
-    let Some((label, bytes, limit, max)) = first_violation(limits, &plan(config, n, t, adam)) else {
+pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, update: &UpdateConfig) -> Result<()> {
+    let Some((label, bytes, limit, max)) = first_violation(limits, &plan(config, n, t, update)) else {
         return Ok(());
     };
-    let fits = |n: usize, t: usize| first_violation(limits, &plan(config, n, t, adam)).is_none();
+    let fits = |n: usize, t: usize| first_violation(limits, &plan(config, n, t, update)).is_none();
     let hint = if let Some(n2) = (1..n).rev().find(|&n2| fits(n2, t)) {
         format!("--batch {n2} fits")
     } else if let Some(t2) = (1..t).rev().find(|&t2| fits(1, t2)) {
@@ -116,16 +134,20 @@ mod tests {
         ModelConfig { vocab: 65, embed: 64, hidden: vec![h], activation: Activation::Tanh }
     }
 
+    fn adam() -> UpdateConfig {
+        UpdateConfig::new(Optimizer::adam(), None)
+    }
+
     #[test]
     fn fits_within_default_limits() {
-        check(&wgpu::Limits::default(), &config(512), 32, 64, true).unwrap();
+        check(&wgpu::Limits::default(), &config(512), 32, 64, &adam()).unwrap();
     }
 
     #[test]
     fn too_large_batch_names_limit_size_and_a_smaller_batch() {
         let mut limits = wgpu::Limits::default();
         limits.max_storage_buffer_binding_size = 4 << 20;
-        let err = check(&limits, &config(512), 32, 64, true).unwrap_err().to_string();
+        let err = check(&limits, &config(512), 32, 64, &adam()).unwrap_err().to_string();
         assert!(err.contains("max_storage_buffer_binding_size is 4.0 MiB"), "{err}");
         assert!(err.contains("'layers.0 hidden' needs 4.1 MiB"), "{err}");
         // hidden [(T+1)·n, h] must fit 4 MiB: 65·n·512·4 ≤ 2^22 → n ≤ 31.
@@ -136,7 +158,22 @@ mod tests {
     fn too_large_model_says_so() {
         let mut limits = wgpu::Limits::default();
         limits.max_storage_buffer_binding_size = 1 << 20;
-        let err = check(&limits, &config(1024), 1, 1, false).unwrap_err().to_string();
+        let err = check(&limits, &config(1024), 1, 1, &UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None)).unwrap_err().to_string();
         assert!(err.contains("'params'") && err.contains("parameters alone"), "{err}");
+    }
+
+    #[test]
+    fn dropout_plans_a_masked_copy_per_upper_layer_input_and_of_the_top_outputs() {
+        let cfg = ModelConfig { vocab: 65, embed: 8, hidden: vec![24, 17, 9], activation: Activation::Tanh };
+        let (n, t) = (3, 5);
+        let plain = plan(&cfg, n, t, &adam());
+        let with = plan(&cfg, n, t, &UpdateConfig { dropout: 0.3, ..adam() });
+        assert_eq!(with[..plain.len()], plain[..]);
+        let extra: Vec<(&str, usize)> = with[plain.len()..].iter().map(|b| (b.label.as_str(), b.elements)).collect();
+        let rows = n * t;
+        assert_eq!(
+            extra,
+            [("layers.1 dropout input", rows * 24), ("layers.2 dropout input", rows * 17), (DROPOUT_TOP_LABEL, rows * 9)]
+        );
     }
 }

@@ -100,8 +100,35 @@ pub struct OptimizerParams {
     pub _pad2: u32,
 }
 
-/// The per-step uniform (`StepParams` in reduce.wgsl and optimizer.wgsl), the only
-/// uniform rewritten between steps: learning rate, Adam bias corrections, stats slot.
+/// dropout.wgsl: one site's mask, M_i = 1/(1−p) when u(hash(seed, k, site, i)) ≥ p, else 0
+/// (k, the update number, comes from [`StepParams::update`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct DropoutParams {
+    /// Elements of the site: rows × width.
+    pub count: u32,
+    pub src_off: u32,
+    pub dst_off: u32,
+    pub seed: u32,
+    /// 0..L−1: input of layer l; L: the top outputs into the softmax layer.
+    pub site: u32,
+    pub p: f32,
+    /// 1/(1−p) in f32, computed on the host exactly as the CPU path does.
+    pub keep: f32,
+    pub _pad0: u32,
+}
+
+impl DropoutParams {
+    /// The parameters of `site` over `count` elements for `key`'s p and seed (its update
+    /// number is ignored: the kernel reads k from the per-step uniform).
+    pub fn new(key: &crate::dropout::DropoutKey, site: u32, count: u32) -> Self {
+        DropoutParams { count, seed: key.seed, site, p: key.p, keep: crate::dropout::keep_scale(key.p), ..Default::default() }
+    }
+}
+
+/// The per-step uniform (`StepParams` in reduce.wgsl, optimizer.wgsl and dropout.wgsl),
+/// the only uniform rewritten between steps: learning rate, Adam bias corrections, stats
+/// slot, update number.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct StepParams {
@@ -112,6 +139,12 @@ pub struct StepParams {
     pub bc2: f32,
     /// Where this step's (loss, grad norm, clipped) go in the stats buffer.
     pub slot: u32,
+    /// k, the 1-based update number this step applies (dropout masks depend on it),
+    /// truncated to u32 as in [`crate::trainer::UpdateConfig::dropout_key`].
+    pub update: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 #[cfg(test)]
@@ -126,6 +159,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<SoftmaxParams>(), 16);
         assert_eq!(std::mem::size_of::<ReduceParams>(), 32);
         assert_eq!(std::mem::size_of::<OptimizerParams>(), 32);
-        assert_eq!(std::mem::size_of::<StepParams>(), 16);
+        assert_eq!(std::mem::size_of::<DropoutParams>(), 32);
+        assert_eq!(std::mem::size_of::<StepParams>(), 32);
     }
 }

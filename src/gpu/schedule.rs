@@ -12,7 +12,14 @@
 //! Update: two-pass ‖g‖ over the flat gradient buffer, clip factor on the GPU, one
 //! optimizer dispatch over the flat parameter buffer.
 //!
-//! Dispatches per step: 2·L·T recurrent (dependent) + 5·L + 11 batched.
+//! Dropout (training only, masks M_s of src/dropout.rs drawn on the GPU from the update
+//! number in the step uniform): X_0 ← X_0 ⊙ M_0 in place after the gather; layer l ≥ 1
+//! reads the masked copy H^{l-1} ⊙ M_l, the output layer H^L ⊙ M_L (both copies also feed
+//! dW_xh and dW_q); backward, dH^L ← dH^L ⊙ M_L and dX_l ← dX_l ⊙ M_l in place before they
+//! reach the layer below or the embedding scatter.
+//!
+//! Dispatches per step: 2·L·T recurrent (dependent) + 5·L + 11 batched, + 2·(L+1) with
+//! dropout (one forward and one backward mask per site).
 
 use super::buffers::ParamLayout;
 use super::context::GpuContext;
@@ -37,6 +44,8 @@ pub struct LayerBuffers {
     pub state: wgpu::Buffer,
     /// The carried evaluation state [n, h].
     pub eval_state: wgpu::Buffer,
+    /// Dropout, l ≥ 1: the masked copy X_l = H^{l-1} ⊙ M_l [R, h_{l-1}] this layer reads.
+    pub dropout_input: Option<wgpu::Buffer>,
 }
 
 /// Every buffer a trainer owns.
@@ -56,6 +65,8 @@ pub struct Buffers {
     pub eval_sums: wgpu::Buffer,
     pub step: wgpu::Buffer,
     pub layers: Vec<LayerBuffers>,
+    /// Dropout: the masked copy H^L ⊙ M_L [R, h_L] the output layer reads.
+    pub dropout_top: Option<wgpu::Buffer>,
 }
 
 /// What a program computes.
@@ -80,6 +91,18 @@ pub fn recurrent_dispatches(layers: usize, t: usize) -> usize {
     2 * layers * t
 }
 
+/// Extra dispatches per training step with dropout: a forward and a backward mask for
+/// each of the L+1 sites.
+pub fn dropout_dispatches(layers: usize) -> usize {
+    2 * (layers + 1)
+}
+
+/// A masked-copy buffer when this program drops (the trainer allocates them whenever
+/// dropout > 0), else None.
+fn masked_copy(drops: bool, buffer: &Option<wgpu::Buffer>) -> Option<&wgpu::Buffer> {
+    drops.then(|| buffer.as_ref().expect("the trainer allocates the dropout copies when dropout > 0"))
+}
+
 /// The dispatch list for a batch of n rows × t steps.
 pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode: Mode) -> Program {
     let cfg = s.config;
@@ -92,6 +115,11 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
     };
     let label = format!("{mode:?} n={n} T={t}");
     let mut pb = ProgramBuilder::new(ctx, &label, Some(&b.step));
+    // Evaluation never drops; the key's update number is unused (the kernel reads k from
+    // the step uniform).
+    let dropout = s.update.dropout_key(0).filter(|_| mode == Mode::Train);
+    let site = |site: usize, width: usize| dropout.as_ref().map(|key| DropoutParams::new(key, site as u32, rows * width as u32));
+    let masked = |buffer| masked_copy(dropout.is_some(), buffer);
 
     // --- forward ---
     let emb = EmbeddingParams {
@@ -105,16 +133,27 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
         offsets_off: s.tokens.offsets_off(),
     };
     pb.embedding_gather(&b.params, &b.tokens, &b.emb_rows, emb);
-    // Layer l's input X_l: the gathered rows, or the layer below's H_0..H_{T-1} (skip H_{-1}).
+    if let Some(p) = site(0, cfg.embed) {
+        pb.dropout_apply(&b.emb_rows, p);
+    }
+    // Layer l's input X_l: the gathered rows, or the layer below's H_0..H_{T-1} (skip H_{-1}),
+    // or under dropout its masked copy.
     let input = |l: usize| -> (&wgpu::Buffer, u32) {
         if l == 0 {
             (&b.emb_rows, 0)
+        } else if let Some(x) = masked(&b.layers[l].dropout_input) {
+            (x, 0)
         } else {
             (&b.layers[l - 1].hidden, nn * cfg.hidden[l - 1] as u32)
         }
     };
     for l in 0..cfg.layers() {
         let (h, inw) = (cfg.hidden[l] as u32, cfg.layer_input(l) as u32);
+        if l > 0 {
+            if let (Some(p), Some(x)) = (site(l, inw as usize), masked(&b.layers[l].dropout_input)) {
+                pb.dropout_copy(&b.layers[l - 1].hidden, x, DropoutParams { src_off: nn * inw, ..p });
+            }
+        }
         let (x, x_off) = input(l);
         let lb = &b.layers[l];
         let p = MatmulParams {
@@ -135,8 +174,15 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
     }
     let top = cfg.layers() - 1;
     let (htop, vocab) = (cfg.hidden[top] as u32, cfg.vocab as u32);
-    let top_h = &b.layers[top].hidden;
-    let top_off = nn * htop;
+    let top_site = site(cfg.layers(), htop as usize);
+    // The output layer's input: H^L's rows H_0..H_{T-1}, or under dropout H^L ⊙ M_L.
+    let (top_h, top_off) = match (top_site, masked(&b.dropout_top)) {
+        (Some(p), Some(x)) => {
+            pb.dropout_copy(&b.layers[top].hidden, x, DropoutParams { src_off: nn * htop, ..p });
+            (x, 0)
+        }
+        _ => (&b.layers[top].hidden, nn * htop),
+    };
     let p = MatmulParams {
         m: rows,
         n: vocab,
@@ -162,6 +208,9 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
     pb.matmul(top_h, &b.logits, &b.grads, None, mm(htop, vocab, rows, MatmulParams::TRANS_A, top_off, 0, lay.out_w()));
     pb.bias_grad(&b.logits, &b.grads, ReduceParams { count: rows, cols: vocab, dst_off: lay.out_b(), ..Default::default() });
     pb.matmul(&b.logits, &b.params, &b.layers[top].d_hidden, None, mm(rows, htop, vocab, MatmulParams::TRANS_B, 0, lay.out_w(), 0));
+    if let Some(p) = top_site {
+        pb.dropout_apply(&b.layers[top].d_hidden, p);
+    }
 
     // --- backward: layers, top down ---
     for l in (0..cfg.layers()).rev() {
@@ -179,6 +228,9 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
         pb.bias_grad(&lb.d_pre, &b.grads, ReduceParams { count: rows, cols: h, dst_off: lay.b_h(l), ..Default::default() });
         let dx = if l == 0 { &b.d_emb_rows } else { &b.layers[l - 1].d_hidden };
         pb.matmul(&lb.d_pre, &b.params, dx, None, mm(rows, inw, h, MatmulParams::TRANS_B, 0, lay.w_xh(l), 0));
+        if let Some(p) = site(l, inw as usize) {
+            pb.dropout_apply(dx, p);
+        }
     }
     pb.embedding_scatter_add(&b.d_emb_rows, &b.tokens, &b.grads, EmbeddingParams { src_off: 0, ..emb });
 

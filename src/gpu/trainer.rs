@@ -48,13 +48,11 @@ impl GpuTrainer {
         if n == 0 || t == 0 {
             return Err(ElmanError::Config(format!("the GPU trainer needs a batch of n ≥ 1 rows and T ≥ 1 steps, got n={n}, T={t}")));
         }
-        if update.dropout > 0.0 {
-            return Err(ElmanError::Config("dropout is not implemented on the GPU path yet: use --device cpu or --dropout 0".into()));
-        }
         let layout = ParamLayout::new(&config);
         layout.check(params, "initial parameters")?;
         let adam = matches!(update.optimizer, Optimizer::Adam { .. });
-        limits::check(ctx.limits(), &config, n, t, adam)?;
+        let drops = update.dropout > 0.0;
+        limits::check(ctx.limits(), &config, n, t, &update)?;
         let tokens = TokenLayout { capacity: n * t, vocab: config.vocab };
         let rows = n * t;
         let mut a = Allocator::new(&ctx.device);
@@ -70,6 +68,7 @@ impl GpuTrainer {
                 d_pre: a.zeros(&format!("layers.{l} pre-activation grads"), rows * h),
                 state: a.zeros(&format!("layers.{l} state"), n * h),
                 eval_state: a.zeros(&format!("layers.{l} eval state"), n * h),
+                dropout_input: (drops && l > 0).then(|| a.zeros(&limits::dropout_input_label(l), rows * config.layer_input(l))),
             })
             .collect();
         let bufs = Buffers {
@@ -88,6 +87,7 @@ impl GpuTrainer {
             eval_sums: a.zeros("eval sums", EVAL_SLOTS),
             step: a.uniform("step params", bytemuck::bytes_of(&StepParams::default())),
             layers,
+            dropout_top: drops.then(|| a.zeros(limits::DROPOUT_TOP_LABEL, rows * config.top_hidden())),
         };
         let bytes = a.bytes;
         let mut trainer = GpuTrainer {
@@ -157,7 +157,8 @@ impl GpuTrainer {
             }
             Optimizer::Sgd { .. } => (1.0, 1.0),
         };
-        self.ctx.write(&self.bufs.step, 0, &[StepParams { lr, bc1, bc2, slot: slot as u32 }]);
+        let update = self.updates as u32;
+        self.ctx.write(&self.bufs.step, 0, &[StepParams { lr, bc1, bc2, slot: slot as u32, update, ..Default::default() }]);
     }
 
     /// Encodes: state → H's first rows, the program, H_T → state; then one submission.

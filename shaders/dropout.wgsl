@@ -1,0 +1,89 @@
+// dropout: inverted dropout with masks drawn from a counter-based hash, the WGSL twin of
+// src/dropout.rs (bit-identical multipliers: integer hash, exact float formula).
+//
+//   base = mix32(site + mix32(k + mix32(seed)))          k = update number (per-step uniform)
+//   u_i  = (mix32(base + i) >> 8) · 2^-24                exact in f32 (24 significant bits)
+//   M_i  = keep if u_i ≥ p else 0                        keep = 1/(1−p), computed on the host
+//   dropout_apply:  x[dst_off + i] ← x[dst_off + i] · M_i                   i < count (in place)
+//   dropout_copy:   dst[dst_off + i] = src[src_off + i] · M_i               i < count
+// i is the row-major index within the site's [rows, width] block; sites are 0..L−1 (input
+// of layer l) and L (the top outputs into the softmax layer). All u32 arithmetic wraps,
+// like Rust's wrapping_add/wrapping_mul.
+//
+// | binding | name | access     | apply                    | copy                     |
+// |---------|------|------------|--------------------------|--------------------------|
+// | 0       | src  | read       | —                        | [count] at src_off       |
+// | 1       | dst  | read_write | x [count] at dst_off     | [count] at dst_off       |
+// | 2       | p    | uniform    | Params                   | Params                   |
+// | 3       | step | uniform    | StepParams (update k)    | StepParams (update k)    |
+
+const WG: u32 = 256u;
+
+struct Params {
+    count: u32,
+    src_off: u32,
+    dst_off: u32,
+    seed: u32,
+    site: u32,
+    // Probability of zeroing an element.
+    p: f32,
+    // 1/(1−p), so the GPU multiplies by exactly the CPU's f32 value.
+    keep: f32,
+    _pad0: u32,
+}
+
+struct StepParams {
+    lr: f32,
+    bc1: f32,
+    bc2: f32,
+    slot: u32,
+    update: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(3) var<uniform> step: StepParams;
+
+// The 32-bit avalanche mixer of src/dropout.rs::mix32.
+fn mix32(x0: u32) -> u32 {
+    var x = x0;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+// The multiplier of element i: 0 or keep.
+fn mask(i: u32) -> f32 {
+    let base = mix32(p.site + mix32(step.update + mix32(p.seed)));
+    let u = f32(mix32(base + i) >> 8u) * (1.0 / 16777216.0);
+    return select(0.0, p.keep, u >= p.p);
+}
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn dropout_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if i >= p.count {
+        return;
+    }
+    dst[p.dst_off + i] *= mask(i);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn dropout_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if i >= p.count {
+        return;
+    }
+    dst[p.dst_off + i] = src[p.src_off + i] * mask(i);
+}
