@@ -81,6 +81,10 @@ fn check_case(case: Case) {
     let want = run(&mut cpu, &batches, case.lr);
     let got = run(&mut gpu, &batches, case.lr);
     let name = case.name;
+    // docs/gpu.md: 2·L·T recurrent + 5·L + 11 batched dispatches, + 2·(L+1) with dropout.
+    let layers = case.config.layers();
+    let masks = if case.dropout > 0.0 { 2 * (layers + 1) } else { 0 };
+    assert_eq!(gpu.dispatches_per_step(), 2 * layers * case.t + 5 * layers + 11 + masks, "{name}: dispatches per step");
     if case.dropout > 0.0 {
         // The case must exercise dropout: the CPU's losses without it are different.
         let mut plain = CpuTrainer::new(case.config.clone(), params.clone(), UpdateConfig { dropout: 0.0, ..update }, case.n).unwrap();

@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// One JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Dropout probability on the non-recurrent connections (adds 2·(L+1) dispatches).
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f32,
 }
 
 #[derive(serde::Serialize)]
@@ -55,6 +58,7 @@ fn measure(trainer: &mut dyn Trainer, size: &BenchSize, args: &BenchArgs) -> any
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.steps > 0, "--steps must be > 0");
+    anyhow::ensure!((0.0..1.0).contains(&args.dropout), "--dropout must be in [0, 1), got {}", args.dropout);
     let sizes = if args.sizes.is_empty() {
         BenchSize::defaults()
     } else {
@@ -66,7 +70,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         Some(Arc::new(GpuContext::new(args.adapter.as_deref(), true).context("elman bench needs a GPU adapter (use --device cpu to measure the CPU alone)")?))
     };
-    let update = UpdateConfig::new(Optimizer::adam(), Some(1.0));
+    let update = UpdateConfig { dropout: args.dropout, dropout_seed: 1, ..UpdateConfig::new(Optimizer::adam(), Some(1.0)) };
     let mut cpu_name = None;
     let gpu_name = gpu.as_ref().map(|g| g.describe());
     let mut rows = Vec::new();
@@ -107,6 +111,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "gpu_device": gpu_name,
             "gpu_is_software": software,
             "optimizer": "adam",
+            "dropout": args.dropout,
             "steps": args.steps,
             "results": rows,
         });
@@ -115,7 +120,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     println!("cpu: {}", cpu_name.as_deref().unwrap_or("(not measured)"));
     println!("gpu: {}{}", gpu_name.as_deref().unwrap_or("(not measured)"), if software { "  [software adapter: says nothing about GPU speed]" } else { "" });
-    println!("Adam, clip 1.0, {} timed steps after {} warm-up, GPU drained inside the timing", args.steps, args.warmup);
+    println!(
+        "Adam, clip 1.0, dropout {}, {} timed steps after {} warm-up, GPU drained inside the timing",
+        args.dropout, args.steps, args.warmup
+    );
     println!("{:<36} {:>12} {:>12} {:>8} {:>16} {:>10}", "size", "cpu tok/s", "gpu tok/s", "gpu/cpu", "dispatches/step", "gpu MiB");
     let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
     for r in &rows {
@@ -130,6 +138,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             f(r.gpu_bytes_allocated.map(|b| b as f64 / (1u64 << 20) as f64), 1)
         );
     }
-    println!("dispatches per step = 2·L·T recurrent (one fused kernel per time step and layer, each way) + 5·L + 11 batched");
+    let masks = if args.dropout > 0.0 { " + 2·(L+1) dropout masks" } else { "" };
+    println!("dispatches per step = 2·L·T recurrent (one fused kernel per time step and layer, each way) + 5·L + 11 batched{masks}");
     Ok(())
 }

@@ -91,12 +91,6 @@ pub fn recurrent_dispatches(layers: usize, t: usize) -> usize {
     2 * layers * t
 }
 
-/// Extra dispatches per training step with dropout: a forward and a backward mask for
-/// each of the L+1 sites.
-pub fn dropout_dispatches(layers: usize) -> usize {
-    2 * (layers + 1)
-}
-
 /// A masked-copy buffer when this program drops (the trainer allocates them whenever
 /// dropout > 0), else None.
 fn masked_copy(drops: bool, buffer: &Option<wgpu::Buffer>) -> Option<&wgpu::Buffer> {
