@@ -29,6 +29,7 @@ enum Command {
 }
 
 fn main() {
+    quiet_display_probes();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -54,5 +55,15 @@ fn main() {
         let code = cli::exit_code(&err);
         eprintln!("error: {}", cli::one_line(&err));
         std::process::exit(code);
+    }
+}
+
+/// Mesa's Vulkan drivers probe for a Wayland display while wgpu enumerates adapters, and on
+/// a headless machine without XDG_RUNTIME_DIR that probe prints a spurious "error:" line.
+/// elman never opens a window, so point the variable at the temp folder when it is unset.
+/// Runs first in `main`, before any other thread exists.
+fn quiet_display_probes() {
+    if cfg!(target_os = "linux") && std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
 }

@@ -4,29 +4,17 @@
 
 mod common;
 
-use common::{assert_one_line_error, elman};
+use common::{assert_one_line_error, elman, fresh_dir, path_str as s};
 use elman::model::checkpoint::Checkpoint;
 use safetensors::{tensor::TensorView, SafeTensors};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_elman"))
-}
-
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("elman-after-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn ok(out: &Output) -> String {
@@ -65,7 +53,7 @@ fn run_args(args: &[String]) -> Output {
 
 #[test]
 fn resume_is_bit_identical_on_the_cpu() {
-    let dir = temp_dir("resume");
+    let dir = fresh_dir("after-resume");
     let data = dir.join("t.txt");
     std::fs::write(&data, TEXT.repeat(4)).unwrap();
     // Saving midway (cosine schedule, dropout) does not perturb the run.
@@ -106,7 +94,7 @@ fn resume_is_bit_identical_on_the_cpu() {
 
 #[test]
 fn eval_equals_the_logged_validation_loss_and_sampling_is_reproducible() {
-    let dir = temp_dir("eval");
+    let dir = fresh_dir("after-eval");
     let data = dir.join("t.txt");
     let valid = dir.join("v.txt");
     std::fs::write(&data, TEXT.repeat(4)).unwrap();
@@ -150,7 +138,7 @@ fn eval_equals_the_logged_validation_loss_and_sampling_is_reproducible() {
 
 #[test]
 fn word_tokenizer_trains_samples_and_scores_every_word_and_eos() {
-    let dir = temp_dir("word");
+    let dir = fresh_dir("after-word");
     let data = dir.join("w.txt");
     std::fs::write(&data, "the cat sat\non the mat\nthe dog sat on the cat\n".repeat(30)).unwrap();
     ok(&run_args(&with(small(&data, &dir.join("run"), "6"), &["--tokenizer", "word", "--seq-len", "5"])));
@@ -209,7 +197,7 @@ fn view_dtype() -> safetensors::Dtype {
 
 #[test]
 fn bad_inputs_after_training_get_one_line_errors_and_overwrite_nothing() {
-    let dir = temp_dir("bad");
+    let dir = fresh_dir("after-bad");
     let data = dir.join("t.txt");
     std::fs::write(&data, TEXT.repeat(3)).unwrap();
     ok(&run_args(&small(&data, &dir.join("run"), "3")));
@@ -259,7 +247,7 @@ fn bad_inputs_after_training_get_one_line_errors_and_overwrite_nothing() {
 
 #[test]
 fn nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
-    let dir = temp_dir("nan");
+    let dir = fresh_dir("after-nan");
     let data = dir.join("t.txt");
     std::fs::write(&data, TEXT.repeat(4)).unwrap();
     let args = with(small(&data, &dir.join("run"), "400"), &["--lr", "1e38", "--clip", "0", "--optimizer", "sgd", "--save-every", "1"]);
@@ -281,7 +269,7 @@ fn signal(pid: u32, sig: &str) {
 
 #[test]
 fn sigint_finishes_the_step_saves_and_exits_130() {
-    let dir = temp_dir("sigint");
+    let dir = fresh_dir("after-sigint");
     let data = dir.join("t.txt");
     std::fs::write(&data, TEXT.repeat(4)).unwrap();
     let args = with(small(&data, &dir.join("run"), "1000000"), &["--log-every", "1"]);
@@ -307,7 +295,7 @@ fn sigint_finishes_the_step_saves_and_exits_130() {
 /// checkpoint in place is always a whole, loadable one.
 #[test]
 fn sigkill_mid_save_never_leaves_a_broken_checkpoint() {
-    let dir = temp_dir("sigkill");
+    let dir = fresh_dir("after-sigkill");
     let data = dir.join("t.txt");
     std::fs::write(&data, TEXT.repeat(4)).unwrap();
     let out = dir.join("run");

@@ -3,26 +3,12 @@
 
 mod common;
 
-use common::{assert_one_line_error, elman};
+use common::{assert_one_line_error, elman, fresh_dir, path_str};
 use elman::model::checkpoint::Checkpoint;
-use std::path::{Path, PathBuf};
-
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("elman-cli-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn short_run_writes_a_loadable_checkpoint_and_config() {
-    let dir = temp_dir("ok");
+    let dir = fresh_dir("cli-ok");
     let data = dir.join("text.txt");
     std::fs::write(&data, "abcabcabd ".repeat(60)).unwrap();
     let out_dir = dir.join("run");
@@ -61,7 +47,7 @@ fn short_run_writes_a_loadable_checkpoint_and_config() {
 
 #[test]
 fn bad_inputs_get_one_line_errors_and_write_nothing() {
-    let dir = temp_dir("bad");
+    let dir = fresh_dir("cli-bad");
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, "").unwrap();
     let short = dir.join("short.txt");

@@ -41,8 +41,14 @@ fn rank(t: wgpu::DeviceType) -> u8 {
     }
 }
 
+/// The instance on WGPU_BACKEND's backends, or by default on the primary ones (Vulkan,
+/// Metal, DX12): the GL backend is left out unless asked for, since its probe prints
+/// noise on headless machines and compute-capable GL adapters are the rare case.
 fn instance() -> (wgpu::Instance, wgpu::Backends) {
-    let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        desc.backends = wgpu::Backends::PRIMARY;
+    }
     let backends = desc.backends;
     (wgpu::Instance::new(desc), backends)
 }

@@ -51,6 +51,19 @@ pub fn temp_path(name: &str) -> PathBuf {
     dir.join(format!("{}-{name}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
+/// A fresh, empty temp directory for one test (`name` keeps tests apart).
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("elman-test-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("temp dir is writable");
+    dir
+}
+
+/// A path as &str (test paths are UTF-8).
+pub fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
 /// Writes `contents` to a fresh temp file and returns its path.
 pub fn write_temp(name: &str, contents: &str) -> PathBuf {
     let path = temp_path(name);
