@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{assert_close32, elman_ok, gpu, temp_path};
+use common::{assert_close32, elman_ok, fresh_dir, gpu, path_str as s};
 use elman::model::checkpoint::Checkpoint;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -22,15 +22,10 @@ const TEXT: &str = "the quick brown fox jumps over the lazy dog. a stitch in tim
 /// A fresh directory holding the training text (~300 characters: 20 steps of n·T = 24
 /// tokens cross an epoch boundary, so the carried state is reset mid-run too).
 fn setup(name: &str) -> (PathBuf, PathBuf) {
-    let dir = temp_path(name);
-    std::fs::create_dir_all(&dir).expect("temp dir is writable");
+    let dir = fresh_dir(name);
     let data = dir.join("text.txt");
     std::fs::write(&data, TEXT.repeat(2)).expect("temp file is writable");
     (dir, data)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
 }
 
 /// `elman train` on `device` into `out`, logging every step, evaluating every 5, clipping
