@@ -163,8 +163,8 @@ pub fn run(
         let out_of_time = settings.max_minutes.is_some_and(|m| run_start.elapsed().as_secs_f64() >= m * 60.0);
         let at_end = progress.step == settings.steps || out_of_time;
         let stop = STOP_REQUESTED.load(Ordering::SeqCst);
-        let eval_now = at_end || (settings.eval_every > 0 && progress.step % settings.eval_every == 0);
-        let log_now = eval_now || stop || progress.step % settings.log_every.max(1) == 0;
+        let eval_now = at_end || (settings.eval_every > 0 && progress.step.is_multiple_of(settings.eval_every));
+        let log_now = eval_now || stop || progress.step.is_multiple_of(settings.log_every.max(1));
         if log_now {
             let stats = trainer.drain_stats()?;
             let train_loss = check_finite(&stats, progress.step)?;
@@ -195,7 +195,7 @@ pub fn run(
             window_start = Instant::now();
             window_steps = 0;
         }
-        let save_now = at_end || stop || (settings.save_every > 0 && progress.step % settings.save_every == 0);
+        let save_now = at_end || stop || (settings.save_every > 0 && progress.step.is_multiple_of(settings.save_every));
         if save_now {
             if !log_now {
                 // Never save parameters that a NaN step has already spoiled.

@@ -65,10 +65,10 @@ fn matmul_matches_cpu_in_every_mode_and_awkward_shape() {
             let ga = alloc.init("a", &[vec![9.0; 3], a_st].concat());
             let gb = alloc.init("b", &[vec![9.0; 5], b_st, bias_v].concat());
             let gc = alloc.init("c", &[vec![7.0; 2], c0.clone(), vec![7.0; 4]].concat());
-            let flags = (trans_a as u32) * MatmulParams::TRANS_A
-                | (trans_b as u32) * MatmulParams::TRANS_B
-                | (accumulate as u32) * MatmulParams::ACCUMULATE
-                | (bias as u32) * MatmulParams::BIAS;
+            let flags = ((trans_a as u32) * MatmulParams::TRANS_A)
+                | ((trans_b as u32) * MatmulParams::TRANS_B)
+                | ((accumulate as u32) * MatmulParams::ACCUMULATE)
+                | ((bias as u32) * MatmulParams::BIAS);
             let p = MatmulParams {
                 m: m as u32,
                 n: n as u32,

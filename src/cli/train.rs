@@ -251,7 +251,7 @@ fn resolve(a: &TrainArgs, vocab_size: usize) -> anyhow::Result<RunSettings> {
     if steps == 0 {
         bail!("--steps must be > 0");
     }
-    if let Some(m) = a.max_minutes.filter(|m| !(*m > 0.0)) {
+    if let Some(m) = a.max_minutes.filter(|m| m.is_nan() || *m <= 0.0) {
         bail!("--max-minutes must be > 0, got {m}");
     }
     let hidden = a.hidden.clone().unwrap_or_else(|| vec![128]);

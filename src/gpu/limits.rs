@@ -145,8 +145,7 @@ mod tests {
 
     #[test]
     fn too_large_batch_names_limit_size_and_a_smaller_batch() {
-        let mut limits = wgpu::Limits::default();
-        limits.max_storage_buffer_binding_size = 4 << 20;
+        let limits = wgpu::Limits { max_storage_buffer_binding_size: 4 << 20, ..Default::default() };
         let err = check(&limits, &config(512), 32, 64, &adam()).unwrap_err().to_string();
         assert!(err.contains("max_storage_buffer_binding_size is 4.0 MiB"), "{err}");
         assert!(err.contains("'layers.0 hidden' needs 4.1 MiB"), "{err}");
@@ -156,8 +155,7 @@ mod tests {
 
     #[test]
     fn too_large_model_says_so() {
-        let mut limits = wgpu::Limits::default();
-        limits.max_storage_buffer_binding_size = 1 << 20;
+        let limits = wgpu::Limits { max_storage_buffer_binding_size: 1 << 20, ..Default::default() };
         let err = check(&limits, &config(1024), 1, 1, &UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None)).unwrap_err().to_string();
         assert!(err.contains("'params'") && err.contains("parameters alone"), "{err}");
     }

@@ -20,7 +20,7 @@ pub fn assert_close(label: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64
         max_abs = max_abs.max(abs);
         max_rel = max_rel.max(if w == 0.0 { 0.0 } else { rel });
         let excess = abs - (atol + rtol * w.abs());
-        if !(excess <= 0.0) {
+        if excess.is_nan() || excess > 0.0 {
             if bad.len() < 5 {
                 bad.push((i, g, w));
             }
@@ -32,7 +32,7 @@ pub fn assert_close(label: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64
     assert!(
         bad.is_empty(),
         "{label}: {} of {} values out of tolerance (atol {atol:e}, rtol {rtol:e}); worst index {}, max abs err {max_abs:e}, max rel err {max_rel:e}; first mismatches (index, got, want): {bad:?}",
-        got.iter().zip(want).filter(|(g, w)| !((*g - *w).abs() <= atol + rtol * w.abs())).count(),
+        got.iter().zip(want).filter(|(g, w)| { let e = (*g - *w).abs(); e.is_nan() || e > atol + rtol * w.abs() }).count(),
         got.len(),
         worst.0
     );
