@@ -1,6 +1,7 @@
 //! Text generation from a trained model: feed a prime, then repeatedly draw the next token
 //! from softmax(logits / temperature) restricted to the top-k logits (k = 1 is greedy).
-//! One token at a time with n = 1, so it runs on the CPU path.
+//! One token at a time with n = 1 and T = 1, through [`NextToken`]: [`Generator`] on the
+//! CPU path, [`crate::gpu::GpuGenerator`] on the GPU.
 
 use crate::cpu::model::forward;
 use crate::data::vocab::{TokenizerKind, Vocab, EOS};
@@ -26,7 +27,15 @@ impl SampleOptions {
     }
 }
 
-/// The model with its carried hidden state (n = 1).
+/// A model with a carried hidden state that reads one token at a time.
+pub trait NextToken {
+    /// Advances the state by one input token x_t: H^l_t = φ(H^{l-1}_t W_xh + b_h +
+    /// H^l_{t-1} W_hh) for each layer l (H^0_t = E[x_t]), and returns the logits
+    /// H^L_t W_q + b_q [V] for the next token.
+    fn advance(&mut self, token: u32) -> Result<&[f32]>;
+}
+
+/// The model with its carried hidden state (n = 1), on the CPU.
 pub struct Generator<'a> {
     config: &'a ModelConfig,
     params: &'a Params<f32>,
@@ -50,6 +59,23 @@ impl<'a> Generator<'a> {
     pub fn logits(&self) -> &[f32] {
         &self.logits
     }
+}
+
+impl NextToken for Generator<'_> {
+    /// Errors on a token outside the vocabulary (the GPU twin's check).
+    fn advance(&mut self, token: u32) -> Result<&[f32]> {
+        check_token(token, self.config.vocab)?;
+        self.feed(token);
+        Ok(&self.logits)
+    }
+}
+
+/// Errors unless `token` < `vocab`.
+pub fn check_token(token: u32, vocab: usize) -> Result<()> {
+    if token as usize >= vocab {
+        return Err(ElmanError::Config(format!("token id {token} is outside the vocabulary of {vocab}")));
+    }
+    Ok(())
 }
 
 /// Draws a token id from `logits` under `opts` (top-k 1 returns the first argmax).

@@ -1,9 +1,11 @@
-//! `--device auto|cpu|gpu`: builds the trainer on the chosen device.
+//! `--device auto|cpu|gpu`: builds the trainer, or the sampler, on the chosen device.
 
 use elman::cpu::CpuTrainer;
-use elman::gpu::{GpuContext, GpuTrainer};
+use elman::gpu::{GpuContext, GpuGenerator, GpuTrainer};
 use elman::model::{ModelConfig, Params};
-use elman::trainer::{Trainer, UpdateConfig};
+use elman::sample::{Generator, NextToken};
+use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -13,6 +15,22 @@ pub enum DeviceChoice {
     Cpu,
     /// A GPU adapter, software ones (lavapipe) included.
     Gpu,
+}
+
+/// The GPU to run `what` on, or None for the CPU: `gpu` takes any adapter, software ones
+/// included; `auto` only a hardware GPU, else the CPU with a one-line warning.
+fn gpu_context(device: DeviceChoice, adapter: Option<&str>, what: &str) -> anyhow::Result<Option<Arc<GpuContext>>> {
+    match device {
+        DeviceChoice::Cpu => Ok(None),
+        DeviceChoice::Gpu => Ok(Some(Arc::new(GpuContext::new(adapter, true)?))),
+        DeviceChoice::Auto => match GpuContext::new(adapter, false) {
+            Ok(ctx) => Ok(Some(Arc::new(ctx))),
+            Err(e) => {
+                eprintln!("warning: {e}; {what} on the CPU");
+                Ok(None)
+            }
+        },
+    }
 }
 
 /// A trainer for batches of n × T on the chosen device.
@@ -25,21 +43,26 @@ pub fn make_trainer(
     n: usize,
     t: usize,
 ) -> anyhow::Result<Box<dyn Trainer>> {
-    let cpu = |params| -> anyhow::Result<Box<dyn Trainer>> { Ok(Box::new(CpuTrainer::new(config.clone(), params, update, n)?)) };
-    match device {
-        DeviceChoice::Cpu => cpu(params),
-        DeviceChoice::Gpu => {
-            let ctx = GpuContext::new(adapter, true)?;
-            Ok(Box::new(GpuTrainer::new(std::sync::Arc::new(ctx), config.clone(), &params, update, n, t)?))
+    Ok(match gpu_context(device, adapter, "training")? {
+        Some(ctx) => Box::new(GpuTrainer::new(ctx, config.clone(), &params, update, n, t)?),
+        None => Box::new(CpuTrainer::new(config.clone(), params, update, n)?),
+    })
+}
+
+/// A one-token-at-a-time generator (n = 1, T = 1) on the chosen device, starting from a
+/// zero state.
+pub fn make_generator<'a>(
+    device: DeviceChoice,
+    adapter: Option<&str>,
+    config: &'a ModelConfig,
+    params: &'a Params<f32>,
+) -> anyhow::Result<Box<dyn NextToken + 'a>> {
+    Ok(match gpu_context(device, adapter, "sampling")? {
+        Some(ctx) => {
+            // The optimizer is never run; SGD without momentum allocates the least.
+            let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None);
+            Box::new(GpuGenerator::new(GpuTrainer::new(ctx, config.clone(), params, update, 1, 1)?))
         }
-        // A hardware GPU when there is one (never a software adapter), else the CPU with
-        // a one-line warning.
-        DeviceChoice::Auto => match GpuContext::new(adapter, false) {
-            Ok(ctx) => Ok(Box::new(GpuTrainer::new(std::sync::Arc::new(ctx), config.clone(), &params, update, n, t)?)),
-            Err(e) => {
-                eprintln!("warning: {e}; training on the CPU");
-                cpu(params)
-            }
-        },
-    }
+        None => Box::new(Generator::new(config, params)),
+    })
 }

@@ -1,10 +1,12 @@
-//! `elman sample`: stream generated text to stdout, one token at a time.
+//! `elman sample`: stream generated text to stdout, one token at a time, on the CPU or
+//! the GPU (`--device`).
 
+use super::device::{make_generator, DeviceChoice};
 use anyhow::{bail, Context};
 use clap::Args;
 use elman::model::checkpoint::Checkpoint;
 use elman::rng::Rng;
-use elman::sample::{encode_prime, pick, Generator, SampleOptions};
+use elman::sample::{encode_prime, pick, SampleOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -27,6 +29,10 @@ pub struct SampleArgs {
     pub prime: String,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long)]
+    pub adapter: Option<String>,
 }
 
 pub fn run(args: SampleArgs) -> anyhow::Result<()> {
@@ -39,7 +45,9 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
     let ckpt = Checkpoint::load(&path)?;
     let vocab = ckpt.vocab.as_ref().with_context(|| format!("{} holds no vocabulary", path.display()))?;
     let (prime, print_prime) = encode_prime(vocab, &args.prime)?;
-    let mut generator = Generator::new(&ckpt.config, &ckpt.params);
+    let mut generator = make_generator(args.device, args.adapter.as_deref(), &ckpt.config, &ckpt.params)?;
+    // The logits after the last token fed (zero before any: a prime of no words).
+    let mut logits = vec![0.0f32; ckpt.config.vocab];
     let mut rng = Rng::new(args.seed);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -47,15 +55,15 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
         write!(out, "{}", vocab.decode(&prime))?;
     }
     for &t in &prime {
-        generator.feed(t);
+        logits.copy_from_slice(generator.advance(t)?);
     }
     let mut first = !print_prime;
     for _ in 0..args.len {
-        let next = pick(generator.logits(), opts, &mut rng);
+        let next = pick(&logits, opts, &mut rng);
         write!(out, "{}", vocab.decode_one(next, first))?;
         out.flush()?;
         first = false;
-        generator.feed(next);
+        logits.copy_from_slice(generator.advance(next)?);
     }
     writeln!(out)?;
     Ok(())

@@ -134,6 +134,17 @@ impl GpuContext {
         if len == 0 {
             return Ok(Vec::new());
         }
+        let encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        self.submit_and_read(encoder, buffer, offset, len)
+    }
+
+    /// Like [`GpuContext::read_f32`], but the copy is appended to `encoder` (work already
+    /// recorded by the caller), so that work and its readback are one submission.
+    pub fn submit_and_read(&self, mut encoder: wgpu::CommandEncoder, buffer: &wgpu::Buffer, offset: usize, len: usize) -> Result<Vec<f32>> {
+        if len == 0 {
+            self.queue.submit([encoder.finish()]);
+            return Ok(Vec::new());
+        }
         let size = (len * 4) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -141,7 +152,6 @@ impl GpuContext {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
         encoder.copy_buffer_to_buffer(buffer, (offset * 4) as u64, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();

@@ -8,7 +8,8 @@
 //! - [`kernels`]: the pipeline registry; [`params`]: the uniform structs;
 //!   [`program`] + [`launch`]: prepared dispatches and one typed launcher per kernel.
 //! - [`buffers`]: allocation, flat parameter layout, readback; [`limits`]: size checks.
-//! - [`schedule`]: the forward/backward/update dispatch list; [`trainer`]: [`GpuTrainer`].
+//! - [`schedule`]: the forward/backward/update dispatch list; [`trainer`]: [`GpuTrainer`];
+//!   [`sampler`]: [`GpuGenerator`], sampling one token per submission.
 
 pub mod buffers;
 pub mod context;
@@ -20,7 +21,9 @@ pub mod program;
 pub mod tokens;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub mod sampler;
 pub mod schedule;
 pub mod trainer;
 
+pub use sampler::GpuGenerator;
 pub use trainer::GpuTrainer;

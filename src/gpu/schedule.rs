@@ -18,6 +18,9 @@
 //! dW_xh and dW_q); backward, dH^L ← dH^L ⊙ M_L and dX_l ← dX_l ⊙ M_l in place before they
 //! reach the layer below or the embedding scatter.
 //!
+//! Logits (sampling, n = 1, T = 1): the forward up to and including the output GEMM, then
+//! stop — no loss, no backward; the trainer carries H_T into the sampling state.
+//!
 //! Dispatches per step: 2·L·T recurrent (dependent) + 5·L + 11 batched, + 2·(L+1) with
 //! dropout (one forward and one backward mask per site).
 
@@ -44,6 +47,8 @@ pub struct LayerBuffers {
     pub state: wgpu::Buffer,
     /// The carried evaluation state [n, h].
     pub eval_state: wgpu::Buffer,
+    /// The carried sampling state [1, h] (Mode::Logits, one row).
+    pub sample_state: wgpu::Buffer,
     /// Dropout, l ≥ 1: the masked copy X_l = H^{l-1} ⊙ M_l [R, h_{l-1}] this layer reads.
     pub dropout_input: Option<wgpu::Buffer>,
 }
@@ -76,6 +81,19 @@ pub enum Mode {
     Train,
     /// Forward and the loss sum into eval_sums.
     Eval,
+    /// Forward up to the logits [R, V]; no loss (sampling).
+    Logits,
+}
+
+impl LayerBuffers {
+    /// The carried state a program of `mode` starts from and leaves H_T in.
+    pub fn state_for(&self, mode: Mode) -> &wgpu::Buffer {
+        match mode {
+            Mode::Train => &self.state,
+            Mode::Eval => &self.eval_state,
+            Mode::Logits => &self.sample_state,
+        }
+    }
 }
 
 /// Everything fixed for the trainer's life that the schedule needs.
@@ -188,6 +206,9 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
         bias_off: lay.out_b(),
     };
     pb.matmul(top_h, &b.params, &b.logits, Some(&b.params), p);
+    if mode == Mode::Logits {
+        return pb.finish();
+    }
     let sp = SoftmaxParams { rows, vocab, tgt_off: s.tokens.targets_off(), scale: 1.0 / rows as f32 };
     if mode == Mode::Eval {
         pb.softmax_xent_loss(&b.logits, &b.tokens, &b.row_loss, sp);

@@ -68,6 +68,7 @@ impl GpuTrainer {
                 d_pre: a.zeros(&format!("layers.{l} pre-activation grads"), rows * h),
                 state: a.zeros(&format!("layers.{l} state"), n * h),
                 eval_state: a.zeros(&format!("layers.{l} eval state"), n * h),
+                sample_state: a.zeros(&format!("layers.{l} sample state"), h),
                 dropout_input: (drops && l > 0).then(|| a.zeros(&limits::dropout_input_label(l), rows * config.layer_input(l))),
             })
             .collect();
@@ -143,10 +144,7 @@ impl GpuTrainer {
         if batch.inputs.len() != batch.n * batch.t || batch.targets.len() != batch.inputs.len() {
             return Err(ElmanError::Config(format!("batch of {}×{} holds {} inputs and {} targets", batch.n, batch.t, batch.inputs.len(), batch.targets.len())));
         }
-        if let Some(&bad) = batch.inputs.iter().chain(&batch.targets).find(|&&v| v as usize >= self.config.vocab) {
-            return Err(ElmanError::Config(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab)));
-        }
-        Ok(())
+        batch.inputs.iter().chain(&batch.targets).try_for_each(|&v| crate::sample::check_token(v, self.config.vocab))
     }
 
     fn write_step_params(&self, lr: f32, slot: usize) {
@@ -161,26 +159,51 @@ impl GpuTrainer {
         self.ctx.write(&self.bufs.step, 0, &[StepParams { lr, bc1, bc2, slot: slot as u32, update, ..Default::default() }]);
     }
 
-    /// Encodes: state → H's first rows, the program, H_T → state; then one submission.
-    fn submit(&self, key: (Mode, usize, usize), eval: bool) {
-        let (_, n, t) = key;
+    /// Encodes: the mode's carried state → H's first rows, the program, H_T → that state.
+    fn encode(&self, key: (Mode, usize, usize)) -> wgpu::CommandEncoder {
+        let (mode, n, t) = key;
         let program = &self.programs[&key];
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") });
+        let label = format!("{mode:?} step");
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&label) });
         for (lb, &h) in self.bufs.layers.iter().zip(&self.config.hidden) {
-            let state = if eval { &lb.eval_state } else { &lb.state };
-            let block = (n * h * 4) as u64;
-            enc.copy_buffer_to_buffer(state, 0, &lb.hidden, 0, block);
+            enc.copy_buffer_to_buffer(lb.state_for(mode), 0, &lb.hidden, 0, (n * h * 4) as u64);
         }
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("step"), timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&label), timestamp_writes: None });
             program.record(&self.ctx, &mut pass);
         }
         for (lb, &h) in self.bufs.layers.iter().zip(&self.config.hidden) {
-            let state = if eval { &lb.eval_state } else { &lb.state };
             let block = (n * h * 4) as u64;
-            enc.copy_buffer_to_buffer(&lb.hidden, t as u64 * block, state, 0, block);
+            enc.copy_buffer_to_buffer(&lb.hidden, t as u64 * block, lb.state_for(mode), 0, block);
+        }
+        enc
+    }
+
+    /// [`Self::encode`], then one submission (no wait).
+    fn submit(&self, key: (Mode, usize, usize)) {
+        self.ctx.queue.submit([self.encode(key).finish()]);
+    }
+
+    /// Zeroes the sampling state (Mode::Logits), leaving the training and evaluation
+    /// states alone.
+    pub(super) fn reset_sample_state(&self) {
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sample reset") });
+        for lb in &self.bufs.layers {
+            enc.clear_buffer(&lb.sample_state, 0, None);
         }
         self.ctx.queue.submit([enc.finish()]);
+    }
+
+    /// One sampling step from the sampling state: H_t = φ(x_t W_xh + b_h + H_{t-1} W_hh)
+    /// per layer for the single input `token` (n = 1, T = 1), logits = H^L_t W_q + b_q.
+    /// The step and the readback of the V logits are one submission; the host waits for it.
+    pub(super) fn sample_step(&mut self, token: u32) -> Result<Vec<f32>> {
+        crate::sample::check_token(token, self.config.vocab)?;
+        let key = (Mode::Logits, 1, 1);
+        self.ctx.write(&self.bufs.tokens, self.tokens.inputs_off() as usize, &[token]);
+        self.program(key.0, key.1, key.2);
+        let enc = self.encode(key);
+        self.ctx.submit_and_read(enc, &self.bufs.logits, 0, self.config.vocab)
     }
 
     /// Reads stats slots [0, slot) into `drained` (a sync point).
@@ -220,7 +243,7 @@ impl Trainer for GpuTrainer {
         self.ctx.write(&self.bufs.tokens, 0, &self.tokens.pack(&batch.inputs, &batch.targets));
         self.write_step_params(lr, self.slot);
         self.program(Mode::Train, batch.n, batch.t);
-        self.submit((Mode::Train, batch.n, batch.t), false);
+        self.submit((Mode::Train, batch.n, batch.t));
         self.slot += 1;
         Ok(())
     }
@@ -259,7 +282,7 @@ impl Trainer for GpuTrainer {
                 self.ctx.write(&self.bufs.tokens, 0, &self.tokens.pack(&b.inputs, &b.targets));
                 self.write_step_params(0.0, slot);
                 self.program(Mode::Eval, b.n, b.t);
-                self.submit((Mode::Eval, b.n, b.t), true);
+                self.submit((Mode::Eval, b.n, b.t));
                 count += b.targets.len();
             }
             total += self.ctx.read_f32(&self.bufs.eval_sums, 0, chunk.len())?.iter().map(|&s| s as f64).sum::<f64>();
