@@ -5,6 +5,8 @@
 //! not all, truncated BPTT with the state carried across chunks, SGD (momentum) and Adam,
 //! tanh and relu, a shorter last chunk (T' < T), and dropout (the GPU draws the same
 //! masks as the CPU from the hash in src/dropout.rs, so the tolerances do not change).
+//! Sampling: the GPU generator's logits at every step of a token sequence against the CPU
+//! generator's (atol 2e-5 + rtol 1e-4, as for the parameters).
 //!
 //! Tolerances (f32 on both sides; only summation order differs — tiled fma GEMMs on the
 //! GPU, faer on the CPU — so each op agrees to ~1e-6 relative and differences compound over
@@ -22,9 +24,10 @@ mod common;
 use common::{assert_close32, gpu, tokens};
 use elman::cpu::CpuTrainer;
 use elman::data::batcher::Batcher;
-use elman::gpu::GpuTrainer;
+use elman::gpu::{GpuGenerator, GpuTrainer};
 use elman::model::init::init_params;
 use elman::model::{Activation, ModelConfig};
+use elman::sample::{Generator, NextToken};
 use elman::trainer::{Batch, Optimizer, StepStats, Trainer, UpdateConfig};
 
 const STEPS: usize = 20;
@@ -191,4 +194,40 @@ fn three_relu_layers_with_dropout_sgd_momentum() {
         t: 6,
         dropout: 0.5,
     });
+}
+
+/// Feeds the same tokens to the CPU [`Generator`] and a [`GpuGenerator`] built on a trainer
+/// of n × T (the sampling program is n = T = 1 whatever the trainer's batch shape) and
+/// compares the logits after every token. Training the trainer first shows the sampler
+/// reads its current parameters and leaves its training state alone.
+fn check_sampling(name: &'static str, config: ModelConfig, n: usize, t: usize) {
+    let Some(ctx) = gpu() else { return };
+    let update = UpdateConfig::new(Optimizer::adam(), None);
+    let mut trainer = GpuTrainer::new(ctx, config.clone(), &init_params::<f32>(&config, 5), update, n, t).unwrap();
+    let case = Case { name, config: config.clone(), optimizer: Optimizer::adam(), lr: 0.01, n, t, dropout: 0.0 };
+    run(&mut trainer, &batches(&case)[..3], case.lr);
+    let params = trainer.params().unwrap();
+    let state = trainer.hidden().unwrap();
+    let mut cpu = Generator::new(&config, &params);
+    let mut gpu = GpuGenerator::new(trainer);
+    for (step, &tok) in tokens(21, 12, config.vocab).iter().enumerate() {
+        let want = cpu.advance(tok).unwrap().to_vec();
+        let got = gpu.advance(tok).unwrap();
+        assert_close32(&format!("{name}: logits after token {step}"), got, &want, 2e-5, 1e-4);
+    }
+    let err = gpu.advance(config.vocab as u32).unwrap_err().to_string();
+    assert!(err.contains("outside the vocabulary"), "{name}: {err}");
+    let mut trainer = gpu.into_trainer();
+    assert_eq!(trainer.hidden().unwrap(), state, "{name}: sampling changed the training state");
+    assert_eq!(trainer.params().unwrap(), params, "{name}: sampling changed the parameters");
+}
+
+#[test]
+fn sampling_logits_match_the_cpu_generator_tanh() {
+    check_sampling("sample tanh L=2", ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh }, 1, 1);
+}
+
+#[test]
+fn sampling_logits_match_the_cpu_generator_relu_on_a_batch_trainer() {
+    check_sampling("sample relu L=2", ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu }, 3, 4);
 }
