@@ -1,7 +1,8 @@
 //! The GPU path through the built binary: `train --device gpu` logs the same per-step
 //! losses, gradient norms and validation losses as `train --device cpu` (with and without
 //! dropout), `--resume` on the GPU continues a run as if it never stopped, and
-//! `eval --device gpu` scores a checkpoint as the CPU does.
+//! `eval --device gpu` scores a checkpoint as the CPU does, and `sample --device gpu`
+//! generates the CPU's greedy text and reproduces itself under a fixed seed.
 //!
 //! Shapes kept tiny (d = 8, h ≤ 12, L = 2..3, n = 3, T = 8, ~20 steps) because lavapipe
 //! shares 2 cores. Tolerances are those of tests/gpu_parity.rs (f32 on both devices, only
@@ -13,6 +14,7 @@ mod common;
 
 use common::{assert_close32, elman_ok, fresh_dir, gpu, path_str as s};
 use elman::model::checkpoint::Checkpoint;
+use elman::sample::{Generator, NextToken};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -176,6 +178,46 @@ fn eval_on_gpu_matches_eval_on_cpu() {
     assert_eq!(c["tokens"].as_u64(), Some(valid_len(&valid) - 1), "every character after the first is scored");
     let nats = |v: &Value| v["nats_per_token"].as_f64().expect("nats_per_token is a number") as f32;
     assert_close32("eval nats/token", &[nats(&g)], &[nats(&c)], 1e-5, 1e-4);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sample_on_gpu_is_the_cpu_greedy_text_and_reproducible() {
+    if gpu().is_none() {
+        return;
+    }
+    let (dir, data) = setup("gpu-sample");
+    train(&data, &dir.join("run"), "cpu", 10, 1.0, &["--hidden", "12,5"]);
+    let run = dir.join("run");
+    let sample = |device: &str, extra: &[&str]| -> String {
+        let mut args = vec!["sample", "--ckpt", s(&run), "--device", device, "--len", "30", "--prime", "the "];
+        args.extend(extra);
+        elman_ok(&args)
+    };
+    // Greedy decoding is only comparable across devices where no step is a near-tie: walk
+    // the CPU's greedy path and require a top-2 logit gap far above the logit tolerance.
+    let model = Checkpoint::load(&elman::train::checkpoint_path(&run)).expect("the run saved a checkpoint");
+    let vocab = model.vocab.clone().expect("the checkpoint holds its vocabulary");
+    let mut cpu = Generator::new(&model.config, &model.params);
+    let prime = vocab.encode(b"the ").expect("the prime is in the vocabulary");
+    let mut logits = Vec::new();
+    for &id in &prime {
+        logits = cpu.advance(id).expect("in-vocabulary token").to_vec();
+    }
+    for step in 0..30 {
+        let mut order: Vec<usize> = (0..logits.len()).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+        let gap = logits[order[0]] - logits[order[1]];
+        assert!(gap > 1e-3, "greedy step {step}: top-2 logit gap {gap} is a near-tie; pick another case");
+        logits = cpu.advance(order[0] as u32).expect("in-vocabulary token").to_vec();
+    }
+    let greedy = sample("gpu", &["--top-k", "1"]);
+    assert_eq!(greedy, sample("cpu", &["--top-k", "1"]), "greedy text, GPU vs CPU");
+    let body = |text: &str| text.strip_suffix('\n').map(|b| b.chars().count());
+    assert!(greedy.starts_with("the ") && body(&greedy) == Some(34), "prime + 30 characters + a line break: {greedy:?}");
+    let drawn = sample("gpu", &["--seed", "7", "--top-k", "0", "--temperature", "1.5"]);
+    assert_eq!(drawn, sample("gpu", &["--seed", "7", "--top-k", "0", "--temperature", "1.5"]), "a fixed seed reproduces the GPU sample");
+    assert!(drawn.starts_with("the ") && body(&drawn) == Some(34), "prime + 30 characters + a line break: {drawn:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
