@@ -160,13 +160,19 @@ fn resume_on_gpu_matches_one_gpu_run_and_the_cpu() {
     }
 }
 
+/// A fresh directory holding `run/`, a 2-layer model (h = 12, 5) trained on the CPU for
+/// `steps` steps, for the after-training commands to read on both devices; None (the test
+/// skips) without a GPU adapter.
+fn cpu_model(name: &str, steps: u32) -> Option<PathBuf> {
+    gpu()?;
+    let (dir, data) = setup(name);
+    train(&data, &dir.join("run"), "cpu", steps, 1.0, &["--hidden", "12,5"]);
+    Some(dir)
+}
+
 #[test]
 fn eval_on_gpu_matches_eval_on_cpu() {
-    if gpu().is_none() {
-        return;
-    }
-    let (dir, data) = setup("gpu-eval");
-    train(&data, &dir.join("run"), "cpu", 5, 1.0, &["--hidden", "12,5"]);
+    let Some(dir) = cpu_model("gpu-eval", 5) else { return };
     let valid = dir.join("valid.txt");
     std::fs::write(&valid, "the lazy fox saves nine hands, and the worm jumps over the early bird.\n").expect("temp file is writable");
     let eval = |device: &str| -> Value {
@@ -183,11 +189,7 @@ fn eval_on_gpu_matches_eval_on_cpu() {
 
 #[test]
 fn sample_on_gpu_is_the_cpu_greedy_text_and_reproducible() {
-    if gpu().is_none() {
-        return;
-    }
-    let (dir, data) = setup("gpu-sample");
-    train(&data, &dir.join("run"), "cpu", 10, 1.0, &["--hidden", "12,5"]);
+    let Some(dir) = cpu_model("gpu-sample", 10) else { return };
     let run = dir.join("run");
     let sample = |device: &str, extra: &[&str]| -> String {
         let mut args = vec!["sample", "--ckpt", s(&run), "--device", device, "--len", "30", "--prime", "the "];
