@@ -143,6 +143,8 @@ pub fn run(
     let run_start = Instant::now();
     let mut window_start = Instant::now();
     let mut window_steps = 0u64;
+    // Stats of the steps since the last log line (a save between lines drains some early).
+    let mut window_stats: Vec<StepStats> = Vec::new();
     let mut last_train = None;
     let mut last_valid = None;
     let mut interrupted = false;
@@ -166,7 +168,8 @@ pub fn run(
         let eval_now = at_end || (settings.eval_every > 0 && progress.step.is_multiple_of(settings.eval_every));
         let log_now = eval_now || stop || progress.step.is_multiple_of(settings.log_every.max(1));
         if log_now {
-            let stats = trainer.drain_stats()?;
+            window_stats.extend(trainer.drain_stats()?);
+            let stats = std::mem::take(&mut window_stats);
             let train_loss = check_finite(&stats, progress.step)?;
             let valid = if eval_now && corpus.valid.len() >= 2 {
                 Some(evaluate_stream(trainer, &corpus.valid, settings.seq_len, settings.eval_tokens)?.0)
@@ -199,7 +202,8 @@ pub fn run(
         if save_now {
             if !log_now {
                 // Never save parameters that a NaN step has already spoiled.
-                check_finite(&trainer.drain_stats()?, progress.step)?;
+                window_stats.extend(trainer.drain_stats()?);
+                check_finite(&window_stats, progress.step)?;
             }
             save_checkpoint(trainer, &corpus.vocab, settings, progress, &ckpt_path)?;
         }
