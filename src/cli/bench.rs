@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use elman::bench::{random_batches, time_steps, BenchSize};
 use elman::cpu::CpuTrainer;
+use elman::gpu::profile::Timer;
 use elman::gpu::{GpuContext, GpuTrainer};
 use elman::model::init::init_params;
 use elman::trainer::{Optimizer, Trainer, UpdateConfig};
@@ -34,6 +35,13 @@ pub struct BenchArgs {
     /// Dropout probability on the non-recurrent connections (adds 2·(L+1) dispatches).
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f32,
+    /// Also time every GPU dispatch of a few steps with timestamp queries and print the
+    /// time, GFLOP/s and GB/s per kernel family.
+    #[arg(long)]
+    pub profile: bool,
+    /// Steps the profile takes the median over.
+    #[arg(long, default_value_t = 5)]
+    pub profile_steps: usize,
 }
 
 #[derive(serde::Serialize)]
@@ -46,6 +54,18 @@ struct Row {
     dispatches_per_step: Option<usize>,
     recurrent_dispatches_per_step: Option<usize>,
     gpu_bytes_allocated: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<ProfileJson>,
+}
+
+#[derive(serde::Serialize)]
+struct ProfileJson {
+    timer: &'static str,
+    dispatch_us_per_step: f64,
+    wall_us_per_step: f64,
+    families: Vec<elman::gpu::profile::FamilyRow>,
+    #[serde(skip)]
+    table: String,
 }
 
 fn measure(trainer: &mut dyn Trainer, size: &BenchSize, args: &BenchArgs) -> anyhow::Result<f64> {
@@ -84,13 +104,27 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         } else {
             None
         };
-        let (mut gpu_tps, mut disp, mut rec, mut bytes) = (None, None, None, None);
+        let (mut gpu_tps, mut disp, mut rec, mut bytes, mut profile) = (None, None, None, None, None);
         if let Some(ctx) = &gpu {
             let mut g = GpuTrainer::new(ctx.clone(), config.clone(), &params, update, size.n, size.t)?;
             gpu_tps = Some(measure(&mut g, size, &args)?);
             disp = Some(g.dispatches_per_step());
             rec = Some(g.recurrent_dispatches_per_step());
             bytes = Some(g.bytes_allocated());
+            if args.profile {
+                let p = g.profile(&random_batches(size, args.profile_steps.max(1), 3), 1e-3)?;
+                profile = Some(ProfileJson {
+                    timer: match p.timer {
+                        Timer::InsidePasses => "inside_passes",
+                        Timer::PassPerDispatch => "pass_per_dispatch",
+                        Timer::WholeSubmission => "whole_submission",
+                    },
+                    dispatch_us_per_step: p.dispatch_us(),
+                    wall_us_per_step: p.step_wall_us,
+                    families: p.families(),
+                    table: p.table(),
+                });
+            }
         }
         let ratio = cpu_tps.zip(gpu_tps).map(|(c, g)| g / c);
         rows.push(Row {
@@ -102,14 +136,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             dispatches_per_step: disp,
             recurrent_dispatches_per_step: rec,
             gpu_bytes_allocated: bytes,
+            profile,
         });
     }
     let software = gpu.as_ref().is_some_and(|g| g.is_software());
+    let checks = gpu.as_ref().map(|g| g.kernels.checks().describe());
+    let timer = gpu.as_ref().map(|g| Timer::of(g).describe());
     if args.json {
         let out = serde_json::json!({
             "cpu_device": cpu_name,
             "gpu_device": gpu_name,
             "gpu_is_software": software,
+            "shader_checks": checks,
             "optimizer": "adam",
             "dropout": args.dropout,
             "steps": args.steps,
@@ -120,6 +158,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     println!("cpu: {}", cpu_name.as_deref().unwrap_or("(not measured)"));
     println!("gpu: {}{}", gpu_name.as_deref().unwrap_or("(not measured)"), if software { "  [software adapter: says nothing about GPU speed]" } else { "" });
+    if let Some(c) = &checks {
+        println!("shader runtime checks: {c} (ELMAN_SHADER_CHECKS)");
+    }
     println!(
         "Adam, clip 1.0, dropout {}, {} timed steps after {} warm-up, GPU drained inside the timing",
         args.dropout, args.steps, args.warmup
@@ -137,6 +178,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             disp,
             f(r.gpu_bytes_allocated.map(|b| b as f64 / (1u64 << 20) as f64), 1)
         );
+    }
+    for r in &rows {
+        if let Some(p) = &r.profile {
+            println!("\nprofile {} ({} steps, median; {})", r.size.label(), args.profile_steps.max(1), timer.unwrap_or(""));
+            print!("{}", p.table);
+        }
     }
     let masks = if args.dropout > 0.0 { " + 2·(L+1) dropout masks" } else { "" };
     println!("dispatches per step = 2·L·T recurrent (one fused kernel per time step and layer, each way) + 5·L + 11 batched{masks}");

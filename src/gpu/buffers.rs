@@ -140,19 +140,25 @@ impl GpuContext {
 
     /// Like [`GpuContext::read_f32`], but the copy is appended to `encoder` (work already
     /// recorded by the caller), so that work and its readback are one submission.
-    pub fn submit_and_read(&self, mut encoder: wgpu::CommandEncoder, buffer: &wgpu::Buffer, offset: usize, len: usize) -> Result<Vec<f32>> {
-        if len == 0 {
+    pub fn submit_and_read(&self, encoder: wgpu::CommandEncoder, buffer: &wgpu::Buffer, offset: usize, len: usize) -> Result<Vec<f32>> {
+        let bytes = self.submit_and_read_bytes(encoder, buffer, (offset * 4) as u64, (len * 4) as u64)?;
+        Ok(bytemuck::pod_collect_to_vec::<u8, f32>(&bytes))
+    }
+
+    /// Like [`GpuContext::submit_and_read`], for `size` bytes from byte `offset` (a
+    /// multiple of 4): the raw bytes.
+    pub fn submit_and_read_bytes(&self, mut encoder: wgpu::CommandEncoder, buffer: &wgpu::Buffer, offset: u64, size: u64) -> Result<Vec<u8>> {
+        if size == 0 {
             self.queue.submit([encoder.finish()]);
             return Ok(Vec::new());
         }
-        let size = (len * 4) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        encoder.copy_buffer_to_buffer(buffer, (offset * 4) as u64, &staging, 0, size);
+        encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
@@ -168,7 +174,7 @@ impl GpuContext {
         let view = staging
             .get_mapped_range(..)
             .map_err(|e| ElmanError::Gpu(format!("cannot read the readback buffer: {e}")))?;
-        let out = bytemuck::pod_collect_to_vec::<u8, f32>(&view);
+        let out = view.to_vec();
         drop(view);
         staging.unmap();
         Ok(out)

@@ -5,7 +5,7 @@
 //! (discrete, then integrated, virtual, other); a software adapter (device type Cpu, e.g.
 //! Mesa's llvmpipe) only when `allow_software` (`--device gpu`), never for `--device auto`.
 
-use super::kernels::Kernels;
+use super::kernels::{Kernels, ShaderChecks};
 use crate::error::{ElmanError, Result};
 
 /// What `elman info` prints about one adapter.
@@ -79,6 +79,7 @@ impl GpuContext {
     /// Picks an adapter (see the module doc) and opens a device with its full limits.
     /// Errors, naming what was found, when nothing fits.
     pub fn new(adapter_substring: Option<&str>, allow_software: bool) -> Result<GpuContext> {
+        let checks = ShaderChecks::from_env()?;
         let (instance, backends) = instance();
         let adapters = enumerate(&instance, backends);
         let found: Vec<String> = adapters.iter().map(|a| describe_info(&a.get_info())).collect();
@@ -104,14 +105,18 @@ impl GpuContext {
         };
         let info = adapter.get_info();
         let limits = adapter.limits();
+        // Timestamp queries only serve `elman bench --profile`; ask for them where offered.
+        let timestamps = wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("elman"),
-            required_features: wgpu::Features::empty(),
+            required_features: adapter.features() & timestamps,
             required_limits: limits.clone(),
             ..Default::default()
         }))
         .map_err(|e| ElmanError::Gpu(format!("cannot open a device on {}: {e}", describe_info(&info))))?;
-        let kernels = Kernels::new(&device);
+        let kernels = Kernels::new(&device, checks);
         Ok(GpuContext { device, queue, kernels, info, limits })
     }
 

@@ -6,7 +6,7 @@
 
 use super::kernels::Kernel;
 use super::params::*;
-use super::program::{Bind, ProgramBuilder};
+use super::program::{Bind, Cost, ProgramBuilder};
 
 /// matmul.wgsl: output tile side.
 pub const MATMUL_TILE: u32 = 64;
@@ -33,6 +33,20 @@ fn bytes<T: bytemuck::Pod>(p: &T) -> &[u8] {
     bytemuck::bytes_of(p)
 }
 
+/// C ← [C +] op(A)·op(B) [+ bias]: 2mnk FLOPs; A, B and C once (C twice when accumulating).
+fn matmul_cost(p: &MatmulParams) -> Cost {
+    let (m, n, k) = (p.m as f64, p.n as f64, p.k as f64);
+    let c_reads = if p.flags & MatmulParams::ACCUMULATE != 0 { m * n } else { 0.0 };
+    Cost::new(2.0 * m * n * k, m * k + k * n + m * n + c_reads + n)
+}
+
+/// One recurrent step: 2·n·h² FLOPs for the product; W_hh, the previous rows and
+/// `row_blocks` other [n, h] blocks (P_t and H_t forward; dH_t, dZ_{t+1}, H_t, dZ_t back).
+fn rnn_step_cost(p: &RnnStepParams, row_blocks: u32) -> Cost {
+    let (n, h) = (p.rows as f64, p.h as f64);
+    Cost::new(2.0 * n * h * h + 2.0 * n * h, h * h + row_blocks as f64 * n * h)
+}
+
 impl ProgramBuilder<'_> {
     /// C ← [C +] op(A)·op(B) [+ bias]; `bias` is bound only when `p.flags` has BIAS.
     pub fn matmul(&mut self, a: &wgpu::Buffer, b: &wgpu::Buffer, c: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, p: MatmulParams) {
@@ -43,6 +57,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(a)), (1, Bind::Buffer(b)), (2, Bind::Buffer(c)), (3, Bind::Buffer(bias)), (4, Bind::Params)],
             bytes(&p),
             groups,
+            matmul_cost(&p),
         );
     }
 
@@ -54,6 +69,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(p_all)), (1, Bind::Buffer(hs)), (2, Bind::Buffer(w)), (4, Bind::Params)],
             bytes(&p),
             groups,
+            rnn_step_cost(&p, 3),
         );
     }
 
@@ -65,6 +81,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(dh)), (1, Bind::Buffer(dz)), (2, Bind::Buffer(w)), (3, Bind::Buffer(hs)), (4, Bind::Params)],
             bytes(&p),
             groups,
+            rnn_step_cost(&p, 4),
         );
     }
 
@@ -76,6 +93,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(table)), (1, Bind::Buffer(tokens)), (2, Bind::Buffer(rows)), (3, Bind::Params)],
             bytes(&p),
             groups,
+            Cost::new(0.0, (p.rows + 2 * p.rows * p.d) as f64),
         );
     }
 
@@ -87,15 +105,20 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(d_rows)), (1, Bind::Buffer(tokens)), (2, Bind::Buffer(grad)), (3, Bind::Params)],
             bytes(&p),
             groups,
+            Cost::new((p.rows * p.d) as f64, (p.rows * p.d + p.rows + p.vocab + 1 + p.vocab * p.d) as f64),
         );
     }
 
     fn softmax(&mut self, kernel: Kernel, logits: &wgpu::Buffer, tokens: &wgpu::Buffer, row_loss: &wgpu::Buffer, p: SoftmaxParams) {
+        let (rows, vocab) = (p.rows as f64, p.vocab as f64);
+        // Logits read (and dlogits written in training), targets read, losses written.
+        let passes = if kernel == Kernel::SoftmaxXent { 2.0 } else { 1.0 };
         self.push(
             kernel,
             &[(0, Bind::Buffer(logits)), (1, Bind::Buffer(tokens)), (2, Bind::Buffer(row_loss)), (3, Bind::Params)],
             bytes(&p),
             grid_1d(p.rows),
+            Cost::new(4.0 * rows * vocab, passes * rows * vocab + 2.0 * rows),
         );
     }
 
@@ -116,6 +139,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(src)), (1, Bind::Buffer(dst)), (3, Bind::Params)],
             bytes(&p),
             [p.cols.div_ceil(BIAS_COLS_PER_WG), 1, 1],
+            Cost::new((p.count * p.cols) as f64, (p.count * p.cols + p.cols) as f64),
         );
     }
 
@@ -128,6 +152,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(grads)), (1, Bind::Buffer(partials)), (3, Bind::Params)],
             bytes(&p),
             [NUM_PARTIALS, 1, 1],
+            Cost::new(2.0 * count as f64, count as f64),
         );
         let p = ReduceParams { count: NUM_PARTIALS, clip: theta.unwrap_or(0.0), ..Default::default() };
         self.push(
@@ -135,6 +160,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(partials)), (1, Bind::Buffer(clip)), (2, Bind::Buffer(stats)), (3, Bind::Params), (4, Bind::Step)],
             bytes(&p),
             [1, 1, 1],
+            Cost::new(NUM_PARTIALS as f64, NUM_PARTIALS as f64 + 3.0),
         );
     }
 
@@ -145,6 +171,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(row_loss)), (2, Bind::Buffer(stats)), (3, Bind::Params), (4, Bind::Step)],
             bytes(&p),
             [1, 1, 1],
+            Cost::new(p.count as f64, p.count as f64 + 1.0),
         );
     }
 
@@ -155,6 +182,8 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(param)), (1, Bind::Buffer(grad)), (2, Bind::Buffer(m)), (4, Bind::Buffer(clip)), (5, Bind::Params), (6, Bind::Step)],
             bytes(&p),
             grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
+            // Reads p, g, m; writes p, m.
+            Cost::new(4.0 * p.count as f64, 5.0 * p.count as f64),
         );
     }
 
@@ -174,6 +203,8 @@ impl ProgramBuilder<'_> {
             ],
             bytes(&p),
             grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
+            // Reads p, g, m, v; writes p, m, v.
+            Cost::new(12.0 * p.count as f64, 7.0 * p.count as f64),
         );
     }
 
@@ -185,6 +216,7 @@ impl ProgramBuilder<'_> {
             &[(1, Bind::Buffer(x)), (2, Bind::Params), (3, Bind::Step)],
             bytes(&p),
             grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
+            Cost::new(p.count as f64, 2.0 * p.count as f64),
         );
     }
 
@@ -195,6 +227,7 @@ impl ProgramBuilder<'_> {
             &[(0, Bind::Buffer(src)), (1, Bind::Buffer(dst)), (2, Bind::Params), (3, Bind::Step)],
             bytes(&p),
             grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
+            Cost::new(p.count as f64, 2.0 * p.count as f64),
         );
     }
 }

@@ -8,6 +8,7 @@
 //! - [`kernels`]: the pipeline registry; [`params`]: the uniform structs;
 //!   [`program`] + [`launch`]: prepared dispatches and one typed launcher per kernel.
 //! - [`buffers`]: allocation, flat parameter layout, readback; [`limits`]: size checks.
+//! - [`profile`]: per-dispatch timestamps summed per kernel family (`bench --profile`).
 //! - [`schedule`]: the forward/backward/update dispatch list; [`trainer`]: [`GpuTrainer`];
 //!   [`sampler`]: [`GpuGenerator`], sampling one token per submission.
 
@@ -17,6 +18,7 @@ pub mod kernels;
 pub mod launch;
 pub mod limits;
 pub mod params;
+pub mod profile;
 pub mod program;
 pub mod tokens;
 

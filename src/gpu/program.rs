@@ -27,8 +27,33 @@ enum PendingBind {
     Step,
 }
 
+/// What one dispatch does, counted from its shapes for the profile: floating-point
+/// operations, and the fewest bytes it must move (each operand read once, each result
+/// written once).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Cost {
+    pub flops: f64,
+    pub bytes: f64,
+}
+
+impl Cost {
+    /// `flops` operations over `elements` f32/u32 values moved.
+    pub fn new(flops: f64, elements: f64) -> Cost {
+        Cost { flops, bytes: 4.0 * elements }
+    }
+}
+
+/// One recorded dispatch, as the profile and the structural tests see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DispatchInfo {
+    pub kernel: Kernel,
+    pub workgroups: [u32; 3],
+    pub cost: Cost,
+}
+
 struct Pending {
     kernel: Kernel,
+    cost: Cost,
     binds: Vec<(u32, PendingBind)>,
     params_offset: u64,
     params_size: u64,
@@ -48,6 +73,7 @@ pub struct ProgramBuilder<'c> {
 pub struct Program {
     label: String,
     dispatches: Vec<(Kernel, wgpu::BindGroup, [u32; 3])>,
+    costs: Vec<Cost>,
     /// Bytes of the program's uniform buffer (kept alive by the bind groups).
     pub uniform_bytes: u64,
 }
@@ -58,8 +84,9 @@ impl<'c> ProgramBuilder<'c> {
         ProgramBuilder { ctx, label: label.to_string(), step: step.cloned(), uniforms: Vec::new(), pending: Vec::new() }
     }
 
-    /// Appends one dispatch of `kernel` with `params` (a Pod `Params` struct, as bytes).
-    pub fn push(&mut self, kernel: Kernel, binds: &[(u32, Bind)], params: &[u8], workgroups: [u32; 3]) {
+    /// Appends one dispatch of `kernel` with `params` (a Pod `Params` struct, as bytes);
+    /// `cost` is what the profile credits it with.
+    pub fn push(&mut self, kernel: Kernel, binds: &[(u32, Bind)], params: &[u8], workgroups: [u32; 3], cost: Cost) {
         let align = self.ctx.limits().min_uniform_buffer_offset_alignment as usize;
         let params_offset = self.uniforms.len().div_ceil(align) * align;
         self.uniforms.resize(params_offset, 0);
@@ -77,6 +104,7 @@ impl<'c> ProgramBuilder<'c> {
             .collect();
         self.pending.push(Pending {
             kernel,
+            cost,
             binds,
             params_offset: params_offset as u64,
             params_size: params.len() as u64,
@@ -134,7 +162,8 @@ impl<'c> ProgramBuilder<'c> {
                 (p.kernel, bind_group, p.workgroups)
             })
             .collect();
-        Program { label: self.label, dispatches, uniform_bytes: bytes.len() as u64 }
+        let costs = self.pending.iter().map(|p| p.cost).collect();
+        Program { label: self.label, dispatches, costs, uniform_bytes: bytes.len() as u64 }
     }
 }
 
@@ -147,6 +176,48 @@ impl Program {
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(*x, *y, *z);
         }
+    }
+
+    /// Like [`Program::record`], with a timestamp written into `queries` before the first
+    /// dispatch (index `first`) and after each one (`first + 1 + i`), so consecutive
+    /// differences time each dispatch (TIMESTAMP_QUERY_INSIDE_PASSES).
+    pub fn record_timed(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass, queries: &wgpu::QuerySet, first: u32) {
+        pass.write_timestamp(queries, first);
+        for (i, (kernel, bind_group, [x, y, z])) in self.dispatches.iter().enumerate() {
+            pass.set_pipeline(ctx.kernels.pipeline(*kernel));
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(*x, *y, *z);
+            pass.write_timestamp(queries, first + 1 + i as u32);
+        }
+    }
+
+    /// Records each dispatch in a compute pass of its own whose beginning and end write
+    /// timestamps `first + 2i` and `first + 2i + 1` (adapters with TIMESTAMP_QUERY but
+    /// without timestamps inside passes).
+    pub fn record_pass_per_dispatch(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, queries: &wgpu::QuerySet, first: u32) {
+        for (i, (kernel, bind_group, [x, y, z])) in self.dispatches.iter().enumerate() {
+            let at = first + 2 * i as u32;
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.entry_point()),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: queries,
+                    beginning_of_pass_write_index: Some(at),
+                    end_of_pass_write_index: Some(at + 1),
+                }),
+            });
+            pass.set_pipeline(ctx.kernels.pipeline(*kernel));
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(*x, *y, *z);
+        }
+    }
+
+    /// Every dispatch in order: kernel, workgroup counts, cost.
+    pub fn dispatches(&self) -> Vec<DispatchInfo> {
+        self.dispatches
+            .iter()
+            .zip(&self.costs)
+            .map(|((kernel, _, workgroups), cost)| DispatchInfo { kernel: *kernel, workgroups: *workgroups, cost: *cost })
+            .collect()
     }
 
     /// Encodes the program in its own compute pass and submits it (tests, one-off work).

@@ -14,6 +14,7 @@ use super::buffers::{Allocator, ParamLayout};
 use super::context::GpuContext;
 use super::limits::{self, EVAL_SLOTS, STATS_SLOTS};
 use super::params::StepParams;
+use super::profile::{self, StepProfile, Timer, Timestamps};
 use super::program::Program;
 use super::schedule::{self, Buffers, LayerBuffers, Mode, Shapes};
 use super::tokens::TokenLayout;
@@ -160,7 +161,8 @@ impl GpuTrainer {
     }
 
     /// Encodes: the mode's carried state → H's first rows, the program, H_T → that state.
-    fn encode(&self, key: (Mode, usize, usize)) -> wgpu::CommandEncoder {
+    /// With `timing`, the dispatches also write timestamps into its query set (profile).
+    fn encode(&self, key: (Mode, usize, usize), timing: Option<(Timer, &Timestamps)>) -> wgpu::CommandEncoder {
         let (mode, n, t) = key;
         let program = &self.programs[&key];
         let label = format!("{mode:?} step");
@@ -168,9 +170,15 @@ impl GpuTrainer {
         for (lb, &h) in self.bufs.layers.iter().zip(&self.config.hidden) {
             enc.copy_buffer_to_buffer(lb.state_for(mode), 0, &lb.hidden, 0, (n * h * 4) as u64);
         }
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&label), timestamp_writes: None });
-            program.record(&self.ctx, &mut pass);
+        match timing {
+            Some((Timer::PassPerDispatch, stamps)) => program.record_pass_per_dispatch(&self.ctx, &mut enc, &stamps.set, 0),
+            _ => {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&label), timestamp_writes: None });
+                match timing {
+                    Some((Timer::InsidePasses, stamps)) => program.record_timed(&self.ctx, &mut pass, &stamps.set, 0),
+                    _ => program.record(&self.ctx, &mut pass),
+                }
+            }
         }
         for (lb, &h) in self.bufs.layers.iter().zip(&self.config.hidden) {
             let block = (n * h * 4) as u64;
@@ -181,7 +189,7 @@ impl GpuTrainer {
 
     /// [`Self::encode`], then one submission (no wait).
     fn submit(&self, key: (Mode, usize, usize)) {
-        self.ctx.queue.submit([self.encode(key).finish()]);
+        self.ctx.queue.submit([self.encode(key, None).finish()]);
     }
 
     /// Zeroes the sampling state (Mode::Logits), leaving the training and evaluation
@@ -202,8 +210,48 @@ impl GpuTrainer {
         let key = (Mode::Logits, 1, 1);
         self.ctx.write(&self.bufs.tokens, self.tokens.inputs_off() as usize, &[token]);
         self.program(key.0, key.1, key.2);
-        let enc = self.encode(key);
+        let enc = self.encode(key, None);
         self.ctx.submit_and_read(enc, &self.bufs.logits, 0, self.config.vocab)
+    }
+
+    /// Training steps on `batches` (n × T each), each one submitted alone and waited for,
+    /// its dispatches timed with the best [`Timer`] the device has: the median time of
+    /// each dispatch and of the whole step. The steps train as [`Trainer::step`] would.
+    pub fn profile(&mut self, batches: &[Batch], lr: f32) -> Result<StepProfile> {
+        let timer = Timer::of(&self.ctx);
+        let key = (Mode::Train, self.n, self.t);
+        let dispatches = self.program(key.0, key.1, key.2).dispatches();
+        let stamps = match timer {
+            Timer::WholeSubmission => None,
+            _ => Some(Timestamps::new(&self.ctx, timer.queries(dispatches.len()))?),
+        };
+        let (mut per_step, mut walls) = (Vec::new(), Vec::new());
+        for batch in batches {
+            if (batch.n, batch.t) != (self.n, self.t) {
+                return Err(ElmanError::Config(format!("profile batches must be {}×{}, got {}×{}", self.n, self.t, batch.n, batch.t)));
+            }
+            self.check_tokens(batch)?;
+            if self.slot == STATS_SLOTS {
+                self.read_stats()?;
+            }
+            self.updates += 1;
+            self.ctx.write(&self.bufs.tokens, 0, &self.tokens.pack(&batch.inputs, &batch.targets));
+            self.write_step_params(lr, self.slot);
+            let start = std::time::Instant::now();
+            let enc = self.encode(key, stamps.as_ref().map(|s| (timer, s)));
+            let ns = match &stamps {
+                Some(s) => profile::durations(timer, &s.submit_and_read(&self.ctx, enc)?, dispatches.len()),
+                None => {
+                    self.ctx.submit_and_read(enc, &self.bufs.clip, 0, 1)?;
+                    vec![0.0; dispatches.len()]
+                }
+            };
+            walls.push(vec![start.elapsed().as_secs_f64() * 1e6]);
+            per_step.push(ns);
+            self.slot += 1;
+        }
+        let step_wall_us = profile::median_rows(&walls).first().copied().unwrap_or(0.0);
+        Ok(StepProfile { timer, dispatches, ns: profile::median_rows(&per_step), step_wall_us })
     }
 
     /// Reads stats slots [0, slot) into `drained` (a sync point).
