@@ -1,6 +1,7 @@
-// reduce: column sums, the global gradient norm with its clip factor, and the loss sum.
+// reduce: the global gradient norm with its clip factor, and the loss sum. (Bias
+// gradients, the column sums of dZ, come out of the weight-gradient GEMMs: matmul.wgsl's
+// ONES_ROW.)
 //
-//   bias_grad:          dst[dst_off + j] = Σ_r src[src_off + r·cols + j]         (db = column sums of dZ)
 //   grad_norm_partial:  dst[w] = Σ_{e ≡ w-th slice} src[e]²   over all `count` gradients (pass 1)
 //   grad_norm_finish:   ‖g‖ = √(Σ_w src[w]); c = min(1, θ/‖g‖) (1 when θ ≤ 0);   (pass 2)
 //                       dst[0] = c (read by the optimizer); stats[slot] = (·, ‖g‖, [c < 1], ·)
@@ -8,28 +9,26 @@
 // Everything stays on the GPU; `slot` comes from the per-step uniform so many steps'
 // stats accumulate before the host reads them back.
 //
-// | binding | name  | access     | bias_grad      | norm_partial   | norm_finish     | loss_sum     |
-// |---------|-------|------------|----------------|----------------|-----------------|--------------|
-// | 0       | src   | read       | dZ [rows,cols] | grads [count]  | partials        | row_loss     |
-// | 1       | dst   | read_write | grads          | partials       | clip [4]        | —            |
-// | 2       | stats | read_write | —              | —              | stats [slots,4] | stats        |
-// | 3       | p     | uniform    | Params         | Params         | Params          | Params       |
-// | 4       | step  | uniform    | —              | —              | StepParams      | StepParams   |
+// | binding | name  | access     | norm_partial   | norm_finish     | loss_sum     |
+// |---------|-------|------------|----------------|-----------------|--------------|
+// | 0       | src   | read       | grads [count]  | partials        | row_loss     |
+// | 1       | dst   | read_write | partials       | clip [4]        | —            |
+// | 2       | stats | read_write | —              | stats [slots,4] | stats        |
+// | 3       | p     | uniform    | Params         | Params          | Params       |
+// | 4       | step  | uniform    | —              | StepParams      | StepParams   |
 
 const WG: u32 = 256u;
-const COLS_PER_WG: u32 = 64u;
-const LANES: u32 = 4u;
 const NUM_PARTIALS: u32 = 256u;
 
 struct Params {
     count: u32,
-    cols: u32,
-    src_off: u32,
-    dst_off: u32,
     stride: u32,
     field: u32,
     clip: f32,
     scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 struct StepParams {
@@ -64,27 +63,6 @@ fn workgroup_sum(v: f32, li: u32) -> f32 {
     let out = scratch[0];
     workgroupBarrier();
     return out;
-}
-
-// `count` = rows. Workgroup: 64 columns × 4 lanes; lane q sums rows q, q+4, ...
-@compute @workgroup_size(64, 4, 1)
-fn bias_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let j = wid.x * COLS_PER_WG + lid.x;
-    var s = 0.0;
-    if j < p.cols {
-        for (var r = lid.y; r < p.count; r += LANES) {
-            s += src[p.src_off + r * p.cols + j];
-        }
-    }
-    scratch[lid.y * COLS_PER_WG + lid.x] = s;
-    workgroupBarrier();
-    if lid.y == 0u && j < p.cols {
-        var total = 0.0;
-        for (var q = 0u; q < LANES; q++) {
-            total += scratch[q * COLS_PER_WG + lid.x];
-        }
-        dst[p.dst_off + j] = total;
-    }
 }
 
 // Dispatched as exactly NUM_PARTIALS workgroups.

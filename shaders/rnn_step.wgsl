@@ -11,10 +11,23 @@
 //             its first n rows, so H_{t-1} is row block t and H_t is written to block t+1.
 //   backward: x_in = dH [T·n, h]; y_out = dZ [T·n, h] (dZ_{t+1} read from block t+1,
 //             dZ_t written to block t); aux = H [(T+1)·n, h] (H_t is block t+1).
-// w = the flat parameter buffer, W_hh [h, h] at w_off.
+// w = the flat parameter buffer, W_hh [h, h] at w_off (the trainer aligns it to 64).
 //
-// Tiling: 16×16 threads compute a 32×32 tile of the [n, h] result, 2×2 registers each,
-// K in slices of 32 through workgroup memory. Bounds checks sit on loads and stores.
+// The product is small ([n, h]·[h, h] with n = 32, say) and on the critical path, so the
+// kernel spreads it over many workgroups: each computes a ROWS × 16 tile of the result
+// (ROWS, a pipeline-overridable constant, is 1, 2, 4, 8, 16 or 32, chosen per shape so
+// that a step launches ≥ 128 workgroups where the shape allows). Its 256 threads are
+// ROWS·4 slots (row, group of 4 columns) times KS = 256 / (ROWS·4) slices of K: thread
+// (slot, s) sums k4 = s, s + KS, … (four k per iteration, as vec4 loads), then the KS
+// partial sums of each slot are added in a fixed tree order in workgroup memory
+// (deterministic), and the slice-0 thread applies φ or φ' and stores four results.
+// Forward reads W_hh[k, j..j+3] (row-major: contiguous in j); backward reads
+// W_hh[j+q, k..k+3] (contiguous in k) and takes dot products: both are vec4 loads.
+// When h or w_off is not a multiple of 4 the same thread layout runs a scalar path (one
+// k per iteration, element access into the vec4 arrays).
+//
+// Guards: a thread whose row or columns fall outside [n, h] loads nothing and stores
+// nothing; every thread still reaches the reduction's barriers.
 //
 // | binding | name  | access     | forward           | backward           |
 // |---------|-------|------------|-------------------|--------------------|
@@ -24,11 +37,9 @@
 // | 3       | aux   | read       | (unused)          | H [(T+1)·n, h]     |
 // | 4       | p     | uniform    | Params            | Params             |
 
-const TILE: u32 = 32u;
-const BK: u32 = 32u;
-const WG_SIDE: u32 = 16u;
+override ROWS: u32 = 8u;
+const COLS: u32 = 16u;
 const THREADS: u32 = 256u;
-const PER_THREAD: u32 = 2u;
 
 struct Params {
     rows: u32,
@@ -41,114 +52,185 @@ struct Params {
     _pad1: u32,
 }
 
-@group(0) @binding(0) var<storage, read> x_in: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y_out: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> aux: array<f32>;
+@group(0) @binding(0) var<storage, read> x_in: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y_out: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> aux: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-var<workgroup> a_tile: array<f32, 1024>; // [BK][TILE]: a_tile[kk * TILE + i]
-var<workgroup> b_tile: array<f32, 1024>; // [BK][TILE]: b_tile[kk * TILE + j]
+var<workgroup> partial: array<vec4<f32>, THREADS>;
 
-fn activate(z: f32) -> f32 {
+fn slots() -> u32 {
+    return ROWS * 4u;
+}
+
+fn k_slices() -> u32 {
+    return THREADS / slots();
+}
+
+fn activate(z: vec4<f32>) -> vec4<f32> {
     if p.act == 0u {
         // tanh saturates to ±1 in f32 long before |z| = 20; the clamp keeps exp-based
         // implementations from computing inf/inf.
-        return tanh(clamp(z, -20.0, 20.0));
+        return tanh(clamp(z, vec4<f32>(-20.0), vec4<f32>(20.0)));
     }
-    return max(z, 0.0);
+    return max(z, vec4<f32>(0.0));
 }
 
-fn activation_derivative(y: f32) -> f32 {
+fn activation_derivative(y: vec4<f32>) -> vec4<f32> {
     if p.act == 0u {
         return 1.0 - y * y;
     }
-    return select(0.0, 1.0, y > 0.0);
+    return select(vec4<f32>(0.0), vec4<f32>(1.0), y > vec4<f32>(0.0));
 }
 
-// acc += (y_out rows a_row0.. as [rows, h]) · W (or Wᵀ when trans_w) for this thread's 2×2 block.
-fn tile_product(a_row0: u32, trans_w: bool, row0: u32, col0: u32, lid: vec3<u32>, li: u32, acc: ptr<function, array<f32, 4>>) {
-    for (var k0 = 0u; k0 < p.h; k0 += BK) {
-        for (var r = 0u; r < (TILE * BK) / THREADS; r++) {
-            let e = li + r * THREADS;
-            let i = e / BK;
-            let kk = e % BK;
-            var va = 0.0;
-            if row0 + i < p.rows && k0 + kk < p.h {
-                va = y_out[(a_row0 + row0 + i) * p.h + k0 + kk];
+// The vec4 path needs whole vec4s: rows of h % 4 = 0 elements and W_hh at a multiple of 4.
+fn vec4_path() -> bool {
+    return p.h % 4u == 0u && p.w_off % 4u == 0u;
+}
+
+// Scalar element e of each binding (the scalar path).
+fn y_at(e: u32) -> f32 {
+    return y_out[e / 4u][e % 4u];
+}
+
+fn w_at(e: u32) -> f32 {
+    return w[e / 4u][e % 4u];
+}
+
+// Four consecutive elements from scalar index e, zero past `valid` of them.
+fn x4(e: u32, valid: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        if q < valid {
+            v[q] = x_in[(e + q) / 4u][(e + q) % 4u];
+        }
+    }
+    return v;
+}
+
+fn aux4(e: u32, valid: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        if q < valid {
+            v[q] = aux[(e + q) / 4u][(e + q) % 4u];
+        }
+    }
+    return v;
+}
+
+fn store_y4(e: u32, valid: u32, v: vec4<f32>) {
+    for (var q = 0u; q < 4u; q++) {
+        if q < valid {
+            y_out[(e + q) / 4u][(e + q) % 4u] = v[q];
+        }
+    }
+}
+
+// This thread's partial of (rows of y_out from a_row0) · W (or Wᵀ when `back`) for row i,
+// columns j..j+3, over its K slice.
+fn partial_product(a_row0: u32, i: u32, j: u32, s: u32, back: bool) -> vec4<f32> {
+    var acc = vec4<f32>(0.0);
+    let h = p.h;
+    if vec4_path() {
+        let h4 = h / 4u;
+        let a_base = (a_row0 + i) * h4;
+        let w_base = p.w_off / 4u;
+        for (var k4 = s; k4 < h4; k4 += k_slices()) {
+            let av = y_out[a_base + k4];
+            if back {
+                let wb = w_base + j * h4 + k4; // W[j, 4·k4 ..]
+                acc += vec4<f32>(dot(av, w[wb]), dot(av, w[wb + h4]), dot(av, w[wb + 2u * h4]), dot(av, w[wb + 3u * h4]));
+            } else {
+                let wb = w_base + 4u * k4 * h4 + j / 4u; // W[4·k4, j ..]
+                acc = fma(vec4<f32>(av.x), w[wb], acc);
+                acc = fma(vec4<f32>(av.y), w[wb + h4], acc);
+                acc = fma(vec4<f32>(av.z), w[wb + 2u * h4], acc);
+                acc = fma(vec4<f32>(av.w), w[wb + 3u * h4], acc);
             }
-            a_tile[kk * TILE + i] = va;
-            var j: u32;
-            var kb: u32;
-            if trans_w { j = e / BK; kb = e % BK; } else { kb = e / TILE; j = e % TILE; }
-            var vb = 0.0;
-            if col0 + j < p.h && k0 + kb < p.h {
-                if trans_w {
-                    vb = w[p.w_off + (col0 + j) * p.h + k0 + kb];
+        }
+        return acc;
+    }
+    let valid = min(4u, h - j);
+    for (var k = s; k < h; k += k_slices()) {
+        let av = y_at((a_row0 + i) * h + k);
+        var wv = vec4<f32>(0.0);
+        for (var q = 0u; q < 4u; q++) {
+            if q < valid {
+                if back {
+                    wv[q] = w_at(p.w_off + (j + q) * h + k);
                 } else {
-                    vb = w[p.w_off + (k0 + kb) * p.h + col0 + j];
+                    wv[q] = w_at(p.w_off + k * h + j + q);
                 }
             }
-            b_tile[kb * TILE + j] = vb;
         }
-        workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            let a0 = a_tile[kk * TILE + lid.y];
-            let a1 = a_tile[kk * TILE + lid.y + WG_SIDE];
-            let b0 = b_tile[kk * TILE + lid.x];
-            let b1 = b_tile[kk * TILE + lid.x + WG_SIDE];
-            (*acc)[0] = fma(a0, b0, (*acc)[0]);
-            (*acc)[1] = fma(a0, b1, (*acc)[1]);
-            (*acc)[2] = fma(a1, b0, (*acc)[2]);
-            (*acc)[3] = fma(a1, b1, (*acc)[3]);
+        acc = fma(vec4<f32>(av), wv, acc);
+    }
+    return acc;
+}
+
+// Sums the k-slice partials of every slot into partial[slot] (fixed tree order).
+fn reduce_slices(li: u32, s: u32, acc: vec4<f32>) {
+    partial[li] = acc;
+    workgroupBarrier();
+    for (var half = k_slices() / 2u; half > 0u; half /= 2u) {
+        if s < half {
+            partial[li] = partial[li] + partial[li + half * slots()];
         }
         workgroupBarrier();
     }
 }
 
-@compute @workgroup_size(16, 16, 1)
-fn rnn_step_forward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    var acc: array<f32, 4>;
-    tile_product(p.t * p.rows, false, row0, col0, lid, li, &acc);
-    for (var r = 0u; r < PER_THREAD; r++) {
-        let i = row0 + lid.y + r * WG_SIDE;
-        for (var q = 0u; q < PER_THREAD; q++) {
-            let j = col0 + lid.x + q * WG_SIDE;
-            if i < p.rows && j < p.h {
-                let z = x_in[(p.t * p.rows + i) * p.h + j] + acc[r * PER_THREAD + q];
-                y_out[((p.t + 1u) * p.rows + i) * p.h + j] = activate(z);
-            }
+@compute @workgroup_size(256, 1, 1)
+fn rnn_step_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let slot = li % slots();
+    let s = li / slots();
+    let i = wid.y * ROWS + slot / 4u;
+    let j = wid.x * COLS + 4u * (slot % 4u);
+    let inside = i < p.rows && j < p.h;
+    var acc = vec4<f32>(0.0);
+    if inside {
+        acc = partial_product(p.t * p.rows, i, j, s, false);
+    }
+    reduce_slices(li, s, acc);
+    if s == 0u && inside {
+        let sum = partial[slot];
+        if vec4_path() {
+            let h4 = p.h / 4u;
+            let z = x_in[(p.t * p.rows + i) * h4 + j / 4u] + sum;
+            y_out[((p.t + 1u) * p.rows + i) * h4 + j / 4u] = activate(z);
+        } else {
+            let valid = min(4u, p.h - j);
+            let z = x4((p.t * p.rows + i) * p.h + j, valid) + sum;
+            store_y4(((p.t + 1u) * p.rows + i) * p.h + j, valid, activate(z));
         }
     }
 }
 
-@compute @workgroup_size(16, 16, 1)
-fn rnn_step_backward(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    var acc: array<f32, 4>;
-    if p.has_next != 0u {
-        tile_product((p.t + 1u) * p.rows, true, row0, col0, lid, li, &acc);
+@compute @workgroup_size(256, 1, 1)
+fn rnn_step_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let slot = li % slots();
+    let s = li / slots();
+    let i = wid.y * ROWS + slot / 4u;
+    let j = wid.x * COLS + 4u * (slot % 4u);
+    let inside = i < p.rows && j < p.h;
+    var acc = vec4<f32>(0.0);
+    if inside && p.has_next != 0u {
+        acc = partial_product((p.t + 1u) * p.rows, i, j, s, true);
     }
-    for (var r = 0u; r < PER_THREAD; r++) {
-        let i = row0 + lid.y + r * WG_SIDE;
-        for (var q = 0u; q < PER_THREAD; q++) {
-            let j = col0 + lid.x + q * WG_SIDE;
-            if i < p.rows && j < p.h {
-                let here = (p.t * p.rows + i) * p.h + j;
-                let y = aux[((p.t + 1u) * p.rows + i) * p.h + j];
-                y_out[here] = (x_in[here] + acc[r * PER_THREAD + q]) * activation_derivative(y);
-            }
+    reduce_slices(li, s, acc);
+    if s == 0u && inside {
+        let sum = partial[slot];
+        if vec4_path() {
+            let h4 = p.h / 4u;
+            let here = (p.t * p.rows + i) * h4 + j / 4u;
+            let y = aux[((p.t + 1u) * p.rows + i) * h4 + j / 4u];
+            y_out[here] = (x_in[here] + sum) * activation_derivative(y);
+        } else {
+            let valid = min(4u, p.h - j);
+            let here = (p.t * p.rows + i) * p.h + j;
+            let y = aux4(((p.t + 1u) * p.rows + i) * p.h + j, valid);
+            store_y4(here, valid, (x4(here, valid) + sum) * activation_derivative(y));
         }
     }
 }

@@ -12,6 +12,8 @@ mod common;
 use common::{assert_close32 as assert_close, gpu, tokens, uniform};
 use elman::cpu::ops;
 use elman::gpu::buffers::Allocator;
+use elman::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
+use elman::gpu::launch::MatmulPlan;
 use elman::gpu::params::*;
 use elman::gpu::program::ProgramBuilder;
 use elman::gpu::tokens::TokenLayout;
@@ -38,20 +40,36 @@ fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     t
 }
 
+/// Every tiling a product over `k` can get on this device (None: the launcher's choice):
+/// each tile, unsplit and split over K.
+fn plans(ctx: &GpuContext, k: u32) -> Vec<Option<MatmulPlan>> {
+    let mut out = vec![None];
+    for tile in MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(Kernel::Matmul(t))) {
+        for splits in [1, 3] {
+            out.push(Some(MatmulPlan::with_splits(tile, k, splits)));
+        }
+    }
+    out
+}
+
 #[test]
-fn matmul_matches_cpu_in_every_mode_and_awkward_shape() {
+fn matmul_matches_cpu_in_every_mode_tiling_and_awkward_shape() {
     let Some(ctx) = gpu() else { return };
-    let shapes = [(1, 1, 1), (1, 37, 1), (7, 1, 3), (1, 5, 70), (70, 5, 1), (67, 33, 129), (130, 70, 65), (3, 200, 2)];
+    let shapes = [(1, 1, 1), (1, 37, 1), (7, 1, 3), (1, 5, 70), (70, 5, 1), (67, 33, 129), (130, 70, 65), (3, 200, 2), (129, 64, 131)];
     let mut seed = 1;
     for &(m, k, n) in &shapes {
-        for (trans_a, trans_b, accumulate, bias) in
-            [(false, false, false, true), (true, false, false, false), (false, true, true, false), (true, true, true, true)]
-        {
+        for (trans_a, trans_b, accumulate, bias, ones) in [
+            (false, false, false, true, false),
+            (true, false, false, false, true),
+            (false, true, true, false, false),
+            (true, true, true, true, true),
+        ] {
             seed += 1;
             let a = uniform(seed, m * k, -1.0, 1.0);
             let b = uniform(seed + 100, k * n, -1.0, 1.0);
             let c0 = uniform(seed + 200, m * n, -1.0, 1.0);
             let bias_v = uniform(seed + 300, n, -1.0, 1.0);
+            let ones_old = uniform(seed + 400, n, -1.0, 1.0);
             // CPU: operands stored as the kernel expects ([k, m] when trans_a, [n, k] when trans_b).
             let a_st = if trans_a { transpose(&a, m, k) } else { a.clone() };
             let b_st = if trans_b { transpose(&b, k, n) } else { b.clone() };
@@ -60,15 +78,19 @@ fn matmul_matches_cpu_in_every_mode_and_awkward_shape() {
             if bias {
                 ops::add_bias_rows(&mut want, &bias_v);
             }
-            // GPU: A at offset 3, B and bias share one buffer at offsets 5 and 5 + k·n, C at 2.
-            let mut alloc = Allocator::new(&ctx.device);
-            let ga = alloc.init("a", &[vec![9.0; 3], a_st].concat());
-            let gb = alloc.init("b", &[vec![9.0; 5], b_st, bias_v].concat());
-            let gc = alloc.init("c", &[vec![7.0; 2], c0.clone(), vec![7.0; 4]].concat());
+            // The ONES_ROW row: column sums of op(B) (plus the old values when accumulating).
+            let mut want_ones: Vec<f32> = (0..n).map(|j| (0..k).map(|kk| b[kk * n + j]).sum::<f32>()).collect();
+            if accumulate {
+                want_ones.iter_mut().zip(&ones_old).for_each(|(w, o)| *w += o);
+            }
             let flags = ((trans_a as u32) * MatmulParams::TRANS_A)
                 | ((trans_b as u32) * MatmulParams::TRANS_B)
                 | ((accumulate as u32) * MatmulParams::ACCUMULATE)
-                | ((bias as u32) * MatmulParams::BIAS);
+                | ((bias as u32) * MatmulParams::BIAS)
+                | ((ones as u32) * MatmulParams::ONES_ROW);
+            // A at offset 3, B and bias share one buffer at offsets 5 and 5 + k·n, C at 2,
+            // the ones row after C and a gap of 4.
+            let ones_off = 2 + m * n + 4;
             let p = MatmulParams {
                 m: m as u32,
                 n: n as u32,
@@ -78,13 +100,30 @@ fn matmul_matches_cpu_in_every_mode_and_awkward_shape() {
                 b_off: 5,
                 c_off: 2,
                 bias_off: 5 + (k * n) as u32,
+                ones_off: ones_off as u32,
+                ..Default::default()
             };
-            run(&ctx, None, |pb| pb.matmul(&ga, &gb, &gc, Some(&gb), p));
-            let got = ctx.read_f32(&gc, 0, m * n + 6).unwrap();
-            let label = format!("matmul m={m} k={k} n={n} ta={trans_a} tb={trans_b} acc={accumulate} bias={bias}");
-            assert_close(&label, &got[2..2 + m * n], &want, ATOL, RTOL);
-            assert_eq!(&got[..2], &[7.0, 7.0], "{label}: wrote before C");
-            assert_eq!(&got[2 + m * n..], &[7.0; 4], "{label}: wrote past C");
+            for plan in plans(&ctx, p.k) {
+                let mut alloc = Allocator::new(&ctx.device);
+                let ga = alloc.init("a", &[vec![9.0; 3], a_st.clone()].concat());
+                let gb = alloc.init("b", &[vec![9.0; 5], b_st.clone(), bias_v.clone()].concat());
+                let gc = alloc.init("c", &[vec![7.0; 2], c0.clone(), vec![7.0; 4], ones_old.clone(), vec![7.0; 3]].concat());
+                run(&ctx, None, |pb| match plan {
+                    Some(plan) => pb.matmul_planned(&ga, &gb, &gc, Some(&gb), p, plan),
+                    None => pb.matmul(&ga, &gb, &gc, Some(&gb), p),
+                });
+                let got = ctx.read_f32(&gc, 0, ones_off + n + 3).unwrap();
+                let label = format!("matmul m={m} k={k} n={n} ta={trans_a} tb={trans_b} acc={accumulate} bias={bias} ones={ones} plan={plan:?}");
+                assert_close(&label, &got[2..2 + m * n], &want, ATOL, RTOL);
+                assert_eq!(&got[..2], &[7.0, 7.0], "{label}: wrote before C");
+                assert_eq!(&got[2 + m * n..ones_off], &[7.0; 4], "{label}: wrote past C");
+                if ones {
+                    assert_close(&format!("{label} ones row"), &got[ones_off..ones_off + n], &want_ones, ATOL, RTOL);
+                } else {
+                    assert_eq!(&got[ones_off..ones_off + n], &ones_old[..], "{label}: wrote the ones row without ONES_ROW");
+                }
+                assert_eq!(&got[ones_off + n..], &[7.0; 3], "{label}: wrote past the ones row");
+            }
         }
     }
 }
@@ -94,11 +133,14 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
     let Some(ctx) = gpu() else { return };
     let steps = 3;
     let mut seed = 50;
-    for &(rows, h) in &[(1, 1), (1, 7), (5, 1), (5, 33), (33, 40)] {
+    // h = 40 and 64 take the vec4 path, the others the scalar one; every tile height runs.
+    let cases = [(1, 1), (1, 7), (5, 1), (5, 33), (33, 40), (9, 64), (40, 20)];
+    for (&(rows, h), &tile_rows) in cases.iter().flat_map(|c| RNN_ROWS_PER_TILE.iter().map(move |r| (c, r))) {
         for act in [Activation::Tanh, Activation::Relu] {
             seed += 1;
             let block = rows * h;
-            let w_off = 11;
+            // W_hh at an odd offset takes the scalar path, at a multiple of 4 the vec4 one.
+            let w_off = if seed % 2 == 0 { 12 } else { 11 };
             let w = uniform(seed, h * h, -1.5, 1.5);
             let p_all = uniform(seed + 1, steps * block, -2.0, 2.0);
             let hs0 = uniform(seed + 2, (steps + 1) * block, -1.0, 1.0);
@@ -114,11 +156,11 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
             let act_id = (act == Activation::Relu) as u32;
             let base = RnnStepParams { rows: rows as u32, h: h as u32, t: t as u32, act: act_id, w_off: w_off as u32, ..Default::default() };
             run(&ctx, None, |pb| {
-                pb.rnn_step_forward(&gp, &gh, &gw, base);
-                pb.rnn_step_backward(&gdh, &gdz, &gw, &gh, RnnStepParams { has_next: 1, ..base });
-                pb.rnn_step_backward(&gdh, &gdz, &gw, &gh, RnnStepParams { t: (steps - 1) as u32, has_next: 0, ..base });
+                pb.rnn_step_forward_tiled(&gp, &gh, &gw, base, tile_rows);
+                pb.rnn_step_backward_tiled(&gdh, &gdz, &gw, &gh, RnnStepParams { has_next: 1, ..base }, tile_rows);
+                pb.rnn_step_backward_tiled(&gdh, &gdz, &gw, &gh, RnnStepParams { t: (steps - 1) as u32, has_next: 0, ..base }, tile_rows);
             });
-            let label = format!("rows={rows} h={h} {}", act.name());
+            let label = format!("rows={rows} h={h} {} rows/tile={tile_rows}", act.name());
             // Forward: H_1 (block 2) from H_0 (block 1) and P_1.
             let mut want_h = vec![0.0; block];
             ops::rnn_step_forward(act, h, &p_all[t * block..(t + 1) * block], &hs0[t * block..(t + 1) * block], &w, &mut want_h);
@@ -217,28 +259,21 @@ fn softmax_xent_matches_cpu_with_spikes_of_80() {
 }
 
 #[test]
-fn bias_grad_and_loss_sum_match_cpu() {
+fn loss_sum_matches_cpu() {
     let Some(ctx) = gpu() else { return };
-    for &(rows, cols) in &[(1, 1), (1, 65), (300, 1), (37, 130)] {
-        let src = uniform(rows as u64 + cols as u64, 4 + rows * cols, -1.0, 1.0);
+    for &count in &[1usize, 65, 300, 4810] {
+        let src = uniform(count as u64, count, -1.0, 1.0);
         let mut alloc = Allocator::new(&ctx.device);
         let gsrc = alloc.init("src", &src);
-        let gdst = alloc.init("dst", &vec![2.0f32; 3 + cols]);
         let gstats = alloc.zeros("stats", 16);
         let gstep = alloc.uniform("step", bytemuck::bytes_of(&StepParams { slot: 2, ..Default::default() }));
-        let scale = 1.0 / (rows * cols) as f32;
+        let scale = 1.0 / count as f32;
         run(&ctx, Some(&gstep), |pb| {
-            pb.bias_grad(&gsrc, &gdst, ReduceParams { count: rows as u32, cols: cols as u32, src_off: 4, dst_off: 3, ..Default::default() });
-            pb.loss_sum(&gsrc, &gstats, ReduceParams { count: (rows * cols) as u32, stride: 4, field: 1, scale, ..Default::default() });
+            pb.loss_sum(&gsrc, &gstats, ReduceParams { count: count as u32, stride: 4, field: 1, scale, ..Default::default() });
         });
-        let mut want = vec![0.0; cols];
-        ops::bias_grad(&src[4..], &mut want);
-        let got = ctx.read_f32(&gdst, 0, 3 + cols).unwrap();
-        assert_close(&format!("bias_grad rows={rows} cols={cols}"), &got[3..], &want, ATOL, RTOL);
-        assert_eq!(&got[..3], &[2.0; 3]);
-        let want_sum = src[..rows * cols].iter().map(|&x| x as f64).sum::<f64>() as f32 * scale;
+        let want_sum = src.iter().map(|&x| x as f64).sum::<f64>() as f32 * scale;
         let stats = ctx.read_f32(&gstats, 0, 16).unwrap();
-        assert_close("loss_sum", &stats[9..10], &[want_sum], ATOL, RTOL);
+        assert_close(&format!("loss_sum count={count}"), &stats[9..10], &[want_sum], ATOL, RTOL);
         assert!(stats.iter().enumerate().all(|(i, &v)| i == 9 || v == 0.0), "loss_sum wrote outside slot 2 field 1: {stats:?}");
     }
 }

@@ -24,6 +24,7 @@ mod common;
 use common::{assert_close32, gpu, tokens};
 use elman::cpu::CpuTrainer;
 use elman::data::batcher::Batcher;
+use elman::gpu::kernels::Kernel;
 use elman::gpu::{GpuGenerator, GpuTrainer};
 use elman::model::init::init_params;
 use elman::model::{Activation, ModelConfig};
@@ -87,10 +88,13 @@ fn check_case(case: Case) {
     let want = run(&mut cpu, &batches, case.lr);
     let got = run(&mut gpu, &batches, case.lr);
     let name = case.name;
-    // docs/gpu.md: 2·L·T recurrent + 5·L + 11 batched dispatches, + 2·(L+1) with dropout.
+    // docs/gpu.md: 2·L·T recurrent + 4·L + 10 batched dispatches, + 1 per product split
+    // over K, + 2·(L+1) with dropout.
     let layers = case.config.layers();
     let masks = if case.dropout > 0.0 { 2 * (layers + 1) } else { 0 };
-    assert_eq!(gpu.dispatches_per_step(), 2 * layers * case.t + 5 * layers + 11 + masks, "{name}: dispatches per step");
+    let splits = gpu.step_dispatches().iter().filter(|d| d.kernel == Kernel::MatmulReduce).count();
+    assert_eq!(gpu.dispatches_per_step(), 2 * layers * case.t + 4 * layers + 10 + splits + masks, "{name}: dispatches per step");
+    assert_eq!(splits > 0, case.n * case.t >= 1024, "{name}: split-K products (only the weight gradients of n·T ≥ 1024 rows split)");
     if case.dropout > 0.0 {
         // The case must exercise dropout: the CPU's losses without it are different.
         let mut plain = CpuTrainer::new(case.config.clone(), params.clone(), UpdateConfig { dropout: 0.0, ..update }, case.n).unwrap();
@@ -180,6 +184,21 @@ fn two_unequal_tanh_layers_with_dropout_adam_clipping_and_carry() {
         n: 3,
         t: 5,
         dropout: 0.3,
+    });
+}
+
+#[test]
+fn two_tanh_layers_with_adam_and_split_k_weight_gradients() {
+    // n·T = 1024 rows: dW_hh, dW_xh and dW_q have K = 1024 and few output tiles, so the
+    // launcher splits K (matmul partials + matmul_reduce) inside a real training step.
+    check_case(Case {
+        name: "tanh adam L=2 split-K",
+        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![32, 20], activation: Activation::Tanh },
+        optimizer: Optimizer::adam(),
+        lr: 0.01,
+        n: 16,
+        t: 64,
+        dropout: 0.0,
     });
 }
 

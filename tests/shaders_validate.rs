@@ -42,7 +42,7 @@ fn every_wgsl_file_validates_and_is_embedded() {
 
 #[test]
 fn every_kernel_entry_point_exists_and_none_is_main() {
-    for k in Kernel::ALL {
+    for k in Kernel::all() {
         let module = parse_and_validate(k.shader().file(), k.shader().source());
         assert!(
             module.entry_points.iter().any(|e| e.name == k.entry_point()),

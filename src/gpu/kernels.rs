@@ -130,17 +130,49 @@ impl Shader {
     }
 }
 
-/// One entry point = one pipeline; named after its CPU twin in `cpu::ops`.
+/// Side of a matmul workgroup's output tile (matmul.wgsl's overridable `TILE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulTile {
+    /// 128×128 with 16×16 threads: the most reuse per loaded value, for large products.
+    Large,
+    /// 64×64 with 8×8 threads: four times the workgroups, for small or thin products.
+    Small,
+}
+
+impl MatmulTile {
+    pub const ALL: [MatmulTile; 2] = [MatmulTile::Large, MatmulTile::Small];
+
+    pub fn side(self) -> u32 {
+        match self {
+            MatmulTile::Large => 128,
+            MatmulTile::Small => 64,
+        }
+    }
+
+    /// Workgroup memory the pipeline declares: two operands × two buffers × BK = side/16
+    /// rows × (side/4 + 1) vec4s.
+    pub fn workgroup_bytes(self) -> u32 {
+        let side = self.side();
+        2 * 2 * (side / 16) * (side / 4 + 1) * 16
+    }
+}
+
+/// rnn_step.wgsl's overridable `ROWS` (rows of the result per workgroup): one pipeline each.
+pub const RNN_ROWS_PER_TILE: [u32; 6] = [1, 2, 4, 8, 16, 32];
+
+/// One entry point (with its overridable constants) = one pipeline; named after its CPU
+/// twin in `cpu::ops`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    Matmul,
-    RnnStepForward,
-    RnnStepBackward,
+    Matmul(MatmulTile),
+    MatmulReduce,
+    /// Rows of the result per workgroup (one of [`RNN_ROWS_PER_TILE`]).
+    RnnStepForward(u32),
+    RnnStepBackward(u32),
     EmbeddingGather,
     EmbeddingScatterAdd,
     SoftmaxXent,
     SoftmaxXentLoss,
-    BiasGrad,
     GradNormPartial,
     GradNormFinish,
     LossSum,
@@ -151,35 +183,40 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 15] = [
-        Kernel::Matmul,
-        Kernel::RnnStepForward,
-        Kernel::RnnStepBackward,
-        Kernel::EmbeddingGather,
-        Kernel::EmbeddingScatterAdd,
-        Kernel::SoftmaxXent,
-        Kernel::SoftmaxXentLoss,
-        Kernel::BiasGrad,
-        Kernel::GradNormPartial,
-        Kernel::GradNormFinish,
-        Kernel::LossSum,
-        Kernel::SgdUpdate,
-        Kernel::AdamUpdate,
-        Kernel::DropoutApply,
-        Kernel::DropoutCopy,
-    ];
+    /// Every pipeline the registry builds.
+    pub fn all() -> Vec<Kernel> {
+        let mut out: Vec<Kernel> = MatmulTile::ALL.iter().map(|&t| Kernel::Matmul(t)).collect();
+        out.push(Kernel::MatmulReduce);
+        out.extend(RNN_ROWS_PER_TILE.iter().map(|&r| Kernel::RnnStepForward(r)));
+        out.extend(RNN_ROWS_PER_TILE.iter().map(|&r| Kernel::RnnStepBackward(r)));
+        out.extend([
+            Kernel::EmbeddingGather,
+            Kernel::EmbeddingScatterAdd,
+            Kernel::SoftmaxXent,
+            Kernel::SoftmaxXentLoss,
+            Kernel::GradNormPartial,
+            Kernel::GradNormFinish,
+            Kernel::LossSum,
+            Kernel::SgdUpdate,
+            Kernel::AdamUpdate,
+            Kernel::DropoutApply,
+            Kernel::DropoutCopy,
+        ]);
+        out
+    }
 
-    /// The WGSL entry point (and the CPU twin's name).
+    /// The WGSL entry point (and the CPU twin's name); also the kernel's family in the
+    /// profile.
     pub fn entry_point(self) -> &'static str {
         match self {
-            Kernel::Matmul => "matmul",
-            Kernel::RnnStepForward => "rnn_step_forward",
-            Kernel::RnnStepBackward => "rnn_step_backward",
+            Kernel::Matmul(_) => "matmul",
+            Kernel::MatmulReduce => "matmul_reduce",
+            Kernel::RnnStepForward(_) => "rnn_step_forward",
+            Kernel::RnnStepBackward(_) => "rnn_step_backward",
             Kernel::EmbeddingGather => "embedding_gather",
             Kernel::EmbeddingScatterAdd => "embedding_scatter_add",
             Kernel::SoftmaxXent => "softmax_xent",
             Kernel::SoftmaxXentLoss => "softmax_xent_loss",
-            Kernel::BiasGrad => "bias_grad",
             Kernel::GradNormPartial => "grad_norm_partial",
             Kernel::GradNormFinish => "grad_norm_finish",
             Kernel::LossSum => "loss_sum",
@@ -192,13 +229,31 @@ impl Kernel {
 
     pub fn shader(self) -> Shader {
         match self {
-            Kernel::Matmul => Shader::Matmul,
-            Kernel::RnnStepForward | Kernel::RnnStepBackward => Shader::RnnStep,
+            Kernel::Matmul(_) | Kernel::MatmulReduce => Shader::Matmul,
+            Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_) => Shader::RnnStep,
             Kernel::EmbeddingGather | Kernel::EmbeddingScatterAdd => Shader::Embedding,
             Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => Shader::SoftmaxXent,
-            Kernel::BiasGrad | Kernel::GradNormPartial | Kernel::GradNormFinish | Kernel::LossSum => Shader::Reduce,
+            Kernel::GradNormPartial | Kernel::GradNormFinish | Kernel::LossSum => Shader::Reduce,
             Kernel::SgdUpdate | Kernel::AdamUpdate => Shader::Optimizer,
             Kernel::DropoutApply | Kernel::DropoutCopy => Shader::Dropout,
+        }
+    }
+
+    /// Values of the shader's pipeline-overridable constants for this pipeline.
+    pub fn constants(self) -> Vec<(&'static str, f64)> {
+        match self {
+            Kernel::Matmul(tile) => vec![("TILE", tile.side() as f64)],
+            Kernel::RnnStepForward(rows) | Kernel::RnnStepBackward(rows) => vec![("ROWS", rows as f64)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Workgroup memory the pipeline needs beyond the 16 KiB every adapter offers (the
+    /// large matmul tile), checked against the device before building it.
+    pub fn workgroup_bytes(self) -> u32 {
+        match self {
+            Kernel::Matmul(tile) => tile.workgroup_bytes(),
+            _ => 0,
         }
     }
 }
@@ -210,7 +265,10 @@ pub struct Kernels {
 }
 
 impl Kernels {
+    /// Builds every pipeline the device can hold: a kernel whose workgroup memory exceeds
+    /// the device's `max_compute_workgroup_storage_size` is left out (see [`Kernels::has`]).
     pub fn new(device: &wgpu::Device, checks: ShaderChecks) -> Self {
+        let workgroup_limit = device.limits().max_compute_workgroup_storage_size;
         let modules: HashMap<Shader, wgpu::ShaderModule> = Shader::ALL
             .iter()
             .map(|&s| {
@@ -224,16 +282,18 @@ impl Kernels {
                 (s, module)
             })
             .collect();
-        let pipelines = Kernel::ALL
-            .iter()
-            .map(|&k| {
+        let pipelines = Kernel::all()
+            .into_iter()
+            .filter(|k| k.workgroup_bytes() <= workgroup_limit)
+            .map(|k| {
+                let constants = k.constants();
                 let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(k.entry_point()),
+                    label: Some(&format!("{k:?}")),
                     layout: None,
                     module: &modules[&k.shader()],
                     entry_point: Some(k.entry_point()),
                     // Every kernel writes its workgroup arrays before reading them.
-                    compilation_options: wgpu::PipelineCompilationOptions { constants: &[], zero_initialize_workgroup_memory: false },
+                    compilation_options: wgpu::PipelineCompilationOptions { constants: &constants, zero_initialize_workgroup_memory: false },
                     cache: None,
                 });
                 (k, pipeline)
@@ -247,7 +307,14 @@ impl Kernels {
         self.checks
     }
 
+    /// The pipeline of `kernel`; launchers ask [`Kernels::has`] first for kernels that a
+    /// device may lack.
     pub fn pipeline(&self, kernel: Kernel) -> &wgpu::ComputePipeline {
-        &self.pipelines[&kernel]
+        self.pipelines.get(&kernel).unwrap_or_else(|| panic!("pipeline {kernel:?} was not built for this device (launchers check Kernels::has)"))
+    }
+
+    /// Whether the device could build `kernel`.
+    pub fn has(&self, kernel: Kernel) -> bool {
+        self.pipelines.contains_key(&kernel)
     }
 }

@@ -4,22 +4,30 @@
 //!
 //! Shapes: n = rows per time step, R = n·T rows, h = width, V = vocabulary.
 
-use super::kernels::Kernel;
+use super::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
 use super::params::*;
 use super::program::{Bind, Cost, ProgramBuilder};
 
-/// matmul.wgsl: output tile side.
-pub const MATMUL_TILE: u32 = 64;
-/// rnn_step.wgsl: output tile side.
-pub const RNN_TILE: u32 = 32;
-/// Threads per workgroup of the element-wise kernels (embedding, optimizer, dropout).
+/// rnn_step.wgsl: output columns per workgroup.
+pub const RNN_COLS: u32 = 16;
+/// Threads per workgroup of the element-wise kernels (embedding, optimizer, dropout,
+/// matmul_reduce).
 pub const ELEMENTWISE_WG: u32 = 256;
-/// reduce.wgsl: columns per bias_grad workgroup.
-pub const BIAS_COLS_PER_WG: u32 = 64;
 /// reduce.wgsl: workgroups (= partial sums) of grad_norm_partial.
 pub const NUM_PARTIALS: u32 = 256;
 /// Most workgroups along one dispatch dimension (WebGPU's guaranteed minimum).
 const MAX_GROUPS_PER_DIM: u32 = 65535;
+/// Workgroups a recurrent step should launch where its shape allows: about one per
+/// multiprocessor of a large GPU (132 on an H100/H200; wgpu reports no such count).
+pub const RECURRENT_TARGET_WORKGROUPS: u32 = 128;
+/// Workgroups a batched product should launch: about two waves on such a GPU.
+pub const MATMUL_TARGET_WORKGROUPS: u32 = 256;
+/// Split-K: the fewest K values per split, the most splits, and the smallest K split at all.
+pub const MIN_K_PER_SPLIT: u32 = 256;
+pub const MAX_SPLITS: u32 = 16;
+pub const MIN_K_TO_SPLIT: u32 = 1024;
+/// The largest split-K scratch buffer a program may allocate, in f32 elements (64 MiB).
+const MAX_SCRATCH_ELEMENTS: u64 = 16 << 20;
 
 /// A grid of at least `groups` workgroups, spilling into y past 65535 (kernels flatten
 /// (x, y) back into one index and bounds-check it).
@@ -33,9 +41,10 @@ fn bytes<T: bytemuck::Pod>(p: &T) -> &[u8] {
     bytemuck::bytes_of(p)
 }
 
-/// C ← [C +] op(A)·op(B) [+ bias]: 2mnk FLOPs; A, B and C once (C twice when accumulating).
+/// C ← [C +] op(A)·op(B) [+ bias]: 2·m_eff·n·k FLOPs; A, B and C once (C twice when
+/// accumulating).
 fn matmul_cost(p: &MatmulParams) -> Cost {
-    let (m, n, k) = (p.m as f64, p.n as f64, p.k as f64);
+    let (m, n, k) = (p.m_eff() as f64, p.n as f64, p.k as f64);
     let c_reads = if p.flags & MatmulParams::ACCUMULATE != 0 { m * n } else { 0.0 };
     Cost::new(2.0 * m * n * k, m * k + k * n + m * n + c_reads + n)
 }
@@ -47,40 +56,143 @@ fn rnn_step_cost(p: &RnnStepParams, row_blocks: u32) -> Cost {
     Cost::new(2.0 * n * h * h + 2.0 * n * h, h * h + row_blocks as f64 * n * h)
 }
 
+/// How a product is tiled: the tile, and how many slices K is split into (1: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulPlan {
+    pub tile: MatmulTile,
+    pub splits: u32,
+    /// K per split (the last split may get less).
+    pub k_chunk: u32,
+}
+
+impl MatmulPlan {
+    /// The plan for an [m_eff, n] result with inner dimension k: large tiles when they
+    /// alone launch [`MATMUL_TARGET_WORKGROUPS`]; otherwise small tiles, and when those
+    /// fill less than half the target and K is long (≥ [`MIN_K_TO_SPLIT`], the weight
+    /// gradients, whose K is n·T), K split until the target is met, each split keeping
+    /// ≥ [`MIN_K_PER_SPLIT`] and the partials within `max_scratch` elements.
+    pub fn choose(m_eff: u32, n: u32, k: u32, large_available: bool, max_scratch: u64) -> MatmulPlan {
+        let tiles = |t: MatmulTile| m_eff.div_ceil(t.side()) * n.div_ceil(t.side());
+        if large_available && tiles(MatmulTile::Large) >= MATMUL_TARGET_WORKGROUPS {
+            return MatmulPlan::with_splits(MatmulTile::Large, k, 1);
+        }
+        let small = tiles(MatmulTile::Small).max(1);
+        let mut splits = 1;
+        if small < MATMUL_TARGET_WORKGROUPS / 2 && k >= MIN_K_TO_SPLIT {
+            let by_scratch = (max_scratch / (m_eff as u64 * n as u64).max(1)).min(MAX_SPLITS as u64) as u32;
+            splits = MATMUL_TARGET_WORKGROUPS.div_ceil(small).min(k / MIN_K_PER_SPLIT).min(by_scratch).max(1);
+        }
+        MatmulPlan::with_splits(MatmulTile::Small, k, splits)
+    }
+
+    /// `tile` with K cut into at most `splits` chunks of a multiple of 16.
+    pub fn with_splits(tile: MatmulTile, k: u32, splits: u32) -> MatmulPlan {
+        let k = k.max(1);
+        let k_chunk = k.div_ceil(splits.max(1)).div_ceil(16) * 16;
+        MatmulPlan { tile, splits: k.div_ceil(k_chunk), k_chunk }
+    }
+
+    /// Workgroups of the product dispatch: [column tiles, row tiles, splits].
+    pub fn grid(&self, m_eff: u32, n: u32) -> [u32; 3] {
+        let side = self.tile.side();
+        [n.div_ceil(side), m_eff.div_ceil(side), self.splits]
+    }
+}
+
+/// Rows of the result per workgroup of a recurrent step on [n, h]: the most rows (fewest
+/// re-reads of W_hh) that still launch [`RECURRENT_TARGET_WORKGROUPS`], never more than
+/// n rounds up to; when no choice reaches the target, one row per workgroup (the most
+/// workgroups the shape has).
+pub fn rnn_rows_per_tile(n: u32, h: u32) -> u32 {
+    let cols = h.div_ceil(RNN_COLS);
+    let fits = |r: u32| r <= n.max(1).next_power_of_two();
+    RNN_ROWS_PER_TILE
+        .iter()
+        .rev()
+        .copied()
+        .find(|&r| fits(r) && cols * n.div_ceil(r) >= RECURRENT_TARGET_WORKGROUPS)
+        .unwrap_or(1)
+}
+
+/// Workgroups of one recurrent step on [n, h] with `rows` rows per tile.
+pub fn rnn_grid(n: u32, h: u32, rows: u32) -> [u32; 3] {
+    [h.div_ceil(RNN_COLS), n.div_ceil(rows), 1]
+}
+
 impl ProgramBuilder<'_> {
-    /// C ← [C +] op(A)·op(B) [+ bias]; `bias` is bound only when `p.flags` has BIAS.
+    /// The largest split-K scratch this device allows a program.
+    fn max_scratch(&self) -> u64 {
+        let l = self.context().limits();
+        (l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 4).min(MAX_SCRATCH_ELEMENTS)
+    }
+
+    /// C ← [C +] op(A)·op(B) [+ bias] [with the ONES_ROW row]: one dispatch, or with
+    /// split-K a dispatch into the scratch buffer and a `matmul_reduce` into C. `bias` is
+    /// read only when `p.flags` has BIAS.
     pub fn matmul(&mut self, a: &wgpu::Buffer, b: &wgpu::Buffer, c: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, p: MatmulParams) {
+        let large = self.context().kernels.has(Kernel::Matmul(MatmulTile::Large));
+        let plan = MatmulPlan::choose(p.m_eff(), p.n, p.k, large, self.max_scratch());
+        self.matmul_planned(a, b, c, bias, p, plan);
+    }
+
+    /// [`ProgramBuilder::matmul`] with the tiling given (tests and `bench --gemm` try each).
+    pub fn matmul_planned(&mut self, a: &wgpu::Buffer, b: &wgpu::Buffer, c: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, p: MatmulParams, plan: MatmulPlan) {
         let bias = bias.unwrap_or(b);
-        let groups = [p.n.div_ceil(MATMUL_TILE), p.m.div_ceil(MATMUL_TILE), 1];
+        let m_eff = p.m_eff();
+        let p = MatmulParams { k_chunk: plan.k_chunk, splits: plan.splits, split_stride: m_eff * p.n, ..p };
+        let grid = plan.grid(m_eff, p.n);
+        let kernel = Kernel::Matmul(plan.tile);
+        let cost = matmul_cost(&p);
+        if plan.splits == 1 {
+            let binds = [(0, Bind::Buffer(a)), (1, Bind::Buffer(b)), (2, Bind::Buffer(c)), (3, Bind::Buffer(bias)), (4, Bind::Params)];
+            self.push(kernel, &binds, bytes(&p), grid, cost);
+            return;
+        }
+        let partials = plan.splits as usize * (m_eff as usize * p.n as usize);
+        self.need_scratch(partials);
+        let binds = [(0, Bind::Buffer(a)), (1, Bind::Buffer(b)), (2, Bind::Scratch), (3, Bind::Buffer(bias)), (4, Bind::Params)];
+        // The partials: the product's FLOPs, its operands read and the partial blocks written.
+        let partial_cost = Cost { bytes: cost.bytes + 4.0 * partials as f64, ..cost };
+        self.push(kernel, &binds, bytes(&p), grid, partial_cost);
+        let reduce = [(0, Bind::Scratch), (2, Bind::Buffer(c)), (3, Bind::Buffer(bias)), (4, Bind::Params)];
+        let out = m_eff as f64 * p.n as f64;
         self.push(
-            Kernel::Matmul,
-            &[(0, Bind::Buffer(a)), (1, Bind::Buffer(b)), (2, Bind::Buffer(c)), (3, Bind::Buffer(bias)), (4, Bind::Params)],
+            Kernel::MatmulReduce,
+            &reduce,
             bytes(&p),
-            groups,
-            matmul_cost(&p),
+            grid_1d((m_eff * p.n).div_ceil(ELEMENTWISE_WG)),
+            Cost::new(partials as f64, partials as f64 + out),
         );
     }
 
     /// H_t = φ(P_t + H_{t-1}·W_hh): `p_all` [T·n, h], `hs` [(T+1)·n, h], W_hh in `w` at p.w_off.
     pub fn rnn_step_forward(&mut self, p_all: &wgpu::Buffer, hs: &wgpu::Buffer, w: &wgpu::Buffer, p: RnnStepParams) {
-        let groups = [p.h.div_ceil(RNN_TILE), p.rows.div_ceil(RNN_TILE), 1];
+        self.rnn_step_forward_tiled(p_all, hs, w, p, rnn_rows_per_tile(p.rows, p.h));
+    }
+
+    /// [`ProgramBuilder::rnn_step_forward`] with `rows` rows per workgroup (tests try each).
+    pub fn rnn_step_forward_tiled(&mut self, p_all: &wgpu::Buffer, hs: &wgpu::Buffer, w: &wgpu::Buffer, p: RnnStepParams, rows: u32) {
         self.push(
-            Kernel::RnnStepForward,
+            Kernel::RnnStepForward(rows),
             &[(0, Bind::Buffer(p_all)), (1, Bind::Buffer(hs)), (2, Bind::Buffer(w)), (4, Bind::Params)],
             bytes(&p),
-            groups,
+            rnn_grid(p.rows, p.h, rows),
             rnn_step_cost(&p, 3),
         );
     }
 
     /// dZ_t = (dH_t + dZ_{t+1}·W_hhᵀ) ⊙ φ'(H_t): `dh` [T·n, h], `dz` [T·n, h], `hs` [(T+1)·n, h].
     pub fn rnn_step_backward(&mut self, dh: &wgpu::Buffer, dz: &wgpu::Buffer, w: &wgpu::Buffer, hs: &wgpu::Buffer, p: RnnStepParams) {
-        let groups = [p.h.div_ceil(RNN_TILE), p.rows.div_ceil(RNN_TILE), 1];
+        self.rnn_step_backward_tiled(dh, dz, w, hs, p, rnn_rows_per_tile(p.rows, p.h));
+    }
+
+    /// [`ProgramBuilder::rnn_step_backward`] with `rows` rows per workgroup.
+    pub fn rnn_step_backward_tiled(&mut self, dh: &wgpu::Buffer, dz: &wgpu::Buffer, w: &wgpu::Buffer, hs: &wgpu::Buffer, p: RnnStepParams, rows: u32) {
         self.push(
-            Kernel::RnnStepBackward,
+            Kernel::RnnStepBackward(rows),
             &[(0, Bind::Buffer(dh)), (1, Bind::Buffer(dz)), (2, Bind::Buffer(w)), (3, Bind::Buffer(hs)), (4, Bind::Params)],
             bytes(&p),
-            groups,
+            rnn_grid(p.rows, p.h, rows),
             rnn_step_cost(&p, 4),
         );
     }
@@ -130,17 +242,6 @@ impl ProgramBuilder<'_> {
     /// Per-row loss only (evaluation).
     pub fn softmax_xent_loss(&mut self, logits: &wgpu::Buffer, tokens: &wgpu::Buffer, row_loss: &wgpu::Buffer, p: SoftmaxParams) {
         self.softmax(Kernel::SoftmaxXentLoss, logits, tokens, row_loss, p)
-    }
-
-    /// dst[dst_off + j] = Σ_r src[src_off + r·cols + j], `p.count` rows.
-    pub fn bias_grad(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, p: ReduceParams) {
-        self.push(
-            Kernel::BiasGrad,
-            &[(0, Bind::Buffer(src)), (1, Bind::Buffer(dst)), (3, Bind::Params)],
-            bytes(&p),
-            [p.cols.div_ceil(BIAS_COLS_PER_WG), 1, 1],
-            Cost::new((p.count * p.cols) as f64, (p.count * p.cols + p.cols) as f64),
-        );
     }
 
     /// Both passes of ‖g‖ over `count` gradients, then the clip factor into clip[0] and

@@ -6,19 +6,27 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// matmul.wgsl: C[m, n] ← [C +] op(A)·op(B) [+ bias].
+/// matmul.wgsl: C[m, n] ← [C +] op(A)·op(B) [+ bias], optionally with a row of ones
+/// appended to op(A) whose result row goes to `ones_off`, optionally split over K.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct MatmulParams {
     pub m: u32,
     pub n: u32,
     pub k: u32,
-    /// [`MatmulParams::TRANS_A`] | [`MatmulParams::TRANS_B`] | ACCUMULATE | BIAS.
+    /// [`MatmulParams::TRANS_A`] | TRANS_B | ACCUMULATE | BIAS | ONES_ROW.
     pub flags: u32,
     pub a_off: u32,
     pub b_off: u32,
     pub c_off: u32,
     pub bias_off: u32,
+    /// ONES_ROW: where row m of the product (the column sums of op(B)) is written.
+    pub ones_off: u32,
+    /// Split-K (set by the launcher): K per split, the number of splits, and the
+    /// elements between two splits' partial blocks in the scratch buffer.
+    pub k_chunk: u32,
+    pub splits: u32,
+    pub split_stride: u32,
 }
 
 impl MatmulParams {
@@ -26,6 +34,12 @@ impl MatmulParams {
     pub const TRANS_B: u32 = 2;
     pub const ACCUMULATE: u32 = 4;
     pub const BIAS: u32 = 8;
+    pub const ONES_ROW: u32 = 16;
+
+    /// Rows of the product: m, plus the row of ones.
+    pub fn m_eff(&self) -> u32 {
+        self.m + (self.flags & Self::ONES_ROW != 0) as u32
+    }
 }
 
 /// rnn_step.wgsl: one time step t of the recurrence (forward or backward).
@@ -71,19 +85,20 @@ pub struct SoftmaxParams {
     pub scale: f32,
 }
 
-/// reduce.wgsl: column sums, gradient norm, loss sum.
+/// reduce.wgsl: gradient norm, loss sum.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct ReduceParams {
     pub count: u32,
-    pub cols: u32,
-    pub src_off: u32,
-    pub dst_off: u32,
+    /// loss_sum: stats[slot·stride + field] receives the sum.
     pub stride: u32,
     pub field: u32,
     /// θ for clipping (≤ 0: off).
     pub clip: f32,
     pub scale: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// optimizer.wgsl: the step-independent hyper-parameters.
@@ -153,7 +168,7 @@ mod tests {
 
     #[test]
     fn uniform_structs_are_padded_to_16_bytes() {
-        assert_eq!(std::mem::size_of::<MatmulParams>(), 32);
+        assert_eq!(std::mem::size_of::<MatmulParams>(), 48);
         assert_eq!(std::mem::size_of::<RnnStepParams>(), 32);
         assert_eq!(std::mem::size_of::<EmbeddingParams>(), 32);
         assert_eq!(std::mem::size_of::<SoftmaxParams>(), 16);

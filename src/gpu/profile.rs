@@ -221,6 +221,7 @@ pub fn families_of(dispatches: &[DispatchInfo]) -> Vec<Kernel> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::kernels::MatmulTile;
     use crate::gpu::program::Cost;
 
     fn info(kernel: Kernel, flops: f64, bytes: f64) -> DispatchInfo {
@@ -231,7 +232,7 @@ mod tests {
     fn families_sum_times_and_costs_in_first_use_order() {
         let p = StepProfile {
             timer: Timer::InsidePasses,
-            dispatches: vec![info(Kernel::Matmul, 2e6, 4e3), info(Kernel::AdamUpdate, 0.0, 8e3), info(Kernel::Matmul, 2e6, 4e3)],
+            dispatches: vec![info(Kernel::Matmul(MatmulTile::Small), 2e6, 4e3), info(Kernel::AdamUpdate, 0.0, 8e3), info(Kernel::Matmul(MatmulTile::Small), 2e6, 4e3)],
             ns: vec![1000.0, 2000.0, 1000.0],
             step_wall_us: 5.0,
         };

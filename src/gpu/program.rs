@@ -19,12 +19,16 @@ pub enum Bind<'a> {
     Params,
     /// The per-step uniform ([`super::params::StepParams`]) given to the builder.
     Step,
+    /// The program's scratch buffer (split-K partial products), sized at `finish` to the
+    /// largest [`ProgramBuilder::need_scratch`].
+    Scratch,
 }
 
 enum PendingBind {
     Buffer(wgpu::Buffer),
     Params,
     Step,
+    Scratch,
 }
 
 /// What one dispatch does, counted from its shapes for the profile: floating-point
@@ -67,6 +71,7 @@ pub struct ProgramBuilder<'c> {
     step: Option<wgpu::Buffer>,
     uniforms: Vec<u8>,
     pending: Vec<Pending>,
+    scratch_len: usize,
 }
 
 /// A recorded sequence of dispatches, replayable any number of times.
@@ -74,14 +79,25 @@ pub struct Program {
     label: String,
     dispatches: Vec<(Kernel, wgpu::BindGroup, [u32; 3])>,
     costs: Vec<Cost>,
-    /// Bytes of the program's uniform buffer (kept alive by the bind groups).
-    pub uniform_bytes: u64,
+    /// Bytes of the program's own buffers, uniforms and scratch (kept alive by the bind
+    /// groups).
+    pub bytes: u64,
 }
 
 impl<'c> ProgramBuilder<'c> {
     /// `step`: the per-step uniform buffer, required by kernels that bind [`Bind::Step`].
     pub fn new(ctx: &'c GpuContext, label: &str, step: Option<&wgpu::Buffer>) -> Self {
-        ProgramBuilder { ctx, label: label.to_string(), step: step.cloned(), uniforms: Vec::new(), pending: Vec::new() }
+        ProgramBuilder { ctx, label: label.to_string(), step: step.cloned(), uniforms: Vec::new(), pending: Vec::new(), scratch_len: 0 }
+    }
+
+    /// The device this program is built for.
+    pub fn context(&self) -> &GpuContext {
+        self.ctx
+    }
+
+    /// Makes the scratch buffer hold at least `len` f32 elements.
+    pub fn need_scratch(&mut self, len: usize) {
+        self.scratch_len = self.scratch_len.max(len);
     }
 
     /// Appends one dispatch of `kernel` with `params` (a Pod `Params` struct, as bytes);
@@ -98,6 +114,7 @@ impl<'c> ProgramBuilder<'c> {
                     Bind::Buffer(buf) => PendingBind::Buffer((*buf).clone()),
                     Bind::Params => PendingBind::Params,
                     Bind::Step => PendingBind::Step,
+                    Bind::Scratch => PendingBind::Scratch,
                 };
                 (*i, pb)
             })
@@ -129,6 +146,15 @@ impl<'c> ProgramBuilder<'c> {
             contents: &bytes,
             usage: wgpu::BufferUsages::UNIFORM,
         });
+        let scratch_bytes = if self.scratch_len > 0 { super::buffers::padded_bytes(self.scratch_len) } else { 0 };
+        let scratch = (self.scratch_len > 0).then(|| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("{} scratch", self.label)),
+                size: scratch_bytes,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        });
         let dispatches = self
             .pending
             .iter()
@@ -150,6 +176,10 @@ impl<'c> ProgramBuilder<'c> {
                                 .as_ref()
                                 .expect("a kernel that binds the step uniform was given one by its builder")
                                 .as_entire_binding(),
+                            PendingBind::Scratch => scratch
+                                .as_ref()
+                                .expect("a launcher that binds the scratch buffer asked for its size with need_scratch")
+                                .as_entire_binding(),
                         };
                         wgpu::BindGroupEntry { binding: *i, resource }
                     })
@@ -163,7 +193,7 @@ impl<'c> ProgramBuilder<'c> {
             })
             .collect();
         let costs = self.pending.iter().map(|p| p.cost).collect();
-        Program { label: self.label, dispatches, costs, uniform_bytes: bytes.len() as u64 }
+        Program { label: self.label, dispatches, costs, bytes: bytes.len() as u64 + scratch_bytes }
     }
 }
 

@@ -177,6 +177,7 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
             b_off: lay.w_xh(l),
             c_off: 0,
             bias_off: lay.b_h(l),
+            ..Default::default()
         };
         pb.matmul(x, &b.params, &lb.proj, Some(&b.params), p);
         for step in 0..t as u32 {
@@ -204,6 +205,7 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
         b_off: lay.out_w(),
         c_off: 0,
         bias_off: lay.out_b(),
+        ..Default::default()
     };
     pb.matmul(top_h, &b.params, &b.logits, Some(&b.params), p);
     if mode == Mode::Logits {
@@ -219,9 +221,10 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
     pb.loss_sum(&b.row_loss, &b.stats, ReduceParams { count: rows, stride: 4, field: 0, scale: 1.0 / rows as f32, ..Default::default() });
 
     // --- backward: output layer ---
-    let mm = |m, n, k, flags, a_off, b_off, c_off| MatmulParams { m, n, k, flags, a_off, b_off, c_off, bias_off: 0 };
-    pb.matmul(top_h, &b.logits, &b.grads, None, mm(htop, vocab, rows, MatmulParams::TRANS_A, top_off, 0, lay.out_w()));
-    pb.bias_grad(&b.logits, &b.grads, ReduceParams { count: rows, cols: vocab, dst_off: lay.out_b(), ..Default::default() });
+    let mm = |m, n, k, flags, a_off, b_off, c_off| MatmulParams { m, n, k, flags, a_off, b_off, c_off, ..Default::default() };
+    // [dW_q; db_q] = [H^L; 1]ᵀ·dlogits in one GEMM (ONES_ROW).
+    let dw_q = mm(htop, vocab, rows, MatmulParams::TRANS_A | MatmulParams::ONES_ROW, top_off, 0, lay.out_w());
+    pb.matmul(top_h, &b.logits, &b.grads, None, MatmulParams { ones_off: lay.out_b(), ..dw_q });
     pb.matmul(&b.logits, &b.params, &b.layers[top].d_hidden, None, mm(rows, htop, vocab, MatmulParams::TRANS_B, 0, lay.out_w(), 0));
     if let Some(p) = top_site {
         pb.dropout_apply(&b.layers[top].d_hidden, p);
@@ -236,11 +239,12 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
             let p = RnnStepParams { rows: nn, h, t: step, act, w_off: lay.w_hh(l), has_next, ..Default::default() };
             pb.rnn_step_backward(&lb.d_hidden, &lb.d_pre, &b.params, &lb.hidden, p);
         }
-        // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ·dZ: the first R rows of H.
-        pb.matmul(&lb.hidden, &lb.d_pre, &b.grads, None, mm(h, h, rows, MatmulParams::TRANS_A, 0, 0, lay.w_hh(l)));
+        // [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ: the first R rows of H, and the
+        // column sums of dZ (ONES_ROW).
+        let dw_hh = mm(h, h, rows, MatmulParams::TRANS_A | MatmulParams::ONES_ROW, 0, 0, lay.w_hh(l));
+        pb.matmul(&lb.hidden, &lb.d_pre, &b.grads, None, MatmulParams { ones_off: lay.b_h(l), ..dw_hh });
         let (x, x_off) = input(l);
         pb.matmul(x, &lb.d_pre, &b.grads, None, mm(inw, h, rows, MatmulParams::TRANS_A, x_off, 0, lay.w_xh(l)));
-        pb.bias_grad(&lb.d_pre, &b.grads, ReduceParams { count: rows, cols: h, dst_off: lay.b_h(l), ..Default::default() });
         let dx = if l == 0 { &b.d_emb_rows } else { &b.layers[l - 1].d_hidden };
         pb.matmul(&lb.d_pre, &b.params, dx, None, mm(rows, inw, h, MatmulParams::TRANS_B, 0, lay.w_xh(l), 0));
         if let Some(p) = site(l, inw as usize) {

@@ -15,7 +15,7 @@ use super::context::GpuContext;
 use super::limits::{self, EVAL_SLOTS, STATS_SLOTS};
 use super::params::StepParams;
 use super::profile::{self, StepProfile, Timer, Timestamps};
-use super::program::Program;
+use super::program::{DispatchInfo, Program};
 use super::schedule::{self, Buffers, LayerBuffers, Mode, Shapes};
 use super::tokens::TokenLayout;
 use crate::error::{ElmanError, Result};
@@ -116,7 +116,7 @@ impl GpuTrainer {
         if !self.programs.contains_key(&(mode, n, t)) {
             let shapes = Shapes { config: &self.config, layout: &self.layout, tokens: self.tokens, update: &self.update };
             let program = schedule::build(&self.ctx, &shapes, &self.bufs, n, t, mode);
-            self.bytes += program.uniform_bytes;
+            self.bytes += program.bytes;
             self.programs.insert((mode, n, t), program);
         }
         &self.programs[&(mode, n, t)]
@@ -125,6 +125,11 @@ impl GpuTrainer {
     /// Dispatches in one training step of the full chunk length T.
     pub fn dispatches_per_step(&self) -> usize {
         self.programs[&(Mode::Train, self.n, self.t)].len()
+    }
+
+    /// Every dispatch of one training step of the full chunk length T, in order.
+    pub fn step_dispatches(&self) -> Vec<DispatchInfo> {
+        self.programs[&(Mode::Train, self.n, self.t)].dispatches()
     }
 
     /// Of those, the recurrent ones that depend on each other in sequence (2·L·T).
