@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use elman::bench::{random_batches, time_steps, BenchSize};
 use elman::cpu::CpuTrainer;
+use elman::gpu::gemm_bench;
 use elman::gpu::profile::Timer;
 use elman::gpu::{GpuContext, GpuTrainer};
 use elman::model::init::init_params;
@@ -42,6 +43,10 @@ pub struct BenchArgs {
     /// Steps the profile takes the median over.
     #[arg(long, default_value_t = 5)]
     pub profile_steps: usize,
+    /// Instead of training steps, time one GPU product C[M, N] = op(A)·op(B) (K inner)
+    /// for every tiling and transposition: "M,N,K", repeatable.
+    #[arg(long)]
+    pub gemm: Vec<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -76,8 +81,40 @@ fn measure(trainer: &mut dyn Trainer, size: &BenchSize, args: &BenchArgs) -> any
     Ok((args.steps * size.tokens_per_step()) as f64 / secs)
 }
 
+/// `--gemm`: GFLOP/s of single products, per tiling.
+fn run_gemm(args: &BenchArgs) -> anyhow::Result<()> {
+    let shapes = args.gemm.iter().map(|s| gemm_bench::parse_shape(s)).collect::<Result<Vec<_>, _>>()?;
+    let ctx = GpuContext::new(args.adapter.as_deref(), true).context("elman bench --gemm needs a GPU adapter")?;
+    let mut all = Vec::new();
+    for shape in shapes {
+        all.extend(gemm_bench::run(&ctx, shape, args.steps)?);
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "gpu_device": ctx.describe(), "gpu_is_software": ctx.is_software(), "shader_checks": ctx.kernels.checks().describe(), "timer": Timer::of(&ctx).describe(), "results": all }));
+        return Ok(());
+    }
+    println!("gpu: {}{}", ctx.describe(), if ctx.is_software() { "  [software adapter: says nothing about GPU speed]" } else { "" });
+    println!("shader runtime checks: {}; {}; median of {} products", ctx.kernels.checks().describe(), Timer::of(&ctx).describe(), args.steps);
+    println!("{:<22} {:>6}  {:<28} {:>10} {:>11} {:>10}", "M,N,K", "layout", "tiling", "workgroups", "µs", "GFLOP/s");
+    for r in &all {
+        println!(
+            "{:<22} {:>6}  {:<28} {:>10} {:>11.1} {:>10.1}",
+            format!("{},{},{}", r.m, r.n, r.k),
+            r.layout,
+            r.plan,
+            r.workgroups,
+            r.us,
+            r.gflop_per_s
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.steps > 0, "--steps must be > 0");
+    if !args.gemm.is_empty() {
+        return run_gemm(&args);
+    }
     anyhow::ensure!((0.0..1.0).contains(&args.dropout), "--dropout must be in [0, 1), got {}", args.dropout);
     let sizes = if args.sizes.is_empty() {
         BenchSize::defaults()

@@ -1,0 +1,259 @@
+//! Guard regions around every operand of every kernel. The shader modules are built
+//! without wgpu's runtime bounds checks (kernels.rs), so each kernel must keep its own
+//! accesses inside the ranges its Params describe. Here every buffer holds its operand
+//! between guard regions filled with a NaN of a distinctive bit pattern; after the
+//! dispatch the guards must hold exactly those bits (nothing wrote outside its range) and
+//! every result must be finite (nothing read a guard into a result: a NaN would spread).
+//! Shapes are awkward (not multiples of any tile or workgroup size) and operands sit at
+//! odd offsets where the kernel takes one. One test runs every kernel of the registry
+//! and fails if any pipeline went untested.
+
+mod common;
+
+use common::{gpu, tokens, uniform};
+use elman::gpu::buffers::Allocator;
+use elman::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
+use elman::gpu::launch::{MatmulPlan, NUM_PARTIALS};
+use elman::gpu::params::*;
+use elman::gpu::program::ProgramBuilder;
+use elman::gpu::tokens::TokenLayout;
+use elman::gpu::GpuContext;
+use std::collections::HashSet;
+
+/// A quiet NaN no kernel computes.
+const GUARD_BITS: u32 = 0x7fc0_dead;
+/// Guard elements before (where the kernel takes an offset) and after each operand.
+const GUARD: usize = 37;
+
+/// One operand inside its buffer: `pre` guard elements, the payload, then `GUARD` more.
+struct Guarded {
+    label: String,
+    buffer: wgpu::Buffer,
+    pre: usize,
+    len: usize,
+}
+
+impl Guarded {
+    fn new(alloc: &mut Allocator, label: &str, payload: &[f32], pre: usize) -> Guarded {
+        let guard = f32::from_bits(GUARD_BITS);
+        let data = [vec![guard; pre], payload.to_vec(), vec![guard; GUARD]].concat();
+        Guarded { label: label.to_string(), buffer: alloc.init(label, &data), pre, len: payload.len() }
+    }
+
+    fn ids(alloc: &mut Allocator, label: &str, payload: &[u32], pre: usize) -> Guarded {
+        let data = [vec![GUARD_BITS; pre], payload.to_vec(), vec![GUARD_BITS; GUARD]].concat();
+        Guarded { label: label.to_string(), buffer: alloc.init(label, &data), pre, len: payload.len() }
+    }
+
+    fn off(&self) -> u32 {
+        self.pre as u32
+    }
+
+    /// Fails unless both guards hold their bits; returns the payload.
+    fn check(&self, ctx: &GpuContext, case: &str) -> Vec<f32> {
+        let all = ctx.read_f32(&self.buffer, 0, self.pre + self.len + GUARD).unwrap();
+        let bad = all
+            .iter()
+            .enumerate()
+            .filter(|&(i, v)| (i < self.pre || i >= self.pre + self.len) && v.to_bits() != GUARD_BITS)
+            .map(|(i, v)| (i as i64 - self.pre as i64, *v))
+            .take(5)
+            .collect::<Vec<_>>();
+        assert!(bad.is_empty(), "{case}: wrote outside '{}' (index relative to its start, value): {bad:?}", self.label);
+        all[self.pre..self.pre + self.len].to_vec()
+    }
+
+    /// [`Guarded::check`], and every payload value (or those at `written`) finite.
+    fn check_finite(&self, ctx: &GpuContext, case: &str, written: std::ops::Range<usize>) {
+        let payload = self.check(ctx, case);
+        let bad: Vec<(usize, f32)> = payload[written.clone()].iter().enumerate().filter(|(_, v)| !v.is_finite()).map(|(i, v)| (i + written.start, *v)).take(5).collect();
+        assert!(bad.is_empty(), "{case}: '{}' holds non-finite results (a guard was read?): {bad:?}", self.label);
+    }
+}
+
+/// Runs one program and records which pipelines it used.
+struct Runner {
+    ctx: std::sync::Arc<GpuContext>,
+    seen: HashSet<Kernel>,
+}
+
+impl Runner {
+    fn run(&mut self, step: Option<&wgpu::Buffer>, build: impl FnOnce(&mut ProgramBuilder)) {
+        let mut b = ProgramBuilder::new(&self.ctx, "guards", step);
+        build(&mut b);
+        let program = b.finish();
+        self.seen.extend(program.dispatches().iter().map(|d| d.kernel));
+        program.submit(&self.ctx);
+    }
+}
+
+fn matmuls(r: &mut Runner) {
+    let ctx = r.ctx.clone();
+    let tiles: Vec<MatmulTile> = MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(Kernel::Matmul(t))).collect();
+    for &(m, k, n) in &[(1usize, 1usize, 1usize), (67, 33, 129), (130, 70, 65)] {
+        for flags in [0, MatmulParams::TRANS_A | MatmulParams::ONES_ROW | MatmulParams::BIAS, MatmulParams::TRANS_B | MatmulParams::ACCUMULATE] {
+            for &tile in &tiles {
+                for splits in [1, 3] {
+                    let plan = MatmulPlan::with_splits(tile, k as u32, splits);
+                    let mut alloc = Allocator::new(&ctx.device);
+                    let a = Guarded::new(&mut alloc, "a", &uniform(1, m * k, -1.0, 1.0), 3);
+                    let b = Guarded::new(&mut alloc, "b", &uniform(2, k * n, -1.0, 1.0), 5);
+                    let bias = Guarded::new(&mut alloc, "bias", &uniform(3, n, -1.0, 1.0), 7);
+                    let c = Guarded::new(&mut alloc, "c", &uniform(4, m * n, -1.0, 1.0), 2);
+                    let ones = Guarded::new(&mut alloc, "ones row", &uniform(5, n, -1.0, 1.0), 11);
+                    // C and the ones row are two ranges of one output buffer in the trainer;
+                    // here they are two buffers, so the product writes C and the ones-row
+                    // case is run again into `ones` alone (m = 0 rows of C).
+                    let p = MatmulParams {
+                        m: m as u32,
+                        n: n as u32,
+                        k: k as u32,
+                        flags: flags & !MatmulParams::ONES_ROW,
+                        a_off: a.off(),
+                        b_off: b.off(),
+                        c_off: c.off(),
+                        bias_off: bias.off(),
+                        ..Default::default()
+                    };
+                    r.run(None, |pb| pb.matmul_planned(&a.buffer, &b.buffer, &c.buffer, Some(&bias.buffer), p, plan));
+                    let case = format!("matmul m={m} k={k} n={n} flags={flags} {plan:?}");
+                    for g in [&a, &b, &bias] {
+                        g.check(&ctx, &case);
+                    }
+                    c.check_finite(&ctx, &case, 0..m * n);
+                    if flags & MatmulParams::ONES_ROW != 0 {
+                        // m = 0: op(A) is just the row of ones, so the whole result is that row.
+                        let p = MatmulParams { m: 0, flags, a_off: a.off(), ones_off: ones.off(), ..p };
+                        let plan = MatmulPlan::with_splits(tile, k as u32, splits);
+                        r.run(None, |pb| pb.matmul_planned(&a.buffer, &b.buffer, &ones.buffer, Some(&bias.buffer), p, plan));
+                        ones.check_finite(&ctx, &format!("{case} ones row"), 0..n);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn rnn_steps(r: &mut Runner) {
+    let ctx = r.ctx.clone();
+    for &(rows, h) in &[(1, 7), (5, 33), (9, 40), (33, 20)] {
+        for &tile_rows in &RNN_ROWS_PER_TILE {
+            // W_hh at a multiple of 4 (the vec4 path when h is too) or at an odd offset.
+            for w_pre in [8, 9] {
+                let steps = 3;
+                let block = rows * h;
+                let mut alloc = Allocator::new(&ctx.device);
+                let w = Guarded::new(&mut alloc, "w", &uniform(1, h * h, -0.5, 0.5), w_pre);
+                let p_all = Guarded::new(&mut alloc, "p", &uniform(2, steps * block, -1.0, 1.0), 0);
+                let hs = Guarded::new(&mut alloc, "h", &uniform(3, (steps + 1) * block, -1.0, 1.0), 0);
+                let dh = Guarded::new(&mut alloc, "dh", &uniform(4, steps * block, -1.0, 1.0), 0);
+                let dz = Guarded::new(&mut alloc, "dz", &uniform(5, steps * block, -1.0, 1.0), 0);
+                let base = RnnStepParams { rows: rows as u32, h: h as u32, t: steps as u32 - 1, w_off: w.off(), ..Default::default() };
+                r.run(None, |pb| {
+                    // The last step: forward writes block T, backward reads block T of H.
+                    pb.rnn_step_forward_tiled(&p_all.buffer, &hs.buffer, &w.buffer, base, tile_rows);
+                    pb.rnn_step_backward_tiled(&dh.buffer, &dz.buffer, &w.buffer, &hs.buffer, base, tile_rows);
+                    pb.rnn_step_backward_tiled(&dh.buffer, &dz.buffer, &w.buffer, &hs.buffer, RnnStepParams { t: 0, has_next: 1, ..base }, tile_rows);
+                });
+                let case = format!("rnn_step rows={rows} h={h} rows/tile={tile_rows} w_off={w_pre}");
+                w.check(&ctx, &case);
+                p_all.check(&ctx, &case);
+                dh.check(&ctx, &case);
+                hs.check_finite(&ctx, &case, 0..(steps + 1) * block);
+                dz.check_finite(&ctx, &case, 0..steps * block);
+            }
+        }
+    }
+}
+
+fn embeddings_and_softmax(r: &mut Runner) {
+    let ctx = r.ctx.clone();
+    for &(vocab, d, rows) in &[(1, 1, 1), (11, 5, 37), (70, 3, 7)] {
+        let layout = TokenLayout { capacity: rows, vocab };
+        let toks = tokens(rows as u64, rows, vocab);
+        let mut alloc = Allocator::new(&ctx.device);
+        let table = Guarded::new(&mut alloc, "table", &uniform(1, vocab * d, -1.0, 1.0), 6);
+        let tok = Guarded::ids(&mut alloc, "tokens", &layout.pack(&toks, &toks), 4);
+        let x = Guarded::new(&mut alloc, "rows", &vec![0.0; rows * d], 0);
+        let dx = Guarded::new(&mut alloc, "row grads", &uniform(2, rows * d, -1.0, 1.0), 0);
+        let grad = Guarded::new(&mut alloc, "table grads", &vec![0.0; vocab * d], 9);
+        let logits = Guarded::new(&mut alloc, "logits", &uniform(3, rows * vocab, -3.0, 3.0), 0);
+        let logits2 = Guarded::new(&mut alloc, "logits (loss only)", &uniform(3, rows * vocab, -3.0, 3.0), 0);
+        let loss = Guarded::new(&mut alloc, "row loss", &vec![0.0; rows], 0);
+        let loss2 = Guarded::new(&mut alloc, "row loss 2", &vec![0.0; rows], 0);
+        let at = |off: u32| tok.off() + off;
+        let p = EmbeddingParams {
+            rows: rows as u32,
+            d: d as u32,
+            vocab: vocab as u32,
+            src_off: table.off(),
+            dst_off: grad.off(),
+            tok_off: at(layout.inputs_off()),
+            order_off: at(layout.order_off()),
+            offsets_off: at(layout.offsets_off()),
+        };
+        let sp = SoftmaxParams { rows: rows as u32, vocab: vocab as u32, tgt_off: at(layout.targets_off()), scale: 0.5 };
+        r.run(None, |pb| {
+            pb.embedding_gather(&table.buffer, &tok.buffer, &x.buffer, EmbeddingParams { dst_off: 0, ..p });
+            pb.embedding_scatter_add(&dx.buffer, &tok.buffer, &grad.buffer, EmbeddingParams { src_off: 0, ..p });
+            pb.softmax_xent(&logits.buffer, &tok.buffer, &loss.buffer, sp);
+            pb.softmax_xent_loss(&logits2.buffer, &tok.buffer, &loss2.buffer, sp);
+        });
+        let case = format!("embedding/softmax V={vocab} d={d} rows={rows}");
+        for g in [&table, &tok, &dx] {
+            g.check(&ctx, &case);
+        }
+        for (g, len) in [(&x, rows * d), (&grad, vocab * d), (&logits, rows * vocab), (&logits2, rows * vocab), (&loss, rows), (&loss2, rows)] {
+            g.check_finite(&ctx, &case, 0..len);
+        }
+    }
+}
+
+fn reductions_optimizers_and_dropout(r: &mut Runner) {
+    let ctx = r.ctx.clone();
+    for &count in &[1usize, 1037, 70_001] {
+        let mut alloc = Allocator::new(&ctx.device);
+        let grads = Guarded::new(&mut alloc, "grads", &uniform(1, count, -0.1, 0.1), 0);
+        let partials = Guarded::new(&mut alloc, "partials", &vec![0.0; NUM_PARTIALS as usize], 0);
+        let clip = Guarded::new(&mut alloc, "clip", &[0.0; 4], 0);
+        let stats = Guarded::new(&mut alloc, "stats", &[0.0; 12], 0);
+        let params = Guarded::new(&mut alloc, "params", &uniform(2, count, -1.0, 1.0), 0);
+        let params2 = Guarded::new(&mut alloc, "params (sgd)", &uniform(2, count, -1.0, 1.0), 0);
+        let m = Guarded::new(&mut alloc, "m", &vec![0.0; count], 0);
+        let m2 = Guarded::new(&mut alloc, "m (sgd)", &vec![0.0; count], 0);
+        let v = Guarded::new(&mut alloc, "v", &vec![0.0; count], 0);
+        let src = Guarded::new(&mut alloc, "dropout src", &uniform(3, count, -1.0, 1.0), 13);
+        let dst = Guarded::new(&mut alloc, "dropout dst", &vec![0.0; count], 17);
+        let step = alloc.uniform("step", bytemuck::bytes_of(&StepParams { lr: 0.01, bc1: 0.1, bc2: 0.001, slot: 1, update: 3, ..Default::default() }));
+        let key = elman::dropout::DropoutKey { p: 0.3, seed: 9, update: 3 };
+        let dp = DropoutParams::new(&key, 1, count as u32);
+        let op = OptimizerParams { count: count as u32, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, ..Default::default() };
+        r.run(Some(&step), |pb| {
+            pb.grad_norm(&grads.buffer, &partials.buffer, &clip.buffer, &stats.buffer, count as u32, Some(0.5));
+            pb.loss_sum(&grads.buffer, &stats.buffer, ReduceParams { count: count as u32, stride: 4, field: 0, scale: 1.0, ..Default::default() });
+            pb.adam_update(&params.buffer, &grads.buffer, &m.buffer, &v.buffer, &clip.buffer, op);
+            pb.sgd_update(&params2.buffer, &grads.buffer, &m2.buffer, &clip.buffer, op);
+            pb.dropout_copy(&src.buffer, &dst.buffer, DropoutParams { src_off: src.off(), dst_off: dst.off(), ..dp });
+            pb.dropout_apply(&src.buffer, DropoutParams { dst_off: src.off(), ..dp });
+        });
+        let case = format!("reduce/optimizer/dropout count={count}");
+        grads.check(&ctx, &case);
+        clip.check_finite(&ctx, &case, 0..1);
+        stats.check_finite(&ctx, &case, 0..12);
+        for (g, len) in [(&partials, NUM_PARTIALS as usize), (&params, count), (&params2, count), (&m, count), (&m2, count), (&v, count), (&src, count), (&dst, count)] {
+            g.check_finite(&ctx, &case, 0..len);
+        }
+    }
+}
+
+#[test]
+fn every_kernel_stays_inside_its_operands() {
+    let Some(ctx) = gpu() else { return };
+    let mut r = Runner { ctx: ctx.clone(), seen: HashSet::new() };
+    matmuls(&mut r);
+    rnn_steps(&mut r);
+    embeddings_and_softmax(&mut r);
+    reductions_optimizers_and_dropout(&mut r);
+    let missing: Vec<Kernel> = Kernel::all().into_iter().filter(|k| ctx.kernels.has(*k) && !r.seen.contains(k)).collect();
+    assert!(missing.is_empty(), "kernels without a guard-region test: {missing:?}");
+}
