@@ -156,6 +156,11 @@ fn rnn_steps(r: &mut Runner) {
                     pb.rnn_step_backward_tiled(&dh.buffer, &dz.buffer, &w.buffer, &hs.buffer, RnnStepParams { t: 0, has_next: 1, ..base }, tile_rows);
                 });
                 let case = format!("rnn_step rows={rows} h={h} rows/tile={tile_rows} w_off={w_pre}");
+                // W_hhᵀ into a guarded buffer of its own.
+                let wt = Guarded::new(&mut alloc, "w transposed", &vec![0.0; h * h], w_pre + 2);
+                let tp = TransposeParams { rows: h as u32, cols: h as u32, src_off: w.off(), dst_off: wt.off() };
+                r.run(None, |pb| pb.transpose(&w.buffer, &wt.buffer, tp));
+                wt.check_finite(&ctx, &case, 0..h * h);
                 w.check(&ctx, &case);
                 p_all.check(&ctx, &case);
                 dh.check(&ctx, &case);

@@ -133,7 +133,8 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
     let Some(ctx) = gpu() else { return };
     let steps = 3;
     let mut seed = 50;
-    // h = 40 and 64 take the vec4 path, the others the scalar one; every tile height runs.
+    // h = 40, 64 and 20 take the vec4 path when W sits at a multiple of 4, the others the
+    // scalar one; every tile height runs.
     let cases = [(1, 1), (1, 7), (5, 1), (5, 33), (33, 40), (9, 64), (40, 20)];
     for (&(rows, h), &tile_rows) in cases.iter().flat_map(|c| RNN_ROWS_PER_TILE.iter().map(move |r| (c, r))) {
         for act in [Activation::Tanh, Activation::Relu] {
@@ -148,6 +149,8 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
             let dz0 = uniform(seed + 4, steps * block, -1.0, 1.0);
             let mut alloc = Allocator::new(&ctx.device);
             let gw = alloc.init("w", &[vec![0.5; w_off], w.clone()].concat());
+            // The backward kernel reads W_hhᵀ (the trainer's transposed copy).
+            let gwt = alloc.init("w transposed", &[vec![0.5; w_off], transpose(&w, h, h)].concat());
             let gp = alloc.init("p", &p_all);
             let gh = alloc.init("h", &hs0);
             let gdh = alloc.init("dh", &dh);
@@ -157,8 +160,8 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
             let base = RnnStepParams { rows: rows as u32, h: h as u32, t: t as u32, act: act_id, w_off: w_off as u32, ..Default::default() };
             run(&ctx, None, |pb| {
                 pb.rnn_step_forward_tiled(&gp, &gh, &gw, base, tile_rows);
-                pb.rnn_step_backward_tiled(&gdh, &gdz, &gw, &gh, RnnStepParams { has_next: 1, ..base }, tile_rows);
-                pb.rnn_step_backward_tiled(&gdh, &gdz, &gw, &gh, RnnStepParams { t: (steps - 1) as u32, has_next: 0, ..base }, tile_rows);
+                pb.rnn_step_backward_tiled(&gdh, &gdz, &gwt, &gh, RnnStepParams { has_next: 1, ..base }, tile_rows);
+                pb.rnn_step_backward_tiled(&gdh, &gdz, &gwt, &gh, RnnStepParams { t: (steps - 1) as u32, has_next: 0, ..base }, tile_rows);
             });
             let label = format!("rows={rows} h={h} {} rows/tile={tile_rows}", act.name());
             // Forward: H_1 (block 2) from H_0 (block 1) and P_1.
@@ -178,6 +181,22 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
             ops::rnn_step_backward(act, h, &dh[last * block..], None, &w, &got_h[(last + 1) * block..], &mut want);
             assert_close(&format!("rnn_step_backward last {label}"), &got_dz[last * block..], &want, ATOL, RTOL);
         }
+    }
+}
+
+#[test]
+fn transpose_matches_cpu_at_offsets() {
+    let Some(ctx) = gpu() else { return };
+    for &(rows, cols) in &[(1, 1), (1, 70), (33, 1), (65, 31), (64, 64), (100, 37)] {
+        let src = uniform((rows * 131 + cols) as u64, rows * cols, -1.0, 1.0);
+        let mut alloc = Allocator::new(&ctx.device);
+        let gsrc = alloc.init("src", &[vec![9.0; 5], src.clone()].concat());
+        let gdst = alloc.init("dst", &vec![7.0f32; 3 + rows * cols + 4]);
+        run(&ctx, None, |pb| pb.transpose(&gsrc, &gdst, TransposeParams { rows: rows as u32, cols: cols as u32, src_off: 5, dst_off: 3 }));
+        let got = ctx.read_f32(&gdst, 0, 3 + rows * cols + 4).unwrap();
+        let label = format!("transpose {rows}x{cols}");
+        assert_eq!(&got[3..3 + rows * cols], &transpose(&src, rows, cols)[..], "{label}");
+        assert_eq!([&got[..3], &got[3 + rows * cols..]].concat(), vec![7.0; 7], "{label}: wrote outside dst");
     }
 }
 

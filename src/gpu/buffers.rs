@@ -19,6 +19,10 @@ pub struct ParamLayout {
     pub lens: Vec<usize>,
     /// Total elements including pads.
     pub total: usize,
+    /// Where layer l's W_hhᵀ (kept for the backward recurrence) lives in the separate
+    /// transposed buffer, and that buffer's total elements (aligned the same way).
+    pub transposed: Vec<usize>,
+    pub transposed_total: usize,
 }
 
 impl ParamLayout {
@@ -32,7 +36,18 @@ impl ParamLayout {
             lens.push(len);
             at = (at + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
         }
-        ParamLayout { offsets, lens, total: at.max(TENSOR_ALIGN) }
+        let mut transposed = Vec::new();
+        let mut at_t = 0;
+        for &h in &config.hidden {
+            transposed.push(at_t);
+            at_t = (at_t + h * h).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
+        }
+        ParamLayout { offsets, lens, total: at.max(TENSOR_ALIGN), transposed, transposed_total: at_t.max(TENSOR_ALIGN) }
+    }
+
+    /// Layer l's W_hhᵀ in the transposed buffer.
+    pub fn w_hh_t(&self, l: usize) -> u32 {
+        self.transposed[l] as u32
     }
 
     /// Canonical index of the embedding, layer l's w_xh / w_hh / b_h, output.w, output.b.

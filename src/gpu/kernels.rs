@@ -91,10 +91,11 @@ pub enum Shader {
     Reduce,
     Optimizer,
     Dropout,
+    Transpose,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 7] = [
+    pub const ALL: [Shader; 8] = [
         Shader::Matmul,
         Shader::RnnStep,
         Shader::Embedding,
@@ -102,6 +103,7 @@ impl Shader {
         Shader::Reduce,
         Shader::Optimizer,
         Shader::Dropout,
+        Shader::Transpose,
     ];
 
     /// File name under shaders/.
@@ -114,6 +116,7 @@ impl Shader {
             Shader::Reduce => "reduce.wgsl",
             Shader::Optimizer => "optimizer.wgsl",
             Shader::Dropout => "dropout.wgsl",
+            Shader::Transpose => "transpose.wgsl",
         }
     }
 
@@ -126,6 +129,7 @@ impl Shader {
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::Optimizer => include_str!("../../shaders/optimizer.wgsl"),
             Shader::Dropout => include_str!("../../shaders/dropout.wgsl"),
+            Shader::Transpose => include_str!("../../shaders/transpose.wgsl"),
         }
     }
 }
@@ -158,7 +162,7 @@ impl MatmulTile {
 }
 
 /// rnn_step.wgsl's overridable `ROWS` (rows of the result per workgroup): one pipeline each.
-pub const RNN_ROWS_PER_TILE: [u32; 6] = [1, 2, 4, 8, 16, 32];
+pub const RNN_ROWS_PER_TILE: [u32; 5] = [4, 8, 16, 32, 64];
 
 /// One entry point (with its overridable constants) = one pipeline; named after its CPU
 /// twin in `cpu::ops`.
@@ -180,6 +184,7 @@ pub enum Kernel {
     AdamUpdate,
     DropoutApply,
     DropoutCopy,
+    Transpose,
 }
 
 impl Kernel {
@@ -201,6 +206,7 @@ impl Kernel {
             Kernel::AdamUpdate,
             Kernel::DropoutApply,
             Kernel::DropoutCopy,
+            Kernel::Transpose,
         ]);
         out
     }
@@ -224,6 +230,7 @@ impl Kernel {
             Kernel::AdamUpdate => "adam_update",
             Kernel::DropoutApply => "dropout_apply",
             Kernel::DropoutCopy => "dropout_copy",
+            Kernel::Transpose => "transpose",
         }
     }
 
@@ -236,6 +243,7 @@ impl Kernel {
             Kernel::GradNormPartial | Kernel::GradNormFinish | Kernel::LossSum => Shader::Reduce,
             Kernel::SgdUpdate | Kernel::AdamUpdate => Shader::Optimizer,
             Kernel::DropoutApply | Kernel::DropoutCopy => Shader::Dropout,
+            Kernel::Transpose => Shader::Transpose,
         }
     }
 

@@ -10,6 +10,8 @@ use super::program::{Bind, Cost, ProgramBuilder};
 
 /// rnn_step.wgsl: output columns per workgroup.
 pub const RNN_COLS: u32 = 16;
+/// transpose.wgsl: tile side.
+pub const TRANSPOSE_TILE: u32 = 32;
 /// Threads per workgroup of the element-wise kernels (embedding, optimizer, dropout,
 /// matmul_reduce).
 pub const ELEMENTWISE_WG: u32 = 256;
@@ -20,9 +22,14 @@ const MAX_GROUPS_PER_DIM: u32 = 65535;
 /// Workgroups a recurrent step should launch where its shape allows: about one per
 /// multiprocessor of a large GPU (132 on an H100/H200; wgpu reports no such count).
 pub const RECURRENT_TARGET_WORKGROUPS: u32 = 128;
-/// Workgroups a batched product should launch: about two waves on such a GPU.
-pub const MATMUL_TARGET_WORKGROUPS: u32 = 256;
-/// Split-K: the fewest K values per split, the most splits, and the smallest K split at all.
+/// Workgroups a batched product should launch: measured on an H200 (docs/gpu.md), large
+/// tiles run fastest from about 1,000 workgroups on; K is split until a product has that
+/// many, as far as K allows.
+pub const MATMUL_TARGET_WORKGROUPS: u32 = 1024;
+/// Below this many workgroups even with K split, small tiles replace large ones.
+pub const MATMUL_MIN_LARGE_WORKGROUPS: u32 = 256;
+/// Split-K: the fewest K values per split, the most splits, and the smallest K split at all
+/// (a split costs a second dispatch, which a short K does not repay).
 pub const MIN_K_PER_SPLIT: u32 = 256;
 pub const MAX_SPLITS: u32 = 16;
 pub const MIN_K_TO_SPLIT: u32 = 1024;
@@ -67,22 +74,29 @@ pub struct MatmulPlan {
 
 impl MatmulPlan {
     /// The plan for an [m_eff, n] result with inner dimension k: large tiles when they
-    /// alone launch [`MATMUL_TARGET_WORKGROUPS`]; otherwise small tiles, and when those
-    /// fill less than half the target and K is long (≥ [`MIN_K_TO_SPLIT`], the weight
-    /// gradients, whose K is n·T), K split until the target is met, each split keeping
-    /// ≥ [`MIN_K_PER_SPLIT`] and the partials within `max_scratch` elements.
+    /// alone launch [`MATMUL_TARGET_WORKGROUPS`]; else, when K is long (≥
+    /// [`MIN_K_TO_SPLIT`]: the weight gradients, whose K is n·T, and products over the
+    /// vocabulary), large tiles with K split toward the target (each split keeping ≥
+    /// [`MIN_K_PER_SPLIT`], the partials within `max_scratch` elements) if that reaches
+    /// [`MATMUL_MIN_LARGE_WORKGROUPS`], small tiles split the same way if not; short K:
+    /// small tiles, unsplit.
     pub fn choose(m_eff: u32, n: u32, k: u32, large_available: bool, max_scratch: u64) -> MatmulPlan {
         let tiles = |t: MatmulTile| m_eff.div_ceil(t.side()) * n.div_ceil(t.side());
-        if large_available && tiles(MatmulTile::Large) >= MATMUL_TARGET_WORKGROUPS {
+        let large = tiles(MatmulTile::Large);
+        if large_available && large >= MATMUL_TARGET_WORKGROUPS {
             return MatmulPlan::with_splits(MatmulTile::Large, k, 1);
         }
-        let small = tiles(MatmulTile::Small).max(1);
-        let mut splits = 1;
-        if small < MATMUL_TARGET_WORKGROUPS / 2 && k >= MIN_K_TO_SPLIT {
-            let by_scratch = (max_scratch / (m_eff as u64 * n as u64).max(1)).min(MAX_SPLITS as u64) as u32;
-            splits = MATMUL_TARGET_WORKGROUPS.div_ceil(small).min(k / MIN_K_PER_SPLIT).min(by_scratch).max(1);
+        if k < MIN_K_TO_SPLIT {
+            return MatmulPlan::with_splits(MatmulTile::Small, k, 1);
         }
-        MatmulPlan::with_splits(MatmulTile::Small, k, splits)
+        let by_scratch = (max_scratch / (m_eff as u64 * n as u64).max(1)).min(MAX_SPLITS as u64) as u32;
+        let most = (k / MIN_K_PER_SPLIT).min(by_scratch).clamp(1, MAX_SPLITS);
+        let splits = |tiles: u32| MATMUL_TARGET_WORKGROUPS.div_ceil(tiles.max(1)).next_power_of_two().min(most);
+        if large_available && large * splits(large) >= MATMUL_MIN_LARGE_WORKGROUPS {
+            return MatmulPlan::with_splits(MatmulTile::Large, k, splits(large));
+        }
+        let small = tiles(MatmulTile::Small);
+        MatmulPlan::with_splits(MatmulTile::Small, k, splits(small))
     }
 
     /// `tile` with K cut into at most `splits` chunks of a multiple of 16.
@@ -101,17 +115,18 @@ impl MatmulPlan {
 
 /// Rows of the result per workgroup of a recurrent step on [n, h]: the most rows (fewest
 /// re-reads of W_hh) that still launch [`RECURRENT_TARGET_WORKGROUPS`], never more than
-/// n rounds up to; when no choice reaches the target, one row per workgroup (the most
-/// workgroups the shape has).
+/// n rounds up to (at least 4, a thread's rows); when no choice reaches the target, the
+/// fewest rows (the most workgroups the shape has).
 pub fn rnn_rows_per_tile(n: u32, h: u32) -> u32 {
     let cols = h.div_ceil(RNN_COLS);
-    let fits = |r: u32| r <= n.max(1).next_power_of_two();
+    let fewest = RNN_ROWS_PER_TILE[0];
+    let fits = |r: u32| r <= n.max(1).next_power_of_two().max(fewest);
     RNN_ROWS_PER_TILE
         .iter()
         .rev()
         .copied()
         .find(|&r| fits(r) && cols * n.div_ceil(r) >= RECURRENT_TARGET_WORKGROUPS)
-        .unwrap_or(1)
+        .unwrap_or(fewest)
 }
 
 /// Workgroups of one recurrent step on [n, h] with `rows` rows per tile.
@@ -174,16 +189,19 @@ impl ProgramBuilder<'_> {
     pub fn rnn_step_forward_tiled(&mut self, p_all: &wgpu::Buffer, hs: &wgpu::Buffer, w: &wgpu::Buffer, p: RnnStepParams, rows: u32) {
         self.push(
             Kernel::RnnStepForward(rows),
-            &[(0, Bind::Buffer(p_all)), (1, Bind::Buffer(hs)), (2, Bind::Buffer(w)), (4, Bind::Params)],
+            // The entry points share one body, so the forward's layout has `aux` too; it
+            // reads nothing there (P is bound again, read-only).
+            &[(0, Bind::Buffer(p_all)), (1, Bind::Buffer(hs)), (2, Bind::Buffer(w)), (3, Bind::Buffer(p_all)), (4, Bind::Params)],
             bytes(&p),
             rnn_grid(p.rows, p.h, rows),
             rnn_step_cost(&p, 3),
         );
     }
 
-    /// dZ_t = (dH_t + dZ_{t+1}·W_hhᵀ) ⊙ φ'(H_t): `dh` [T·n, h], `dz` [T·n, h], `hs` [(T+1)·n, h].
-    pub fn rnn_step_backward(&mut self, dh: &wgpu::Buffer, dz: &wgpu::Buffer, w: &wgpu::Buffer, hs: &wgpu::Buffer, p: RnnStepParams) {
-        self.rnn_step_backward_tiled(dh, dz, w, hs, p, rnn_rows_per_tile(p.rows, p.h));
+    /// dZ_t = (dH_t + dZ_{t+1}·W_hhᵀ) ⊙ φ'(H_t): `dh` [T·n, h], `dz` [T·n, h], `hs` [(T+1)·n, h];
+    /// `w_t` holds W_hhᵀ (not W_hh) at p.w_off.
+    pub fn rnn_step_backward(&mut self, dh: &wgpu::Buffer, dz: &wgpu::Buffer, w_t: &wgpu::Buffer, hs: &wgpu::Buffer, p: RnnStepParams) {
+        self.rnn_step_backward_tiled(dh, dz, w_t, hs, p, rnn_rows_per_tile(p.rows, p.h));
     }
 
     /// [`ProgramBuilder::rnn_step_backward`] with `rows` rows per workgroup.
@@ -194,6 +212,17 @@ impl ProgramBuilder<'_> {
             bytes(&p),
             rnn_grid(p.rows, p.h, rows),
             rnn_step_cost(&p, 4),
+        );
+    }
+
+    /// dst[dst_off..] = srcᵀ: src [rows, cols] at src_off, dst [cols, rows] at dst_off.
+    pub fn transpose(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, p: TransposeParams) {
+        self.push(
+            Kernel::Transpose,
+            &[(0, Bind::Buffer(src)), (1, Bind::Buffer(dst)), (2, Bind::Params)],
+            bytes(&p),
+            [p.cols.div_ceil(TRANSPOSE_TILE), p.rows.div_ceil(TRANSPOSE_TILE), 1],
+            Cost::new(0.0, 2.0 * p.rows as f64 * p.cols as f64),
         );
     }
 
@@ -330,5 +359,56 @@ impl ProgramBuilder<'_> {
             grid_1d(p.count.div_ceil(ELEMENTWISE_WG)),
             Cost::new(p.count as f64, 2.0 * p.count as f64),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(m: u32, n: u32, k: u32) -> (MatmulTile, u32) {
+        let p = MatmulPlan::choose(m, n, k, true, u64::MAX);
+        (p.tile, p.splits)
+    }
+
+    #[test]
+    fn plans_follow_the_h200_measurements() {
+        use MatmulTile::*;
+        // Output layer of the PTB-like size: 1,422 large tiles, no split.
+        assert_eq!(plan(2240, 10000, 1024), (Large, 1));
+        // dH = dlogits·W_qᵀ (K = V): 144 large tiles × 8 splits.
+        assert_eq!(plan(2240, 1024, 10000), (Large, 8));
+        // [dW_hh; db] at h = 1024, K = n·T = 2240: 72 × 8 (K/8 = 280 ≥ 256).
+        assert_eq!(plan(1025, 1024, 2240), (Large, 8));
+        // [dW_hh; db] at h = 512, K = 2048: 20 large × 8 = 160 < 256, so 72 small × 8.
+        assert_eq!(plan(513, 512, 2048), (Small, 8));
+        // The input projection (K = d = 64) never splits.
+        assert_eq!(plan(2048, 512, 64), (Small, 1));
+        // Without the large pipeline, small tiles.
+        assert_eq!(MatmulPlan::choose(2240, 10000, 1024, false, u64::MAX).tile, Small);
+        // Scratch too small for two partial blocks: no split.
+        assert_eq!(MatmulPlan::choose(513, 512, 2048, true, 513 * 512).splits, 1);
+    }
+
+    #[test]
+    fn splits_cover_k_exactly() {
+        for (k, s) in [(1, 1), (100, 3), (2048, 8), (2240, 8), (10000, 16)] {
+            let p = MatmulPlan::with_splits(MatmulTile::Small, k, s);
+            assert!(p.k_chunk % 16 == 0 && p.k_chunk * p.splits >= k && p.k_chunk * (p.splits - 1) < k, "{p:?} for k={k}");
+        }
+    }
+
+    #[test]
+    fn recurrent_steps_launch_at_least_128_workgroups_at_the_bench_sizes() {
+        // (n, h) of the six bench sizes: rows per tile and workgroups per recurrent dispatch.
+        for (n, h, rows, groups) in [(32, 512, 8, 128), (64, 1024, 32, 128), (128, 2048, 64, 256), (256, 512, 64, 128)] {
+            let r = rnn_rows_per_tile(n, h);
+            let g = rnn_grid(n, h, r);
+            assert_eq!((r, g[0] * g[1] * g[2]), (rows, groups), "n={n} h={h}");
+            assert!(g[0] * g[1] >= RECURRENT_TARGET_WORKGROUPS);
+        }
+        // One row (evaluation, sampling): the fewest rows per tile, h/16 workgroups.
+        assert_eq!(rnn_rows_per_tile(1, 1024), 4);
+        assert_eq!(rnn_grid(1, 1024, 4), [64, 1, 1]);
     }
 }

@@ -26,11 +26,13 @@ pub const EVAL_SLOTS: usize = 1024;
 /// allocates, with its size.
 pub fn plan(config: &ModelConfig, n: usize, t: usize, update: &UpdateConfig) -> Vec<PlannedBuffer> {
     let rows = n * t;
-    let total = ParamLayout::new(config).total;
+    let layout = ParamLayout::new(config);
+    let total = layout.total;
     let adam = matches!(update.optimizer, Optimizer::Adam { .. });
     let mut out = vec![
         ("params", total),
         ("grads", total),
+        ("recurrent weights transposed", layout.transposed_total),
         ("moment1", total),
         ("moment2", if adam { total } else { 1 }),
         ("tokens", 3 * rows + config.vocab + 1),

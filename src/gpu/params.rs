@@ -60,6 +60,16 @@ pub struct RnnStepParams {
     pub _pad1: u32,
 }
 
+/// transpose.wgsl: dst [cols, rows] at dst_off = srcᵀ, src [rows, cols] at src_off.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct TransposeParams {
+    pub rows: u32,
+    pub cols: u32,
+    pub src_off: u32,
+    pub dst_off: u32,
+}
+
 /// embedding.wgsl: gather rows of the table, or their adjoint.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -170,6 +180,7 @@ mod tests {
     fn uniform_structs_are_padded_to_16_bytes() {
         assert_eq!(std::mem::size_of::<MatmulParams>(), 48);
         assert_eq!(std::mem::size_of::<RnnStepParams>(), 32);
+        assert_eq!(std::mem::size_of::<TransposeParams>(), 16);
         assert_eq!(std::mem::size_of::<EmbeddingParams>(), 32);
         assert_eq!(std::mem::size_of::<SoftmaxParams>(), 16);
         assert_eq!(std::mem::size_of::<ReduceParams>(), 32);

@@ -56,6 +56,9 @@ pub struct LayerBuffers {
 /// Every buffer a trainer owns.
 pub struct Buffers {
     pub params: wgpu::Buffer,
+    /// Every layer's W_hhᵀ (ParamLayout::transposed), refreshed each step before the
+    /// backward recurrence reads it.
+    pub recurrent_t: wgpu::Buffer,
     pub grads: wgpu::Buffer,
     pub moment1: wgpu::Buffer,
     pub moment2: wgpu::Buffer,
@@ -234,10 +237,12 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
     for l in (0..cfg.layers()).rev() {
         let (h, inw) = (cfg.hidden[l] as u32, cfg.layer_input(l) as u32);
         let lb = &b.layers[l];
+        // W_hhᵀ, so the reverse steps read it along rows as the forward ones read W_hh.
+        pb.transpose(&b.params, &b.recurrent_t, TransposeParams { rows: h, cols: h, src_off: lay.w_hh(l), dst_off: lay.w_hh_t(l) });
         for step in (0..t as u32).rev() {
             let has_next = (step + 1 < t as u32) as u32;
-            let p = RnnStepParams { rows: nn, h, t: step, act, w_off: lay.w_hh(l), has_next, ..Default::default() };
-            pb.rnn_step_backward(&lb.d_hidden, &lb.d_pre, &b.params, &lb.hidden, p);
+            let p = RnnStepParams { rows: nn, h, t: step, act, w_off: lay.w_hh_t(l), has_next, ..Default::default() };
+            pb.rnn_step_backward(&lb.d_hidden, &lb.d_pre, &b.recurrent_t, &lb.hidden, p);
         }
         // [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ: the first R rows of H, and the
         // column sums of dZ (ONES_ROW).

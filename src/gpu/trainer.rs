@@ -75,6 +75,7 @@ impl GpuTrainer {
             .collect();
         let bufs = Buffers {
             params: a.init("params", &layout.flatten(params)),
+            recurrent_t: a.zeros("recurrent weights transposed", layout.transposed_total),
             grads: a.zeros("grads", total),
             moment1: a.zeros("moment1", total),
             moment2: a.zeros("moment2", if adam { total } else { 1 }),
