@@ -170,10 +170,12 @@ fn reduce_slices(li: u32, s: u32, b: Block) -> Block {
     workgroupBarrier();
     for (var half = k_slices() / 2u; half > 0u; half /= 2u) {
         if s < half {
+            let me = 4u * li;
             let other = 4u * (li + half * ROWS);
-            for (var q = 0u; q < 4u; q++) {
-                partial[4u * li + q] = partial[4u * li + q] + partial[other + q];
-            }
+            partial[me] = partial[me] + partial[other];
+            partial[me + 1u] = partial[me + 1u] + partial[other + 1u];
+            partial[me + 2u] = partial[me + 2u] + partial[other + 2u];
+            partial[me + 3u] = partial[me + 3u] + partial[other + 3u];
         }
         workgroupBarrier();
     }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use elman::bench::{random_batches, time_steps, BenchSize};
 use elman::cpu::CpuTrainer;
-use elman::gpu::gemm_bench;
+use elman::gpu::kernel_bench;
 use elman::gpu::profile::Timer;
 use elman::gpu::{GpuContext, GpuTrainer};
 use elman::model::init::init_params;
@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// for every tiling and transposition: "M,N,K", repeatable.
     #[arg(long)]
     pub gemm: Vec<String>,
+    /// Instead of training steps, time chains of --steps dependent recurrent steps on
+    /// [N, H] for every rows-per-workgroup choice: "N,H", repeatable.
+    #[arg(long)]
+    pub rnn: Vec<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -83,11 +87,11 @@ fn measure(trainer: &mut dyn Trainer, size: &BenchSize, args: &BenchArgs) -> any
 
 /// `--gemm`: GFLOP/s of single products, per tiling.
 fn run_gemm(args: &BenchArgs) -> anyhow::Result<()> {
-    let shapes = args.gemm.iter().map(|s| gemm_bench::parse_shape(s)).collect::<Result<Vec<_>, _>>()?;
+    let shapes = args.gemm.iter().map(|s| kernel_bench::parse_shape(s)).collect::<Result<Vec<_>, _>>()?;
     let ctx = GpuContext::new(args.adapter.as_deref(), true).context("elman bench --gemm needs a GPU adapter")?;
     let mut all = Vec::new();
     for shape in shapes {
-        all.extend(gemm_bench::run(&ctx, shape, args.steps)?);
+        all.extend(kernel_bench::run(&ctx, shape, args.steps)?);
     }
     if args.json {
         println!("{}", serde_json::json!({ "gpu_device": ctx.describe(), "gpu_is_software": ctx.is_software(), "shader_checks": ctx.kernels.checks().describe(), "timer": Timer::of(&ctx).describe(), "results": all }));
@@ -110,10 +114,42 @@ fn run_gemm(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--rnn`: µs per recurrent step, per rows-per-workgroup choice.
+fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
+    let shapes = args
+        .rnn
+        .iter()
+        .map(|s| match kernel_bench::parse_shape(&format!("{s},1")) {
+            Ok((n, h, _)) => Ok((n, h)),
+            Err(_) => anyhow::bail!("--rnn '{s}' is not N,H with two positive integers (e.g. 32,512)"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ctx = GpuContext::new(args.adapter.as_deref(), true).context("elman bench --rnn needs a GPU adapter")?;
+    let mut all = Vec::new();
+    for shape in shapes {
+        all.extend(kernel_bench::run_rnn(&ctx, shape, args.steps)?);
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "gpu_device": ctx.describe(), "gpu_is_software": ctx.is_software(), "shader_checks": ctx.kernels.checks().describe(), "results": all }));
+        return Ok(());
+    }
+    println!("gpu: {}{}", ctx.describe(), if ctx.is_software() { "  [software adapter: says nothing about GPU speed]" } else { "" });
+    println!("shader runtime checks: {}; {}; median over a chain of {} steps", ctx.kernels.checks().describe(), Timer::of(&ctx).describe(), args.steps);
+    println!("{:<12} {:>9} {:>10} {:>10} {:>10} {:>10}", "N,H", "direction", "rows/wg", "workgroups", "µs/step", "GFLOP/s");
+    for r in &all {
+        let rows = format!("{}{}", r.rows_per_workgroup, if r.auto { " (auto)" } else { "" });
+        println!("{:<12} {:>9} {:>10} {:>10} {:>10.2} {:>10.1}", format!("{},{}", r.n, r.h), r.direction, rows, r.workgroups, r.us, r.gflop_per_s);
+    }
+    Ok(())
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.steps > 0, "--steps must be > 0");
     if !args.gemm.is_empty() {
         return run_gemm(&args);
+    }
+    if !args.rnn.is_empty() {
+        return run_rnn(&args);
     }
     anyhow::ensure!((0.0..1.0).contains(&args.dropout), "--dropout must be in [0, 1), got {}", args.dropout);
     let sizes = if args.sizes.is_empty() {

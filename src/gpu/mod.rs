@@ -8,14 +8,14 @@
 //! - [`kernels`]: the pipeline registry; [`params`]: the uniform structs;
 //!   [`program`] + [`launch`]: prepared dispatches and one typed launcher per kernel.
 //! - [`buffers`]: allocation, flat parameter layout, readback; [`limits`]: size checks.
-//! - [`gemm_bench`]: one product's GFLOP/s per tiling (`bench --gemm`).
+//! - [`kernel_bench`]: one product or recurrent step per tiling (`bench --gemm`, `--rnn`).
 //! - [`profile`]: per-dispatch timestamps summed per kernel family (`bench --profile`).
 //! - [`schedule`]: the forward/backward/update dispatch list; [`trainer`]: [`GpuTrainer`];
 //!   [`sampler`]: [`GpuGenerator`], sampling one token per submission.
 
 pub mod buffers;
 pub mod context;
-pub mod gemm_bench;
+pub mod kernel_bench;
 pub mod kernels;
 pub mod launch;
 pub mod limits;
