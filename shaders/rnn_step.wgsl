@@ -1,58 +1,99 @@
-// rnn_step: the recurrence, one fused dispatch per time step and layer.
+// rnn_step: the recurrence, one dispatch per wave of the layer wavefront. A wave runs up
+// to 4 lanes side by side, lane = one layer at one time step: forward wave w runs layer l
+// at step t = w − l, backward wave w runs layer l at step t = T − 1 − (w − (L − 1 − l)),
+// so a chunk of T steps through L layers is T + L − 1 dependent dispatches each way.
 //
-//   rnn_step_forward  (step t):  H_t  = φ(P_t + H_{t-1}·W_hh)
-//   rnn_step_backward (step t):  dZ_t = (dH_t + dZ_{t+1}·W_hhᵀ) ⊙ φ'(H_t)
-//                                (no dZ_{t+1} term at the chunk's last step: has_next = 0)
-// φ is tanh (act = 0) or relu (act = 1); φ' is written in terms of the output y = φ(z):
-// tanh → 1 − y², relu → [y > 0].
+//   forward,  layer l, step t:  H^l_t  = φ(X^l_t·W_xh^l + b^l + H^l_{t-1}·W_hh^l)
+//             (layer 0: X^0·W_xh^0 + b^0 = P^0_t comes from a batched GEMM; layer l ≥ 1
+//             reads X^l_t = H^{l-1}_t, or under dropout its masked copy, which layer l−1
+//             wrote one wave earlier);
+//   backward, layer l, step t:  dZ^l_t = (dH^l_t + dZ^l_{t+1}·W_hh^lᵀ) ⊙ φ'(H^l_t)
+//             with dH^l_t = (dZ^{l+1}_t·W_xh^{l+1}ᵀ) ⊙ M_{l+1} below the top layer (the
+//             wave before computed dZ^{l+1}_t), and dH^L_t from the output layer's GEMM
+//             for the top one; no dZ^l_{t+1} term at the chunk's last step.
+// φ is tanh (act = 0) or relu (act = 1); φ' is written in terms of y = φ(z): tanh → 1 − y²,
+// relu → [y > 0]. Dropout masks M_s are src/dropout.rs's hash (dropout.wgsl): the forward
+// epilogue of layer l writes H^l_t ⊙ M_{l+1} (the masked input of layer l + 1, or of the
+// output layer at the top) beside H^l_t; the backward multiplies the dH^l_t part by
+// M_{l+1}. Mask element (i, j) of step t has index (t·n + i)·h + j, as on the CPU.
 //
-// Layouts (n = rows, h = width; every buffer row-major, rows time-major t·n + i):
-//   forward:  x_in = P [T·n, h]; y_out = H [(T+1)·n, h] with the carried state H_{-1} as
-//             its first n rows, so H_{t-1} is row block t and H_t is written to block t+1;
-//             w = the flat parameter buffer, W_hh [h, h] at w_off.
-//   backward: x_in = dH [T·n, h]; y_out = dZ [T·n, h] (dZ_{t+1} read from block t+1,
-//             dZ_t written to block t); aux = H [(T+1)·n, h] (H_t is block t+1);
-//             w = the transposed copy W_hhᵀ [h, h] at w_off (transpose.wgsl makes it once
-//             per step), so both directions compute the same product Y·W with W read
-//             along its rows.
-//
-// The product is small ([n, h]·[h, h] with n = 32, say) and on the critical path, so the
-// kernel spreads it over many workgroups: each computes a ROWS × 16 tile of the result
-// (ROWS, a pipeline-overridable constant, is 4, 8, 16, 32 or 64, chosen per shape so that
-// a step launches ≥ 128 workgroups where the shape allows). Its 256 threads are ROWS
-// slots (a group of 4 rows × a group of 4 columns: 16 results in four vec4 accumulators)
-// times KS = 256 / ROWS slices of K: thread (slot, s) sums k = 4·(s + KS·u) .. +3 for
-// u = 0, 1, …, loading per step one vec4 of each of its 4 rows and the 4 vec4s of
-// W[k..k+3, j..j+3] (64 multiply-adds per 8 loads). The KS partial sums of each slot are
-// then added in a fixed tree order in workgroup memory (deterministic), and the slice-0
-// thread applies φ or φ' and stores its 16 results. When h or w_off is not a multiple of
-// 4 the same layout runs a scalar path (one k per iteration, element access into the
-// vec4 arrays).
+// Each lane is a product Y·W (two of them, K1 then K2, summed): the input part
+// (A1 = X^l_t or dZ^{l+1}_t, K1 = its width, B1 = W_xh^l or W_xh^{l+1}ᵀ) and the
+// recurrent part (A2 = H^l_{t-1} or dZ^l_{t+1}, K2 = h, B2 = W_hh^l or W_hh^lᵀ); every B
+// is read along its rows (the trainer keeps the transposed copies, transpose.wgsl).
+// Workgroups: each computes a ROWS × 16 tile of one lane's [n, h] result (ROWS, a
+// pipeline-overridable constant, is 4, 8, 16, 32 or 64, chosen per shape so that a wave
+// launches ≥ 128 workgroups where it can); its 256 threads are ROWS slots (4 rows × 4
+// columns: four vec4 accumulators) times KS = 256 / ROWS slices of K. Thread (slot, s)
+// sums k = 4·(s + KS·u) .. +3, u = 0, 1, …, loading per step one vec4 of each of its 4
+// rows and the 4 vec4s of B[k..k+3, j..j+3] (64 multiply-adds per 8 loads); the KS
+// partial sums are added in a fixed tree order in workgroup memory (deterministic), and
+// the slice-0 thread finishes and stores its 16 results. A lane whose widths or offsets
+// are not multiples of 4 runs the same layout on a scalar path.
 //
 // Guards: loads of rows ≥ n read 0; a thread stores only rows < n and columns < h; every
-// thread reaches the reduction's barriers.
+// thread reaches the barriers; every offset comes from the host's layout of the buffers.
 //
-// | binding | name  | access     | forward           | backward           |
-// |---------|-------|------------|-------------------|--------------------|
-// | 0       | x_in  | read       | P [T·n, h]        | dH [T·n, h]        |
-// | 1       | y_out | read_write | H [(T+1)·n, h]    | dZ [T·n, h]        |
-// | 2       | w     | read       | W_hh at w_off     | W_hhᵀ at w_off     |
-// | 3       | aux   | read       | (unused)          | H [(T+1)·n, h]     |
-// | 4       | p     | uniform    | Params            | Params             |
+// | binding | name  | access     | forward                          | backward                      |
+// |---------|-------|------------|----------------------------------|-------------------------------|
+// | 0       | x_in  | read       | P^0 [T·n, h_0]                   | dH^L [T·n, h_L]               |
+// | 1       | y_out | read_write | all H^l and masked copies        | all dZ^l                      |
+// | 2       | w     | read       | parameters (W_xh, W_hh, b)       | transposed W_hhᵀ, W_xhᵀ       |
+// | 3       | aux   | read       | (unused)                         | all H^l                       |
+// | 4       | p     | uniform    | Params                           | Params                        |
+// | 5       | step  | uniform    | StepParams (update k, dropout)   | StepParams                    |
 
 override ROWS: u32 = 8u;
 const COLS: u32 = 16u;
 const THREADS: u32 = 256u;
+const MAX_LANES: u32 = 4u;
+
+// Lane flags.
+const HAS_RECURRENT: u32 = 1u; // the K2 part (always forward; backward: t < T − 1)
+const VEC4: u32 = 2u;          // every width and offset of the lane is a multiple of 4
+const DROP: u32 = 4u;          // forward: write the masked copy; backward: mask dH
+const X_TERM: u32 = 8u;        // add x_in (P^0 forward, dH^L backward); else the bias (forward)
+
+struct Lane {
+    h: u32,
+    k1: u32,          // width of the input part's rows (0: no input part)
+    t: u32,
+    flags: u32,
+    first_group: u32, // first workgroup of the lane in this dispatch
+    groups_x: u32,    // column tiles: ⌈h / 16⌉
+    a1_off: u32,      // row 0 of A1 in y_out
+    a2_off: u32,      // row 0 of A2 in y_out
+    w1_off: u32,      // B1 [k1, h] in w
+    w2_off: u32,      // B2 [h, h] in w
+    x_off: u32,       // row 0 of the x term in x_in
+    bias_off: u32,    // b^l in w (forward, no x term)
+    out_off: u32,     // row 0 of the result in y_out
+    aux_off: u32,     // row 0 of H^l_t in aux (backward)
+    drop_off: u32,    // row 0 of the masked copy in y_out (forward)
+    site: u32,        // dropout site of the mask
+}
 
 struct Params {
     rows: u32,
-    h: u32,
-    t: u32,
+    lanes: u32,
     act: u32,
-    w_off: u32,
-    has_next: u32,
+    seed: u32,
+    p: f32,
+    keep: f32,
     _pad0: u32,
     _pad1: u32,
+    lane: array<Lane, 4>,
+}
+
+struct StepParams {
+    lr: f32,
+    bc1: f32,
+    bc2: f32,
+    slot: u32,
+    update: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x_in: array<vec4<f32>>;
@@ -60,6 +101,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> aux: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(5) var<uniform> step: StepParams;
 
 // Four vec4 partial sums per thread: partial[4·li + q] is row q of thread li's group.
 var<workgroup> partial: array<vec4<f32>, 1024>;
@@ -74,11 +116,6 @@ struct Block {
 
 fn k_slices() -> u32 {
     return THREADS / ROWS;
-}
-
-// The vec4 path needs whole vec4s: rows of h % 4 = 0 elements and W at a multiple of 4.
-fn vec4_path() -> bool {
-    return p.h % 4u == 0u && p.w_off % 4u == 0u;
 }
 
 fn activate(z: vec4<f32>) -> vec4<f32> {
@@ -97,66 +134,87 @@ fn activation_derivative(y: vec4<f32>) -> vec4<f32> {
     return select(vec4<f32>(0.0), vec4<f32>(1.0), y > vec4<f32>(0.0));
 }
 
-// Vec4 k4 of row `row` of the A operand (rows of y_out from a_row0), 0 past the n rows.
-fn a4(a_row0: u32, i: u32, k4: u32) -> vec4<f32> {
-    if i >= p.rows {
-        return vec4<f32>(0.0);
-    }
-    return y_out[(a_row0 + i) * (p.h / 4u) + k4];
+// The 32-bit avalanche mixer of src/dropout.rs::mix32 (as in dropout.wgsl).
+fn mix32(x0: u32) -> u32 {
+    var x = x0;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
 }
 
-// Element k of row i of the A operand (scalar path), 0 past the n rows.
-fn a1(a_row0: u32, i: u32, k: u32) -> f32 {
-    if i >= p.rows {
-        return 0.0;
+// Multipliers (0 or 1/(1−p)) of mask elements e .. e+3 of `site`.
+fn mask4(site: u32, e: u32) -> vec4<f32> {
+    let base = mix32(site + mix32(step.update + mix32(p.seed)));
+    var m = vec4<f32>(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        let u = f32(mix32(base + e + q) >> 8u) * (1.0 / 16777216.0);
+        m[q] = select(0.0, p.keep, u >= p.p);
     }
-    let e = (a_row0 + i) * p.h + k;
-    return y_out[e / 4u][e % 4u];
+    return m;
 }
 
-// acc + a.x·w0 + a.y·w1 + a.z·w2 + a.w·w3 (one row times four rows of W).
+// acc + a.x·w0 + a.y·w1 + a.z·w2 + a.w·w3 (one row times four rows of B).
 fn rank4(acc: vec4<f32>, a: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
     return fma(vec4<f32>(a.w), w3, fma(vec4<f32>(a.z), w2, fma(vec4<f32>(a.y), w1, fma(vec4<f32>(a.x), w0, acc))));
 }
 
-// W[k, j..j+3] on the scalar path, 0 past column h.
-fn w_row(k: u32, j: u32) -> vec4<f32> {
+// Row i of A (rows of width k from element a_off of y_out), vec4 k4; 0 past the n rows.
+fn a4(a_off: u32, k: u32, i: u32, k4: u32) -> vec4<f32> {
+    if i >= p.rows {
+        return vec4<f32>(0.0);
+    }
+    return y_out[(a_off + i * k) / 4u + k4];
+}
+
+// Element kk of row i of A (scalar path); 0 past the n rows.
+fn a1(a_off: u32, k: u32, i: u32, kk: u32) -> f32 {
+    if i >= p.rows {
+        return 0.0;
+    }
+    let e = a_off + i * k + kk;
+    return y_out[e / 4u][e % 4u];
+}
+
+// B[kk, j..j+3] of a [k, h] matrix at w_off (scalar path); 0 past column h.
+fn b_row(w_off: u32, h: u32, kk: u32, j: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     for (var q = 0u; q < 4u; q++) {
-        if j + q < p.h {
-            let e = p.w_off + k * p.h + j + q;
+        if j + q < h {
+            let e = w_off + kk * h + j + q;
             v[q] = w[e / 4u][e % 4u];
         }
     }
     return v;
 }
 
-// This thread's partial of (rows i0..i0+3 of y_out from a_row0)·W over its K slice,
-// columns j..j+3.
-fn partial_product(a_row0: u32, i0: u32, j: u32, s: u32) -> Block {
-    var b = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    if vec4_path() {
-        let h4 = p.h / 4u;
-        let w_col = p.w_off / 4u + j / 4u;
-        for (var k4 = s; k4 < h4; k4 += k_slices()) {
-            let wb = w_col + 4u * k4 * h4; // W[4·k4, j..j+3]
+// b + this thread's share of A[rows i0..i0+3, :k]·B[:k, j..j+3] (slice s of K).
+fn accumulate(b0: Block, a_off: u32, k: u32, w_off: u32, h: u32, vec4_path: bool, i0: u32, j: u32, s: u32) -> Block {
+    var b = b0;
+    if vec4_path {
+        let h4 = h / 4u;
+        let w_col = (w_off + j) / 4u;
+        for (var k4 = s; k4 < k / 4u; k4 += k_slices()) {
+            let wb = w_col + 4u * k4 * h4; // B[4·k4, j..j+3]
             let w0 = w[wb];
             let w1 = w[wb + h4];
             let w2 = w[wb + 2u * h4];
             let w3 = w[wb + 3u * h4];
-            b.r0 = rank4(b.r0, a4(a_row0, i0, k4), w0, w1, w2, w3);
-            b.r1 = rank4(b.r1, a4(a_row0, i0 + 1u, k4), w0, w1, w2, w3);
-            b.r2 = rank4(b.r2, a4(a_row0, i0 + 2u, k4), w0, w1, w2, w3);
-            b.r3 = rank4(b.r3, a4(a_row0, i0 + 3u, k4), w0, w1, w2, w3);
+            b.r0 = rank4(b.r0, a4(a_off, k, i0, k4), w0, w1, w2, w3);
+            b.r1 = rank4(b.r1, a4(a_off, k, i0 + 1u, k4), w0, w1, w2, w3);
+            b.r2 = rank4(b.r2, a4(a_off, k, i0 + 2u, k4), w0, w1, w2, w3);
+            b.r3 = rank4(b.r3, a4(a_off, k, i0 + 3u, k4), w0, w1, w2, w3);
         }
         return b;
     }
-    for (var k = s; k < p.h; k += k_slices()) {
-        let wk = w_row(k, j);
-        b.r0 = fma(vec4<f32>(a1(a_row0, i0, k)), wk, b.r0);
-        b.r1 = fma(vec4<f32>(a1(a_row0, i0 + 1u, k)), wk, b.r1);
-        b.r2 = fma(vec4<f32>(a1(a_row0, i0 + 2u, k)), wk, b.r2);
-        b.r3 = fma(vec4<f32>(a1(a_row0, i0 + 3u, k)), wk, b.r3);
+    for (var kk = s; kk < k; kk += k_slices()) {
+        let wk = b_row(w_off, h, kk, j);
+        b.r0 = fma(vec4<f32>(a1(a_off, k, i0, kk)), wk, b.r0);
+        b.r1 = fma(vec4<f32>(a1(a_off, k, i0 + 1u, kk)), wk, b.r1);
+        b.r2 = fma(vec4<f32>(a1(a_off, k, i0 + 2u, kk)), wk, b.r2);
+        b.r3 = fma(vec4<f32>(a1(a_off, k, i0 + 3u, kk)), wk, b.r3);
     }
     return b;
 }
@@ -182,24 +240,37 @@ fn reduce_slices(li: u32, s: u32, b: Block) -> Block {
     return Block(partial[4u * li], partial[4u * li + 1u], partial[4u * li + 2u], partial[4u * li + 3u]);
 }
 
-// Four consecutive elements of a binding from scalar index e, zero past `valid` of them
-// (the scalar path's epilogue; which binding: 0 = x_in, 1 = aux).
-fn load4(which: u32, e: u32, valid: u32) -> vec4<f32> {
+// Elements e .. e + valid − 1 of a binding (0 = x_in, 1 = aux, 2 = w), zeros after.
+fn load4(which: u32, e: u32, valid: u32, vec4_path: bool) -> vec4<f32> {
+    if vec4_path {
+        if which == 0u {
+            return x_in[e / 4u];
+        } else if which == 1u {
+            return aux[e / 4u];
+        }
+        return w[e / 4u];
+    }
     var v = vec4<f32>(0.0);
     for (var q = 0u; q < 4u; q++) {
         if q < valid {
             let f = e + q;
             if which == 0u {
                 v[q] = x_in[f / 4u][f % 4u];
-            } else {
+            } else if which == 1u {
                 v[q] = aux[f / 4u][f % 4u];
+            } else {
+                v[q] = w[f / 4u][f % 4u];
             }
         }
     }
     return v;
 }
 
-fn store4(e: u32, valid: u32, v: vec4<f32>) {
+fn store4(e: u32, valid: u32, v: vec4<f32>, vec4_path: bool) {
+    if vec4_path {
+        y_out[e / 4u] = v;
+        return;
+    }
     for (var q = 0u; q < 4u; q++) {
         if q < valid {
             y_out[(e + q) / 4u][(e + q) % 4u] = v[q];
@@ -207,55 +278,83 @@ fn store4(e: u32, valid: u32, v: vec4<f32>) {
     }
 }
 
-// Result row i (columns j..j+3) of step t: forward H_t = φ(P_t + sum), backward
-// dZ_t = (dH_t + sum) ⊙ φ'(H_t).
-fn finish_row(i: u32, j: u32, sum: vec4<f32>, back: bool) {
+// The lane whose workgroups include `g`.
+fn lane_of(g: u32) -> u32 {
+    var found = 0u;
+    for (var l = 1u; l < MAX_LANES; l++) {
+        if l < p.lanes && g >= p.lane[l].first_group {
+            found = l;
+        }
+    }
+    return found;
+}
+
+// Finishes result row i (columns j..j+3) of lane `ln` from its summed product.
+fn finish_row(ln: Lane, i: u32, j: u32, sum: vec4<f32>, back: bool) {
     if i >= p.rows {
         return;
     }
-    let here = (p.t * p.rows + i) * p.h + j;           // P_t / dH_t / dZ_t
-    let next = ((p.t + 1u) * p.rows + i) * p.h + j;    // H_t
-    if vec4_path() {
-        if back {
-            y_out[here / 4u] = (x_in[here / 4u] + sum) * activation_derivative(aux[next / 4u]);
-        } else {
-            y_out[next / 4u] = activate(x_in[here / 4u] + sum);
-        }
+    let v4 = (ln.flags & VEC4) != 0u;
+    let valid = min(4u, ln.h - j);
+    let row = i * ln.h + j;
+    var x = vec4<f32>(0.0);
+    if (ln.flags & X_TERM) != 0u {
+        x = load4(0u, ln.x_off + row, valid, v4);
+    } else if !back {
+        x = load4(2u, ln.bias_off + j, valid, v4);
+    }
+    if back {
+        let d = (x + sum) * activation_derivative(load4(1u, ln.aux_off + row, valid, v4));
+        store4(ln.out_off + row, valid, d, v4);
         return;
     }
-    let valid = min(4u, p.h - j);
-    if back {
-        store4(here, valid, (load4(0u, here, valid) + sum) * activation_derivative(load4(1u, next, valid)));
-    } else {
-        store4(next, valid, activate(load4(0u, here, valid) + sum));
+    let y = activate(x + sum);
+    store4(ln.out_off + row, valid, y, v4);
+    if (ln.flags & DROP) != 0u {
+        store4(ln.drop_off + row, valid, y * mask4(ln.site, (ln.t * p.rows + i) * ln.h + j), v4);
     }
 }
 
-fn step(wid: vec3<u32>, li: u32, back: bool) {
+fn wave(wid: vec3<u32>, li: u32, back: bool) {
+    let ln = p.lane[lane_of(wid.x)];
+    let g = wid.x - ln.first_group;
     let slot = li % ROWS;
     let s = li / ROWS;
-    let i0 = wid.y * ROWS + 4u * (slot / 4u);
-    let j = wid.x * COLS + 4u * (slot % 4u);
-    let a_row0 = select(p.t, p.t + 1u, back) * p.rows;
+    let i0 = (g / ln.groups_x) * ROWS + 4u * (slot / 4u);
+    let j = (g % ln.groups_x) * COLS + 4u * (slot % 4u);
+    let v4 = (ln.flags & VEC4) != 0u;
     var b = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    if i0 < p.rows && j < p.h && (!back || p.has_next != 0u) {
-        b = partial_product(a_row0, i0, j, s);
+    if i0 < p.rows && j < ln.h {
+        if ln.k1 > 0u {
+            b = accumulate(b, ln.a1_off, ln.k1, ln.w1_off, ln.h, v4, i0, j, s);
+            if back && (ln.flags & DROP) != 0u {
+                // dH^l = (dZ^{l+1}·W_xhᵀ) ⊙ M: each slice's share scaled alike.
+                let e = (ln.t * p.rows + i0) * ln.h + j;
+                b.r0 *= mask4(ln.site, e);
+                b.r1 *= mask4(ln.site, e + ln.h);
+                b.r2 *= mask4(ln.site, e + 2u * ln.h);
+                b.r3 *= mask4(ln.site, e + 3u * ln.h);
+            }
+        }
+        if (ln.flags & HAS_RECURRENT) != 0u {
+            b = accumulate(b, ln.a2_off, ln.h, ln.w2_off, ln.h, v4, i0, j, s);
+        }
     }
     let sum = reduce_slices(li, s, b);
-    if s == 0u && j < p.h {
-        finish_row(i0, j, sum.r0, back);
-        finish_row(i0 + 1u, j, sum.r1, back);
-        finish_row(i0 + 2u, j, sum.r2, back);
-        finish_row(i0 + 3u, j, sum.r3, back);
+    if s == 0u && j < ln.h {
+        finish_row(ln, i0, j, sum.r0, back);
+        finish_row(ln, i0 + 1u, j, sum.r1, back);
+        finish_row(ln, i0 + 2u, j, sum.r2, back);
+        finish_row(ln, i0 + 3u, j, sum.r3, back);
     }
 }
 
 @compute @workgroup_size(256, 1, 1)
 fn rnn_step_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    step(wid, li, false);
+    wave(wid, li, false);
 }
 
 @compute @workgroup_size(256, 1, 1)
 fn rnn_step_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    step(wid, li, true);
+    wave(wid, li, true);
 }

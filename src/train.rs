@@ -9,7 +9,7 @@ use crate::model::checkpoint::{write_atomic, Checkpoint};
 use crate::model::ModelConfig;
 use crate::runlog::RunLog;
 use crate::schedule::LrSchedule;
-use crate::trainer::{StepStats, Trainer, UpdateConfig};
+use crate::trainer::{Evaluate, StepStats, Trainer, UpdateConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -102,13 +102,13 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
 
 /// Scores `tokens` as one stream from a zero state (chunks of T, state carried), capped at
 /// `max_tokens` predictions (0 = all). Returns (mean nats/token, predictions scored).
-pub fn evaluate_stream(trainer: &mut dyn Trainer, tokens: &[u32], seq_len: usize, max_tokens: usize) -> Result<(f64, usize)> {
+pub fn evaluate_stream(model: &mut dyn Evaluate, tokens: &[u32], seq_len: usize, max_tokens: usize) -> Result<(f64, usize)> {
     let end = if max_tokens > 0 { tokens.len().min(max_tokens + 1) } else { tokens.len() };
     let batches = stream_batches(&tokens[..end], seq_len);
     if batches.is_empty() {
         return Err(ElmanError::Data { what: "evaluation text".into(), detail: "needs at least 2 tokens".into() });
     }
-    Ok((trainer.evaluate(&batches)?, end - 1))
+    Ok((model.evaluate(&batches)?, end - 1))
 }
 
 /// Runs from `start` to `settings.steps`, logging through `log` and into `out`.

@@ -82,19 +82,23 @@ pub struct OptimizerState {
     pub second: Params<f32>,
 }
 
-/// A model being trained on some device. Hidden state is carried between `step` calls
-/// (truncated BPTT: chunk k+1 starts from chunk k's final state, no gradient across).
-pub trait Trainer {
+/// A model that scores text on some device (evaluation and validation).
+pub trait Evaluate {
     /// Human-readable device name ("cpu (2 threads)", adapter name, ...).
     fn device_name(&self) -> String;
+    /// Mean nats/token over `batches` scored in order from a zero hidden state, carried
+    /// across batches. Leaves any training state (parameters, carried hidden) untouched.
+    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64>;
+}
+
+/// A model being trained on some device. Hidden state is carried between `step` calls
+/// (truncated BPTT: chunk k+1 starts from chunk k's final state, no gradient across).
+pub trait Trainer: Evaluate {
     /// One forward + BPTT + clip + update on `batch` with learning rate `lr`. May only
     /// record work (GPU); results arrive through [`Trainer::drain_stats`].
     fn step(&mut self, batch: &Batch, lr: f32) -> Result<()>;
     /// Per-step stats of every step since the last drain, oldest first (a GPU sync point).
     fn drain_stats(&mut self) -> Result<Vec<StepStats>>;
-    /// Mean nats/token over `batches` scored in order from a zero hidden state, carried
-    /// across batches. Leaves the training state (parameters, carried hidden) untouched.
-    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64>;
     /// Current parameters (a GPU readback).
     fn params(&mut self) -> Result<Params<f32>>;
     /// Current optimizer state (a GPU readback).

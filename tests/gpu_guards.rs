@@ -16,6 +16,8 @@ use elman::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
 use elman::gpu::launch::{MatmulPlan, NUM_PARTIALS};
 use elman::gpu::params::*;
 use elman::gpu::program::ProgramBuilder;
+use elman::gpu::recurrence::single_layer_wave;
+use elman::model::Activation;
 use elman::gpu::tokens::TokenLayout;
 use elman::gpu::GpuContext;
 use std::collections::HashSet;
@@ -134,7 +136,7 @@ fn matmuls(r: &mut Runner) {
     }
 }
 
-fn rnn_steps(r: &mut Runner) {
+fn rnn_waves(r: &mut Runner) {
     let ctx = r.ctx.clone();
     for &(rows, h) in &[(1, 7), (5, 33), (9, 40), (33, 20)] {
         for &tile_rows in &RNN_ROWS_PER_TILE {
@@ -148,19 +150,20 @@ fn rnn_steps(r: &mut Runner) {
                 let hs = Guarded::new(&mut alloc, "h", &uniform(3, (steps + 1) * block, -1.0, 1.0), 0);
                 let dh = Guarded::new(&mut alloc, "dh", &uniform(4, steps * block, -1.0, 1.0), 0);
                 let dz = Guarded::new(&mut alloc, "dz", &uniform(5, steps * block, -1.0, 1.0), 0);
-                let base = RnnStepParams { rows: rows as u32, h: h as u32, t: steps as u32 - 1, w_off: w.off(), ..Default::default() };
-                r.run(None, |pb| {
-                    // The last step: forward writes block T, backward reads block T of H.
-                    pb.rnn_step_forward_tiled(&p_all.buffer, &hs.buffer, &w.buffer, base, tile_rows);
-                    pb.rnn_step_backward_tiled(&dh.buffer, &dz.buffer, &w.buffer, &hs.buffer, base, tile_rows);
-                    pb.rnn_step_backward_tiled(&dh.buffer, &dz.buffer, &w.buffer, &hs.buffer, RnnStepParams { t: 0, has_next: 1, ..base }, tile_rows);
-                });
+                let step = alloc.uniform("step", bytemuck::bytes_of(&StepParams::default()));
                 let case = format!("rnn_step rows={rows} h={h} rows/tile={tile_rows} w_off={w_pre}");
                 // W_hhᵀ into a guarded buffer of its own.
                 let wt = Guarded::new(&mut alloc, "w transposed", &vec![0.0; h * h], w_pre + 2);
                 let tp = TransposeParams { rows: h as u32, cols: h as u32, src_off: w.off(), dst_off: wt.off() };
                 r.run(None, |pb| pb.transpose(&w.buffer, &wt.buffer, tp));
                 wt.check_finite(&ctx, &case, 0..h * h);
+                let wave = |back: bool, t: usize, recurrent: bool, w_off: u32| single_layer_wave(back, Activation::Tanh, rows as u32, h as u32, t as u32, recurrent, w_off);
+                r.run(Some(&step), |pb| {
+                    // The last step: forward writes block T, backward reads block T of H.
+                    pb.rnn_wave(false, &p_all.buffer, &hs.buffer, &w.buffer, &hs.buffer, wave(false, steps - 1, true, w.off()), tile_rows);
+                    pb.rnn_wave(true, &dh.buffer, &dz.buffer, &wt.buffer, &hs.buffer, wave(true, steps - 1, false, wt.off()), tile_rows);
+                    pb.rnn_wave(true, &dh.buffer, &dz.buffer, &wt.buffer, &hs.buffer, wave(true, 0, true, wt.off()), tile_rows);
+                });
                 w.check(&ctx, &case);
                 p_all.check(&ctx, &case);
                 dh.check(&ctx, &case);
@@ -169,6 +172,27 @@ fn rnn_steps(r: &mut Runner) {
             }
         }
     }
+}
+
+/// Training steps through the trainer's own buffers, which the schedule fills with
+/// multi-lane waves (two layers side by side, dropout copies and masks): every buffer of
+/// the trainer is created with a guard tail (Allocator pads to 16 bytes only), so here the
+/// check is that a few steps stay finite and match the parity tests' CPU run (in
+/// gpu_parity.rs); the single-lane cases above put guards around every operand.
+fn wave_lanes_in_a_trainer(r: &mut Runner) {
+    use elman::gpu::GpuTrainer;
+    use elman::model::{init::init_params, ModelConfig};
+    use elman::trainer::{Batch, Optimizer, Trainer, UpdateConfig};
+    let config = ModelConfig { vocab: 13, embed: 8, hidden: vec![20, 9], activation: Activation::Relu };
+    let update = UpdateConfig { dropout: 0.3, dropout_seed: 3, ..UpdateConfig::new(Optimizer::adam(), Some(1.0)) };
+    let mut trainer = GpuTrainer::new(r.ctx.clone(), config.clone(), &init_params::<f32>(&config, 2), update, 3, 4).unwrap();
+    r.seen.extend(trainer.step_dispatches().iter().map(|d| d.kernel));
+    for k in 0..3 {
+        let batch = Batch { n: 3, t: 4, inputs: tokens(k, 12, 13), targets: tokens(k + 10, 12, 13) };
+        trainer.step(&batch, 0.01).unwrap();
+    }
+    let stats = trainer.drain_stats().unwrap();
+    assert!(stats.iter().all(|s| s.loss.is_finite() && s.grad_norm.is_finite()), "{stats:?}");
 }
 
 fn embeddings_and_softmax(r: &mut Runner) {
@@ -256,7 +280,8 @@ fn every_kernel_stays_inside_its_operands() {
     let Some(ctx) = gpu() else { return };
     let mut r = Runner { ctx: ctx.clone(), seen: HashSet::new() };
     matmuls(&mut r);
-    rnn_steps(&mut r);
+    rnn_waves(&mut r);
+    wave_lanes_in_a_trainer(&mut r);
     embeddings_and_softmax(&mut r);
     reductions_optimizers_and_dropout(&mut r);
     let missing: Vec<Kernel> = Kernel::all().into_iter().filter(|k| ctx.kernels.has(*k) && !r.seen.contains(k)).collect();

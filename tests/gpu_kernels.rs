@@ -14,6 +14,7 @@ use elman::cpu::ops;
 use elman::gpu::buffers::Allocator;
 use elman::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
 use elman::gpu::launch::MatmulPlan;
+use elman::gpu::recurrence::single_layer_wave;
 use elman::gpu::params::*;
 use elman::gpu::program::ProgramBuilder;
 use elman::gpu::tokens::TokenLayout;
@@ -155,13 +156,13 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
             let gh = alloc.init("h", &hs0);
             let gdh = alloc.init("dh", &dh);
             let gdz = alloc.init("dz", &dz0);
+            let gstep = alloc.uniform("step", bytemuck::bytes_of(&StepParams::default()));
             let t = 1usize;
-            let act_id = (act == Activation::Relu) as u32;
-            let base = RnnStepParams { rows: rows as u32, h: h as u32, t: t as u32, act: act_id, w_off: w_off as u32, ..Default::default() };
-            run(&ctx, None, |pb| {
-                pb.rnn_step_forward_tiled(&gp, &gh, &gw, base, tile_rows);
-                pb.rnn_step_backward_tiled(&gdh, &gdz, &gwt, &gh, RnnStepParams { has_next: 1, ..base }, tile_rows);
-                pb.rnn_step_backward_tiled(&gdh, &gdz, &gwt, &gh, RnnStepParams { t: (steps - 1) as u32, has_next: 0, ..base }, tile_rows);
+            let wave = |back: bool, t: usize, recurrent: bool| single_layer_wave(back, act, rows as u32, h as u32, t as u32, recurrent, w_off as u32);
+            run(&ctx, Some(&gstep), |pb| {
+                pb.rnn_wave(false, &gp, &gh, &gw, &gh, wave(false, t, true), tile_rows);
+                pb.rnn_wave(true, &gdh, &gdz, &gwt, &gh, wave(true, t, true), tile_rows);
+                pb.rnn_wave(true, &gdh, &gdz, &gwt, &gh, wave(true, steps - 1, false), tile_rows);
             });
             let label = format!("rows={rows} h={h} {} rows/tile={tile_rows}", act.name());
             // Forward: H_1 (block 2) from H_0 (block 1) and P_1.

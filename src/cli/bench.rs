@@ -11,7 +11,7 @@ use elman::gpu::kernel_bench;
 use elman::gpu::profile::Timer;
 use elman::gpu::{GpuContext, GpuTrainer};
 use elman::model::init::init_params;
-use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+use elman::trainer::{Evaluate, Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
 #[derive(Args, Debug)]

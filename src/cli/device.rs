@@ -1,10 +1,10 @@
 //! `--device auto|cpu|gpu`: builds the trainer, or the sampler, on the chosen device.
 
 use elman::cpu::CpuTrainer;
-use elman::gpu::{GpuContext, GpuGenerator, GpuTrainer};
+use elman::gpu::{GpuContext, GpuGenerator, GpuModel, GpuTrainer};
 use elman::model::{ModelConfig, Params};
 use elman::sample::{Generator, NextToken};
-use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+use elman::trainer::{Evaluate, Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -49,6 +49,19 @@ pub fn make_trainer(
     })
 }
 
+/// A model that scores batches of n × T as one stream on the chosen device: on the GPU
+/// the forward-only model (no gradients or optimizer state), on the CPU a trainer.
+pub fn make_evaluator(device: DeviceChoice, adapter: Option<&str>, config: &ModelConfig, params: Params<f32>, n: usize, t: usize) -> anyhow::Result<Box<dyn Evaluate>> {
+    Ok(match gpu_context(device, adapter, "evaluating")? {
+        Some(ctx) => Box::new(GpuModel::new(ctx, config.clone(), &params, n, t)?),
+        None => {
+            // Evaluation never updates; SGD without momentum allocates the least.
+            let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None);
+            Box::new(CpuTrainer::new(config.clone(), params, update, n)?)
+        }
+    })
+}
+
 /// A one-token-at-a-time generator (n = 1, T = 1) on the chosen device, starting from a
 /// zero state.
 pub fn make_generator<'a>(
@@ -58,11 +71,7 @@ pub fn make_generator<'a>(
     params: &'a Params<f32>,
 ) -> anyhow::Result<Box<dyn NextToken + 'a>> {
     Ok(match gpu_context(device, adapter, "sampling")? {
-        Some(ctx) => {
-            // The optimizer is never run; SGD without momentum allocates the least.
-            let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None);
-            Box::new(GpuGenerator::new(GpuTrainer::new(ctx, config.clone(), params, update, 1, 1)?))
-        }
+        Some(ctx) => Box::new(GpuGenerator::new(GpuModel::new(ctx, config.clone(), params, 1, 1)?)),
         None => Box::new(Generator::new(config, params)),
     })
 }

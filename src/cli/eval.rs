@@ -1,12 +1,11 @@
 //! `elman eval`: score a whole text as one stream (zero start, state carried across chunks).
 
-use super::device::{make_trainer, DeviceChoice};
+use super::device::{make_evaluator, DeviceChoice};
 use anyhow::Context;
 use clap::Args;
 use elman::data::corpus::read_for;
 use elman::model::checkpoint::Checkpoint;
 use elman::train::{evaluate_stream, stored_run};
-use elman::trainer::{Optimizer, UpdateConfig};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -39,8 +38,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let text = read_for(vocab.kind, &args.data)?;
     let tokens = vocab.encode_stream(&text).with_context(|| format!("{} does not match the vocabulary of {}", args.data.display(), path.display()))?;
-    let update = UpdateConfig::new(Optimizer::adam(), None);
-    let mut trainer = make_trainer(args.device, args.adapter.as_deref(), &ckpt.config, ckpt.params.clone(), update, 1, seq_len)?;
+    let mut trainer = make_evaluator(args.device, args.adapter.as_deref(), &ckpt.config, ckpt.params.clone(), 1, seq_len)?;
     let (nats, scored) = evaluate_stream(trainer.as_mut(), &tokens, seq_len, 0)?;
     let bits = nats / std::f64::consts::LN_2;
     let ppl = nats.exp();

@@ -5,7 +5,7 @@ use super::model::{forward, loss_and_gradients, mean_loss};
 use super::ops;
 use crate::error::{ElmanError, Result};
 use crate::model::{ModelConfig, Params};
-use crate::trainer::{Batch, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
+use crate::trainer::{Batch, Evaluate, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
 
 /// Trains in f32 on the CPU (GEMMs on faer's thread pool).
 pub struct CpuTrainer {
@@ -75,11 +75,30 @@ impl CpuTrainer {
     }
 }
 
-impl Trainer for CpuTrainer {
+impl Evaluate for CpuTrainer {
     fn device_name(&self) -> String {
         format!("cpu ({} threads)", rayon_threads())
     }
 
+    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
+        let mut total = 0.0;
+        let mut count = 0usize;
+        let mut state: Option<Vec<Vec<f32>>> = None;
+        for batch in batches {
+            let h0 = state.take().unwrap_or_else(|| self.config.hidden.iter().map(|&h| vec![0.0; batch.n * h]).collect());
+            let cache = forward(&self.config, &self.params, &h0, &batch.inputs, batch.n, None);
+            total += mean_loss(&cache, &batch.targets, self.config.vocab) * batch.targets.len() as f64;
+            count += batch.targets.len();
+            state = Some(cache.final_hidden(&self.config, batch.n));
+        }
+        if count == 0 {
+            return Err(ElmanError::Config("nothing to evaluate: no tokens".into()));
+        }
+        Ok(total / count as f64)
+    }
+}
+
+impl Trainer for CpuTrainer {
     fn step(&mut self, batch: &Batch, lr: f32) -> Result<()> {
         self.check_batch(batch)?;
         let key = self.update.dropout_key(self.updates + 1);
@@ -102,23 +121,6 @@ impl Trainer for CpuTrainer {
 
     fn drain_stats(&mut self) -> Result<Vec<StepStats>> {
         Ok(std::mem::take(&mut self.stats))
-    }
-
-    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
-        let mut total = 0.0;
-        let mut count = 0usize;
-        let mut state: Option<Vec<Vec<f32>>> = None;
-        for batch in batches {
-            let h0 = state.take().unwrap_or_else(|| self.config.hidden.iter().map(|&h| vec![0.0; batch.n * h]).collect());
-            let cache = forward(&self.config, &self.params, &h0, &batch.inputs, batch.n, None);
-            total += mean_loss(&cache, &batch.targets, self.config.vocab) * batch.targets.len() as f64;
-            count += batch.targets.len();
-            state = Some(cache.final_hidden(&self.config, batch.n));
-        }
-        if count == 0 {
-            return Err(ElmanError::Config("nothing to evaluate: no tokens".into()));
-        }
-        Ok(total / count as f64)
     }
 
     fn params(&mut self) -> Result<Params<f32>> {

@@ -19,9 +19,11 @@ pub struct ParamLayout {
     pub lens: Vec<usize>,
     /// Total elements including pads.
     pub total: usize,
-    /// Where layer l's W_hhᵀ (kept for the backward recurrence) lives in the separate
-    /// transposed buffer, and that buffer's total elements (aligned the same way).
-    pub transposed: Vec<usize>,
+    /// Where layer l's W_hhᵀ [h_l, h_l] and, for l ≥ 1, W_xhᵀ [h_l, h_{l-1}] (kept for the
+    /// backward recurrence, which reads them along rows) live in the separate transposed
+    /// buffer, and that buffer's total elements (aligned the same way).
+    pub transposed_hh: Vec<usize>,
+    pub transposed_xh: Vec<Option<usize>>,
     pub transposed_total: usize,
 }
 
@@ -36,18 +38,28 @@ impl ParamLayout {
             lens.push(len);
             at = (at + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
         }
-        let mut transposed = Vec::new();
+        let (mut transposed_hh, mut transposed_xh) = (Vec::new(), Vec::new());
         let mut at_t = 0;
-        for &h in &config.hidden {
-            transposed.push(at_t);
-            at_t = (at_t + h * h).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
+        let mut place = |len: usize| {
+            let here = at_t;
+            at_t = (at_t + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
+            here
+        };
+        for (l, &h) in config.hidden.iter().enumerate() {
+            transposed_hh.push(place(h * h));
+            transposed_xh.push((l > 0).then(|| place(h * config.hidden[l - 1])));
         }
-        ParamLayout { offsets, lens, total: at.max(TENSOR_ALIGN), transposed, transposed_total: at_t.max(TENSOR_ALIGN) }
+        ParamLayout { offsets, lens, total: at.max(TENSOR_ALIGN), transposed_hh, transposed_xh, transposed_total: at_t.max(TENSOR_ALIGN) }
     }
 
     /// Layer l's W_hhᵀ in the transposed buffer.
     pub fn w_hh_t(&self, l: usize) -> u32 {
-        self.transposed[l] as u32
+        self.transposed_hh[l] as u32
+    }
+
+    /// Layer l's W_xhᵀ (l ≥ 1) in the transposed buffer.
+    pub fn w_xh_t(&self, l: usize) -> u32 {
+        self.transposed_xh[l].expect("layer 0's W_xhᵀ is never kept: its input gradient is a batched GEMM") as u32
     }
 
     /// Canonical index of the embedding, layer l's w_xh / w_hh / b_h, output.w, output.b.

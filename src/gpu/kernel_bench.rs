@@ -11,7 +11,9 @@ use super::buffers::Allocator;
 use super::context::GpuContext;
 use super::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
 use super::launch::MatmulPlan;
-use super::params::{MatmulParams, RnnStepParams};
+use super::params::{MatmulParams, StepParams};
+use super::recurrence::single_layer_wave;
+use crate::model::Activation;
 use super::profile::{self, Timer, Timestamps};
 use super::program::{Program, ProgramBuilder};
 use crate::error::{ElmanError, Result};
@@ -160,19 +162,20 @@ pub fn run_rnn(ctx: &GpuContext, (n, h): (u32, u32), steps: usize) -> Result<Vec
     let hs = alloc.init("rnn h", &random((steps + 1) * block, 1.0));
     let dh = alloc.init("rnn dh", &random(steps * block, 1.0));
     let dz = alloc.zeros("rnn dz", steps * block);
-    let auto = super::launch::rnn_rows_per_tile(n, h);
+    let auto = super::launch::rnn_rows_per_tile(n, &[h]);
+    let step = alloc.uniform("rnn step", bytemuck::bytes_of(&StepParams::default()));
     let mut out = Vec::new();
     for back in [false, true] {
         for rows in RNN_ROWS_PER_TILE {
-            let mut pb = ProgramBuilder::new(ctx, "rnn bench", None);
-            for s in 0..steps as u32 {
-                let p = RnnStepParams { rows: n, h, t: s, act: 0, w_off: 0, has_next: 1, ..Default::default() };
+            let mut pb = ProgramBuilder::new(ctx, "rnn bench", Some(&step));
+            for s in 0..steps {
+                // The backward chain runs backward in time, the last step without a successor.
+                let t = if back { steps - 1 - s } else { s } as u32;
+                let p = single_layer_wave(back, Activation::Tanh, n, h, t, !back || s > 0, 0);
                 if back {
-                    // The chain runs backward in time; the last step has no successor.
-                    let t = steps as u32 - 1 - s;
-                    pb.rnn_step_backward_tiled(&dh, &dz, &w, &hs, RnnStepParams { t, has_next: (s > 0) as u32, ..p }, rows);
+                    pb.rnn_wave(true, &dh, &dz, &w, &hs, p, rows);
                 } else {
-                    pb.rnn_step_forward_tiled(&p_all, &hs, &w, p, rows);
+                    pb.rnn_wave(false, &p_all, &hs, &w, &hs, p, rows);
                 }
             }
             let program = pb.finish();

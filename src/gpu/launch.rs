@@ -56,11 +56,17 @@ fn matmul_cost(p: &MatmulParams) -> Cost {
     Cost::new(2.0 * m * n * k, m * k + k * n + m * n + c_reads + n)
 }
 
-/// One recurrent step: 2·n·h² FLOPs for the product; W_hh, the previous rows and
-/// `row_blocks` other [n, h] blocks (P_t and H_t forward; dH_t, dZ_{t+1}, H_t, dZ_t back).
-fn rnn_step_cost(p: &RnnStepParams, row_blocks: u32) -> Cost {
-    let (n, h) = (p.rows as f64, p.h as f64);
-    Cost::new(2.0 * n * h * h + 2.0 * n * h, h * h + row_blocks as f64 * n * h)
+/// One wave: per lane 2·n·h·(k1 + h) FLOPs (the input and recurrent parts); its weights,
+/// the rows it reads and the rows it writes.
+fn rnn_wave_cost(p: &RnnStepParams) -> Cost {
+    let n = p.rows as f64;
+    p.lane[..p.lanes as usize].iter().fold(Cost::default(), |c, l| {
+        let (h, k1) = (l.h as f64, l.k1 as f64);
+        let k2 = if l.flags & RnnLane::HAS_RECURRENT != 0 { h } else { 0.0 };
+        let writes = if l.flags & RnnLane::DROP != 0 { 2.0 } else { 1.0 };
+        let step = Cost::new(2.0 * n * h * (k1 + k2), (k1 + k2) * h + n * (k1 + k2) + (1.0 + writes) * n * h);
+        Cost { flops: c.flops + step.flops, bytes: c.bytes + step.bytes }
+    })
 }
 
 /// How a product is tiled: the tile, and how many slices K is split into (1: none).
@@ -113,12 +119,13 @@ impl MatmulPlan {
     }
 }
 
-/// Rows of the result per workgroup of a recurrent step on [n, h]: the most rows (fewest
-/// re-reads of W_hh) that still launch [`RECURRENT_TARGET_WORKGROUPS`], never more than
-/// n rounds up to (at least 4, a thread's rows); when no choice reaches the target, the
-/// fewest rows (the most workgroups the shape has).
-pub fn rnn_rows_per_tile(n: u32, h: u32) -> u32 {
-    let cols = h.div_ceil(RNN_COLS);
+/// Rows of the result per workgroup of a recurrent wave with n rows whose lanes are
+/// `widths` wide: the most rows (fewest re-reads of the weights) that still launch
+/// [`RECURRENT_TARGET_WORKGROUPS`] over all lanes, never more than n rounds up to (at
+/// least 4, a thread's rows); when no choice reaches the target, the fewest rows (the most
+/// workgroups the shape has).
+pub fn rnn_rows_per_tile(n: u32, widths: &[u32]) -> u32 {
+    let cols: u32 = widths.iter().map(|h| h.div_ceil(RNN_COLS)).sum();
     let fewest = RNN_ROWS_PER_TILE[0];
     let fits = |r: u32| r <= n.max(1).next_power_of_two().max(fewest);
     RNN_ROWS_PER_TILE
@@ -129,9 +136,9 @@ pub fn rnn_rows_per_tile(n: u32, h: u32) -> u32 {
         .unwrap_or(fewest)
 }
 
-/// Workgroups of one recurrent step on [n, h] with `rows` rows per tile.
-pub fn rnn_grid(n: u32, h: u32, rows: u32) -> [u32; 3] {
-    [h.div_ceil(RNN_COLS), n.div_ceil(rows), 1]
+/// Workgroups of one lane of h columns over n rows, `rows` rows per workgroup.
+pub fn rnn_lane_groups(n: u32, h: u32, rows: u32) -> u32 {
+    h.div_ceil(RNN_COLS) * n.div_ceil(rows)
 }
 
 impl ProgramBuilder<'_> {
@@ -180,38 +187,28 @@ impl ProgramBuilder<'_> {
         );
     }
 
-    /// H_t = φ(P_t + H_{t-1}·W_hh): `p_all` [T·n, h], `hs` [(T+1)·n, h], W_hh in `w` at p.w_off.
-    pub fn rnn_step_forward(&mut self, p_all: &wgpu::Buffer, hs: &wgpu::Buffer, w: &wgpu::Buffer, p: RnnStepParams) {
-        self.rnn_step_forward_tiled(p_all, hs, w, p, rnn_rows_per_tile(p.rows, p.h));
-    }
-
-    /// [`ProgramBuilder::rnn_step_forward`] with `rows` rows per workgroup (tests try each).
-    pub fn rnn_step_forward_tiled(&mut self, p_all: &wgpu::Buffer, hs: &wgpu::Buffer, w: &wgpu::Buffer, p: RnnStepParams, rows: u32) {
+    /// One wave of the recurrence (rnn_step.wgsl): `p.lanes` lanes side by side, `rows`
+    /// rows per workgroup. Forward: x_in = P^0, y_out = the hidden buffer, w = the
+    /// parameters. Backward: x_in = dH^L, y_out = the dZ buffer, w = the transposed
+    /// weights, aux = the hidden buffer. Sets each lane's workgroup range.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rnn_wave(&mut self, back: bool, x_in: &wgpu::Buffer, y_out: &wgpu::Buffer, w: &wgpu::Buffer, aux: &wgpu::Buffer, p: RnnStepParams, rows: u32) {
+        let mut p = p;
+        let mut groups = 0;
+        for lane in &mut p.lane[..p.lanes as usize] {
+            lane.first_group = groups;
+            lane.groups_x = lane.h.div_ceil(RNN_COLS);
+            groups += rnn_lane_groups(p.rows, lane.h, rows);
+        }
+        let kernel = if back { Kernel::RnnStepBackward(rows) } else { Kernel::RnnStepForward(rows) };
+        // The forward reads nothing from aux; x_in is bound there again (read-only).
+        let aux = if back { aux } else { x_in };
         self.push(
-            Kernel::RnnStepForward(rows),
-            // The entry points share one body, so the forward's layout has `aux` too; it
-            // reads nothing there (P is bound again, read-only).
-            &[(0, Bind::Buffer(p_all)), (1, Bind::Buffer(hs)), (2, Bind::Buffer(w)), (3, Bind::Buffer(p_all)), (4, Bind::Params)],
+            kernel,
+            &[(0, Bind::Buffer(x_in)), (1, Bind::Buffer(y_out)), (2, Bind::Buffer(w)), (3, Bind::Buffer(aux)), (4, Bind::Params), (5, Bind::Step)],
             bytes(&p),
-            rnn_grid(p.rows, p.h, rows),
-            rnn_step_cost(&p, 3),
-        );
-    }
-
-    /// dZ_t = (dH_t + dZ_{t+1}·W_hhᵀ) ⊙ φ'(H_t): `dh` [T·n, h], `dz` [T·n, h], `hs` [(T+1)·n, h];
-    /// `w_t` holds W_hhᵀ (not W_hh) at p.w_off.
-    pub fn rnn_step_backward(&mut self, dh: &wgpu::Buffer, dz: &wgpu::Buffer, w_t: &wgpu::Buffer, hs: &wgpu::Buffer, p: RnnStepParams) {
-        self.rnn_step_backward_tiled(dh, dz, w_t, hs, p, rnn_rows_per_tile(p.rows, p.h));
-    }
-
-    /// [`ProgramBuilder::rnn_step_backward`] with `rows` rows per workgroup.
-    pub fn rnn_step_backward_tiled(&mut self, dh: &wgpu::Buffer, dz: &wgpu::Buffer, w: &wgpu::Buffer, hs: &wgpu::Buffer, p: RnnStepParams, rows: u32) {
-        self.push(
-            Kernel::RnnStepBackward(rows),
-            &[(0, Bind::Buffer(dh)), (1, Bind::Buffer(dz)), (2, Bind::Buffer(w)), (3, Bind::Buffer(hs)), (4, Bind::Params)],
-            bytes(&p),
-            rnn_grid(p.rows, p.h, rows),
-            rnn_step_cost(&p, 4),
+            grid_1d(groups),
+            rnn_wave_cost(&p),
         );
     }
 
@@ -394,21 +391,30 @@ mod tests {
     fn splits_cover_k_exactly() {
         for (k, s) in [(1, 1), (100, 3), (2048, 8), (2240, 8), (10000, 16)] {
             let p = MatmulPlan::with_splits(MatmulTile::Small, k, s);
-            assert!(p.k_chunk % 16 == 0 && p.k_chunk * p.splits >= k && p.k_chunk * (p.splits - 1) < k, "{p:?} for k={k}");
+            assert!(p.k_chunk.is_multiple_of(16) && p.k_chunk * p.splits >= k && p.k_chunk * (p.splits - 1) < k, "{p:?} for k={k}");
         }
     }
 
     #[test]
-    fn recurrent_steps_launch_at_least_128_workgroups_at_the_bench_sizes() {
-        // (n, h) of the six bench sizes: rows per tile and workgroups per recurrent dispatch.
-        for (n, h, rows, groups) in [(32, 512, 8, 128), (64, 1024, 32, 128), (128, 2048, 64, 256), (256, 512, 64, 128)] {
-            let r = rnn_rows_per_tile(n, h);
-            let g = rnn_grid(n, h, r);
-            assert_eq!((r, g[0] * g[1] * g[2]), (rows, groups), "n={n} h={h}");
-            assert!(g[0] * g[1] >= RECURRENT_TARGET_WORKGROUPS);
+    fn recurrent_waves_launch_at_least_128_workgroups_at_the_bench_sizes() {
+        // (n, lane widths) of the six bench sizes (steady-state waves): rows per workgroup
+        // and workgroups per recurrent dispatch.
+        let sizes: [(u32, &[u32], u32, u32); 6] = [
+            (32, &[512], 8, 128),
+            (32, &[512, 512], 16, 128),
+            (64, &[1024], 32, 128),
+            (64, &[1024, 1024], 64, 128),
+            (128, &[2048], 64, 256),
+            (256, &[512], 64, 128),
+        ];
+        for (n, widths, rows, groups) in sizes {
+            let r = rnn_rows_per_tile(n, widths);
+            let g: u32 = widths.iter().map(|&h| rnn_lane_groups(n, h, r)).sum();
+            assert_eq!((r, g), (rows, groups), "n={n} widths={widths:?}");
+            assert!(g >= RECURRENT_TARGET_WORKGROUPS);
         }
-        // One row (evaluation, sampling): the fewest rows per tile, h/16 workgroups.
-        assert_eq!(rnn_rows_per_tile(1, 1024), 4);
-        assert_eq!(rnn_grid(1, 1024, 4), [64, 1, 1]);
+        // One row (evaluation, sampling): the fewest rows per workgroup, h/16 workgroups.
+        assert_eq!(rnn_rows_per_tile(1, &[1024]), 4);
+        assert_eq!(rnn_lane_groups(1, 1024, 4), 64);
     }
 }

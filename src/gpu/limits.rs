@@ -6,6 +6,7 @@
 //! Shapes: n = batch rows, T = steps per chunk, d, h_l, V as in the model.
 
 use super::buffers::{padded_bytes, ParamLayout};
+use super::recurrence::ActivationLayout;
 use crate::error::{ElmanError, Result};
 use crate::model::ModelConfig;
 use crate::trainer::{Optimizer, UpdateConfig};
@@ -22,61 +23,50 @@ pub const STATS_SLOTS: usize = 1024;
 /// Evaluation batch sums kept on the GPU between readbacks.
 pub const EVAL_SLOTS: usize = 1024;
 
-/// Every storage buffer a trainer for (config, n, T) with `update`'s optimizer and dropout
-/// allocates, with its size.
-pub fn plan(config: &ModelConfig, n: usize, t: usize, update: &UpdateConfig) -> Vec<PlannedBuffer> {
+/// Every storage buffer a model for (config, n, T) allocates, with its size: the forward
+/// buffers (model.rs), and with `update` also the trainer's (its optimizer's moments, and
+/// with dropout the masked copies inside the hidden buffer).
+pub fn plan(config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConfig>) -> Vec<PlannedBuffer> {
     let rows = n * t;
     let layout = ParamLayout::new(config);
     let total = layout.total;
-    let adam = matches!(update.optimizer, Optimizer::Adam { .. });
+    let dropout = update.is_some_and(|u| u.dropout > 0.0);
+    let acts = ActivationLayout::new(config, n, t, dropout);
     let mut out = vec![
         ("params", total),
-        ("grads", total),
-        ("recurrent weights transposed", layout.transposed_total),
-        ("moment1", total),
-        ("moment2", if adam { total } else { 1 }),
         ("tokens", 3 * rows + config.vocab + 1),
         ("embedding rows", rows * config.embed),
-        ("embedding row grads", rows * config.embed),
+        ("layer 0 projection", rows * config.hidden[0]),
+        ("hidden", acts.hidden_total),
         ("logits", rows * config.vocab),
         ("row losses", rows),
-        ("norm partials", super::launch::NUM_PARTIALS as usize),
-        ("clip", 4),
-        ("stats", STATS_SLOTS * 4),
         ("eval sums", EVAL_SLOTS),
-    ]
-    .into_iter()
-    .map(|(l, e)| PlannedBuffer { label: l.to_string(), elements: e })
-    .collect::<Vec<_>>();
-    for (l, &h) in config.hidden.iter().enumerate() {
-        for (name, e) in [
-            ("projection", rows * h),
-            ("hidden", (t + 1) * n * h),
-            ("hidden grads", rows * h),
-            ("pre-activation grads", rows * h),
-            ("state", n * h),
-            ("eval state", n * h),
-        ] {
-            out.push(PlannedBuffer { label: format!("layers.{l} {name}"), elements: e });
-        }
+    ];
+    if let Some(update) = update {
+        let adam = matches!(update.optimizer, Optimizer::Adam { .. });
+        out.extend([
+            ("grads", total),
+            ("recurrent weights transposed", layout.transposed_total),
+            ("moment1", total),
+            ("moment2", if adam { total } else { 1 }),
+            ("embedding row grads", rows * config.embed),
+            ("top hidden grads", rows * config.top_hidden()),
+            ("pre-activation grads", acts.d_pre_total),
+            ("norm partials", super::launch::NUM_PARTIALS as usize),
+            ("clip", 4),
+            ("stats", STATS_SLOTS * 4),
+        ]);
     }
-    if update.dropout > 0.0 {
-        // Masked copies: the input of each layer l ≥ 1 ([R, h_{l-1}]) and the top outputs.
-        for l in 1..config.layers() {
-            out.push(PlannedBuffer { label: dropout_input_label(l), elements: rows * config.layer_input(l) });
+    let mut out: Vec<PlannedBuffer> = out.into_iter().map(|(l, e)| PlannedBuffer { label: l.to_string(), elements: e }).collect();
+    for (l, &h) in config.hidden.iter().enumerate() {
+        out.push(PlannedBuffer { label: format!("layers.{l} eval state"), elements: n * h });
+        out.push(PlannedBuffer { label: format!("layers.{l} sample state"), elements: h });
+        if update.is_some() {
+            out.push(PlannedBuffer { label: format!("layers.{l} state"), elements: n * h });
         }
-        out.push(PlannedBuffer { label: DROPOUT_TOP_LABEL.to_string(), elements: rows * config.top_hidden() });
     }
     out
 }
-
-/// Label of layer l's masked input copy (l ≥ 1), in the plan and on the GPU buffer.
-pub fn dropout_input_label(l: usize) -> String {
-    format!("layers.{l} dropout input")
-}
-
-/// Label of the masked copy of the top layer's outputs.
-pub const DROPOUT_TOP_LABEL: &str = "dropout top outputs";
 
 /// Total bytes of a plan (what `elman bench` reports as allocated, before uniforms).
 pub fn plan_bytes(plan: &[PlannedBuffer]) -> u64 {
@@ -108,7 +98,7 @@ fn mib(bytes: u64) -> String {
 
 /// Ok when every planned buffer fits; otherwise one line: which buffer, how big, which
 /// limit, and the largest batch n (or chunk length T) that would fit.
-pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, update: &UpdateConfig) -> Result<()> {
+pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConfig>) -> Result<()> {
     let Some((label, bytes, limit, max)) = first_violation(limits, &plan(config, n, t, update)) else {
         return Ok(());
     };
@@ -142,15 +132,15 @@ mod tests {
 
     #[test]
     fn fits_within_default_limits() {
-        check(&wgpu::Limits::default(), &config(512), 32, 64, &adam()).unwrap();
+        check(&wgpu::Limits::default(), &config(512), 32, 64, Some(&adam())).unwrap();
     }
 
     #[test]
     fn too_large_batch_names_limit_size_and_a_smaller_batch() {
         let limits = wgpu::Limits { max_storage_buffer_binding_size: 4 << 20, ..Default::default() };
-        let err = check(&limits, &config(512), 32, 64, &adam()).unwrap_err().to_string();
+        let err = check(&limits, &config(512), 32, 64, Some(&adam())).unwrap_err().to_string();
         assert!(err.contains("max_storage_buffer_binding_size is 4.0 MiB"), "{err}");
-        assert!(err.contains("'layers.0 hidden' needs 4.1 MiB"), "{err}");
+        assert!(err.contains("'hidden' needs 4.1 MiB"), "{err}");
         // hidden [(T+1)·n, h] must fit 4 MiB: 65·n·512·4 ≤ 2^22 → n ≤ 31.
         assert!(err.contains("--batch 31 fits"), "{err}");
     }
@@ -158,7 +148,7 @@ mod tests {
     #[test]
     fn too_large_model_says_so() {
         let limits = wgpu::Limits { max_storage_buffer_binding_size: 1 << 20, ..Default::default() };
-        let err = check(&limits, &config(1024), 1, 1, &UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None)).unwrap_err().to_string();
+        let err = check(&limits, &config(1024), 1, 1, Some(&UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None))).unwrap_err().to_string();
         assert!(err.contains("'params'") && err.contains("parameters alone"), "{err}");
     }
 
@@ -166,14 +156,19 @@ mod tests {
     fn dropout_plans_a_masked_copy_per_upper_layer_input_and_of_the_top_outputs() {
         let cfg = ModelConfig { vocab: 65, embed: 8, hidden: vec![24, 17, 9], activation: Activation::Tanh };
         let (n, t) = (3, 5);
-        let plain = plan(&cfg, n, t, &adam());
-        let with = plan(&cfg, n, t, &UpdateConfig { dropout: 0.3, ..adam() });
-        assert_eq!(with[..plain.len()], plain[..]);
-        let extra: Vec<(&str, usize)> = with[plain.len()..].iter().map(|b| (b.label.as_str(), b.elements)).collect();
+        let hidden = |update: &UpdateConfig| plan(&cfg, n, t, Some(update)).into_iter().find(|b| b.label == "hidden").unwrap().elements;
+        let plain = hidden(&adam());
+        let with = hidden(&UpdateConfig { dropout: 0.3, ..adam() });
+        // Masked copies [R, h_{s-1}] for s = 1..=3, each region aligned to 64 elements.
         let rows = n * t;
-        assert_eq!(
-            extra,
-            [("layers.1 dropout input", rows * 24), ("layers.2 dropout input", rows * 17), (DROPOUT_TOP_LABEL, rows * 9)]
-        );
+        let copies: usize = [24, 17, 9].iter().map(|h| (rows * h).div_ceil(64) * 64).sum();
+        assert_eq!(with - plain, copies);
+    }
+
+    #[test]
+    fn a_forward_model_plans_no_training_buffers() {
+        let forward: Vec<String> = plan(&config(64), 2, 3, None).into_iter().map(|b| b.label).collect();
+        assert!(!forward.iter().any(|l| l.contains("grads") || l.contains("moment") || l == "stats" || l == "layers.0 state"), "{forward:?}");
+        assert!(forward.contains(&"hidden".to_string()) && forward.contains(&"layers.0 eval state".to_string()));
     }
 }

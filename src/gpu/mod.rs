@@ -10,7 +10,10 @@
 //! - [`buffers`]: allocation, flat parameter layout, readback; [`limits`]: size checks.
 //! - [`kernel_bench`]: one product or recurrent step per tiling (`bench --gemm`, `--rnn`).
 //! - [`profile`]: per-dispatch timestamps summed per kernel family (`bench --profile`).
-//! - [`schedule`]: the forward/backward/update dispatch list; [`trainer`]: [`GpuTrainer`];
+//! - [`recurrence`]: the layer wavefront (activation layout, the lanes of each wave);
+//!   [`schedule`]: the forward/backward/update dispatch list.
+//! - [`model`]: [`GpuModel`], the forward-only model (evaluation streamed, sampling);
+//!   [`trainer`]: [`GpuTrainer`], a model plus gradients and optimizer state;
 //!   [`sampler`]: [`GpuGenerator`], sampling one token per submission.
 
 pub mod buffers;
@@ -19,9 +22,11 @@ pub mod kernel_bench;
 pub mod kernels;
 pub mod launch;
 pub mod limits;
+pub mod model;
 pub mod params;
 pub mod profile;
 pub mod program;
+pub mod recurrence;
 pub mod tokens;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
@@ -29,5 +34,6 @@ pub mod sampler;
 pub mod schedule;
 pub mod trainer;
 
+pub use model::GpuModel;
 pub use sampler::GpuGenerator;
 pub use trainer::GpuTrainer;

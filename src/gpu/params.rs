@@ -42,22 +42,67 @@ impl MatmulParams {
     }
 }
 
-/// rnn_step.wgsl: one time step t of the recurrence (forward or backward).
+/// rnn_step.wgsl: one lane of a wave (one layer at one time step). Offsets are element
+/// offsets into the bound buffers (see the shader's header); `first_group` and `groups_x`
+/// are set by the launcher.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct RnnLane {
+    pub h: u32,
+    /// Width of the input part's rows (0: no input part).
+    pub k1: u32,
+    pub t: u32,
+    /// [`RnnLane::HAS_RECURRENT`] | VEC4 | DROP | X_TERM.
+    pub flags: u32,
+    pub first_group: u32,
+    pub groups_x: u32,
+    pub a1_off: u32,
+    pub a2_off: u32,
+    pub w1_off: u32,
+    pub w2_off: u32,
+    pub x_off: u32,
+    pub bias_off: u32,
+    pub out_off: u32,
+    pub aux_off: u32,
+    pub drop_off: u32,
+    pub site: u32,
+}
+
+impl RnnLane {
+    pub const HAS_RECURRENT: u32 = 1;
+    pub const VEC4: u32 = 2;
+    pub const DROP: u32 = 4;
+    pub const X_TERM: u32 = 8;
+    /// Lanes one dispatch holds.
+    pub const MAX: usize = 4;
+
+    /// Sets VEC4 when the lane's widths and offsets are all multiples of 4.
+    pub fn with_vec4_if_aligned(mut self) -> Self {
+        let all = [self.h, self.k1, self.a1_off, self.a2_off, self.w1_off, self.w2_off, self.x_off, self.bias_off, self.out_off, self.aux_off, self.drop_off];
+        if all.iter().all(|v| v % 4 == 0) {
+            self.flags |= Self::VEC4;
+        }
+        self
+    }
+}
+
+/// rnn_step.wgsl: one wave, up to [`RnnLane::MAX`] lanes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct RnnStepParams {
     /// n: rows of one time step.
     pub rows: u32,
-    pub h: u32,
-    pub t: u32,
+    /// Lanes in use.
+    pub lanes: u32,
     /// 0 = tanh, 1 = relu.
     pub act: u32,
-    /// W_hh's offset in the parameter buffer.
-    pub w_off: u32,
-    /// Backward only: 1 when dZ_{t+1} exists (t is not the chunk's last step).
-    pub has_next: u32,
+    /// Dropout seed, probability and 1/(1−p) (the update number comes from StepParams).
+    pub seed: u32,
+    pub p: f32,
+    pub keep: f32,
     pub _pad0: u32,
     pub _pad1: u32,
+    pub lane: [RnnLane; 4],
 }
 
 /// transpose.wgsl: dst [cols, rows] at dst_off = srcᵀ, src [rows, cols] at src_off.
@@ -179,7 +224,8 @@ mod tests {
     #[test]
     fn uniform_structs_are_padded_to_16_bytes() {
         assert_eq!(std::mem::size_of::<MatmulParams>(), 48);
-        assert_eq!(std::mem::size_of::<RnnStepParams>(), 32);
+        assert_eq!(std::mem::size_of::<RnnLane>(), 64);
+        assert_eq!(std::mem::size_of::<RnnStepParams>(), 288);
         assert_eq!(std::mem::size_of::<TransposeParams>(), 16);
         assert_eq!(std::mem::size_of::<EmbeddingParams>(), 32);
         assert_eq!(std::mem::size_of::<SoftmaxParams>(), 16);

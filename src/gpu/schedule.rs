@@ -1,80 +1,82 @@
 //! The training step as a dispatch list (DESIGN.md "GPU schedule"), built once per batch
 //! shape and replayed every step. Row r = t·n + i throughout (time-major).
 //!
-//! Forward: gather X (all R = n·T rows); per layer one GEMM P = X·W_xh + b_h, then T fused
-//! steps H_t = φ(P_t + H_{t-1}W_hh) (H holds the carried H_{-1} as its first n rows);
-//! logits = H^L·W_q + b_q; fused softmax–cross-entropy (loss per row, dlogits in place);
-//! the mean loss into stats[slot].
-//! Backward: dW_q = H^Lᵀ·dlogits, db_q = column sums, dH^L = dlogits·W_qᵀ; per layer, top
-//! down, T fused reverse steps dZ_t = (dH_t + dZ_{t+1}W_hhᵀ) ⊙ φ'(H_t), then
-//! dW_hh = H_{-1..T-2}ᵀ·dZ, dW_xh = Xᵀ·dZ, db_h = column sums of dZ, dX = dZ·W_xhᵀ
-//! (dH of the layer below, or the embedding row gradients, scattered into the table).
+//! Forward: gather X^0 (all R = n·T rows); one GEMM P^0 = X^0·W_xh^0 + b^0; the
+//! recurrence as T + L − 1 waves of the layer wavefront (recurrence.rs, rnn_step.wgsl:
+//! H^l_t = φ(X^l_t·W_xh^l + b^l + H^l_{t-1}·W_hh^l), layer 0 taking P^0_t; the hidden
+//! buffer holds the carried H_{-1} as each layer's first n rows); logits = H^L·W_q + b_q;
+//! fused softmax–cross-entropy (loss per row, dlogits in place); the mean loss into
+//! stats[slot].
+//! Backward: [dW_q; db_q] = [H^L; 1]ᵀ·dlogits (one GEMM), dH^L = dlogits·W_qᵀ; the
+//! transposed copies W_hhᵀ (every layer) and W_xhᵀ (l ≥ 1); T + L − 1 reverse waves
+//! dZ^l_t = (dH^l_t + dZ^l_{t+1}·W_hh^lᵀ) ⊙ φ'(H^l_t), with dH^l_t = dZ^{l+1}_t·W_xh^{l+1}ᵀ
+//! computed inside the wave below the top; then per layer [dW_hh; db] = [H_{-1..T-2}; 1]ᵀ·dZ
+//! and dW_xh = Xᵀ·dZ, and dX^0 = dZ^0·W_xh^0ᵀ scattered into the embedding table.
 //! Update: two-pass ‖g‖ over the flat gradient buffer, clip factor on the GPU, one
 //! optimizer dispatch over the flat parameter buffer.
 //!
 //! Dropout (training only, masks M_s of src/dropout.rs drawn on the GPU from the update
-//! number in the step uniform): X_0 ← X_0 ⊙ M_0 in place after the gather; layer l ≥ 1
-//! reads the masked copy H^{l-1} ⊙ M_l, the output layer H^L ⊙ M_L (both copies also feed
-//! dW_xh and dW_q); backward, dH^L ← dH^L ⊙ M_L and dX_l ← dX_l ⊙ M_l in place before they
-//! reach the layer below or the embedding scatter.
+//! number in the step uniform): X^0 ← X^0 ⊙ M_0 in place after the gather; each forward
+//! lane writes H^l_t ⊙ M_{l+1} beside H^l_t (the input of layer l + 1, or at the top of the
+//! output layer; these copies also feed dW_xh and dW_q); backward, dH^L ← dH^L ⊙ M_L in
+//! place, the waves mask dH^l by M_{l+1}, and dX^0 ← dX^0 ⊙ M_0 before the scatter.
 //!
-//! Logits (sampling, n = 1, T = 1): the forward up to and including the output GEMM, then
-//! stop — no loss, no backward; the trainer carries H_T into the sampling state.
+//! Eval: the forward and the loss sum into eval_sums[slot]. Logits (sampling, n = 1,
+//! T = 1): the forward up to and including the output GEMM.
 //!
-//! Dispatches per step: 2·L·T recurrent (dependent) + 5·L + 11 batched, + 2·(L+1) with
-//! dropout (one forward and one backward mask per site).
+//! Dispatches per training step: 2·(T + L − 1) recurrent waves (dependent; a wave of more
+//! than 4 lanes takes more dispatches) + 4·L + 11 batched, + 1 per product split over K,
+//! + 3 with dropout.
 
 use super::buffers::ParamLayout;
 use super::context::GpuContext;
-use super::launch::NUM_PARTIALS;
+use super::launch::rnn_rows_per_tile;
 use super::params::*;
 use super::program::{Program, ProgramBuilder};
+use super::recurrence::{backward_waves, forward_waves, ActivationLayout, WavePlan};
 use super::tokens::TokenLayout;
-use crate::model::{Activation, ModelConfig};
+use crate::model::ModelConfig;
 use crate::trainer::{Optimizer, UpdateConfig};
 
-/// One layer's activation buffers (h = this layer's width).
-pub struct LayerBuffers {
-    /// P = X·W_xh + b_h [R, h].
-    pub proj: wgpu::Buffer,
-    /// H [(T+1)·n, h]: carried state, then H_0..H_{T-1}.
+/// The forward model's buffers (model.rs): what evaluation and sampling need.
+pub struct ForwardBuffers {
+    pub params: wgpu::Buffer,
+    pub tokens: wgpu::Buffer,
+    /// X^0 [R, d], the gathered embedding rows.
+    pub emb_rows: wgpu::Buffer,
+    /// P^0 = X^0·W_xh^0 + b^0 [R, h_0].
+    pub proj0: wgpu::Buffer,
+    /// Every layer's H and, with dropout, the masked copies ([`ActivationLayout`]).
     pub hidden: wgpu::Buffer,
-    /// dH [R, h]: gradient arriving from above.
-    pub d_hidden: wgpu::Buffer,
-    /// dZ [R, h]: gradient at the pre-activation.
-    pub d_pre: wgpu::Buffer,
-    /// The carried training state [n, h] (H_T of the last step).
-    pub state: wgpu::Buffer,
-    /// The carried evaluation state [n, h].
-    pub eval_state: wgpu::Buffer,
-    /// The carried sampling state [1, h] (Mode::Logits, one row).
-    pub sample_state: wgpu::Buffer,
-    /// Dropout, l ≥ 1: the masked copy X_l = H^{l-1} ⊙ M_l [R, h_{l-1}] this layer reads.
-    pub dropout_input: Option<wgpu::Buffer>,
+    pub logits: wgpu::Buffer,
+    pub row_loss: wgpu::Buffer,
+    pub eval_sums: wgpu::Buffer,
+    /// The per-step uniform ([`StepParams`]).
+    pub step: wgpu::Buffer,
+    /// The carried evaluation state [n, h_l] and sampling state [1, h_l] of each layer.
+    pub eval_states: Vec<wgpu::Buffer>,
+    pub sample_states: Vec<wgpu::Buffer>,
 }
 
-/// Every buffer a trainer owns.
-pub struct Buffers {
-    pub params: wgpu::Buffer,
-    /// Every layer's W_hhᵀ (ParamLayout::transposed), refreshed each step before the
-    /// backward recurrence reads it.
+/// What the trainer adds (trainer.rs).
+pub struct TrainBuffers {
+    /// W_hhᵀ of every layer and W_xhᵀ of layers ≥ 1 (ParamLayout::transposed_*), made
+    /// each step before the backward waves read them.
     pub recurrent_t: wgpu::Buffer,
     pub grads: wgpu::Buffer,
     pub moment1: wgpu::Buffer,
     pub moment2: wgpu::Buffer,
-    pub tokens: wgpu::Buffer,
-    pub emb_rows: wgpu::Buffer,
+    /// dX^0 [R, d].
     pub d_emb_rows: wgpu::Buffer,
-    pub logits: wgpu::Buffer,
-    pub row_loss: wgpu::Buffer,
+    /// dH^L [R, h_L] from the output layer.
+    pub d_top: wgpu::Buffer,
+    /// Every layer's dZ ([`ActivationLayout`]).
+    pub d_pre: wgpu::Buffer,
     pub partials: wgpu::Buffer,
     pub clip: wgpu::Buffer,
     pub stats: wgpu::Buffer,
-    pub eval_sums: wgpu::Buffer,
-    pub step: wgpu::Buffer,
-    pub layers: Vec<LayerBuffers>,
-    /// Dropout: the masked copy H^L ⊙ M_L [R, h_L] the output layer reads.
-    pub dropout_top: Option<wgpu::Buffer>,
+    /// The carried training state [n, h_l] of each layer.
+    pub states: Vec<wgpu::Buffer>,
 }
 
 /// What a program computes.
@@ -88,53 +90,30 @@ pub enum Mode {
     Logits,
 }
 
-impl LayerBuffers {
-    /// The carried state a program of `mode` starts from and leaves H_T in.
-    pub fn state_for(&self, mode: Mode) -> &wgpu::Buffer {
-        match mode {
-            Mode::Train => &self.state,
-            Mode::Eval => &self.eval_state,
-            Mode::Logits => &self.sample_state,
-        }
-    }
-}
-
-/// Everything fixed for the trainer's life that the schedule needs.
+/// Everything fixed for the model's life that the schedule needs.
 pub struct Shapes<'a> {
     pub config: &'a ModelConfig,
     pub layout: &'a ParamLayout,
+    /// Offsets in the hidden and dZ buffers (allocated for the model's n and T).
+    pub acts: &'a ActivationLayout,
     pub tokens: TokenLayout,
-    pub update: &'a UpdateConfig,
+    /// The trainer's update (optimizer, clipping, dropout); None for a forward-only model.
+    pub update: Option<&'a UpdateConfig>,
 }
 
-/// Recurrent (dependent) dispatches per training step: one per time step and layer, each way.
-pub fn recurrent_dispatches(layers: usize, t: usize) -> usize {
-    2 * layers * t
-}
-
-/// A masked-copy buffer when this program drops (the trainer allocates them whenever
-/// dropout > 0), else None.
-fn masked_copy(drops: bool, buffer: &Option<wgpu::Buffer>) -> Option<&wgpu::Buffer> {
-    drops.then(|| buffer.as_ref().expect("the trainer allocates the dropout copies when dropout > 0"))
-}
-
-/// The dispatch list for a batch of n rows × t steps.
-pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode: Mode) -> Program {
-    let cfg = s.config;
-    let lay = s.layout;
+/// The dispatch list for a batch of n rows × t steps. `train` (the trainer's buffers) is
+/// required for [`Mode::Train`].
+pub fn build(ctx: &GpuContext, s: &Shapes, f: &ForwardBuffers, train: Option<&TrainBuffers>, n: usize, t: usize, mode: Mode) -> Program {
+    let (cfg, lay, acts) = (s.config, s.layout, s.acts);
     let rows = (n * t) as u32;
-    let nn = n as u32;
-    let act = match cfg.activation {
-        Activation::Tanh => 0,
-        Activation::Relu => 1,
-    };
+    let layers = cfg.layers();
     let label = format!("{mode:?} n={n} T={t}");
-    let mut pb = ProgramBuilder::new(ctx, &label, Some(&b.step));
-    // Evaluation never drops; the key's update number is unused (the kernel reads k from
+    let mut pb = ProgramBuilder::new(ctx, &label, Some(&f.step));
+    // Evaluation never drops; the key's update number is unused (the kernels read k from
     // the step uniform).
-    let dropout = s.update.dropout_key(0).filter(|_| mode == Mode::Train);
+    let update = s.update.filter(|_| mode == Mode::Train);
+    let dropout = update.and_then(|u| u.dropout_key(0));
     let site = |site: usize, width: usize| dropout.as_ref().map(|key| DropoutParams::new(key, site as u32, rows * width as u32));
-    let masked = |buffer| masked_copy(dropout.is_some(), buffer);
 
     // --- forward ---
     let emb = EmbeddingParams {
@@ -147,131 +126,115 @@ pub fn build(ctx: &GpuContext, s: &Shapes, b: &Buffers, n: usize, t: usize, mode
         order_off: s.tokens.order_off(),
         offsets_off: s.tokens.offsets_off(),
     };
-    pb.embedding_gather(&b.params, &b.tokens, &b.emb_rows, emb);
+    pb.embedding_gather(&f.params, &f.tokens, &f.emb_rows, emb);
     if let Some(p) = site(0, cfg.embed) {
-        pb.dropout_apply(&b.emb_rows, p);
+        pb.dropout_apply(&f.emb_rows, p);
     }
-    // Layer l's input X_l: the gathered rows, or the layer below's H_0..H_{T-1} (skip H_{-1}),
-    // or under dropout its masked copy.
-    let input = |l: usize| -> (&wgpu::Buffer, u32) {
-        if l == 0 {
-            (&b.emb_rows, 0)
-        } else if let Some(x) = masked(&b.layers[l].dropout_input) {
-            (x, 0)
-        } else {
-            (&b.layers[l - 1].hidden, nn * cfg.hidden[l - 1] as u32)
+    let proj = MatmulParams {
+        m: rows,
+        n: cfg.hidden[0] as u32,
+        k: cfg.embed as u32,
+        flags: MatmulParams::BIAS,
+        b_off: lay.w_xh(0),
+        bias_off: lay.b_h(0),
+        ..Default::default()
+    };
+    pb.matmul(&f.emb_rows, &f.params, &f.proj0, Some(&f.params), proj);
+    let plan = WavePlan { config: cfg, params: lay, acts, n, t, dropout };
+    let widths: Vec<u32> = cfg.hidden.iter().map(|&h| h as u32).collect();
+    let rows_per_tile = rnn_rows_per_tile(n as u32, &widths);
+    for wave in forward_waves(&plan) {
+        pb.rnn_wave(false, &f.proj0, &f.hidden, &f.params, &f.hidden, wave, rows_per_tile);
+    }
+    // Layer l's input X^l in the hidden buffer: H^{l-1}_0..T-1 (past the carried block),
+    // or under dropout its masked copy; X^0 is the embedding rows.
+    let input = |l: usize| -> u32 {
+        match acts.dropped[l] {
+            Some(base) if dropout.is_some() => base as u32,
+            _ => acts.hidden_block(cfg, n, l - 1, 1) as u32,
         }
     };
-    for l in 0..cfg.layers() {
-        let (h, inw) = (cfg.hidden[l] as u32, cfg.layer_input(l) as u32);
-        if l > 0 {
-            if let (Some(p), Some(x)) = (site(l, inw as usize), masked(&b.layers[l].dropout_input)) {
-                pb.dropout_copy(&b.layers[l - 1].hidden, x, DropoutParams { src_off: nn * inw, ..p });
-            }
-        }
-        let (x, x_off) = input(l);
-        let lb = &b.layers[l];
-        let p = MatmulParams {
-            m: rows,
-            n: h,
-            k: inw,
-            flags: MatmulParams::BIAS,
-            a_off: x_off,
-            b_off: lay.w_xh(l),
-            c_off: 0,
-            bias_off: lay.b_h(l),
-            ..Default::default()
-        };
-        pb.matmul(x, &b.params, &lb.proj, Some(&b.params), p);
-        for step in 0..t as u32 {
-            let p = RnnStepParams { rows: nn, h, t: step, act, w_off: lay.w_hh(l), ..Default::default() };
-            pb.rnn_step_forward(&lb.proj, &lb.hidden, &b.params, p);
-        }
-    }
-    let top = cfg.layers() - 1;
-    let (htop, vocab) = (cfg.hidden[top] as u32, cfg.vocab as u32);
-    let top_site = site(cfg.layers(), htop as usize);
-    // The output layer's input: H^L's rows H_0..H_{T-1}, or under dropout H^L ⊙ M_L.
-    let (top_h, top_off) = match (top_site, masked(&b.dropout_top)) {
-        (Some(p), Some(x)) => {
-            pb.dropout_copy(&b.layers[top].hidden, x, DropoutParams { src_off: nn * htop, ..p });
-            (x, 0)
-        }
-        _ => (&b.layers[top].hidden, nn * htop),
-    };
-    let p = MatmulParams {
+    let (htop, vocab) = (cfg.hidden[layers - 1] as u32, cfg.vocab as u32);
+    let top_off = input(layers);
+    let logits = MatmulParams {
         m: rows,
         n: vocab,
         k: htop,
         flags: MatmulParams::BIAS,
         a_off: top_off,
         b_off: lay.out_w(),
-        c_off: 0,
         bias_off: lay.out_b(),
         ..Default::default()
     };
-    pb.matmul(top_h, &b.params, &b.logits, Some(&b.params), p);
+    pb.matmul(&f.hidden, &f.params, &f.logits, Some(&f.params), logits);
     if mode == Mode::Logits {
         return pb.finish();
     }
     let sp = SoftmaxParams { rows, vocab, tgt_off: s.tokens.targets_off(), scale: 1.0 / rows as f32 };
     if mode == Mode::Eval {
-        pb.softmax_xent_loss(&b.logits, &b.tokens, &b.row_loss, sp);
-        pb.loss_sum(&b.row_loss, &b.eval_sums, ReduceParams { count: rows, stride: 1, field: 0, scale: 1.0, ..Default::default() });
+        pb.softmax_xent_loss(&f.logits, &f.tokens, &f.row_loss, sp);
+        pb.loss_sum(&f.row_loss, &f.eval_sums, ReduceParams { count: rows, stride: 1, field: 0, scale: 1.0, ..Default::default() });
         return pb.finish();
     }
-    pb.softmax_xent(&b.logits, &b.tokens, &b.row_loss, sp);
-    pb.loss_sum(&b.row_loss, &b.stats, ReduceParams { count: rows, stride: 4, field: 0, scale: 1.0 / rows as f32, ..Default::default() });
+    let tr = train.expect("a training program needs the trainer's buffers");
+    let update = update.expect("a training program needs the trainer's update settings");
+    pb.softmax_xent(&f.logits, &f.tokens, &f.row_loss, sp);
+    pb.loss_sum(&f.row_loss, &tr.stats, ReduceParams { count: rows, stride: 4, field: 0, scale: 1.0 / rows as f32, ..Default::default() });
 
     // --- backward: output layer ---
     let mm = |m, n, k, flags, a_off, b_off, c_off| MatmulParams { m, n, k, flags, a_off, b_off, c_off, ..Default::default() };
+    let ones = MatmulParams::TRANS_A | MatmulParams::ONES_ROW;
     // [dW_q; db_q] = [H^L; 1]ᵀ·dlogits in one GEMM (ONES_ROW).
-    let dw_q = mm(htop, vocab, rows, MatmulParams::TRANS_A | MatmulParams::ONES_ROW, top_off, 0, lay.out_w());
-    pb.matmul(top_h, &b.logits, &b.grads, None, MatmulParams { ones_off: lay.out_b(), ..dw_q });
-    pb.matmul(&b.logits, &b.params, &b.layers[top].d_hidden, None, mm(rows, htop, vocab, MatmulParams::TRANS_B, 0, lay.out_w(), 0));
-    if let Some(p) = top_site {
-        pb.dropout_apply(&b.layers[top].d_hidden, p);
+    pb.matmul(&f.hidden, &f.logits, &tr.grads, None, MatmulParams { ones_off: lay.out_b(), ..mm(htop, vocab, rows, ones, top_off, 0, lay.out_w()) });
+    pb.matmul(&f.logits, &f.params, &tr.d_top, None, mm(rows, htop, vocab, MatmulParams::TRANS_B, 0, lay.out_w(), 0));
+    if let Some(p) = site(layers, htop as usize) {
+        pb.dropout_apply(&tr.d_top, p);
     }
 
-    // --- backward: layers, top down ---
-    for l in (0..cfg.layers()).rev() {
-        let (h, inw) = (cfg.hidden[l] as u32, cfg.layer_input(l) as u32);
-        let lb = &b.layers[l];
-        // W_hhᵀ, so the reverse steps read it along rows as the forward ones read W_hh.
-        pb.transpose(&b.params, &b.recurrent_t, TransposeParams { rows: h, cols: h, src_off: lay.w_hh(l), dst_off: lay.w_hh_t(l) });
-        for step in (0..t as u32).rev() {
-            let has_next = (step + 1 < t as u32) as u32;
-            let p = RnnStepParams { rows: nn, h, t: step, act, w_off: lay.w_hh_t(l), has_next, ..Default::default() };
-            pb.rnn_step_backward(&lb.d_hidden, &lb.d_pre, &b.recurrent_t, &lb.hidden, p);
-        }
-        // [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ: the first R rows of H, and the
-        // column sums of dZ (ONES_ROW).
-        let dw_hh = mm(h, h, rows, MatmulParams::TRANS_A | MatmulParams::ONES_ROW, 0, 0, lay.w_hh(l));
-        pb.matmul(&lb.hidden, &lb.d_pre, &b.grads, None, MatmulParams { ones_off: lay.b_h(l), ..dw_hh });
-        let (x, x_off) = input(l);
-        pb.matmul(x, &lb.d_pre, &b.grads, None, mm(inw, h, rows, MatmulParams::TRANS_A, x_off, 0, lay.w_xh(l)));
-        let dx = if l == 0 { &b.d_emb_rows } else { &b.layers[l - 1].d_hidden };
-        pb.matmul(&lb.d_pre, &b.params, dx, None, mm(rows, inw, h, MatmulParams::TRANS_B, 0, lay.w_xh(l), 0));
-        if let Some(p) = site(l, inw as usize) {
-            pb.dropout_apply(dx, p);
+    // --- backward: the recurrence, top layer first ---
+    for l in 0..layers {
+        let h = cfg.hidden[l] as u32;
+        pb.transpose(&f.params, &tr.recurrent_t, TransposeParams { rows: h, cols: h, src_off: lay.w_hh(l), dst_off: lay.w_hh_t(l) });
+        if l > 0 {
+            let below = cfg.hidden[l - 1] as u32;
+            pb.transpose(&f.params, &tr.recurrent_t, TransposeParams { rows: below, cols: h, src_off: lay.w_xh(l), dst_off: lay.w_xh_t(l) });
         }
     }
-    pb.embedding_scatter_add(&b.d_emb_rows, &b.tokens, &b.grads, EmbeddingParams { src_off: 0, ..emb });
+    for wave in backward_waves(&plan) {
+        pb.rnn_wave(true, &tr.d_top, &tr.d_pre, &tr.recurrent_t, &f.hidden, wave, rows_per_tile);
+    }
+
+    // --- backward: weight gradients, and the embedding's ---
+    for l in 0..layers {
+        let (h, inw) = (cfg.hidden[l] as u32, cfg.layer_input(l) as u32);
+        let dz = acts.d_pre[l] as u32;
+        // [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ: the first R rows of H^l, and the
+        // column sums of dZ (ONES_ROW).
+        let dw_hh = mm(h, h, rows, ones, acts.hidden[l] as u32, dz, lay.w_hh(l));
+        pb.matmul(&f.hidden, &tr.d_pre, &tr.grads, None, MatmulParams { ones_off: lay.b_h(l), ..dw_hh });
+        let (x, x_off) = if l == 0 { (&f.emb_rows, 0) } else { (&f.hidden, input(l)) };
+        pb.matmul(x, &tr.d_pre, &tr.grads, None, mm(inw, h, rows, MatmulParams::TRANS_A, x_off, dz, lay.w_xh(l)));
+    }
+    let dz0 = acts.d_pre[0] as u32;
+    pb.matmul(&tr.d_pre, &f.params, &tr.d_emb_rows, None, mm(rows, cfg.embed as u32, cfg.hidden[0] as u32, MatmulParams::TRANS_B, dz0, lay.w_xh(0), 0));
+    if let Some(p) = site(0, cfg.embed) {
+        pb.dropout_apply(&tr.d_emb_rows, p);
+    }
+    pb.embedding_scatter_add(&tr.d_emb_rows, &f.tokens, &tr.grads, EmbeddingParams { src_off: 0, ..emb });
 
     // --- clip and update ---
     let count = lay.total as u32;
-    debug_assert_eq!(NUM_PARTIALS as usize, 256);
-    pb.grad_norm(&b.grads, &b.partials, &b.clip, &b.stats, count, s.update.clip);
-    match s.update.optimizer {
+    pb.grad_norm(&tr.grads, &tr.partials, &tr.clip, &tr.stats, count, update.clip);
+    match update.optimizer {
         Optimizer::Sgd { momentum } => {
-            pb.sgd_update(&b.params, &b.grads, &b.moment1, &b.clip, OptimizerParams { count, momentum, ..Default::default() })
+            pb.sgd_update(&f.params, &tr.grads, &tr.moment1, &tr.clip, OptimizerParams { count, momentum, ..Default::default() })
         }
         Optimizer::Adam { beta1, beta2, eps } => pb.adam_update(
-            &b.params,
-            &b.grads,
-            &b.moment1,
-            &b.moment2,
-            &b.clip,
+            &f.params,
+            &tr.grads,
+            &tr.moment1,
+            &tr.moment2,
+            &tr.clip,
             OptimizerParams { count, beta1, beta2, eps, ..Default::default() },
         ),
     }
