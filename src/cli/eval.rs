@@ -38,17 +38,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let text = read_for(vocab.kind, &args.data)?;
     let tokens = vocab.encode_stream(&text).with_context(|| format!("{} does not match the vocabulary of {}", args.data.display(), path.display()))?;
-    let mut trainer = make_evaluator(args.device, args.adapter.as_deref(), &ckpt.config, ckpt.params.clone(), 1, seq_len)?;
-    let (nats, scored) = evaluate_stream(trainer.as_mut(), &tokens, seq_len, 0)?;
+    let mut model = make_evaluator(args.device, args.adapter.as_deref(), &ckpt.config, ckpt.params.clone(), 1, seq_len)?;
+    let start = std::time::Instant::now();
+    let (nats, scored) = evaluate_stream(model.as_mut(), &tokens, seq_len, 0)?;
+    let seconds = start.elapsed().as_secs_f64();
     let bits = nats / std::f64::consts::LN_2;
     let ppl = nats.exp();
     if args.json {
-        println!("{}", serde_json::json!({ "tokens": scored, "nats_per_token": nats, "bits_per_token": bits, "perplexity": ppl }));
+        println!("{}", serde_json::json!({ "tokens": scored, "nats_per_token": nats, "bits_per_token": bits, "perplexity": ppl, "seconds": seconds }));
     } else {
         println!(
-            "{}: {scored} tokens scored on {} | {nats:.4} nats/token | {bits:.4} bits/token | perplexity {ppl:.2}",
+            "{}: {scored} tokens scored on {} in {seconds:.2} s | {nats:.4} nats/token | {bits:.4} bits/token | perplexity {ppl:.2}",
             args.data.display(),
-            trainer.device_name()
+            model.device_name()
         );
     }
     Ok(())
