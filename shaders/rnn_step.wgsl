@@ -31,8 +31,9 @@
 // the slice-0 thread finishes and stores its 16 results. A lane whose widths or offsets
 // are not multiples of 4 runs the same layout on a scalar path.
 //
-// Guards: loads of rows ≥ n read 0; a thread stores only rows < n and columns < h; every
-// thread reaches the barriers; every offset comes from the host's layout of the buffers.
+// Guards: a thread's rows past n load row n − 1 again (clamped) and are never stored; a
+// thread stores only rows < n and columns < h; every thread reaches the barriers; every
+// offset comes from the host's layout of the buffers.
 //
 // | binding | name  | access     | forward                          | backward                      |
 // |---------|-------|------------|----------------------------------|-------------------------------|
@@ -46,7 +47,6 @@
 override ROWS: u32 = 8u;
 const COLS: u32 = 16u;
 const THREADS: u32 = 256u;
-const MAX_LANES: u32 = 4u;
 
 // Lane flags.
 const HAS_RECURRENT: u32 = 1u; // the K2 part (always forward; backward: t < T − 1)
@@ -161,19 +161,15 @@ fn rank4(acc: vec4<f32>, a: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f3
     return fma(vec4<f32>(a.w), w3, fma(vec4<f32>(a.z), w2, fma(vec4<f32>(a.y), w1, fma(vec4<f32>(a.x), w0, acc))));
 }
 
-// Row i of A (rows of width k from element a_off of y_out), vec4 k4; 0 past the n rows.
+// Vec4 k4 of row i of A (rows of width k from element a_off of y_out). Callers pass rows
+// clamped to n − 1: a thread's rows past n repeat the last row, and their results are
+// never stored, so the K loop needs no branch.
 fn a4(a_off: u32, k: u32, i: u32, k4: u32) -> vec4<f32> {
-    if i >= p.rows {
-        return vec4<f32>(0.0);
-    }
     return y_out[(a_off + i * k) / 4u + k4];
 }
 
-// Element kk of row i of A (scalar path); 0 past the n rows.
+// Element kk of row i of A (scalar path; i clamped as for a4).
 fn a1(a_off: u32, k: u32, i: u32, kk: u32) -> f32 {
-    if i >= p.rows {
-        return 0.0;
-    }
     let e = a_off + i * k + kk;
     return y_out[e / 4u][e % 4u];
 }
@@ -190,9 +186,15 @@ fn b_row(w_off: u32, h: u32, kk: u32, j: u32) -> vec4<f32> {
     return v;
 }
 
-// b + this thread's share of A[rows i0..i0+3, :k]·B[:k, j..j+3] (slice s of K).
-fn accumulate(b0: Block, a_off: u32, k: u32, w_off: u32, h: u32, vec4_path: bool, i0: u32, j: u32, s: u32) -> Block {
+// b + this thread's share of A[rows i0..i0+3, :k]·B[:k, j..j+3] (slice s of K); rows
+// past n are clamped to n − 1 (i0 < n).
+fn accumulate(b0: Block, a_off: u32, k: u32, w_off: u32, h: u32, vec4_path: bool, i_first: u32, j: u32, s: u32) -> Block {
     var b = b0;
+    let last = p.rows - 1u;
+    let i0 = i_first;
+    let i1 = min(i_first + 1u, last);
+    let i2 = min(i_first + 2u, last);
+    let i3 = min(i_first + 3u, last);
     if vec4_path {
         let h4 = h / 4u;
         let w_col = (w_off + j) / 4u;
@@ -203,18 +205,18 @@ fn accumulate(b0: Block, a_off: u32, k: u32, w_off: u32, h: u32, vec4_path: bool
             let w2 = w[wb + 2u * h4];
             let w3 = w[wb + 3u * h4];
             b.r0 = rank4(b.r0, a4(a_off, k, i0, k4), w0, w1, w2, w3);
-            b.r1 = rank4(b.r1, a4(a_off, k, i0 + 1u, k4), w0, w1, w2, w3);
-            b.r2 = rank4(b.r2, a4(a_off, k, i0 + 2u, k4), w0, w1, w2, w3);
-            b.r3 = rank4(b.r3, a4(a_off, k, i0 + 3u, k4), w0, w1, w2, w3);
+            b.r1 = rank4(b.r1, a4(a_off, k, i1, k4), w0, w1, w2, w3);
+            b.r2 = rank4(b.r2, a4(a_off, k, i2, k4), w0, w1, w2, w3);
+            b.r3 = rank4(b.r3, a4(a_off, k, i3, k4), w0, w1, w2, w3);
         }
         return b;
     }
     for (var kk = s; kk < k; kk += k_slices()) {
         let wk = b_row(w_off, h, kk, j);
         b.r0 = fma(vec4<f32>(a1(a_off, k, i0, kk)), wk, b.r0);
-        b.r1 = fma(vec4<f32>(a1(a_off, k, i0 + 1u, kk)), wk, b.r1);
-        b.r2 = fma(vec4<f32>(a1(a_off, k, i0 + 2u, kk)), wk, b.r2);
-        b.r3 = fma(vec4<f32>(a1(a_off, k, i0 + 3u, kk)), wk, b.r3);
+        b.r1 = fma(vec4<f32>(a1(a_off, k, i1, kk)), wk, b.r1);
+        b.r2 = fma(vec4<f32>(a1(a_off, k, i2, kk)), wk, b.r2);
+        b.r3 = fma(vec4<f32>(a1(a_off, k, i3, kk)), wk, b.r3);
     }
     return b;
 }
@@ -278,13 +280,17 @@ fn store4(e: u32, valid: u32, v: vec4<f32>, vec4_path: bool) {
     }
 }
 
-// The lane whose workgroups include `g`.
+// The lane whose workgroups include `g` (lanes hold increasing workgroup ranges).
 fn lane_of(g: u32) -> u32 {
     var found = 0u;
-    for (var l = 1u; l < MAX_LANES; l++) {
-        if l < p.lanes && g >= p.lane[l].first_group {
-            found = l;
-        }
+    if p.lanes > 1u && g >= p.lane[1].first_group {
+        found = 1u;
+    }
+    if p.lanes > 2u && g >= p.lane[2].first_group {
+        found = 2u;
+    }
+    if p.lanes > 3u && g >= p.lane[3].first_group {
+        found = 3u;
     }
     return found;
 }

@@ -258,7 +258,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             print!("{}", p.table);
         }
     }
-    let masks = if args.dropout > 0.0 { " + 2·(L+1) dropout masks" } else { "" };
-    println!("dispatches per step = 2·L·T recurrent (one fused kernel per time step and layer, each way) + 5·L + 11 batched{masks}");
+    let masks = if args.dropout > 0.0 { " + 3 dropout masks" } else { "" };
+    println!("dispatches per step = 2·(T + L − 1) recurrent waves (the layer wavefront, each way) + 4·L + 11 batched + 1 per product split over K{masks}");
     Ok(())
 }

@@ -19,9 +19,12 @@ pub const ELEMENTWISE_WG: u32 = 256;
 pub const NUM_PARTIALS: u32 = 256;
 /// Most workgroups along one dispatch dimension (WebGPU's guaranteed minimum).
 const MAX_GROUPS_PER_DIM: u32 = 65535;
-/// Workgroups a recurrent step should launch where its shape allows: about one per
-/// multiprocessor of a large GPU (132 on an H100/H200; wgpu reports no such count).
-pub const RECURRENT_TARGET_WORKGROUPS: u32 = 128;
+/// Workgroups each lane of a recurrent wave should launch where its shape allows, and the
+/// most rows per workgroup: measured on an H200 (`bench --rnn`, docs/gpu.md), the fastest
+/// tiling at n = 32..256, h = 512..2048 launches 256–1,024 workgroups per lane with at most
+/// 32 rows each.
+pub const RECURRENT_TARGET_WORKGROUPS: u32 = 256;
+pub const RECURRENT_MAX_ROWS: u32 = 32;
 /// Workgroups a batched product should launch: measured on an H200 (docs/gpu.md), large
 /// tiles run fastest from about 1,000 workgroups on; K is split until a product has that
 /// many, as far as K allows.
@@ -120,14 +123,14 @@ impl MatmulPlan {
 }
 
 /// Rows of the result per workgroup of a recurrent wave with n rows whose lanes are
-/// `widths` wide: the most rows (fewest re-reads of the weights) that still launch
-/// [`RECURRENT_TARGET_WORKGROUPS`] over all lanes, never more than n rounds up to (at
-/// least 4, a thread's rows); when no choice reaches the target, the fewest rows (the most
-/// workgroups the shape has).
+/// `widths` wide: the most rows (fewest re-reads of the weights), up to
+/// [`RECURRENT_MAX_ROWS`], with which a lane of the average width still launches
+/// [`RECURRENT_TARGET_WORKGROUPS`]; never more than n rounds up to (at least 4, a thread's
+/// rows). When no choice reaches the target, the fewest rows (the most workgroups).
 pub fn rnn_rows_per_tile(n: u32, widths: &[u32]) -> u32 {
-    let cols: u32 = widths.iter().map(|h| h.div_ceil(RNN_COLS)).sum();
+    let cols = widths.iter().map(|h| h.div_ceil(RNN_COLS)).sum::<u32>().div_ceil(widths.len().max(1) as u32);
     let fewest = RNN_ROWS_PER_TILE[0];
-    let fits = |r: u32| r <= n.max(1).next_power_of_two().max(fewest);
+    let fits = |r: u32| r <= RECURRENT_MAX_ROWS && r <= n.max(1).next_power_of_two().max(fewest);
     RNN_ROWS_PER_TILE
         .iter()
         .rev()
@@ -396,22 +399,22 @@ mod tests {
     }
 
     #[test]
-    fn recurrent_waves_launch_at_least_128_workgroups_at_the_bench_sizes() {
+    fn recurrent_waves_launch_at_least_256_workgroups_per_lane_at_the_bench_sizes() {
         // (n, lane widths) of the six bench sizes (steady-state waves): rows per workgroup
-        // and workgroups per recurrent dispatch.
+        // and workgroups per recurrent dispatch (the H200's fastest at each, docs/gpu.md).
         let sizes: [(u32, &[u32], u32, u32); 6] = [
-            (32, &[512], 8, 128),
-            (32, &[512, 512], 16, 128),
-            (64, &[1024], 32, 128),
-            (64, &[1024, 1024], 64, 128),
-            (128, &[2048], 64, 256),
-            (256, &[512], 64, 128),
+            (32, &[512], 4, 256),
+            (32, &[512, 512], 4, 512),
+            (64, &[1024], 16, 256),
+            (64, &[1024, 1024], 16, 512),
+            (128, &[2048], 32, 512),
+            (256, &[512], 32, 256),
         ];
         for (n, widths, rows, groups) in sizes {
             let r = rnn_rows_per_tile(n, widths);
             let g: u32 = widths.iter().map(|&h| rnn_lane_groups(n, h, r)).sum();
             assert_eq!((r, g), (rows, groups), "n={n} widths={widths:?}");
-            assert!(g >= RECURRENT_TARGET_WORKGROUPS);
+            assert!(g >= 128, "the issue's floor: at least 128 workgroups per recurrent dispatch");
         }
         // One row (evaluation, sampling): the fewest rows per workgroup, h/16 workgroups.
         assert_eq!(rnn_rows_per_tile(1, &[1024]), 4);
