@@ -32,32 +32,10 @@ struct Params {
     _pad0: u32,
 }
 
-struct StepParams {
-    lr: f32,
-    bc1: f32,
-    bc2: f32,
-    slot: u32,
-    update: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<uniform> step: StepParams;
-
-// The 32-bit avalanche mixer of src/dropout.rs::mix32.
-fn mix32(x0: u32) -> u32 {
-    var x = x0;
-    x ^= x >> 16u;
-    x *= 0x7feb352du;
-    x ^= x >> 15u;
-    x *= 0x846ca68bu;
-    x ^= x >> 16u;
-    return x;
-}
 
 // The multiplier of element i: 0 or keep.
 fn mask(i: u32) -> f32 {

@@ -31,17 +31,6 @@ struct Params {
     _pad2: u32,
 }
 
-struct StepParams {
-    lr: f32,
-    bc1: f32,
-    bc2: f32,
-    slot: u32,
-    update: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;

@@ -85,17 +85,6 @@ struct Params {
     lane: array<Lane, 4>,
 }
 
-struct StepParams {
-    lr: f32,
-    bc1: f32,
-    bc2: f32,
-    slot: u32,
-    update: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
 @group(0) @binding(0) var<storage, read> x_in: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> y_out: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
@@ -132,17 +121,6 @@ fn activation_derivative(y: vec4<f32>) -> vec4<f32> {
         return 1.0 - y * y;
     }
     return select(vec4<f32>(0.0), vec4<f32>(1.0), y > vec4<f32>(0.0));
-}
-
-// The 32-bit avalanche mixer of src/dropout.rs::mix32 (as in dropout.wgsl).
-fn mix32(x0: u32) -> u32 {
-    var x = x0;
-    x ^= x >> 16u;
-    x *= 0x7feb352du;
-    x ^= x >> 15u;
-    x *= 0x846ca68bu;
-    x ^= x >> 16u;
-    return x;
 }
 
 // Multipliers (0 or 1/(1−p)) of mask elements e .. e+3 of `site`.

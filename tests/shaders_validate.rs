@@ -1,8 +1,8 @@
-//! Every shaders/*.wgsl file parses and validates with naga (no adapter needed), every
-//! file is embedded in the binary, and each WGSL `Params`/`StepParams` struct has the
-//! size of its Rust mirror.
+//! Every shaders/*.wgsl file, joined to shaders/prelude.wgsl as kernels.rs builds it,
+//! parses and validates with naga (no adapter needed), every file is embedded in the
+//! binary, and each WGSL `Params`/`StepParams` struct has the size of its Rust mirror.
 
-use elman::gpu::kernels::{Kernel, Shader};
+use elman::gpu::kernels::{Kernel, Shader, PRELUDE};
 use elman::gpu::params::*;
 use std::path::Path;
 
@@ -33,17 +33,22 @@ fn every_wgsl_file_validates_and_is_embedded() {
     assert!(!files.is_empty(), "no .wgsl files in {}", dir.display());
     for f in &files {
         let source = std::fs::read_to_string(dir.join(f)).expect("readable shader");
-        parse_and_validate(f, &source);
+        if f == "prelude.wgsl" {
+            parse_and_validate(f, &source);
+            assert_eq!(PRELUDE, source, "{f}: embedded copy differs");
+            continue;
+        }
         let embedded = Shader::ALL.iter().find(|s| s.file() == f).unwrap_or_else(|| panic!("{f} is not embedded in kernels.rs"));
-        assert_eq!(embedded.source(), source, "{f}: embedded copy differs");
+        assert_eq!(embedded.file_source(), source, "{f}: embedded copy differs");
+        parse_and_validate(f, &embedded.source());
     }
-    assert_eq!(files.len(), Shader::ALL.len(), "files {files:?}");
+    assert_eq!(files.len(), Shader::ALL.len() + 1, "files {files:?}");
 }
 
 #[test]
 fn every_kernel_entry_point_exists_and_none_is_main() {
     for k in Kernel::all() {
-        let module = parse_and_validate(k.shader().file(), k.shader().source());
+        let module = parse_and_validate(k.shader().file(), &k.shader().source());
         assert!(
             module.entry_points.iter().any(|e| e.name == k.entry_point()),
             "{} has no entry point {}",
@@ -57,7 +62,7 @@ fn every_kernel_entry_point_exists_and_none_is_main() {
 #[test]
 fn uniform_structs_match_their_rust_mirrors() {
     let params_size = |s: Shader| {
-        let m = parse_and_validate(s.file(), s.source());
+        let m = parse_and_validate(s.file(), &s.source());
         struct_size(&m, "Params").unwrap_or_else(|| panic!("{} has no struct Params", s.file())) as usize
     };
     use std::mem::size_of;
@@ -68,8 +73,8 @@ fn uniform_structs_match_their_rust_mirrors() {
     assert_eq!(params_size(Shader::Reduce), size_of::<ReduceParams>());
     assert_eq!(params_size(Shader::Optimizer), size_of::<OptimizerParams>());
     assert_eq!(params_size(Shader::Dropout), size_of::<DropoutParams>());
-    for s in [Shader::Reduce, Shader::Optimizer, Shader::Dropout] {
-        let m = parse_and_validate(s.file(), s.source());
+    for s in [Shader::Reduce, Shader::Optimizer, Shader::Dropout, Shader::RnnStep] {
+        let m = parse_and_validate(s.file(), &s.source());
         assert_eq!(struct_size(&m, "StepParams"), Some(size_of::<StepParams>() as u32), "{}", s.file());
     }
 }

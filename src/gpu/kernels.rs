@@ -81,6 +81,10 @@ impl ShaderChecks {
     }
 }
 
+/// shaders/prelude.wgsl: the per-step uniform and the dropout hash, which several kernels
+/// share; prepended to every module (WGSL has no includes).
+pub const PRELUDE: &str = include_str!("../../shaders/prelude.wgsl");
+
 /// One WGSL file (a kernel family), embedded in the binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shader {
@@ -120,7 +124,13 @@ impl Shader {
         }
     }
 
-    pub fn source(self) -> &'static str {
+    /// The module's WGSL: [`PRELUDE`] followed by the file.
+    pub fn source(self) -> String {
+        format!("{PRELUDE}\n{}", self.file_source())
+    }
+
+    /// The file's own text, as in shaders/.
+    pub fn file_source(self) -> &'static str {
         match self {
             Shader::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Shader::RnnStep => include_str!("../../shaders/rnn_step.wgsl"),

@@ -1,0 +1,29 @@
+// prelude: what several kernels share, prepended to every shader file when its module is
+// built (WGSL has no includes; src/gpu/kernels.rs does the joining, tests/shaders_validate.rs
+// validates each joined module).
+//
+//   StepParams — the per-step uniform, mirrored by src/gpu/params.rs::StepParams: learning
+//                rate, Adam bias corrections 1 − β^k, stats slot, update number k.
+//   mix32      — the 32-bit avalanche mixer of src/dropout.rs::mix32 (dropout masks); u32
+//                arithmetic wraps as Rust's wrapping ops do.
+
+struct StepParams {
+    lr: f32,
+    bc1: f32,
+    bc2: f32,
+    slot: u32,
+    update: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+fn mix32(x0: u32) -> u32 {
+    var x = x0;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
