@@ -17,6 +17,6 @@ pub mod ngram;
 pub mod rng;
 pub mod sample;
 pub mod runlog;
-pub mod schedule;
-pub mod train;
+pub mod lr_schedule;
+pub mod train_loop;
 pub mod trainer;

@@ -4,7 +4,7 @@
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::write_atomic;
 use crate::plot::loss_svg;
-use crate::train::LogLine;
+use crate::train_loop::LogLine;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! One token at a time with n = 1 and T = 1, through [`NextToken`]: [`Generator`] on the
 //! CPU path, [`crate::gpu::GpuGenerator`] on the GPU.
 
-use crate::cpu::model::forward;
+use crate::cpu::bptt::forward;
 use crate::data::vocab::{TokenizerKind, Vocab, EOS};
 use crate::error::{ElmanError, Result};
 use crate::model::{ModelConfig, Params};

@@ -286,7 +286,7 @@ fn sigint_finishes_the_step_saves_and_exits_130() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let ckpt = Checkpoint::load(&dir.join("run/model.safetensors")).expect("a loadable checkpoint after Ctrl-C");
-    let (_, progress) = elman::train::stored_run(&ckpt, &dir.join("run/model.safetensors")).unwrap();
+    let (_, progress) = elman::train_loop::stored_run(&ckpt, &dir.join("run/model.safetensors")).unwrap();
     assert!(progress.step >= 1 && progress.step < 1_000_000);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::assert_close;
-use elman::cpu::model::{forward, loss_and_gradients};
+use elman::cpu::bptt::{forward, loss_and_gradients};
 use elman::cpu::{ops, CpuTrainer};
 use elman::dropout::DropoutKey;
 use elman::model::init::init_params;
@@ -21,7 +21,7 @@ fn random_state(rng: &mut Rng, config: &ModelConfig, n: usize) -> Vec<Vec<f64>> 
 }
 
 fn loss_with(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs: &[u32], targets: &[u32], n: usize, dropout: Option<&DropoutKey>) -> f64 {
-    elman::cpu::model::mean_loss(&forward(config, params, h0, inputs, n, dropout), targets, config.vocab)
+    elman::cpu::bptt::mean_loss(&forward(config, params, h0, inputs, n, dropout), targets, config.vocab)
 }
 
 fn loss_only(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs: &[u32], targets: &[u32], n: usize) -> f64 {

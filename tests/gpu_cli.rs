@@ -198,7 +198,7 @@ fn sample_on_gpu_is_the_cpu_greedy_text_and_reproducible() {
     };
     // Greedy decoding is only comparable across devices where no step is a near-tie: walk
     // the CPU's greedy path and require a top-2 logit gap far above the logit tolerance.
-    let model = Checkpoint::load(&elman::train::checkpoint_path(&run)).expect("the run saved a checkpoint");
+    let model = Checkpoint::load(&elman::train_loop::checkpoint_path(&run)).expect("the run saved a checkpoint");
     let vocab = model.vocab.clone().expect("the checkpoint holds its vocabulary");
     let mut cpu = Generator::new(&model.config, &model.params);
     let prime = vocab.encode(b"the ").expect("the prime is in the vocabulary");

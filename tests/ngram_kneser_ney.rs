@@ -1,6 +1,6 @@
 //! Interpolated modified Kneser-Ney against values worked out by hand.
 //!
-//! Corpus (order 3, with markers):
+//! NgramCorpus (order 3, with markers):
 //!
 //! ```text
 //! <s> a b </s>

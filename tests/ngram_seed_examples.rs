@@ -7,14 +7,14 @@ use common::{elman_ok, write_temp};
 use elman::ngram::count::NgramCounts;
 use elman::ngram::fraction::mle_fraction;
 use elman::ngram::tokenize::tokenize_training;
-use elman::ngram::vocab::Vocab;
+use elman::ngram::vocab::NgramVocab;
 use elman::ngram::{count_ngrams, train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
 
 const ONE: &str = "Hi my name is Jeffrey Dean";
 const TWO: &str = "Hi my name is Jeffrey Dean Hello my name is Blanca";
 const RAW: TokenizeOptions = TokenizeOptions { tokenizer: Tokenizer::Word, markers: false };
 
-fn counts(text: &str, order: usize) -> (Vocab, NgramCounts) {
+fn counts(text: &str, order: usize) -> (NgramVocab, NgramCounts) {
     let (vocab, corpus) = tokenize_training(text, RAW);
     let counts = count_ngrams(&corpus, vocab.len(), order, false, None).unwrap();
     (vocab, counts)

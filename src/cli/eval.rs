@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use elman::data::corpus::read_for;
 use elman::model::checkpoint::Checkpoint;
-use elman::train::{evaluate_stream, stored_run};
+use elman::train_loop::{evaluate_stream, stored_run};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

@@ -12,7 +12,7 @@ pub mod train;
 /// A checkpoint file from a path that may name a run directory.
 pub fn checkpoint_file(p: &std::path::Path) -> std::path::PathBuf {
     if p.is_dir() {
-        elman::train::checkpoint_path(p)
+        elman::train_loop::checkpoint_path(p)
     } else {
         p.to_path_buf()
     }
@@ -23,7 +23,7 @@ pub fn checkpoint_file(p: &std::path::Path) -> std::path::PathBuf {
 pub fn install_ctrlc_handler() {
     use std::sync::atomic::Ordering;
     let _ = ctrlc::set_handler(|| {
-        if elman::train::STOP_REQUESTED.swap(true, Ordering::SeqCst) {
+        if elman::train_loop::STOP_REQUESTED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
         eprintln!("\ninterrupt: finishing the current step and saving (Ctrl-C again to quit now)");

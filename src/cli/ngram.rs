@@ -8,7 +8,7 @@ use elman::ngram::fraction::mle_fraction;
 use elman::ngram::report::{human_bytes, order_table, peak_memory_bytes};
 use elman::ngram::sample::{render, sample};
 use elman::ngram::tokenize::tokenize_training;
-use elman::ngram::vocab::Vocab;
+use elman::ngram::vocab::NgramVocab;
 use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -197,14 +197,14 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 /// Ids of the whitespace- (word) or character- (char) separated `text`.
-fn context_ids(text: &str, tokenizer: Tokenizer, vocab: &Vocab) -> Vec<u32> {
+fn context_ids(text: &str, tokenizer: Tokenizer, vocab: &NgramVocab) -> Vec<u32> {
     match tokenizer {
         Tokenizer::Word => text.split_whitespace().map(|w| vocab.id_or_unk(w)).collect(),
         Tokenizer::Char => text.chars().map(|c| vocab.id_or_unk(&c.to_string())).collect(),
     }
 }
 
-fn describe(vocab: &Vocab, word: u32, context: &[u32], tokenizer: Tokenizer) -> String {
+fn describe(vocab: &NgramVocab, word: u32, context: &[u32], tokenizer: Tokenizer) -> String {
     let sep = if tokenizer == Tokenizer::Word { " " } else { "" };
     let ctx: Vec<&str> = context.iter().map(|&id| vocab.word(id)).collect();
     if ctx.is_empty() {

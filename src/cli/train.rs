@@ -10,8 +10,8 @@ use elman::data::{Corpus, TokenizerKind};
 use elman::model::checkpoint::{load_params, Checkpoint};
 use elman::model::init::init_params;
 use elman::model::{Activation, ModelConfig};
-use elman::schedule::LrSchedule;
-use elman::train::{self, Progress, RunSettings};
+use elman::lr_schedule::LrSchedule;
+use elman::train_loop::{self, Progress, RunSettings};
 use elman::trainer::{Optimizer, UpdateConfig};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -344,7 +344,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         Some(p) => {
             let path = super::checkpoint_file(p);
             let ckpt = Checkpoint::load(&path)?;
-            let (settings, progress) = train::stored_run(&ckpt, &path)?;
+            let (settings, progress) = train_loop::stored_run(&ckpt, &path)?;
             check_resume_matches(&explicit, &settings, &path)?;
             Some((path, ckpt, settings, progress))
         }
@@ -410,7 +410,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     );
     super::install_ctrlc_handler();
     let mut reporter = Reporter::new(settings.steps, (model.vocab as f64).ln());
-    let outcome = train::run(trainer.as_mut(), &corpus, &settings, start, &out, &mut |line| reporter.line(line));
+    let outcome = train_loop::run(trainer.as_mut(), &corpus, &settings, start, &out, &mut |line| reporter.line(line));
     reporter.finish();
     let outcome = outcome?;
     let loss = outcome.last_valid_loss.map(|v| format!(", valid loss {v:.4} nats/token ({:.4} bits, perplexity {:.2})", v / std::f64::consts::LN_2, v.exp()));

@@ -1,7 +1,7 @@
 //! CPU reference path: forward, BPTT, clipping and optimizers in plain loops plus faer
 //! GEMMs. It is the oracle the GPU path is checked against and the CPU baseline.
 
-pub mod model;
+pub mod bptt;
 pub mod ops;
 mod scalar;
 mod trainer;

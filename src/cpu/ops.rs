@@ -1,5 +1,5 @@
 //! The CPU twins of the GPU kernels: one plain function per kernel, same name, same math.
-//! Forward/BPTT in `cpu::model` are built from these, and the GPU parity tests compare
+//! Forward/BPTT in `cpu::bptt` are built from these, and the GPU parity tests compare
 //! each WGSL kernel against its twin here.
 //!
 //! All matrices are row-major slices. Shapes: rows = n (one step) or n·T (all steps),

@@ -1,7 +1,7 @@
 //! `CpuTrainer`: the reference implementation of [`Trainer`] — forward, BPTT, global-norm
 //! clipping and SGD/Adam on the CPU, with the hidden state carried between chunks.
 
-use super::model::{forward, loss_and_gradients, mean_loss};
+use super::bptt::{forward, loss_and_gradients, mean_loss};
 use super::ops;
 use crate::error::{ElmanError, Result};
 use crate::model::{ModelConfig, Params};

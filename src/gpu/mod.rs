@@ -11,7 +11,7 @@
 //! - [`kernel_bench`]: one product or recurrent step per tiling (`bench --gemm`, `--rnn`).
 //! - [`profile`]: per-dispatch timestamps summed per kernel family (`bench --profile`).
 //! - [`recurrence`]: the layer wavefront (activation layout, the lanes of each wave);
-//!   [`schedule`]: the forward/backward/update dispatch list.
+//!   [`step_program`]: the forward/backward/update dispatch list.
 //! - [`model`]: [`GpuModel`], the forward-only model (evaluation streamed, sampling);
 //!   [`trainer`]: [`GpuTrainer`], a model plus gradients and optimizer state;
 //!   [`sampler`]: [`GpuGenerator`], sampling one token per submission.
@@ -31,7 +31,7 @@ pub mod tokens;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
 pub mod sampler;
-pub mod schedule;
+pub mod step_program;
 pub mod trainer;
 
 pub use model::GpuModel;

@@ -3,7 +3,7 @@
 //! share; [`super::GpuTrainer`] adds gradients, optimizer moments and the backward
 //! buffers to one.
 //!
-//! Shapes: built for n rows and chunks of at most T steps; evaluation takes batches of
+//! ProgramSpec: built for n rows and chunks of at most T steps; evaluation takes batches of
 //! n' ≤ n rows (the same n' for every batch of one call) and T' ≤ T steps. Programs are
 //! built once per (mode, n', T') and cached.
 //!
@@ -21,7 +21,7 @@ use super::params::StepParams;
 use super::profile::{Timer, Timestamps};
 use super::program::Program;
 use super::recurrence::ActivationLayout;
-use super::schedule::{self, ForwardBuffers, Mode, Shapes, TrainBuffers};
+use super::step_program::{self, ForwardBuffers, Mode, ProgramSpec, TrainBuffers};
 use super::tokens::TokenLayout;
 use crate::error::{ElmanError, Result};
 use crate::model::{ModelConfig, Params};
@@ -93,15 +93,15 @@ impl GpuModel {
     }
 
     /// The shapes every program of this model is built from.
-    pub(super) fn shapes<'a>(&'a self, update: Option<&'a UpdateConfig>) -> Shapes<'a> {
-        Shapes { config: &self.config, layout: &self.layout, acts: &self.acts, tokens: self.tokens, update }
+    pub(super) fn spec<'a>(&'a self, update: Option<&'a UpdateConfig>) -> ProgramSpec<'a> {
+        ProgramSpec { config: &self.config, layout: &self.layout, acts: &self.acts, tokens: self.tokens, update }
     }
 
     /// The cached forward-only program (Eval or Logits) for (mode, n, T), built on first use.
     fn program(&mut self, mode: Mode, n: usize, t: usize) -> &Program {
         debug_assert!(mode != Mode::Train, "training programs belong to the trainer");
         if !self.programs.contains_key(&(mode, n, t)) {
-            let program = schedule::build(&self.ctx, &self.shapes(None), &self.bufs, None, n, t, mode);
+            let program = step_program::build(&self.ctx, &self.spec(None), &self.bufs, None, n, t, mode);
             self.bytes += program.bytes;
             self.programs.insert((mode, n, t), program);
         }
@@ -249,6 +249,6 @@ impl GpuModel {
 
     /// The training buffers a trainer of this model allocates (trainer.rs).
     pub(super) fn train_program(&self, update: &UpdateConfig, train: &TrainBuffers, n: usize, t: usize) -> Program {
-        schedule::build(&self.ctx, &self.shapes(Some(update)), &self.bufs, Some(train), n, t, Mode::Train)
+        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), n, t, Mode::Train)
     }
 }

@@ -19,7 +19,7 @@ use super::params::StepParams;
 use super::profile::{self, StepProfile, Timer, Timestamps};
 use super::program::{DispatchInfo, Program};
 use super::recurrence;
-use super::schedule::TrainBuffers;
+use super::step_program::TrainBuffers;
 use crate::error::{ElmanError, Result};
 use crate::model::{ModelConfig, Params};
 use crate::trainer::{Batch, Evaluate, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};

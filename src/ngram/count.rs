@@ -24,7 +24,7 @@
 
 use super::key::{KeyLayout, SortedKeys};
 use super::spill::{add_counts, SpillStats, SpillingCounter};
-use super::tokenize::Corpus;
+use super::tokenize::NgramCorpus;
 use super::vocab::{BOS, UNK};
 use crate::error::{ElmanError, Result};
 
@@ -66,7 +66,7 @@ pub fn key_budget(memory_bytes: Option<u64>) -> Option<usize> {
 /// `memory_bytes` bounds the buffer of highest-order keys; past it, sorted runs spill
 /// to a temp directory and are merged, with the same result.
 pub fn count_ngrams(
-    corpus: &Corpus,
+    corpus: &NgramCorpus,
     vocab_len: usize,
     order: usize,
     markers: bool,
@@ -87,7 +87,7 @@ pub fn count_ngrams(
 /// The N-grams of the text: every window of N tokens inside a sentence (for N = 1, every
 /// token but `<s>`).
 fn count_highest_order(
-    corpus: &Corpus,
+    corpus: &NgramCorpus,
     layout: KeyLayout,
     order: usize,
     markers: bool,
@@ -108,7 +108,7 @@ fn count_highest_order(
 }
 
 /// For each order n < N, the sorted n-grams that open a sentence, with counts.
-fn count_sentence_starts(corpus: &Corpus, layout: KeyLayout, order: usize) -> Result<Vec<(Vec<u128>, Vec<u32>)>> {
+fn count_sentence_starts(corpus: &NgramCorpus, layout: KeyLayout, order: usize) -> Result<Vec<(Vec<u128>, Vec<u32>)>> {
     let mut per_order: Vec<Vec<u128>> = vec![Vec::new(); order.saturating_sub(1)];
     for sentence in corpus.sentences() {
         let mut key = 0u128;
@@ -223,7 +223,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     /// Brute force over every window: raw counts, and (left neighbour or "start") sets.
-    fn brute(corpus: &Corpus, n: usize) -> BTreeMap<Vec<u32>, (u32, Vec<Option<u32>>)> {
+    fn brute(corpus: &NgramCorpus, n: usize) -> BTreeMap<Vec<u32>, (u32, Vec<Option<u32>>)> {
         let mut out: BTreeMap<Vec<u32>, (u32, Vec<Option<u32>>)> = BTreeMap::new();
         for s in corpus.sentences() {
             for begin in 0..s.len().saturating_sub(n - 1) {

@@ -2,7 +2,7 @@
 //!
 //! The pipeline, one module per step:
 //! - [`tokenize`] text → token ids (word or char level, `<s>` … `</s>` per line or a raw
-//!   stream) over a [`vocab::Vocab`];
+//!   stream) over a [`vocab::NgramVocab`];
 //! - [`count`] sparse counts of every order as sorted packed keys ([`key`]), the highest
 //!   order through [`spill`] so a `--memory` limit spills sorted runs to disk;
 //! - [`smoothing`] MLE, add-k or interpolated modified Kneser-Ney → a back-off

@@ -16,7 +16,7 @@
 
 use super::key::{KeyLayout, SortedKeys};
 use super::tokenize::{TokenizeOptions, Tokenizer};
-use super::vocab::{Vocab, BOS, UNK};
+use super::vocab::{NgramVocab, BOS, UNK};
 
 /// Storage for log10 values: `f32` for real models (what ARPA files carry, like KenLM),
 /// `f64` where tests check sums to 1e-9.
@@ -78,7 +78,7 @@ impl ModelInfo {
 /// A back-off n-gram model of order `levels.len()`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NgramModel<W = f32> {
-    pub vocab: Vocab,
+    pub vocab: NgramVocab,
     pub layout: KeyLayout,
     pub info: ModelInfo,
     /// `levels[n - 1]` holds the n-grams.

@@ -9,7 +9,7 @@
 //! - the literal words `<s>` and `</s>` in the text are skipped (KenLM reads them as
 //!   whitespace); the literal `<unk>` is the `<unk>` token, counted like any word.
 
-use super::vocab::{FxHashMap, Vocab, BOS, EOS, UNK};
+use super::vocab::{FxHashMap, NgramVocab, BOS, EOS, UNK};
 
 /// How text is cut into tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -49,7 +49,7 @@ pub struct TokenizeOptions {
 
 /// A tokenized text: all sentences back to back, and where each one ends.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Corpus {
+pub struct NgramCorpus {
     /// Token ids, markers included.
     pub tokens: Vec<u32>,
     /// Exclusive end offset of each sentence in `tokens`.
@@ -59,7 +59,7 @@ pub struct Corpus {
     pub oov_positions: Vec<usize>,
 }
 
-impl Corpus {
+impl NgramCorpus {
     /// The sentences as slices of `tokens`.
     pub fn sentences(&self) -> impl Iterator<Item = &[u32]> + '_ {
         let mut start = 0;
@@ -86,7 +86,7 @@ trait IdSource<'t> {
 /// reproducible). Borrowed keys keep the hot loop free of allocations.
 struct Growing<'t> {
     seen: FxHashMap<&'t str, u32>,
-    vocab: Vocab,
+    vocab: NgramVocab,
 }
 
 impl<'t> IdSource<'t> for Growing<'t> {
@@ -102,7 +102,7 @@ impl<'t> IdSource<'t> for Growing<'t> {
 
 /// Scoring: unknown tokens become `<unk>` and are counted.
 struct Fixed<'v> {
-    vocab: &'v Vocab,
+    vocab: &'v NgramVocab,
     oov_positions: Vec<usize>,
 }
 
@@ -119,8 +119,8 @@ impl<'t> IdSource<'t> for Fixed<'_> {
 }
 
 /// Tokenizes training text, building the vocabulary as it goes.
-pub fn tokenize_training(text: &str, options: TokenizeOptions) -> (Vocab, Corpus) {
-    let mut source = Growing { seen: FxHashMap::default(), vocab: Vocab::new() };
+pub fn tokenize_training(text: &str, options: TokenizeOptions) -> (NgramVocab, NgramCorpus) {
+    let mut source = Growing { seen: FxHashMap::default(), vocab: NgramVocab::new() };
     for (i, special) in super::vocab::SPECIALS.iter().enumerate() {
         source.seen.insert(special, i as u32);
     }
@@ -129,7 +129,7 @@ pub fn tokenize_training(text: &str, options: TokenizeOptions) -> (Vocab, Corpus
 }
 
 /// Tokenizes text against a fixed vocabulary; unknown tokens map to `<unk>`.
-pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &Vocab) -> Corpus {
+pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &NgramVocab) -> NgramCorpus {
     let mut source = Fixed { vocab, oov_positions: Vec::new() };
     let mut corpus = tokenize_with(text, options, &mut source);
     corpus.oov_positions = source.oov_positions;
@@ -154,8 +154,8 @@ fn for_each_token<'t>(line: &'t str, tokenizer: Tokenizer, mut emit: impl FnMut(
     }
 }
 
-fn tokenize_with<'t>(text: &'t str, options: TokenizeOptions, source: &mut impl IdSource<'t>) -> Corpus {
-    let mut corpus = Corpus::default();
+fn tokenize_with<'t>(text: &'t str, options: TokenizeOptions, source: &mut impl IdSource<'t>) -> NgramCorpus {
+    let mut corpus = NgramCorpus::default();
     if options.markers {
         for line in text.lines() {
             corpus.tokens.push(BOS);

@@ -4,8 +4,8 @@ use super::count::{count_ngrams, require_complete_ngram};
 use super::model::{LogValue, NgramModel};
 use super::smoothing::{estimate, AddK, Smoothing};
 use super::spill::SpillStats;
-use super::tokenize::{tokenize_training, Corpus, TokenizeOptions};
-use super::vocab::Vocab;
+use super::tokenize::{tokenize_training, NgramCorpus, TokenizeOptions};
+use super::vocab::NgramVocab;
 use crate::error::{ElmanError, Result};
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,7 @@ pub fn train<W: LogValue>(text: &str, source: &str, options: &TrainOptions) -> R
 }
 
 /// Trains a model on already tokenized text (lets a caller free the text first).
-pub fn train_tokens<W: LogValue>(vocab: Vocab, corpus: Corpus, source: &str, options: &TrainOptions) -> Result<Trained<W>> {
+pub fn train_tokens<W: LogValue>(vocab: NgramVocab, corpus: NgramCorpus, source: &str, options: &TrainOptions) -> Result<Trained<W>> {
     options.validate()?;
     let mut phases = Vec::new();
     let mut clock = Instant::now();

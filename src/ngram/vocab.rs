@@ -74,21 +74,21 @@ pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The token strings of a model, indexed by id; ids 0..3 are always the specials.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Vocab {
+pub struct NgramVocab {
     words: Vec<String>,
     index: FxHashMap<String, u32>,
 }
 
-impl Default for Vocab {
+impl Default for NgramVocab {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Vocab {
+impl NgramVocab {
     /// A vocabulary holding only `<unk>`, `<s>` and `</s>`.
     pub fn new() -> Self {
-        let mut vocab = Vocab { words: Vec::new(), index: FxHashMap::default() };
+        let mut vocab = NgramVocab { words: Vec::new(), index: FxHashMap::default() };
         for special in SPECIALS {
             vocab.insert(special);
         }

@@ -5,7 +5,7 @@ use crate::error::{ElmanError, Result};
 use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::{ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::Tokenizer;
-use crate::ngram::vocab::{Vocab, BOS};
+use crate::ngram::vocab::{NgramVocab, BOS};
 use std::path::{Path, PathBuf};
 
 /// Reads the ARPA file at `path`.
@@ -91,7 +91,7 @@ pub fn read_arpa(text: &str, path: &Path) -> Result<NgramModel<f32>> {
         return Err(lines.error(number, "\\data\\", line));
     }
     let counts = read_counts(&mut lines)?;
-    let mut vocab = Vocab::new();
+    let mut vocab = NgramVocab::new();
     let mut levels: Vec<ModelLevel<f32>> = Vec::with_capacity(counts.len());
     let mut layout = KeyLayout::new(vocab.len(), 1)?;
     for (n, &count) in (1..).zip(&counts) {
@@ -145,7 +145,7 @@ fn read_section(
     n: usize,
     count: usize,
     order: usize,
-    vocab: &mut Vocab,
+    vocab: &mut NgramVocab,
     tokenizer: Tokenizer,
     layout: KeyLayout,
 ) -> Result<Vec<Entry>> {

@@ -14,13 +14,13 @@ use crate::ngram::count::NgramCounts;
 use crate::ngram::key::KeyLayout;
 use crate::ngram::model::{LogValue, ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::Tokenizer;
-use crate::ngram::vocab::{Vocab, BOS};
+use crate::ngram::vocab::{NgramVocab, BOS};
 use rayon::slice::ParallelSliceMut;
 
 /// Estimates a back-off model from `counts` with `smoother`.
 pub fn estimate<W: LogValue>(
     counts: NgramCounts,
-    vocab: Vocab,
+    vocab: NgramVocab,
     tokenizer: Tokenizer,
     smoother: &mut dyn Smoother,
 ) -> Result<NgramModel<W>> {

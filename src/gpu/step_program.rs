@@ -90,8 +90,9 @@ pub enum Mode {
     Logits,
 }
 
-/// Everything fixed for the model's life that the schedule needs.
-pub struct Shapes<'a> {
+/// What a program is built from: the model config, where parameters, activations and
+/// tokens live, and the trainer's update settings (fixed for the model's life).
+pub struct ProgramSpec<'a> {
     pub config: &'a ModelConfig,
     pub layout: &'a ParamLayout,
     /// Offsets in the hidden and dZ buffers (allocated for the model's n and T).
@@ -103,7 +104,7 @@ pub struct Shapes<'a> {
 
 /// The dispatch list for a batch of n rows × t steps. `train` (the trainer's buffers) is
 /// required for [`Mode::Train`].
-pub fn build(ctx: &GpuContext, s: &Shapes, f: &ForwardBuffers, train: Option<&TrainBuffers>, n: usize, t: usize, mode: Mode) -> Program {
+pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Option<&TrainBuffers>, n: usize, t: usize, mode: Mode) -> Program {
     let (cfg, lay, acts) = (s.config, s.layout, s.acts);
     let rows = (n * t) as u32;
     let layers = cfg.layers();

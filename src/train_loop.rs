@@ -8,7 +8,7 @@ use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::{write_atomic, Checkpoint};
 use crate::model::ModelConfig;
 use crate::runlog::RunLog;
-use crate::schedule::LrSchedule;
+use crate::lr_schedule::LrSchedule;
 use crate::trainer::{Evaluate, StepStats, Trainer, UpdateConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
