@@ -6,6 +6,7 @@
 //! `[rows, width]`, weights `[in, out]` (row-vector convention, see DESIGN.md).
 
 pub mod bench;
+pub mod choice;
 pub mod cpu;
 pub mod data;
 pub mod dropout;

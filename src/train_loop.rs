@@ -3,6 +3,7 @@
 //! stops (Ctrl-C finishes the step and saves; a NaN/Inf loss stops without saving, so the
 //! last good checkpoint stays).
 
+use crate::choice::Choice;
 use crate::data::{stream_batches, Batcher, Corpus, TokenizerKind};
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::{write_atomic, Checkpoint};

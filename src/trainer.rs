@@ -4,6 +4,7 @@
 //! Shapes: a [`Batch`] holds n rows × T steps of token ids, time-major (index t·n + i).
 
 use crate::error::Result;
+pub use crate::model::OptimizerState;
 use crate::model::Params;
 use serde::{Deserialize, Serialize};
 
@@ -71,16 +72,6 @@ pub struct StepStats {
     pub clipped: bool,
 }
 
-/// Optimizer moments and update count, in the canonical tensor order of [`Params`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct OptimizerState {
-    /// Number of updates applied so far (Adam's bias-correction k).
-    pub updates: u64,
-    /// SGD: the momentum buffer; Adam: first moment m.
-    pub first: Params<f32>,
-    /// Adam: second moment v (zeros for SGD).
-    pub second: Params<f32>,
-}
 
 /// A model that scores text on some device (evaluation and validation).
 pub trait Evaluate {

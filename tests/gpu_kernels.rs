@@ -20,6 +20,7 @@ use elman::gpu::program::ProgramBuilder;
 use elman::gpu::tokens::TokenLayout;
 use elman::gpu::GpuContext;
 use elman::model::Activation;
+use elman::choice::Choice;
 
 const ATOL: f32 = 1e-5;
 const RTOL: f32 = 1e-4;

@@ -1,6 +1,7 @@
 //! Subcommand implementations for the binary; each file owns one subcommand's flags and run.
 
 pub mod bench;
+pub mod choices;
 pub mod device;
 pub mod eval;
 pub mod info;

@@ -9,6 +9,8 @@ use elman::ngram::report::{human_bytes, order_table, peak_memory_bytes};
 use elman::ngram::sample::{render, sample};
 use elman::ngram::tokenize::tokenize_training;
 use elman::ngram::vocab::NgramVocab;
+use super::choices::choice;
+use elman::choice::Choice;
 use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -39,9 +41,9 @@ pub struct TrainArgs {
     /// Training text (UTF-8; one sentence per line).
     #[arg(long)]
     pub data: PathBuf,
-    #[arg(long, value_enum, default_value = "word")]
+    #[arg(long, value_parser = choice::<Tokenizer>(), default_value = "word")]
     pub tokenizer: Tokenizer,
-    #[arg(long, value_enum, default_value = "kn")]
+    #[arg(long, value_parser = choice::<Smoothing>(), default_value = "kn")]
     pub smoothing: Smoothing,
     /// Pseudo-count for add-k (1 = Laplace).
     #[arg(long, default_value_t = 0.5)]
@@ -73,7 +75,7 @@ pub struct ProbArgs {
     /// Order of the counts taken from --data.
     #[arg(long)]
     pub order: Option<usize>,
-    #[arg(long, value_enum, default_value = "word")]
+    #[arg(long, value_parser = choice::<Tokenizer>(), default_value = "word")]
     pub tokenizer: Tokenizer,
     /// With --data: count raw tokens without sentence markers.
     #[arg(long)]

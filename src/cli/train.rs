@@ -2,7 +2,9 @@
 //! wires data, model, device and loop together. Precedence: command-line flags, then the
 //! config file, then (with `--resume`) the checkpoint's stored settings, then defaults.
 
+use super::choices::choice;
 use super::device::{make_trainer, DeviceChoice};
+use elman::choice::Choice;
 use super::progress::Reporter;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -49,7 +51,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub valid: Option<PathBuf>,
     /// How text becomes tokens [default: char].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<TokenizerKind>())]
     pub tokenizer: Option<TokenizerKind>,
     /// Word tokenizer: keep only the N most frequent words (the rest become <unk>).
     #[arg(long)]
@@ -61,7 +63,7 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
     /// φ [default: tanh].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Activation>())]
     pub activation: Option<Activation>,
     /// T: time steps per chunk (truncated BPTT length) [default: 64].
     #[arg(long)]

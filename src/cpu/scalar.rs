@@ -2,22 +2,16 @@
 //! and the one matrix product everything routes through (faer GEMM on zero-copy views).
 
 use faer::{Accum, MatMut, MatRef, Par};
-use std::fmt::Debug;
+use crate::model::Real;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// Products with fewer multiply-adds than this run on one thread (thread hand-off costs
 /// more than it saves on tiny shapes).
 const PARALLEL_MIN_MACS: usize = 1 << 17;
 
-/// f32 or f64: arithmetic, the few functions the model needs, and GEMM.
+/// f32 or f64 ([`Real`]): arithmetic, the few functions the model needs, and GEMM.
 pub trait Scalar:
-    Copy
-    + Debug
-    + Default
-    + PartialOrd
-    + Send
-    + Sync
-    + 'static
+    Real
     + Add<Output = Self>
     + Sub<Output = Self>
     + Mul<Output = Self>
@@ -27,10 +21,7 @@ pub trait Scalar:
     + SubAssign
     + MulAssign
 {
-    fn zero() -> Self;
     fn one() -> Self;
-    fn from_f64(x: f64) -> Self;
-    fn to_f64(self) -> f64;
     fn tanh(self) -> Self;
     fn exp(self) -> Self;
     fn ln(self) -> Self;
@@ -115,17 +106,8 @@ where
 macro_rules! impl_scalar {
     ($t:ty, $tanh:expr, $exp:expr) => {
         impl Scalar for $t {
-            fn zero() -> Self {
-                0.0
-            }
             fn one() -> Self {
                 1.0
-            }
-            fn from_f64(x: f64) -> Self {
-                x as $t
-            }
-            fn to_f64(self) -> f64 {
-                self as f64
             }
             fn tanh(self) -> Self {
                 $tanh(self)

@@ -1,31 +1,31 @@
 //! Tokenizers and vocabularies: char (Unicode scalar values), byte (V = 256, any file) and
 //! word (whitespace split, `<eos>` per line, `<unk>` for words outside the vocabulary).
 
+pub use crate::choice::Choice;
 use crate::error::{ElmanError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// How text becomes tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenizerKind {
-    /// One token per Unicode scalar value; vocabulary = sorted distinct characters.
     Char,
-    /// One token per byte; vocabulary = all 256 byte values (reads any file).
     Byte,
-    /// Whitespace-separated words plus `<eos>` at each line end (Penn Treebank convention);
-    /// words outside the vocabulary become `<unk>`.
     Word,
 }
 
-impl TokenizerKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            TokenizerKind::Char => "char",
-            TokenizerKind::Byte => "byte",
-            TokenizerKind::Word => "word",
-        }
-    }
+impl Choice for TokenizerKind {
+    const WHAT: &'static str = "tokenizer";
+    const TABLE: &'static [(Self, &'static str, &'static str)] = &[
+        (TokenizerKind::Char, "char", "One token per Unicode scalar value; vocabulary = sorted distinct characters"),
+        (TokenizerKind::Byte, "byte", "One token per byte; vocabulary = all 256 byte values (reads any file)"),
+        (
+            TokenizerKind::Word,
+            "word",
+            "Whitespace-separated words plus `<eos>` at each line end (Penn Treebank convention); words outside the vocabulary become `<unk>`",
+        ),
+    ];
 }
 
 pub const EOS: &str = "<eos>";

@@ -5,10 +5,9 @@
 //! Writes are atomic: a temp file in the same folder, fsync, then rename.
 
 use super::config::ModelConfig;
-use super::params::Params;
+use super::params::{OptimizerState, Params};
 use crate::data::Vocab;
 use crate::error::{ElmanError, Result};
-use crate::trainer::OptimizerState;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;

@@ -1,33 +1,21 @@
 //! Model shape: vocabulary V, embedding width d, hidden widths h_0..h_{L-1}, activation φ.
 
+pub use crate::choice::Choice;
 use crate::error::{ElmanError, Result};
 use serde::{Deserialize, Serialize};
 
 /// The hidden-layer nonlinearity φ in H_t = φ(X_t W_xh + H_{t-1} W_hh + b_h).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
-    /// φ(z) = tanh z, φ'(z) = 1 − φ(z)².
     Tanh,
-    /// φ(z) = max(0, z), φ'(z) = [φ(z) > 0].
     Relu,
 }
 
-impl Activation {
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "tanh" => Ok(Activation::Tanh),
-            "relu" => Ok(Activation::Relu),
-            other => Err(ElmanError::Config(format!("unknown activation '{other}' (expected tanh or relu)"))),
-        }
-    }
+impl Choice for Activation {
+    const WHAT: &'static str = "activation";
+    const TABLE: &'static [(Self, &'static str, &'static str)] =
+        &[(Activation::Tanh, "tanh", "φ(z) = tanh z, φ'(z) = 1 − φ(z)²"), (Activation::Relu, "relu", "φ(z) = max(0, z), φ'(z) = [φ(z) > 0]")];
 }
 
 /// Everything that fixes the parameter shapes.

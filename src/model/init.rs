@@ -7,11 +7,11 @@
 
 use super::config::ModelConfig;
 use super::params::Params;
-use crate::cpu::Scalar;
+use super::real::Real;
 use crate::rng::Rng;
 
 /// Fresh parameters for `config`, a pure function of `seed`.
-pub fn init_params<F: Scalar>(config: &ModelConfig, seed: u64) -> Params<F> {
+pub fn init_params<F: Real>(config: &ModelConfig, seed: u64) -> Params<F> {
     let mut rng = Rng::new(seed);
     let mut p = Params::<F>::zeros(config);
     p.embedding.iter_mut().for_each(|x| *x = F::from_f64(rng.normal()));

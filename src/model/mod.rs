@@ -1,10 +1,13 @@
 //! The Elman RNN language model: configuration, parameter tensors (DESIGN.md names and
-//! shapes), seeded initialisation and safetensors checkpoints.
+//! shapes), their element types, optimizer moments of the same shapes, seeded
+//! initialisation and safetensors checkpoints. Nothing here knows a device or a trainer.
 
 pub mod checkpoint;
 pub mod config;
 pub mod init;
 pub mod params;
+pub mod real;
 
 pub use config::{Activation, ModelConfig};
-pub use params::{LayerParams, Params};
+pub use params::{LayerParams, OptimizerState, Params};
+pub use real::Real;

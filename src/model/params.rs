@@ -5,7 +5,7 @@
 //! output.w [h_{L-1}, V], output.b [V].
 
 use super::config::ModelConfig;
-use crate::cpu::Scalar;
+use super::real::Real;
 use ndarray::{Array1, Array2};
 
 /// One stacked Elman layer: H_t = φ(X_t W_xh + H_{t-1} W_hh + b_h).
@@ -25,7 +25,7 @@ pub struct Params<F> {
     pub out_b: Array1<F>,
 }
 
-impl<F: Scalar> Params<F> {
+impl<F: Real> Params<F> {
     /// All-zero tensors of the shapes `config` fixes.
     pub fn zeros(config: &ModelConfig) -> Self {
         let layers = (0..config.layers())
@@ -100,7 +100,7 @@ impl<F: Scalar> Params<F> {
     }
 
     /// The same tensors converted to another scalar type.
-    pub fn cast<G: Scalar>(&self) -> Params<G> {
+    pub fn cast<G: Real>(&self) -> Params<G> {
         let c = |a: &Array2<F>| a.mapv(|x| G::from_f64(x.to_f64()));
         let c1 = |a: &Array1<F>| a.mapv(|x| G::from_f64(x.to_f64()));
         Params {
@@ -114,4 +114,16 @@ impl<F: Scalar> Params<F> {
             out_b: c1(&self.out_b),
         }
     }
+}
+
+/// Optimizer moments and update count, in the canonical tensor order of [`Params`] (what
+/// a trainer reports and a checkpoint stores).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerState {
+    /// Number of updates applied so far (Adam's bias-correction k).
+    pub updates: u64,
+    /// SGD: the momentum buffer; Adam: first moment m.
+    pub first: Params<f32>,
+    /// Adam: second moment v (zeros for SGD).
+    pub second: Params<f32>,
 }

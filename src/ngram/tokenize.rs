@@ -10,33 +10,20 @@
 //!   whitespace); the literal `<unk>` is the `<unk>` token, counted like any word.
 
 use super::vocab::{FxHashMap, NgramVocab, BOS, EOS, UNK};
+pub use crate::choice::Choice;
 
 /// How text is cut into tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tokenizer {
-    /// Split on whitespace.
     Word,
-    /// One token per Unicode character.
     Char,
 }
 
-impl Tokenizer {
-    /// The name used in CLI flags and ARPA headers.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tokenizer::Word => "word",
-            Tokenizer::Char => "char",
-        }
-    }
-
-    /// Inverse of [`Tokenizer::name`].
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "word" => Some(Tokenizer::Word),
-            "char" => Some(Tokenizer::Char),
-            _ => None,
-        }
-    }
+impl Choice for Tokenizer {
+    const WHAT: &'static str = "tokenizer";
+    /// The names are those of the command line and of ARPA headers.
+    const TABLE: &'static [(Self, &'static str, &'static str)] =
+        &[(Tokenizer::Word, "word", "Split on whitespace"), (Tokenizer::Char, "char", "One token per Unicode character")];
 }
 
 /// How a text is turned into sentences of token ids.

@@ -1,5 +1,6 @@
 //! Reading ARPA text into a model, with errors that name the line and what was expected.
 
+use crate::choice::Choice;
 use super::{unescape_char_token, HEADER_PREFIX, LOG10_ZERO};
 use crate::error::{ElmanError, Result};
 use crate::ngram::key::{KeyLayout, SortedKeys};
@@ -57,7 +58,7 @@ impl<'t> Lines<'t> {
 fn parse_header(line: &str, info: &mut ModelInfo) {
     for field in line[HEADER_PREFIX.len()..].split_whitespace() {
         match field.split_once('=') {
-            Some(("tokenizer", name)) => info.tokenizer = Tokenizer::from_name(name).unwrap_or(info.tokenizer),
+            Some(("tokenizer", name)) => info.tokenizer = Tokenizer::parse(name).unwrap_or(info.tokenizer),
             Some(("markers", yes)) => info.markers = yes == "yes",
             Some(("smoothing", s)) => info.smoothing = s.replace('_', " "),
             _ => {}

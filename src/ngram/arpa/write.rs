@@ -2,6 +2,7 @@
 //! time (bounded memory), and written in order; floats are the shortest text that reads
 //! back to the same `f32`, so export → import is exact.
 
+use crate::choice::Choice;
 use super::{escape_char_token, HEADER_PREFIX, LOG10_ZERO};
 use crate::error::{ElmanError, Result};
 use crate::ngram::key::SortedKeys;

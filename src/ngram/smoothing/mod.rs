@@ -102,15 +102,21 @@ pub trait Smoother {
     fn gamma(&self, n: usize, stats: &ContextStats) -> f64;
 }
 
-/// The smoothing methods the CLI offers.
-#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+/// The smoothing methods on offer.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Smoothing {
-    /// Maximum likelihood: count / context count, zero for unseen n-grams.
     Mle,
-    /// Add k to every count (Laplace when k = 1).
     AddK,
-    /// Interpolated modified Kneser-Ney (Chen & Goodman 1998), as KenLM's lmplz.
     Kn,
+}
+
+impl crate::choice::Choice for Smoothing {
+    const WHAT: &'static str = "smoothing";
+    const TABLE: &'static [(Self, &'static str, &'static str)] = &[
+        (Smoothing::Mle, "mle", "Maximum likelihood: count / context count, zero for unseen n-grams"),
+        (Smoothing::AddK, "add-k", "Add k to every count (Laplace when k = 1)"),
+        (Smoothing::Kn, "kn", "Interpolated modified Kneser-Ney (Chen & Goodman 1998), as KenLM's lmplz"),
+    ];
 }
 
 impl Smoothing {

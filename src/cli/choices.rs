@@ -1,0 +1,11 @@
+//! Command-line value parsers for the library's named choices ([`Choice`]): the possible
+//! values, with their help lines, come from each enum's table.
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use elman::choice::Choice;
+
+/// A parser accepting exactly `T`'s names (help lists each with its line).
+pub fn choice<T: Choice + Send + Sync + Clone>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::TABLE.iter().map(|&(_, name, about)| PossibleValue::new(name).help(about)))
+        .map(|name| T::parse(&name).expect("clap accepts only the names of the choice's table"))
+}
