@@ -19,10 +19,13 @@ pub enum LrSchedule {
 impl LrSchedule {
     pub fn validate(&self) -> Result<()> {
         match *self {
-            LrSchedule::Step { every, gamma } if every == 0 || gamma.is_nan() || gamma <= 0.0 || gamma > 1.0 => Err(ElmanError::Config(format!(
-                "step decay needs --lr-decay-every > 0 and 0 < --lr-decay ≤ 1 (got {every} and {gamma})"
-            ))),
-            LrSchedule::Cosine { min_lr, .. } if min_lr.is_nan() || min_lr < 0.0 => Err(ElmanError::Config(format!("--min-lr must be ≥ 0, got {min_lr}"))),
+            LrSchedule::Step { every: 0, .. } => Err(ElmanError::Setting { key: "lr-decay-every", problem: "must be > 0 for step decay".into() }),
+            LrSchedule::Step { gamma, .. } if gamma.is_nan() || gamma <= 0.0 || gamma > 1.0 => {
+                Err(ElmanError::Setting { key: "lr-decay", problem: format!("must be in (0, 1] for step decay, got {gamma}") })
+            }
+            LrSchedule::Cosine { min_lr, .. } if min_lr.is_nan() || min_lr < 0.0 => {
+                Err(ElmanError::Setting { key: "min-lr", problem: format!("must be ≥ 0, got {min_lr}") })
+            }
             _ => Ok(()),
         }
     }

@@ -21,7 +21,7 @@ pub struct SampleOptions {
 impl SampleOptions {
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(ElmanError::Config(format!("--temperature must be > 0, got {}", self.temperature)));
+            return Err(ElmanError::Setting { key: "temperature", problem: format!("must be > 0, got {}", self.temperature) });
         }
         Ok(())
     }
@@ -111,12 +111,12 @@ pub fn encode_prime(vocab: &Vocab, prime: &str) -> Result<(Vec<u32>, bool)> {
     if vocab.kind == TokenizerKind::Word {
         let unseen: Vec<&str> = prime.split_whitespace().filter(|w| vocab.id(w).is_none()).collect();
         if !unseen.is_empty() {
-            return Err(ElmanError::Data { what: "--prime".into(), detail: format!("word(s) not in the model's vocabulary: {}", unseen.join(", ")) });
+            return Err(ElmanError::Data { what: "the prime text".into(), detail: format!("word(s) not in the model's vocabulary: {}", unseen.join(", ")) });
         }
         return Ok((prime.split_whitespace().map(|w| vocab.id(w).expect("checked above")).collect(), true));
     }
     let ids = vocab.encode(prime.as_bytes()).map_err(|e| match e {
-        ElmanError::Data { detail, .. } => ElmanError::Data { what: "--prime".into(), detail },
+        ElmanError::Data { detail, .. } => ElmanError::Data { what: "the prime text".into(), detail },
         other => other,
     })?;
     Ok((ids, true))

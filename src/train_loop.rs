@@ -236,7 +236,6 @@ fn check_finite(stats: &[StepStats], step: u64) -> Result<f32> {
         return Err(ElmanError::Diverged {
             step: first_step + i as u64,
             loss: value,
-            hint: "the last good checkpoint is kept; try a lower --lr or set --clip (e.g. --clip 1)".into(),
         });
     }
     Ok(mean(stats.iter().map(|s| s.loss)))

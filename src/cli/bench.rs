@@ -85,9 +85,22 @@ fn measure(trainer: &mut dyn Trainer, size: &BenchSize, args: &BenchArgs) -> any
     Ok((args.steps * size.tokens_per_step()) as f64 / secs)
 }
 
+/// Positive integers separated by ',' or 'x' ("2240,10000,1024"), exactly `count` of them.
+fn parse_dims(flag: &str, s: &str, count: usize, example: &str) -> anyhow::Result<Vec<u32>> {
+    let v: Option<Vec<u32>> = s.split([',', 'x']).map(|p| p.trim().parse::<u32>().ok().filter(|&x| x > 0)).collect();
+    match v {
+        Some(v) if v.len() == count => Ok(v),
+        _ => anyhow::bail!("{flag} '{s}' is not {count} positive integers separated by commas (e.g. {example})"),
+    }
+}
+
 /// `--gemm`: GFLOP/s of single products, per tiling.
 fn run_gemm(args: &BenchArgs) -> anyhow::Result<()> {
-    let shapes = args.gemm.iter().map(|s| kernel_bench::parse_shape(s)).collect::<Result<Vec<_>, _>>()?;
+    let shapes = args
+        .gemm
+        .iter()
+        .map(|s| parse_dims("--gemm", s, 3, "2240,10000,1024").map(|d| (d[0], d[1], d[2])))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let ctx = GpuContext::new(args.adapter.as_deref(), true).context("elman bench --gemm needs a GPU adapter")?;
     let mut all = Vec::new();
     for shape in shapes {
@@ -116,14 +129,7 @@ fn run_gemm(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// `--rnn`: µs per recurrent step, per rows-per-workgroup choice.
 fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
-    let shapes = args
-        .rnn
-        .iter()
-        .map(|s| match kernel_bench::parse_shape(&format!("{s},1")) {
-            Ok((n, h, _)) => Ok((n, h)),
-            Err(_) => anyhow::bail!("--rnn '{s}' is not N,H with two positive integers (e.g. 32,512)"),
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let shapes = args.rnn.iter().map(|s| parse_dims("--rnn", s, 2, "32,512").map(|d| (d[0], d[1]))).collect::<anyhow::Result<Vec<_>>>()?;
     let ctx = GpuContext::new(args.adapter.as_deref(), true).context("elman bench --rnn needs a GPU adapter")?;
     let mut all = Vec::new();
     for shape in shapes {

@@ -31,11 +31,15 @@ pub fn install_ctrlc_handler() {
     });
 }
 
-/// The error chain as one line: "outer: inner: root".
+/// The error chain as one line: "outer: inner: root", the library's errors naming
+/// settings by their flags (`--seq-len`).
 pub fn one_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
-        let s = cause.to_string();
+        let s = match cause.downcast_ref::<elman::error::ElmanError>() {
+            Some(e) => e.describe(&|key| format!("--{key}")),
+            None => cause.to_string(),
+        };
         if !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
@@ -43,9 +47,26 @@ pub fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
-/// Exit code for an error: 1 for everything except an interrupted run (130).
+/// A run stopped by Ctrl-C after saving its checkpoint.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub step: u64,
+    pub checkpoint: std::path::PathBuf,
+    pub out: std::path::PathBuf,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted at step {}; checkpoint saved to {} (continue with --resume {})", self.step, self.checkpoint.display(), self.out.display())
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Exit code for an error: 130 for an interrupted run (as a shell reports SIGINT), 1 for
+/// everything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|c| c.to_string().contains("interrupted")) {
+    if err.chain().any(|c| c.downcast_ref::<Interrupted>().is_some()) {
         130
     } else {
         1

@@ -418,7 +418,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let loss = outcome.last_valid_loss.map(|v| format!(", valid loss {v:.4} nats/token ({:.4} bits, perplexity {:.2})", v / std::f64::consts::LN_2, v.exp()));
     println!("saved {} at step {}{}", outcome.checkpoint.display(), outcome.progress.step, loss.unwrap_or_default());
     if outcome.interrupted {
-        bail!("interrupted at step {}; checkpoint saved to {} (continue with --resume {})", outcome.progress.step, outcome.checkpoint.display(), out.display());
+        return Err(super::Interrupted { step: outcome.progress.step, checkpoint: outcome.checkpoint, out }.into());
     }
     Ok(())
 }

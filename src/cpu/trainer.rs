@@ -26,7 +26,7 @@ impl CpuTrainer {
     pub fn new(config: ModelConfig, params: Params<f32>, update: UpdateConfig, n: usize) -> Result<Self> {
         config.validate()?;
         if n == 0 {
-            return Err(ElmanError::Config("--batch must be > 0".into()));
+            return Err(ElmanError::Setting { key: "batch", problem: "must be > 0".into() });
         }
         let zeros = Params::zeros(&config);
         let hidden = config.hidden.iter().map(|&h| vec![0.0; n * h]).collect();

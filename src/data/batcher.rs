@@ -22,24 +22,18 @@ pub struct Batcher {
 impl Batcher {
     /// Needs at least n·T + 1 tokens; the error says how many there are and what fits.
     pub fn new(num_tokens: usize, n: usize, t: usize) -> Result<Self> {
-        if n == 0 || t == 0 {
-            return Err(ElmanError::Config(format!("--batch and --seq-len must be > 0 (got {n} and {t})")));
+        if n == 0 {
+            return Err(ElmanError::Setting { key: "batch", problem: "must be > 0".into() });
         }
+        if t == 0 {
+            return Err(ElmanError::Setting { key: "seq-len", problem: "must be > 0".into() });
+        }
+        let what = "training text".to_string();
         if num_tokens < t + 1 {
-            return Err(ElmanError::Data {
-                what: "training text".into(),
-                detail: format!("{num_tokens} tokens is shorter than --seq-len + 1 = {}", t + 1),
-            });
+            return Err(ElmanError::ShorterThanChunk { what, tokens: num_tokens, seq_len: t });
         }
         if num_tokens < n * t + 1 {
-            let fits = (num_tokens - 1) / t;
-            return Err(ElmanError::Data {
-                what: "training text".into(),
-                detail: format!(
-                    "{num_tokens} tokens cannot fill {n} streams of --seq-len {t} (needs {}); use --batch {fits} or less",
-                    n * t + 1
-                ),
-            });
+            return Err(ElmanError::TooFewTokensForBatch { what, tokens: num_tokens, n, seq_len: t, needs: n * t + 1, fits: (num_tokens - 1) / t });
         }
         let stream_len = (num_tokens - 1) / n;
         Ok(Batcher { n, t, stream_len, batches_per_epoch: (stream_len / t) as u64, position: 0 })
@@ -118,8 +112,9 @@ mod tests {
 
     #[test]
     fn too_short_texts_are_refused_with_what_fits() {
-        assert!(Batcher::new(4, 1, 4).unwrap_err().to_string().contains("shorter than --seq-len + 1"));
-        assert!(Batcher::new(20, 8, 4).unwrap_err().to_string().contains("use --batch 4"));
+        let flags = |e: crate::error::ElmanError| e.describe(&|k| format!("--{k}"));
+        assert!(flags(Batcher::new(4, 1, 4).unwrap_err()).contains("shorter than --seq-len + 1"));
+        assert!(flags(Batcher::new(20, 8, 4).unwrap_err()).contains("use --batch 4"));
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Vocab {
 fn as_str(text: &[u8]) -> Result<&str> {
     std::str::from_utf8(text).map_err(|e| ElmanError::Data {
         what: "text".into(),
-        detail: format!("not valid UTF-8 at byte offset {} (use --tokenizer byte for binary files)", e.valid_up_to()),
+        detail: format!("not valid UTF-8 at byte offset {} (use the byte tokenizer for binary files)", e.valid_up_to()),
     })
 }
 

@@ -99,9 +99,10 @@ impl GpuContext {
             let why = match adapter_substring {
                 Some(sub) => format!("no adapter name contains '{sub}'"),
                 None if allow_software => "no GPU adapter found".to_string(),
-                None => "no hardware GPU adapter found (software adapters are used only with --device gpu)".to_string(),
+                None => "no hardware GPU adapter found".to_string(),
             };
-            return Err(ElmanError::Gpu(format!("{why} (backends {backends:?}; adapters found: {found})")));
+            let software_excluded = adapter_substring.is_none() && !allow_software;
+            return Err(ElmanError::NoGpuAdapter { why, software_excluded, backends: format!("{backends:?}"), found });
         };
         let info = adapter.get_info();
         let limits = adapter.limits();

@@ -36,19 +36,6 @@ pub struct GemmResult {
     pub gflop_per_s: f64,
 }
 
-/// Parses "M,N,K" (or "MxNxK").
-pub fn parse_shape(s: &str) -> Result<(u32, u32, u32)> {
-    let v: Vec<u32> = s.split([',', 'x']).map(|p| p.trim().parse::<u32>()).collect::<std::result::Result<_, _>>().map_err(|_| bad(s))?;
-    match v[..] {
-        [m, n, k] if m > 0 && n > 0 && k > 0 => Ok((m, n, k)),
-        _ => Err(bad(s)),
-    }
-}
-
-fn bad(s: &str) -> ElmanError {
-    ElmanError::Config(format!("--gemm '{s}' is not M,N,K with three positive integers (e.g. 2240,10000,1024)"))
-}
-
 fn describe(plan: &MatmulPlan) -> String {
     let tile = plan.tile.side();
     format!("{tile}x{tile} tiles, {} split{}", plan.splits, if plan.splits == 1 { "" } else { "s" })
@@ -60,7 +47,7 @@ pub fn run(ctx: &GpuContext, (m, n, k): (u32, u32, u32), reps: usize) -> Result<
     let limits = ctx.limits();
     let biggest = elements(m, k).max(elements(k, n)).max(elements(m, n)) as u64 * 4;
     if biggest > limits.max_storage_buffer_binding_size.min(limits.max_buffer_size) {
-        return Err(ElmanError::Gpu(format!("--gemm {m},{n},{k}: an operand of {biggest} bytes exceeds the adapter's buffer limits")));
+        return Err(ElmanError::Gpu(format!("the product {m}×{n}×{k}: an operand of {biggest} bytes exceeds the adapter's buffer limits")));
     }
     let mut rng = Rng::new(7);
     let mut random = |len: usize| (0..len).map(|_| rng.uniform(-1.0, 1.0) as f32).collect::<Vec<f32>>();
@@ -152,7 +139,7 @@ pub fn run_rnn(ctx: &GpuContext, (n, h): (u32, u32), steps: usize) -> Result<Vec
     let block = n as usize * h as usize;
     let limits = ctx.limits();
     if ((steps + 1) * block * 4) as u64 > limits.max_storage_buffer_binding_size.min(limits.max_buffer_size) {
-        return Err(ElmanError::Gpu(format!("--rnn {n},{h}: {steps} steps do not fit the adapter's buffer limits")));
+        return Err(ElmanError::Gpu(format!("recurrent steps on [{n}, {h}]: {steps} steps do not fit the adapter's buffer limits")));
     }
     let mut rng = Rng::new(11);
     let mut random = |len: usize, scale: f64| (0..len).map(|_| rng.uniform(-scale, scale) as f32).collect::<Vec<f32>>();

@@ -7,7 +7,7 @@
 
 use super::buffers::{padded_bytes, ParamLayout};
 use super::recurrence::ActivationLayout;
-use crate::error::{ElmanError, Result};
+use crate::error::{ElmanError, FitHint, Result};
 use crate::model::ModelConfig;
 use crate::trainer::{Optimizer, UpdateConfig};
 
@@ -92,10 +92,6 @@ fn first_violation(limits: &wgpu::Limits, plan: &[PlannedBuffer]) -> Option<(Str
     None
 }
 
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
-}
-
 /// Ok when every planned buffer fits; otherwise one line: which buffer, how big, which
 /// limit, and the largest batch n (or chunk length T) that would fit.
 pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConfig>) -> Result<()> {
@@ -104,17 +100,13 @@ pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, up
     };
     let fits = |n: usize, t: usize| first_violation(limits, &plan(config, n, t, update)).is_none();
     let hint = if let Some(n2) = (1..n).rev().find(|&n2| fits(n2, t)) {
-        format!("--batch {n2} fits")
+        FitHint::Batch(n2)
     } else if let Some(t2) = (1..t).rev().find(|&t2| fits(1, t2)) {
-        format!("--batch 1 --seq-len {t2} fits")
+        FitHint::OneRowWithSeqLen(t2)
     } else {
-        "the parameters alone are too large: use smaller --hidden/--embed or a smaller vocabulary".to_string()
+        FitHint::ParamsTooLarge
     };
-    Err(ElmanError::Gpu(format!(
-        "buffer '{label}' needs {} but the adapter's {limit} is {}; {hint}",
-        mib(bytes),
-        mib(max)
-    )))
+    Err(ElmanError::GpuBufferTooLarge { label, bytes, limit, max, hint })
 }
 
 #[cfg(test)]
@@ -138,7 +130,7 @@ mod tests {
     #[test]
     fn too_large_batch_names_limit_size_and_a_smaller_batch() {
         let limits = wgpu::Limits { max_storage_buffer_binding_size: 4 << 20, ..Default::default() };
-        let err = check(&limits, &config(512), 32, 64, Some(&adam())).unwrap_err().to_string();
+        let err = check(&limits, &config(512), 32, 64, Some(&adam())).unwrap_err().describe(&|k| format!("--{k}"));
         assert!(err.contains("max_storage_buffer_binding_size is 4.0 MiB"), "{err}");
         assert!(err.contains("'hidden' needs 4.1 MiB"), "{err}");
         // hidden [(T+1)·n, h] must fit 4 MiB: 65·n·512·4 ≤ 2^22 → n ≤ 31.

@@ -68,7 +68,7 @@ impl Timestamps {
     pub fn new(ctx: &GpuContext, count: usize) -> Result<Timestamps> {
         if count == 0 || count > wgpu::QUERY_SET_MAX_QUERIES as usize {
             return Err(ElmanError::Gpu(format!(
-                "the profile needs {count} timestamps but a query set holds 1..={}: profile a shorter --seq-len",
+                "the profile needs {count} timestamps but a query set holds 1..={}: profile shorter chunks",
                 wgpu::QUERY_SET_MAX_QUERIES
             )));
         }

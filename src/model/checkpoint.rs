@@ -83,7 +83,7 @@ impl Checkpoint {
         let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, format!("not a readable safetensors file, truncated or corrupted ({e})")))?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, format!("unreadable header ({e})")))?;
         let meta = header.metadata().clone().unwrap_or_default();
-        let config_json = meta.get("config").ok_or_else(|| bad(path, "no model config in its metadata (not written by elman; use --init with explicit sizes)"))?;
+        let config_json = meta.get("config").ok_or_else(|| bad(path, "no model config in its metadata (not written by elman: give the sizes and initialise from its tensors instead)"))?;
         let config: ModelConfig = serde_json::from_str(config_json).map_err(|e| bad(path, format!("bad model config metadata ({e})")))?;
         config.validate().map_err(|e| bad(path, e.to_string()))?;
         let vocab = meta

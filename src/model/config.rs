@@ -37,13 +37,10 @@ impl ModelConfig {
             return Err(ElmanError::Config("vocabulary size must be > 0".into()));
         }
         if self.embed == 0 {
-            return Err(ElmanError::Config("--embed must be > 0".into()));
+            return Err(ElmanError::Setting { key: "embed", problem: "must be > 0".into() });
         }
         if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return Err(ElmanError::Config(format!(
-                "--hidden must list one or more widths > 0, got {:?}",
-                self.hidden
-            )));
+            return Err(ElmanError::Setting { key: "hidden", problem: format!("must list one or more widths > 0, got {:?}", self.hidden) });
         }
         Ok(())
     }

@@ -208,10 +208,10 @@ fn add_special_unigrams(unigrams: &mut CountLevel, markers: bool) {
 /// A clear error when the text holds no n-gram of the requested order.
 pub fn require_complete_ngram(counts: &NgramCounts, what: &str) -> Result<()> {
     if counts.levels[counts.order - 1].is_empty() {
-        return Err(ElmanError::Ngram(format!(
-            "{what} contains no complete {}-gram (its longest sentence is too short for --order {})",
-            counts.order, counts.order
-        )));
+        return Err(ElmanError::Setting {
+            key: "order",
+            problem: format!("{} is too high: {what} contains no complete {}-gram (its longest sentence is too short)", counts.order, counts.order),
+        });
     }
     Ok(())
 }

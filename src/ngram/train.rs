@@ -40,7 +40,7 @@ impl TrainOptions {
     /// Refuses order 0 and a bad k.
     pub fn validate(&self) -> Result<()> {
         if self.order == 0 {
-            return Err(ElmanError::Config("--order must be at least 1 (got 0)".to_string()));
+            return Err(ElmanError::Setting { key: "order", problem: "must be at least 1 (got 0)".to_string() });
         }
         if self.smoothing == Smoothing::AddK {
             AddK::validate(self.k)?;

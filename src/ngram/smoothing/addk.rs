@@ -29,7 +29,7 @@ impl AddK {
     /// Refuses k ≤ 0 or non-finite k.
     pub fn validate(k: f64) -> Result<()> {
         if !(k.is_finite() && k > 0.0) {
-            return Err(ElmanError::Config(format!("--k must be a positive number (got {k})")));
+            return Err(ElmanError::Setting { key: "k", problem: format!("must be a positive number (got {k})") });
         }
         Ok(())
     }
