@@ -16,7 +16,7 @@
 
 use super::buffers::{padded_bytes, Allocator, ParamLayout};
 use super::context::GpuContext;
-use super::limits::{self, EVAL_SLOTS};
+use super::limits::{self, Role};
 use super::params::StepParams;
 use super::profile::{Timer, Timestamps};
 use super::program::Program;
@@ -65,21 +65,23 @@ impl GpuModel {
         limits::check(ctx.limits(), &config, n, t, update)?;
         let acts = ActivationLayout::new(&config, n, t, update.is_some_and(|u| u.dropout > 0.0));
         let tokens = TokenLayout { capacity: n * t, vocab: config.vocab };
-        let rows = n * t;
         let mut a = Allocator::new(&ctx.device);
+        let mut made = a.allocate(&limits::plan(&config, n, t, update), Role::is_forward);
+        let layers = 0..config.layers();
         let bufs = ForwardBuffers {
-            params: a.init("params", &layout.flatten(params)),
-            tokens: a.zeros("tokens", tokens.len()),
-            emb_rows: a.zeros("embedding rows", rows * config.embed),
-            proj0: a.zeros("layer 0 projection", rows * config.hidden[0]),
-            hidden: a.zeros("hidden", acts.hidden_total),
-            logits: a.zeros("logits", rows * config.vocab),
-            row_loss: a.zeros("row losses", rows),
-            eval_sums: a.zeros("eval sums", EVAL_SLOTS),
+            params: made.take(Role::Params),
+            tokens: made.take(Role::Tokens),
+            emb_rows: made.take(Role::EmbRows),
+            proj0: made.take(Role::Proj0),
+            hidden: made.take(Role::Hidden),
+            logits: made.take(Role::Logits),
+            row_loss: made.take(Role::RowLoss),
+            eval_sums: made.take(Role::EvalSums),
             step: a.uniform("step params", bytemuck::bytes_of(&StepParams::default())),
-            eval_states: config.hidden.iter().enumerate().map(|(l, &h)| a.zeros(&format!("layers.{l} eval state"), n * h)).collect(),
-            sample_states: config.hidden.iter().enumerate().map(|(l, &h)| a.zeros(&format!("layers.{l} sample state"), h)).collect(),
+            eval_states: layers.clone().map(|l| made.take(Role::EvalState(l))).collect(),
+            sample_states: layers.map(|l| made.take(Role::SampleState(l))).collect(),
         };
+        ctx.write(&bufs.params, 0, &layout.flatten(params));
         let bytes = a.bytes;
         Ok(GpuModel { ctx, config, n, t, layout, acts, tokens, bufs, programs: HashMap::new(), bytes })
     }

@@ -13,7 +13,7 @@
 
 use super::buffers::Allocator;
 use super::context::GpuContext;
-use super::limits::STATS_SLOTS;
+use super::limits::{self, Role, STATS_SLOTS};
 use super::model::GpuModel;
 use super::params::StepParams;
 use super::profile::{self, StepProfile, Timer, Timestamps};
@@ -43,22 +43,20 @@ impl GpuTrainer {
     /// after checking each buffer against the adapter's limits.
     pub fn new(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, update: UpdateConfig, n: usize, t: usize) -> Result<Self> {
         let mut model = GpuModel::build(ctx, config, params, n, t, Some(&update))?;
-        let (config, layout, acts) = (&model.config, &model.layout, &model.acts);
-        let adam = matches!(update.optimizer, Optimizer::Adam { .. });
-        let rows = n * t;
         let mut a = Allocator::new(&model.ctx.device);
+        let mut made = a.allocate(&limits::plan(&model.config, n, t, Some(&update)), |role| !role.is_forward());
         let train = TrainBuffers {
-            recurrent_t: a.zeros("recurrent weights transposed", layout.transposed_total),
-            grads: a.zeros("grads", layout.total),
-            moment1: a.zeros("moment1", layout.total),
-            moment2: a.zeros("moment2", if adam { layout.total } else { 1 }),
-            d_emb_rows: a.zeros("embedding row grads", rows * config.embed),
-            d_top: a.zeros("top hidden grads", rows * config.top_hidden()),
-            d_pre: a.zeros("pre-activation grads", acts.d_pre_total),
-            partials: a.zeros("norm partials", super::launch::NUM_PARTIALS as usize),
-            clip: a.zeros("clip", 4),
-            stats: a.zeros("stats", STATS_SLOTS * 4),
-            states: config.hidden.iter().enumerate().map(|(l, &h)| a.zeros(&format!("layers.{l} state"), n * h)).collect(),
+            recurrent_t: made.take(Role::RecurrentT),
+            grads: made.take(Role::Grads),
+            moment1: made.take(Role::Moment1),
+            moment2: made.take(Role::Moment2),
+            d_emb_rows: made.take(Role::DEmbRows),
+            d_top: made.take(Role::DTop),
+            d_pre: made.take(Role::DPre),
+            partials: made.take(Role::Partials),
+            clip: made.take(Role::Clip),
+            stats: made.take(Role::Stats),
+            states: (0..model.config.layers()).map(|l| made.take(Role::State(l))).collect(),
         };
         model.bytes += a.bytes;
         let mut trainer = GpuTrainer { model, update, train, programs: HashMap::new(), slot: 0, drained: Vec::new(), updates: 0 };
