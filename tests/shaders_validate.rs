@@ -1,24 +1,27 @@
-//! Every shaders/*.wgsl file, joined to shaders/prelude.wgsl as kernels.rs builds it,
-//! parses and validates with naga (no adapter needed), every file is embedded in the
-//! binary, and each WGSL `Params`/`StepParams` struct has the size of its Rust mirror.
+//! WGSL and Rust checked against each other by naga, with no adapter: every
+//! shaders/*.wgsl file, joined to shaders/prelude.wgsl as kernels.rs builds it, parses and
+//! validates and is embedded in the binary; every uniform struct has its Rust mirror's
+//! member names, offsets and size; every entry point declares the workgroup size and the
+//! bindings (index, storage class, access) that kernels.rs says it does (and that
+//! ProgramBuilder::push holds every launcher to); the WGSL constants the launchers mirror
+//! have the same values.
 
-use elman::gpu::kernels::{Kernel, Shader, PRELUDE};
+use elman::gpu::kernels::{Access, Kernel, Shader, ELEMENTWISE_WG, PRELUDE, SOFTMAX_WG, TRANSPOSE_TILE, TRANSPOSE_WG_ROWS};
+use elman::gpu::launch::{NUM_PARTIALS, RNN_COLS};
 use elman::gpu::params::*;
+use naga::{AddressSpace, Expression, Literal, Module, StorageAccess, TypeInner};
 use std::path::Path;
 
-fn parse_and_validate(name: &str, source: &str) -> naga::Module {
+fn parse(name: &str, source: &str) -> (Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-    module
+    (module, info)
 }
 
-fn struct_size(module: &naga::Module, name: &str) -> Option<u32> {
-    module.types.iter().find_map(|(_, ty)| match (&ty.name, &ty.inner) {
-        (Some(n), naga::TypeInner::Struct { span, .. }) if n == name => Some(*span),
-        _ => None,
-    })
+fn module(s: Shader) -> (Module, naga::valid::ModuleInfo) {
+    parse(s.file(), &s.source())
 }
 
 #[test]
@@ -34,47 +37,143 @@ fn every_wgsl_file_validates_and_is_embedded() {
     for f in &files {
         let source = std::fs::read_to_string(dir.join(f)).expect("readable shader");
         if f == "prelude.wgsl" {
-            parse_and_validate(f, &source);
+            parse(f, &source);
             assert_eq!(PRELUDE, source, "{f}: embedded copy differs");
             continue;
         }
         let embedded = Shader::ALL.iter().find(|s| s.file() == f).unwrap_or_else(|| panic!("{f} is not embedded in kernels.rs"));
         assert_eq!(embedded.file_source(), source, "{f}: embedded copy differs");
-        parse_and_validate(f, &embedded.source());
+        parse(f, &embedded.source());
     }
     assert_eq!(files.len(), Shader::ALL.len() + 1, "files {files:?}");
 }
 
+/// (member name, offset) of a WGSL struct, and its size.
+fn wgsl_struct(module: &Module, name: &str) -> Option<(Vec<(String, u32)>, u32)> {
+    module.types.iter().find_map(|(_, ty)| match (&ty.name, &ty.inner) {
+        (Some(n), TypeInner::Struct { members, span }) if n == name => {
+            Some((members.iter().map(|m| (m.name.clone().unwrap_or_default(), m.offset)).collect(), *span))
+        }
+        _ => None,
+    })
+}
+
+/// Fails unless the WGSL struct `name` of `shader` has T's member names, offsets and size.
+fn pin<T: UniformLayout>(shader: Shader, name: &str) {
+    let (m, _) = module(shader);
+    let (members, span) = wgsl_struct(&m, name).unwrap_or_else(|| panic!("{} has no struct {name}", shader.file()));
+    let rust: Vec<(String, u32)> = T::FIELDS.iter().map(|&(f, o)| (f.to_string(), o as u32)).collect();
+    assert_eq!(members, rust, "{} struct {name}: members (name, offset) differ from the Rust mirror", shader.file());
+    assert_eq!(span as usize, std::mem::size_of::<T>(), "{} struct {name}: size", shader.file());
+}
+
 #[test]
-fn every_kernel_entry_point_exists_and_none_is_main() {
-    for k in Kernel::all() {
-        let module = parse_and_validate(k.shader().file(), &k.shader().source());
-        assert!(
-            module.entry_points.iter().any(|e| e.name == k.entry_point()),
-            "{} has no entry point {}",
-            k.shader().file(),
-            k.entry_point()
-        );
-        assert!(module.entry_points.iter().all(|e| e.name != "main"));
+fn uniform_structs_match_their_rust_mirrors_member_by_member() {
+    pin::<MatmulParams>(Shader::Matmul, "Params");
+    pin::<RnnStepParams>(Shader::RnnStep, "Params");
+    pin::<RnnLane>(Shader::RnnStep, "Lane");
+    pin::<TransposeParams>(Shader::Transpose, "Params");
+    pin::<EmbeddingParams>(Shader::Embedding, "Params");
+    pin::<SoftmaxParams>(Shader::SoftmaxXent, "Params");
+    pin::<ReduceParams>(Shader::Reduce, "Params");
+    pin::<OptimizerParams>(Shader::Optimizer, "Params");
+    pin::<DropoutParams>(Shader::Dropout, "Params");
+    // The per-step uniform lives once, in the prelude, which every module starts with.
+    for s in Shader::ALL {
+        pin::<StepParams>(s, "StepParams");
+    }
+}
+
+/// The u32 value of a constant expression, with `overrides` giving pipeline constants.
+fn eval(m: &Module, e: naga::Handle<Expression>, overrides: &[(&str, f64)]) -> u32 {
+    match &m.global_expressions[e] {
+        Expression::Literal(Literal::U32(v)) => *v,
+        Expression::Literal(Literal::I32(v)) => *v as u32,
+        Expression::Literal(Literal::AbstractInt(v)) => *v as u32,
+        Expression::Constant(c) => eval(m, m.constants[*c].init, overrides),
+        Expression::Override(o) => {
+            let o = &m.overrides[*o];
+            let name = o.name.as_deref().unwrap_or_default();
+            match overrides.iter().find(|(n, _)| *n == name) {
+                Some(&(_, v)) => v as u32,
+                None => eval(m, o.init.unwrap_or_else(|| panic!("override {name} has no default")), overrides),
+            }
+        }
+        Expression::Binary { op, left, right } => {
+            let (a, b) = (eval(m, *left, overrides), eval(m, *right, overrides));
+            match op {
+                naga::BinaryOperator::Add => a + b,
+                naga::BinaryOperator::Subtract => a - b,
+                naga::BinaryOperator::Multiply => a * b,
+                naga::BinaryOperator::Divide => a / b,
+                other => panic!("unexpected operator {other:?} in a workgroup size"),
+            }
+        }
+        other => panic!("unexpected expression {other:?} in a workgroup size"),
     }
 }
 
 #[test]
-fn uniform_structs_match_their_rust_mirrors() {
-    let params_size = |s: Shader| {
-        let m = parse_and_validate(s.file(), &s.source());
-        struct_size(&m, "Params").unwrap_or_else(|| panic!("{} has no struct Params", s.file())) as usize
-    };
-    use std::mem::size_of;
-    assert_eq!(params_size(Shader::Matmul), size_of::<MatmulParams>());
-    assert_eq!(params_size(Shader::RnnStep), size_of::<RnnStepParams>());
-    assert_eq!(params_size(Shader::Embedding), size_of::<EmbeddingParams>());
-    assert_eq!(params_size(Shader::SoftmaxXent), size_of::<SoftmaxParams>());
-    assert_eq!(params_size(Shader::Reduce), size_of::<ReduceParams>());
-    assert_eq!(params_size(Shader::Optimizer), size_of::<OptimizerParams>());
-    assert_eq!(params_size(Shader::Dropout), size_of::<DropoutParams>());
-    for s in [Shader::Reduce, Shader::Optimizer, Shader::Dropout, Shader::RnnStep] {
-        let m = parse_and_validate(s.file(), &s.source());
-        assert_eq!(struct_size(&m, "StepParams"), Some(size_of::<StepParams>() as u32), "{}", s.file());
+fn entry_points_declare_the_workgroup_sizes_and_bindings_the_launchers_use() {
+    for k in Kernel::all() {
+        let (m, info) = module(k.shader());
+        let (index, ep) = m.entry_points.iter().enumerate().find(|(_, e)| e.name == k.entry_point()).unwrap_or_else(|| panic!("no entry point {}", k.entry_point()));
+        assert_ne!(ep.name, "main");
+        // Workgroup size, with the pipeline's overridable constants applied.
+        let constants = k.constants();
+        let size: Vec<u32> = match ep.workgroup_size_overrides {
+            Some(exprs) => (0..3).map(|i| exprs[i].map_or(ep.workgroup_size[i], |e| eval(&m, e, &constants))).collect(),
+            None => ep.workgroup_size.to_vec(),
+        };
+        assert_eq!(size, k.workgroup_size().to_vec(), "{k:?}: workgroup size");
+        // The bindings the entry point uses, as declared.
+        let uses = info.get_entry_point(index);
+        let mut used: Vec<(u32, Access)> = m
+            .global_variables
+            .iter()
+            .filter(|(h, _)| !uses[*h].is_empty())
+            .filter_map(|(_, g)| {
+                let access = match g.space {
+                    AddressSpace::Uniform => Access::Uniform,
+                    AddressSpace::Storage { access } if access.contains(StorageAccess::STORE) => Access::ReadWrite,
+                    AddressSpace::Storage { .. } => Access::Read,
+                    _ => return None,
+                };
+                let binding = g.binding.as_ref().expect("resources have bindings");
+                assert_eq!(binding.group, 0, "{k:?}: everything in group 0");
+                Some((binding.binding, access))
+            })
+            .collect();
+        used.sort_by_key(|&(i, _)| i);
+        assert_eq!(used, k.bindings().to_vec(), "{k:?}: bindings (index, access)");
+    }
+}
+
+/// The value of the WGSL constant `name` in `shader`.
+fn wgsl_const(shader: Shader, name: &str) -> u32 {
+    let (m, _) = module(shader);
+    let (_, c) = m.constants.iter().find(|(_, c)| c.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("{} has no const {name}", shader.file()));
+    eval(&m, c.init, &[])
+}
+
+#[test]
+fn wgsl_constants_equal_their_rust_mirrors() {
+    assert_eq!(wgsl_const(Shader::Reduce, "NUM_PARTIALS"), NUM_PARTIALS);
+    assert_eq!(wgsl_const(Shader::Reduce, "WG"), ELEMENTWISE_WG);
+    assert_eq!(wgsl_const(Shader::RnnStep, "COLS"), RNN_COLS);
+    assert_eq!(wgsl_const(Shader::RnnStep, "THREADS"), ELEMENTWISE_WG);
+    assert_eq!(wgsl_const(Shader::Transpose, "TILE"), TRANSPOSE_TILE);
+    assert_eq!(wgsl_const(Shader::Transpose, "WG_ROWS"), TRANSPOSE_WG_ROWS);
+    assert_eq!(wgsl_const(Shader::SoftmaxXent, "WG"), SOFTMAX_WG);
+    assert_eq!(wgsl_const(Shader::Matmul, "REDUCE_WG"), ELEMENTWISE_WG);
+    for s in [Shader::Embedding, Shader::Optimizer, Shader::Dropout] {
+        assert_eq!(wgsl_const(s, "WG"), ELEMENTWISE_WG, "{}", s.file());
+    }
+    // The flag bits matmul.wgsl tests.
+    for (name, rust) in [("TRANS_A", MatmulParams::TRANS_A), ("TRANS_B", MatmulParams::TRANS_B), ("ACCUMULATE", MatmulParams::ACCUMULATE), ("BIAS", MatmulParams::BIAS), ("ONES_ROW", MatmulParams::ONES_ROW)] {
+        assert_eq!(wgsl_const(Shader::Matmul, name), rust, "matmul.wgsl {name}");
+    }
+    for (name, rust) in [("HAS_RECURRENT", RnnLane::HAS_RECURRENT), ("VEC4", RnnLane::VEC4), ("DROP", RnnLane::DROP), ("X_TERM", RnnLane::X_TERM)] {
+        assert_eq!(wgsl_const(Shader::RnnStep, name), rust, "rnn_step.wgsl {name}");
     }
 }

@@ -173,6 +173,25 @@ impl MatmulTile {
 
 /// rnn_step.wgsl's overridable `ROWS` (rows of the result per workgroup): one pipeline each.
 pub const RNN_ROWS_PER_TILE: [u32; 5] = [4, 8, 16, 32, 64];
+/// Threads per workgroup of the element-wise and reduction kernels (embedding, optimizer,
+/// dropout, matmul_reduce, reduce.wgsl) and of rnn_step.
+pub const ELEMENTWISE_WG: u32 = 256;
+/// softmax_xent.wgsl: threads per row.
+pub const SOFTMAX_WG: u32 = 64;
+/// transpose.wgsl: the tile side, and the rows of threads that walk it.
+pub const TRANSPOSE_TILE: u32 = 32;
+pub const TRANSPOSE_WG_ROWS: u32 = 8;
+
+/// How a kernel declares one binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `var<storage, read>`.
+    Read,
+    /// `var<storage, read_write>`.
+    ReadWrite,
+    /// `var<uniform>`.
+    Uniform,
+}
 
 /// One entry point (with its overridable constants) = one pipeline; named after its CPU
 /// twin in `cpu::ops`.
@@ -263,6 +282,39 @@ impl Kernel {
             Kernel::Matmul(tile) => vec![("TILE", tile.side() as f64)],
             Kernel::RnnStepForward(rows) | Kernel::RnnStepBackward(rows) => vec![("ROWS", rows as f64)],
             _ => Vec::new(),
+        }
+    }
+
+    /// The workgroup size the entry point declares (tests/shaders_validate.rs checks it
+    /// against naga's reading of the WGSL, the pipeline's constants applied).
+    pub fn workgroup_size(self) -> [u32; 3] {
+        match self {
+            Kernel::Matmul(tile) => [tile.side() / 8, tile.side() / 8, 1],
+            Kernel::Transpose => [TRANSPOSE_TILE, TRANSPOSE_WG_ROWS, 1],
+            Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => [SOFTMAX_WG, 1, 1],
+            _ => [ELEMENTWISE_WG, 1, 1],
+        }
+    }
+
+    /// The bindings the entry point uses, by index, as its WGSL declares them; launchers
+    /// bind exactly these (ProgramBuilder::push checks), and tests/shaders_validate.rs
+    /// checks them against naga's reading of the WGSL.
+    pub fn bindings(self) -> &'static [(u32, Access)] {
+        use Access::*;
+        match self {
+            Kernel::Matmul(_) => &[(0, Read), (1, Read), (2, ReadWrite), (3, Read), (4, Uniform)],
+            Kernel::MatmulReduce => &[(0, Read), (2, ReadWrite), (3, Read), (4, Uniform)],
+            Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_) => &[(0, Read), (1, ReadWrite), (2, Read), (3, Read), (4, Uniform), (5, Uniform)],
+            Kernel::Transpose => &[(0, Read), (1, ReadWrite), (2, Uniform)],
+            Kernel::EmbeddingGather | Kernel::EmbeddingScatterAdd => &[(0, Read), (1, Read), (2, ReadWrite), (3, Uniform)],
+            Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => &[(0, ReadWrite), (1, Read), (2, ReadWrite), (3, Uniform)],
+            Kernel::GradNormPartial => &[(0, Read), (1, ReadWrite), (3, Uniform)],
+            Kernel::GradNormFinish => &[(0, Read), (1, ReadWrite), (2, ReadWrite), (3, Uniform), (4, Uniform)],
+            Kernel::LossSum => &[(0, Read), (2, ReadWrite), (3, Uniform), (4, Uniform)],
+            Kernel::SgdUpdate => &[(0, ReadWrite), (1, Read), (2, ReadWrite), (4, Read), (5, Uniform), (6, Uniform)],
+            Kernel::AdamUpdate => &[(0, ReadWrite), (1, Read), (2, ReadWrite), (3, ReadWrite), (4, Read), (5, Uniform), (6, Uniform)],
+            Kernel::DropoutApply => &[(1, ReadWrite), (2, Uniform), (3, Uniform)],
+            Kernel::DropoutCopy => &[(0, Read), (1, ReadWrite), (2, Uniform), (3, Uniform)],
         }
     }
 

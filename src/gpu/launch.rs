@@ -4,17 +4,12 @@
 //!
 //! Shapes: n = rows per time step, R = n·T rows, h = width, V = vocabulary.
 
-use super::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
+use super::kernels::{Kernel, MatmulTile, ELEMENTWISE_WG, RNN_ROWS_PER_TILE, TRANSPOSE_TILE};
 use super::params::*;
 use super::program::{Bind, Cost, ProgramBuilder};
 
 /// rnn_step.wgsl: output columns per workgroup.
 pub const RNN_COLS: u32 = 16;
-/// transpose.wgsl: tile side.
-pub const TRANSPOSE_TILE: u32 = 32;
-/// Threads per workgroup of the element-wise kernels (embedding, optimizer, dropout,
-/// matmul_reduce).
-pub const ELEMENTWISE_WG: u32 = 256;
 /// reduce.wgsl: workgroups (= partial sums) of grad_norm_partial.
 pub const NUM_PARTIALS: u32 = 256;
 /// Most workgroups along one dispatch dimension (WebGPU's guaranteed minimum).

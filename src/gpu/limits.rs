@@ -108,10 +108,6 @@ pub fn plan(config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConf
     out
 }
 
-/// Total bytes of a plan (what `elman bench` reports as allocated, before uniforms).
-pub fn plan_bytes(plan: &[PlannedBuffer]) -> u64 {
-    plan.iter().map(|b| padded_bytes(b.elements)).sum()
-}
 
 fn first_violation(limits: &wgpu::Limits, plan: &[PlannedBuffer]) -> Option<(String, u64, &'static str, u64)> {
     let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);

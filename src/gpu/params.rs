@@ -6,27 +6,49 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// matmul.wgsl: C[m, n] ← [C +] op(A)·op(B) [+ bias], optionally with a row of ones
-/// appended to op(A) whose result row goes to `ones_off`, optionally split over K.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct MatmulParams {
-    pub m: u32,
-    pub n: u32,
-    pub k: u32,
-    /// [`MatmulParams::TRANS_A`] | TRANS_B | ACCUMULATE | BIAS | ONES_ROW.
-    pub flags: u32,
-    pub a_off: u32,
-    pub b_off: u32,
-    pub c_off: u32,
-    pub bias_off: u32,
-    /// ONES_ROW: where row m of the product (the column sums of op(B)) is written.
-    pub ones_off: u32,
-    /// Split-K (set by the launcher): K per split, the number of splits, and the
-    /// elements between two splits' partial blocks in the scratch buffer.
-    pub k_chunk: u32,
-    pub splits: u32,
-    pub split_stride: u32,
+/// Field names and byte offsets of a uniform struct, in declaration order, for the naga
+/// test that pins each struct to its WGSL twin (tests/shaders_validate.rs).
+pub trait UniformLayout {
+    const FIELDS: &'static [(&'static str, usize)];
+}
+
+/// Declares a `#[repr(C)]` Pod uniform struct and its [`UniformLayout`].
+macro_rules! uniform {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl UniformLayout for $name {
+            const FIELDS: &'static [(&'static str, usize)] = &[$((stringify!($field), std::mem::offset_of!($name, $field))),*];
+        }
+    };
+}
+
+uniform! {
+    /// matmul.wgsl: C[m, n] ← [C +] op(A)·op(B) [+ bias], optionally with a row of ones
+    /// appended to op(A) whose result row goes to `ones_off`, optionally split over K.
+    pub struct MatmulParams {
+        pub m: u32,
+        pub n: u32,
+        pub k: u32,
+        /// [`MatmulParams::TRANS_A`] | TRANS_B | ACCUMULATE | BIAS | ONES_ROW.
+        pub flags: u32,
+        pub a_off: u32,
+        pub b_off: u32,
+        pub c_off: u32,
+        pub bias_off: u32,
+        /// ONES_ROW: where row m of the product (the column sums of op(B)) is written.
+        pub ones_off: u32,
+        /// Split-K (set by the launcher): K per split, the number of splits, and the
+        /// elements between two splits' partial blocks in the scratch buffer.
+        pub k_chunk: u32,
+        pub splits: u32,
+        pub split_stride: u32,
+    }
 }
 
 impl MatmulParams {
@@ -42,30 +64,30 @@ impl MatmulParams {
     }
 }
 
-/// rnn_step.wgsl: one lane of a wave (one layer at one time step). Offsets are element
-/// offsets into the bound buffers (see the shader's header); `first_group` and `groups_x`
-/// are set by the launcher.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
-pub struct RnnLane {
-    pub h: u32,
-    /// Width of the input part's rows (0: no input part).
-    pub k1: u32,
-    pub t: u32,
-    /// [`RnnLane::HAS_RECURRENT`] | VEC4 | DROP | X_TERM.
-    pub flags: u32,
-    pub first_group: u32,
-    pub groups_x: u32,
-    pub a1_off: u32,
-    pub a2_off: u32,
-    pub w1_off: u32,
-    pub w2_off: u32,
-    pub x_off: u32,
-    pub bias_off: u32,
-    pub out_off: u32,
-    pub aux_off: u32,
-    pub drop_off: u32,
-    pub site: u32,
+uniform! {
+    /// rnn_step.wgsl: one lane of a wave (one layer at one time step). Offsets are element
+    /// offsets into the bound buffers (see the shader's header); `first_group` and `groups_x`
+    /// are set by the launcher.
+    pub struct RnnLane {
+        pub h: u32,
+        /// Width of the input part's rows (0: no input part).
+        pub k1: u32,
+        pub t: u32,
+        /// [`RnnLane::HAS_RECURRENT`] | VEC4 | DROP | X_TERM.
+        pub flags: u32,
+        pub first_group: u32,
+        pub groups_x: u32,
+        pub a1_off: u32,
+        pub a2_off: u32,
+        pub w1_off: u32,
+        pub w2_off: u32,
+        pub x_off: u32,
+        pub bias_off: u32,
+        pub out_off: u32,
+        pub aux_off: u32,
+        pub drop_off: u32,
+        pub site: u32,
+    }
 }
 
 impl RnnLane {
@@ -86,106 +108,106 @@ impl RnnLane {
     }
 }
 
-/// rnn_step.wgsl: one wave, up to [`RnnLane::MAX`] lanes.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct RnnStepParams {
-    /// n: rows of one time step.
-    pub rows: u32,
-    /// Lanes in use.
-    pub lanes: u32,
-    /// 0 = tanh, 1 = relu.
-    pub act: u32,
-    /// Dropout seed, probability and 1/(1−p) (the update number comes from StepParams).
-    pub seed: u32,
-    pub p: f32,
-    pub keep: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub lane: [RnnLane; 4],
+uniform! {
+    /// rnn_step.wgsl: one wave, up to [`RnnLane::MAX`] lanes.
+    pub struct RnnStepParams {
+        /// n: rows of one time step.
+        pub rows: u32,
+        /// Lanes in use.
+        pub lanes: u32,
+        /// 0 = tanh, 1 = relu.
+        pub act: u32,
+        /// Dropout seed, probability and 1/(1−p) (the update number comes from StepParams).
+        pub seed: u32,
+        pub p: f32,
+        pub keep: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub lane: [RnnLane; 4],
+    }
 }
 
-/// transpose.wgsl: dst [cols, rows] at dst_off = srcᵀ, src [rows, cols] at src_off.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct TransposeParams {
-    pub rows: u32,
-    pub cols: u32,
-    pub src_off: u32,
-    pub dst_off: u32,
+uniform! {
+    /// transpose.wgsl: dst [cols, rows] at dst_off = srcᵀ, src [rows, cols] at src_off.
+    pub struct TransposeParams {
+        pub rows: u32,
+        pub cols: u32,
+        pub src_off: u32,
+        pub dst_off: u32,
+    }
 }
 
-/// embedding.wgsl: gather rows of the table, or their adjoint.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct EmbeddingParams {
-    pub rows: u32,
-    pub d: u32,
-    pub vocab: u32,
-    pub src_off: u32,
-    pub dst_off: u32,
-    pub tok_off: u32,
-    pub order_off: u32,
-    pub offsets_off: u32,
+uniform! {
+    /// embedding.wgsl: gather rows of the table, or their adjoint.
+    pub struct EmbeddingParams {
+        pub rows: u32,
+        pub d: u32,
+        pub vocab: u32,
+        pub src_off: u32,
+        pub dst_off: u32,
+        pub tok_off: u32,
+        pub order_off: u32,
+        pub offsets_off: u32,
+    }
 }
 
-/// softmax_xent.wgsl: per-row softmax–cross-entropy.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct SoftmaxParams {
-    pub rows: u32,
-    pub vocab: u32,
-    pub tgt_off: u32,
-    /// dlogits scale, 1/(n·T) for the mean loss.
-    pub scale: f32,
+uniform! {
+    /// softmax_xent.wgsl: per-row softmax–cross-entropy.
+    pub struct SoftmaxParams {
+        pub rows: u32,
+        pub vocab: u32,
+        pub tgt_off: u32,
+        /// dlogits scale, 1/(n·T) for the mean loss.
+        pub scale: f32,
+    }
 }
 
-/// reduce.wgsl: gradient norm, loss sum.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct ReduceParams {
-    pub count: u32,
-    /// loss_sum: stats[slot·stride + field] receives the sum.
-    pub stride: u32,
-    pub field: u32,
-    /// θ for clipping (≤ 0: off).
-    pub clip: f32,
-    pub scale: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+uniform! {
+    /// reduce.wgsl: gradient norm, loss sum.
+    pub struct ReduceParams {
+        pub count: u32,
+        /// loss_sum: stats[slot·stride + field] receives the sum.
+        pub stride: u32,
+        pub field: u32,
+        /// θ for clipping (≤ 0: off).
+        pub clip: f32,
+        pub scale: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
-/// optimizer.wgsl: the step-independent hyper-parameters.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct OptimizerParams {
-    pub count: u32,
-    pub momentum: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+uniform! {
+    /// optimizer.wgsl: the step-independent hyper-parameters.
+    pub struct OptimizerParams {
+        pub count: u32,
+        pub momentum: f32,
+        pub beta1: f32,
+        pub beta2: f32,
+        pub eps: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
-/// dropout.wgsl: one site's mask, M_i = 1/(1−p) when u(hash(seed, k, site, i)) ≥ p, else 0
-/// (k, the update number, comes from [`StepParams::update`]).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct DropoutParams {
-    /// Elements of the site: rows × width.
-    pub count: u32,
-    pub src_off: u32,
-    pub dst_off: u32,
-    pub seed: u32,
-    /// 0..L−1: input of layer l; L: the top outputs into the softmax layer.
-    pub site: u32,
-    pub p: f32,
-    /// 1/(1−p) in f32, computed on the host exactly as the CPU path does.
-    pub keep: f32,
-    pub _pad0: u32,
+uniform! {
+    /// dropout.wgsl: one site's mask, M_i = 1/(1−p) when u(hash(seed, k, site, i)) ≥ p, else 0
+    /// (k, the update number, comes from [`StepParams::update`]).
+    pub struct DropoutParams {
+        /// Elements of the site: rows × width.
+        pub count: u32,
+        pub src_off: u32,
+        pub dst_off: u32,
+        pub seed: u32,
+        /// 0..L−1: input of layer l; L: the top outputs into the softmax layer.
+        pub site: u32,
+        pub p: f32,
+        /// 1/(1−p) in f32, computed on the host exactly as the CPU path does.
+        pub keep: f32,
+        pub _pad0: u32,
+    }
 }
 
 impl DropoutParams {
@@ -196,25 +218,25 @@ impl DropoutParams {
     }
 }
 
-/// The per-step uniform (`StepParams` in reduce.wgsl, optimizer.wgsl and dropout.wgsl),
-/// the only uniform rewritten between steps: learning rate, Adam bias corrections, stats
-/// slot, update number.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct StepParams {
-    pub lr: f32,
-    /// 1 − β1^k (1 for SGD).
-    pub bc1: f32,
-    /// 1 − β2^k (1 for SGD).
-    pub bc2: f32,
-    /// Where this step's (loss, grad norm, clipped) go in the stats buffer.
-    pub slot: u32,
-    /// k, the 1-based update number this step applies (dropout masks depend on it),
-    /// truncated to u32 as in [`crate::trainer::UpdateConfig::dropout_key`].
-    pub update: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+uniform! {
+    /// The per-step uniform (`StepParams` in reduce.wgsl, optimizer.wgsl and dropout.wgsl),
+    /// the only uniform rewritten between steps: learning rate, Adam bias corrections, stats
+    /// slot, update number.
+    pub struct StepParams {
+        pub lr: f32,
+        /// 1 − β1^k (1 for SGD).
+        pub bc1: f32,
+        /// 1 − β2^k (1 for SGD).
+        pub bc2: f32,
+        /// Where this step's (loss, grad norm, clipped) go in the stats buffer.
+        pub slot: u32,
+        /// k, the 1-based update number this step applies (dropout masks depend on it),
+        /// truncated to u32 as in [`crate::trainer::UpdateConfig::dropout_key`].
+        pub update: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! parameters (t, offsets) need no writes between dispatches.
 
 use super::context::GpuContext;
-use super::kernels::Kernel;
+use super::kernels::{Access, Kernel};
 use wgpu::util::DeviceExt;
 
 /// One resource bound at a binding index.
@@ -103,6 +103,11 @@ impl<'c> ProgramBuilder<'c> {
     /// Appends one dispatch of `kernel` with `params` (a Pod `Params` struct, as bytes);
     /// `cost` is what the profile credits it with.
     pub fn push(&mut self, kernel: Kernel, binds: &[(u32, Bind)], params: &[u8], workgroups: [u32; 3], cost: Cost) {
+        // The launcher binds exactly what the kernel declares: storage buffers at its storage
+        // bindings, uniforms at its uniform ones (Kernel::bindings, pinned to the WGSL by naga).
+        let declared: Vec<(u32, bool)> = kernel.bindings().iter().map(|&(i, a)| (i, a == Access::Uniform)).collect();
+        let given: Vec<(u32, bool)> = binds.iter().map(|(i, b)| (*i, matches!(b, Bind::Params | Bind::Step))).collect();
+        assert_eq!(given, declared, "{kernel:?}: the launcher's bindings (index, uniform) differ from the kernel's");
         let align = self.ctx.limits().min_uniform_buffer_offset_alignment as usize;
         let params_offset = self.uniforms.len().div_ceil(align) * align;
         self.uniforms.resize(params_offset, 0);
