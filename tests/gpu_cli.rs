@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{assert_close32, elman_ok, fresh_dir, gpu, path_str as s};
+use common::{assert_within, AFTER_STEPS, GRAD_NORM, KERNEL, elman_ok, fresh_dir, gpu, path_str as s};
 use elman::model::checkpoint::Checkpoint;
 use elman::sample::{Generator, NextToken};
 use serde_json::Value;
@@ -71,9 +71,9 @@ fn compare_logs(label: &str, got: &[Value], want: &[Value], steps: usize, clip: 
     let step = |r: &[Value]| r.iter().map(|v| v["step"].as_u64().expect("step is an integer")).collect::<Vec<_>>();
     assert_eq!(step(got), step(want), "{label}: steps");
     assert_eq!(column(got, "lr"), column(want, "lr"), "{label}: learning rates");
-    assert_close32(&format!("{label}: train loss"), &column(got, "train_loss"), &column(want, "train_loss"), 1e-5, 1e-4);
+    assert_within(&format!("{label}: train loss"), &column(got, "train_loss"), &column(want, "train_loss"), KERNEL);
     let norms = column(want, "grad_norm");
-    assert_close32(&format!("{label}: grad norm"), &column(got, "grad_norm"), &norms, 0.0, 1e-3);
+    assert_within(&format!("{label}: grad norm"), &column(got, "grad_norm"), &norms, GRAD_NORM);
     // Clipped flags (0 or 1 per line) agree wherever the norm is not within rounding of θ.
     let clipped = column(want, "clipped");
     for (i, ((g, w), n)) in column(got, "clipped").iter().zip(&clipped).zip(&norms).enumerate() {
@@ -85,7 +85,7 @@ fn compare_logs(label: &str, got: &[Value], want: &[Value], steps: usize, clip: 
     let valid = |r: &[Value]| r.iter().filter_map(|v| v["valid_loss"].as_f64().map(|x| x as f32)).collect::<Vec<_>>();
     let (vg, vc) = (valid(got), valid(want));
     assert_eq!(vc.len(), steps / 5, "{label}: the CPU logs a validation loss every 5 steps");
-    assert_close32(&format!("{label}: valid loss"), &vg, &vc, 1e-5, 1e-4);
+    assert_within(&format!("{label}: valid loss"), &vg, &vc, KERNEL);
 }
 
 fn params(dir: &Path) -> Checkpoint {
@@ -96,7 +96,7 @@ fn params(dir: &Path) -> Checkpoint {
 fn compare_params(label: &str, got: &Checkpoint, want: &Checkpoint) {
     assert_eq!(got.config, want.config, "{label}: model config");
     for (((name, _), g), w) in got.config.tensor_shapes().iter().zip(got.params.tensors()).zip(want.params.tensors()) {
-        assert_close32(&format!("{label}: {name}"), g, w, 2e-5, 1e-4);
+        assert_within(&format!("{label}: {name}"), g, w, AFTER_STEPS);
     }
 }
 
@@ -151,7 +151,7 @@ fn resume_on_gpu_matches_one_gpu_run_and_the_cpu() {
         }
         let (os, ow) = (split.optimizer.expect("optimizer state saved"), whole.optimizer.expect("optimizer state saved"));
         assert_eq!(os.updates, 20, "{name}: update count after the resume");
-        assert_close32(&format!("{name}: resumed vs whole, first moment"), &os.first.flatten(), &ow.first.flatten(), 2e-5, 1e-4);
+        assert_within(&format!("{name}: resumed vs whole, first moment"), &os.first.flatten(), &ow.first.flatten(), AFTER_STEPS);
         // The resumed run's log continues the first segment's and matches both 20-step runs.
         let split_log = log(&dir.join("split"));
         compare_logs(&format!("{name}: GPU 10 + resume 10 vs GPU 20"), &split_log, &log(&dir.join("whole")), 20, clip);
@@ -183,7 +183,7 @@ fn eval_on_gpu_matches_eval_on_cpu() {
     assert_eq!(g["tokens"], c["tokens"], "tokens scored");
     assert_eq!(c["tokens"].as_u64(), Some(valid_len(&valid) - 1), "every character after the first is scored");
     let nats = |v: &Value| v["nats_per_token"].as_f64().expect("nats_per_token is a number") as f32;
-    assert_close32("eval nats/token", &[nats(&g)], &[nats(&c)], 1e-5, 1e-4);
+    assert_within("eval nats/token", &[nats(&g)], &[nats(&c)], KERNEL);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{assert_close32, gpu, tokens};
+use common::{assert_within, AFTER_STEPS, GRAD_NORM, KERNEL, SECOND_MOMENT, gpu, tokens};
 use elman::cpu::CpuTrainer;
 use elman::data::batcher::Batcher;
 use elman::gpu::kernels::Kernel;
@@ -106,22 +106,22 @@ fn check_case(case: Case) {
     }
     assert_eq!(got.len(), STEPS, "{name}: GPU stats count");
     let field = |s: &[StepStats], f: fn(&StepStats) -> f32| s.iter().map(f).collect::<Vec<f32>>();
-    assert_close32(&format!("{name}: loss per step"), &field(&got, |s| s.loss), &field(&want, |s| s.loss), 1e-5, 1e-4);
-    assert_close32(&format!("{name}: grad norm per step"), &field(&got, |s| s.grad_norm), &field(&want, |s| s.grad_norm), 0.0, 1e-3);
+    assert_within(&format!("{name}: loss per step"), &field(&got, |s| s.loss), &field(&want, |s| s.loss), KERNEL);
+    assert_within(&format!("{name}: grad norm per step"), &field(&got, |s| s.grad_norm), &field(&want, |s| s.grad_norm), GRAD_NORM);
     let clipped: Vec<bool> = want.iter().map(|s| s.clipped).collect();
     assert_eq!(got.iter().map(|s| s.clipped).collect::<Vec<_>>(), clipped, "{name}: clipped flags");
     assert!(clipped.contains(&true) && clipped.contains(&false), "{name}: clipping should be active on some steps only: {clipped:?}");
 
     let (pg, pc) = (gpu.params().unwrap(), cpu.params().unwrap());
     for (((label, _), g), c) in case.config.tensor_shapes().iter().zip(pg.tensors()).zip(pc.tensors()) {
-        assert_close32(&format!("{name}: final {label}"), g, c, 2e-5, 1e-4);
+        assert_within(&format!("{name}: final {label}"), g, c, AFTER_STEPS);
     }
     let (og, oc) = (gpu.optimizer_state().unwrap(), cpu.optimizer_state().unwrap());
     assert_eq!(og.updates, oc.updates, "{name}: update count");
-    assert_close32(&format!("{name}: first moment"), &og.first.flatten(), &oc.first.flatten(), 2e-5, 1e-4);
-    assert_close32(&format!("{name}: second moment"), &og.second.flatten(), &oc.second.flatten(), 1e-7, 1e-3);
+    assert_within(&format!("{name}: first moment"), &og.first.flatten(), &oc.first.flatten(), AFTER_STEPS);
+    assert_within(&format!("{name}: second moment"), &og.second.flatten(), &oc.second.flatten(), SECOND_MOMENT);
     for (l, (g, c)) in gpu.hidden().unwrap().iter().zip(cpu.hidden().unwrap()).enumerate() {
-        assert_close32(&format!("{name}: carried hidden state of layer {l}"), g, &c, 2e-5, 1e-4);
+        assert_within(&format!("{name}: carried hidden state of layer {l}"), g, &c, AFTER_STEPS);
     }
 
     // Evaluation from a zero state over chunks with a shorter last one, and training state
@@ -129,13 +129,13 @@ fn check_case(case: Case) {
     let stream = tokens(99, 2 * case.t + case.t / 2 + 1, case.config.vocab);
     let eval = elman::data::batcher::stream_batches(&stream, case.t);
     let (eg, ec) = (gpu.evaluate(&eval).unwrap(), cpu.evaluate(&eval).unwrap());
-    assert_close32(&format!("{name}: evaluation loss"), &[eg as f32], &[ec as f32], 1e-5, 1e-4);
+    assert_within(&format!("{name}: evaluation loss"), &[eg as f32], &[ec as f32], KERNEL);
     assert_eq!(gpu.params().unwrap(), pg, "{name}: evaluate changed the parameters");
     let short = Batch { n: case.n, t: case.t - 1, inputs: batches[0].inputs[..case.n * (case.t - 1)].to_vec(), targets: batches[0].targets[..case.n * (case.t - 1)].to_vec() };
     cpu.step(&short, case.lr).unwrap();
     gpu.step(&short, case.lr).unwrap();
     let (sg, sc) = (gpu.drain_stats().unwrap(), cpu.drain_stats().unwrap());
-    assert_close32(&format!("{name}: loss of a step after evaluate, T' = T − 1"), &[sg[0].loss], &[sc[0].loss], 1e-5, 1e-4);
+    assert_within(&format!("{name}: loss of a step after evaluate, T' = T − 1"), &[sg[0].loss], &[sc[0].loss], KERNEL);
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn streamed_evaluation_over_many_submissions_matches_the_cpu() {
     let mut model = GpuModel::new(ctx, config.clone(), &params, 1, 3).unwrap();
     let mut cpu = CpuTrainer::new(config, params, UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None), 1).unwrap();
     let (g, c) = (model.evaluate(&eval).unwrap(), cpu.evaluate(&eval).unwrap());
-    assert_close32("streamed evaluation, 600 chunks", &[g as f32], &[c as f32], 1e-5, 1e-4);
+    assert_within("streamed evaluation, 600 chunks", &[g as f32], &[c as f32], KERNEL);
     // Twice in a row: the evaluation state restarts from zero.
     assert_eq!(model.evaluate(&eval).unwrap(), g);
 }
@@ -272,9 +272,9 @@ fn check_sampling(name: &'static str, config: ModelConfig, n: usize, t: usize) {
     trainer.model().reset_sample_state();
     for (step, &tok) in tokens(21, 12, config.vocab).iter().enumerate() {
         let want = cpu.advance(tok).unwrap().to_vec();
-        assert_close32(&format!("{name}: logits after token {step}"), gpu.advance(tok).unwrap(), &want, 2e-5, 1e-4);
+        assert_within(&format!("{name}: logits after token {step}"), gpu.advance(tok).unwrap(), &want, AFTER_STEPS);
         let inside = trainer.model().sample_step(tok).unwrap();
-        assert_close32(&format!("{name}: the trainer's model, logits after token {step}"), &inside, &want, 2e-5, 1e-4);
+        assert_within(&format!("{name}: the trainer's model, logits after token {step}"), &inside, &want, AFTER_STEPS);
     }
     let err = gpu.advance(config.vocab as u32).unwrap_err().to_string();
     assert!(err.contains("outside the vocabulary"), "{name}: {err}");

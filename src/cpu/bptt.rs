@@ -1,17 +1,17 @@
 //! Forward pass and backpropagation through time for one chunk, in plain loops plus GEMMs
 //! (generic over f32/f64). Shapes: n rows, T steps, rows are time-major (r = t·n + i).
 //!
-//! Forward, for layer l with input rows X_l [T·n, in_l] (X_0 = embedding[tokens]; with
-//! dropout, X_l ⊙ M_l):
-//!   P = X_l W_xh + b_h (one GEMM for all steps), H_t = φ(P_t + H_{t-1} W_hh) for t = 0..T−1,
-//!   with H_{-1} the carried state. Output: Z = (H^{L-1} ⊙ M_L) W_q + b_q,
-//!   loss = mean_r CE(Z_r, y_r).
+//! The notation is the GPU program's (src/gpu/step_program.rs). Forward, for layer l with
+//! input rows X^l [T·n, in_l] (X^0 = embedding[tokens]; with dropout, X^l ⊙ M_l):
+//!   P^l = X^l W_xh^l + b^l (one GEMM for all steps), H^l_t = φ(P^l_t + H^l_{t-1} W_hh^l) for
+//!   t = 0..T−1, with H^l_{-1} the carried state. Output, with H^L the top layer's outputs:
+//!   logits = (H^L ⊙ M_L) W_q + b_q, loss = mean_r CE(logits_r, y_r).
 //! Backward (truncated at the chunk start: no gradient reaches H_{-1}):
-//!   dZ_out = (softmax(Z) − onehot(y)) / (n·T); dW_q = (H ⊙ M_L)ᵀ dZ_out; db_q = Σ_r dZ_out;
-//!   dH = (dZ_out W_qᵀ) ⊙ M_L; per layer, top down: dA_t = (dH_t + dA_{t+1} W_hhᵀ) ⊙ φ'(H_t)
-//!   for t = T−1..0 (dA_T = 0), dW_hh = Σ_t H_{t-1}ᵀ dA_t, dW_xh = (X_l ⊙ M_l)ᵀ dA,
-//!   db_h = Σ_r dA_r, dX_l = (dA W_xhᵀ) ⊙ M_l, which is dH for layer l−1, or scattered into
-//!   the embedding gradient at the token ids for l = 0.
+//!   dlogits = (softmax(logits) − onehot(y)) / (n·T); [dW_q; db_q] = [H^L ⊙ M_L; 1]ᵀ dlogits;
+//!   dH^L = (dlogits W_qᵀ) ⊙ M_L; per layer, top down: dZ^l_t = (dH^l_t + dZ^l_{t+1} W_hh^lᵀ)
+//!   ⊙ φ'(H^l_t) for t = T−1..0 (no dZ^l_T), dW_hh^l = Σ_t H^l_{t-1}ᵀ dZ^l_t,
+//!   dW_xh^l = (X^l ⊙ M_l)ᵀ dZ^l, db^l = Σ_r dZ^l_r, dX^l = (dZ^l W_xh^lᵀ) ⊙ M_l, which is
+//!   dH^{l-1}, or scattered into the embedding gradient at the token ids for l = 0.
 
 use super::ops;
 use super::Scalar;
@@ -66,16 +66,6 @@ impl<F: Scalar> ForwardCache<F> {
     }
 }
 
-fn mask_of<F: Scalar>(key: &DropoutKey, site: usize, len: usize) -> Vec<F> {
-    key.mask(site as u32, len).into_iter().map(|x| F::from_f64(x as f64)).collect()
-}
-
-fn multiply<F: Scalar>(x: &mut [F], mask: &[F]) {
-    for (v, &m) in x.iter_mut().zip(mask) {
-        *v *= m;
-    }
-}
-
 /// Runs the model over `inputs` ([T·n] time-major ids) from the carried states `h0`
 /// (one [n·h_l] per layer), with dropout when `dropout` is given.
 pub fn forward<F: Scalar>(
@@ -96,13 +86,13 @@ pub fn forward<F: Scalar>(
         Some(key) => (0..=layers)
             .map(|site| {
                 let width = if site < layers { config.layer_input(site) } else { config.top_hidden() };
-                mask_of(key, site, rows * width)
+                ops::dropout_mask(key, site, rows * width)
             })
             .collect(),
         None => Vec::new(),
     };
     if let Some(m) = masks.first() {
-        multiply(&mut embedded, m);
+        ops::dropout_apply(&mut embedded, m);
     }
 
     let mut layer_inputs: Vec<Option<Vec<F>>> = vec![Some(embedded)];
@@ -110,11 +100,7 @@ pub fn forward<F: Scalar>(
     for (l, layer) in params.layers.iter().enumerate() {
         let (width_in, h) = (config.layer_input(l), config.hidden[l]);
         if l > 0 {
-            let masked = masks.get(l).map(|m| {
-                let mut x = hidden[l - 1][n * width_in..].to_vec();
-                multiply(&mut x, m);
-                x
-            });
+            let masked = masks.get(l).map(|m| ops::dropout_copy(&hidden[l - 1][n * width_in..], m));
             layer_inputs.push(masked);
         }
         let x: &[F] = match &layer_inputs[l] {
@@ -123,7 +109,7 @@ pub fn forward<F: Scalar>(
         };
         let mut hs = vec![F::zero(); (steps + 1) * n * h];
         hs[..n * h].copy_from_slice(&h0[l]);
-        // P = X W_xh + b_h for all steps at once, written straight into the H_t slots.
+        // P^l = X^l W_xh^l + b^l for all steps at once, written straight into the H_t slots.
         let (_, proj) = hs.split_at_mut(n * h);
         ops::matmul(proj, x, layer.w_xh.as_slice().expect("standard layout"), rows, width_in, h, false, false, false);
         ops::add_bias_rows(proj, layer.b_h.as_slice().expect("standard layout"));
@@ -140,11 +126,7 @@ pub fn forward<F: Scalar>(
     }
 
     let top = config.top_hidden();
-    let top_input = masks.get(layers).map(|m| {
-        let mut x = hidden[layers - 1][n * top..].to_vec();
-        multiply(&mut x, m);
-        x
-    });
+    let top_input = masks.get(layers).map(|m| ops::dropout_copy(&hidden[layers - 1][n * top..], m));
     let v = config.vocab;
     let mut logits = vec![F::zero(); rows * v];
     let h_top: &[F] = match &top_input {
@@ -159,7 +141,7 @@ pub fn forward<F: Scalar>(
 /// Mean cross-entropy (nats/token) of a forward pass against `targets`.
 pub fn mean_loss<F: Scalar>(cache: &ForwardCache<F>, targets: &[u32], vocab: usize) -> f64 {
     let losses = ops::softmax_xent_loss(&cache.logits, targets, vocab);
-    losses.iter().map(|x| x.to_f64()).sum::<f64>() / targets.len() as f64
+    ops::loss_sum(&losses, 1.0 / targets.len() as f64)
 }
 
 /// Forward + BPTT over one chunk: writes ∂loss/∂params into `grads` (overwriting) and
@@ -185,14 +167,14 @@ pub fn loss_and_gradients<F: Scalar>(
     let mut dlogits = vec![F::zero(); rows * v];
     let scale = F::from_f64(1.0 / rows as f64);
     let losses = ops::softmax_xent(&cache.logits, targets, v, scale, &mut dlogits);
-    let loss = losses.iter().map(|x| x.to_f64()).sum::<f64>() / rows as f64;
+    let loss = ops::loss_sum(&losses, 1.0 / rows as f64);
 
     ops::matmul(grads.out_w.as_slice_mut().expect("standard layout"), cache.top_rows(config, n), &dlogits, top, rows, v, true, false, false);
     ops::bias_grad(&dlogits, grads.out_b.as_slice_mut().expect("standard layout"));
     let mut d_h = vec![F::zero(); rows * top];
     ops::matmul(&mut d_h, &dlogits, params.out_w.as_slice().expect("standard layout"), rows, v, top, false, true, false);
     if let Some(m) = cache.masks.get(layers) {
-        multiply(&mut d_h, m);
+        ops::dropout_apply(&mut d_h, m);
     }
 
     for l in (0..layers).rev() {
@@ -200,22 +182,22 @@ pub fn loss_and_gradients<F: Scalar>(
         let layer = &params.layers[l];
         let w_hh = layer.w_hh.as_slice().expect("standard layout");
         let hs = &cache.hidden[l];
-        let mut d_a = vec![F::zero(); rows * h];
+        let mut d_z = vec![F::zero(); rows * h];
         for t in (0..steps).rev() {
-            let (now, later) = d_a.split_at_mut((t + 1) * n * h);
+            let (now, later) = d_z.split_at_mut((t + 1) * n * h);
             let dz_next = if t + 1 < steps { Some(&later[..n * h]) } else { None };
             let h_t = &hs[(t + 1) * n * h..(t + 2) * n * h];
             ops::rnn_step_backward(config.activation, h, &d_h[t * n * h..(t + 1) * n * h], dz_next, w_hh, h_t, &mut now[t * n * h..]);
         }
         let g = &mut grads.layers[l];
-        // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dA: the first T·n rows of the stored states.
-        ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_a, h, rows, h, true, false, false);
-        ops::matmul(g.w_xh.as_slice_mut().expect("standard layout"), cache.input_of(config, l, n), &d_a, width_in, rows, h, true, false, false);
-        ops::bias_grad(&d_a, g.b_h.as_slice_mut().expect("standard layout"));
+        // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dZ: the first T·n rows of the stored states.
+        ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_z, h, rows, h, true, false, false);
+        ops::matmul(g.w_xh.as_slice_mut().expect("standard layout"), cache.input_of(config, l, n), &d_z, width_in, rows, h, true, false, false);
+        ops::bias_grad(&d_z, g.b_h.as_slice_mut().expect("standard layout"));
         let mut d_x = vec![F::zero(); rows * width_in];
-        ops::matmul(&mut d_x, &d_a, layer.w_xh.as_slice().expect("standard layout"), rows, h, width_in, false, true, false);
+        ops::matmul(&mut d_x, &d_z, layer.w_xh.as_slice().expect("standard layout"), rows, h, width_in, false, true, false);
         if let Some(m) = cache.masks.get(l) {
-            multiply(&mut d_x, m);
+            ops::dropout_apply(&mut d_x, m);
         }
         if l == 0 {
             let g_emb = grads.embedding.as_slice_mut().expect("standard layout");

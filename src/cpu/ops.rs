@@ -6,6 +6,7 @@
 //! h = hidden width, V = vocabulary, d = embedding width.
 
 use super::Scalar;
+use crate::dropout::DropoutKey;
 use crate::model::Activation;
 
 /// C [m, n] ← [C +] op(A) · op(B) (see [`Scalar::gemm`]); the kernel family `matmul`.
@@ -137,9 +138,35 @@ pub fn bias_grad<F: Scalar>(d_rows: &[F], out: &mut [F]) {
     }
 }
 
-/// ‖g‖² = Σ over every gradient tensor of Σ g², accumulated in f64.
-pub fn grad_norm_sq<F: Scalar>(grads: &[&[F]]) -> f64 {
-    grads.iter().flat_map(|g| g.iter()).map(|&x| x.to_f64() * x.to_f64()).sum()
+/// The twin of reduce.wgsl's `grad_norm_partial` + `grad_norm_finish`: the global norm
+/// ‖g‖ over every gradient tensor (squares summed in f64) and the clip factor
+/// min(1, θ/‖g‖) the optimizer scales by.
+pub fn grad_norm<F: Scalar>(grads: &[&[F]], clip: Option<f32>) -> (f64, f64) {
+    let norm = grads.iter().flat_map(|g| g.iter()).map(|&x| x.to_f64() * x.to_f64()).sum::<f64>().sqrt();
+    (norm, clip_factor(norm, clip))
+}
+
+/// The twin of reduce.wgsl's `loss_sum`: scale · Σ_r row_loss[r] (in f64).
+pub fn loss_sum<F: Scalar>(row_loss: &[F], scale: f64) -> f64 {
+    scale * row_loss.iter().map(|x| x.to_f64()).sum::<f64>()
+}
+
+/// Site `site`'s dropout multipliers over `len` elements (src/dropout.rs's hash; the GPU
+/// draws the same bits inside its kernels).
+pub fn dropout_mask<F: Scalar>(key: &DropoutKey, site: usize, len: usize) -> Vec<F> {
+    key.mask(site as u32, len).into_iter().map(|x| F::from_f64(x as f64)).collect()
+}
+
+/// The twin of dropout.wgsl's `dropout_apply`: x ← x ⊙ M in place.
+pub fn dropout_apply<F: Scalar>(x: &mut [F], mask: &[F]) {
+    for (v, &m) in x.iter_mut().zip(mask) {
+        *v *= m;
+    }
+}
+
+/// The twin of dropout.wgsl's `dropout_copy`: src ⊙ M as a new buffer.
+pub fn dropout_copy<F: Scalar>(src: &[F], mask: &[F]) -> Vec<F> {
+    src.iter().zip(mask).map(|(&v, &m)| v * m).collect()
 }
 
 /// The clip factor min(1, θ/‖g‖) (1 when clipping is off or the norm is 0).
@@ -150,11 +177,12 @@ pub fn clip_factor(norm: f64, clip: Option<f32>) -> f64 {
     }
 }
 
-/// Global-norm clipping in place over every tensor: g ← min(1, θ/‖g‖)·g.
-/// Returns (‖g‖ before clipping, the factor applied).
+/// Global-norm clipping in place over every tensor: g ← min(1, θ/‖g‖)·g. Returns (‖g‖
+/// before clipping, the factor applied). (The trainers leave g alone and hand the factor
+/// to the optimizer instead, as the GPU does.)
 pub fn clip_in_place<F: Scalar>(grads: &mut [&mut [F]], clip: Option<f32>) -> (f64, f64) {
-    let norm = grads.iter().flat_map(|g| g.iter()).map(|&x| x.to_f64() * x.to_f64()).sum::<f64>().sqrt();
-    let factor = clip_factor(norm, clip);
+    let views: Vec<&[F]> = grads.iter().map(|g| &**g).collect();
+    let (norm, factor) = grad_norm(&views, clip);
     if factor < 1.0 {
         let f = F::from_f64(factor);
         for x in grads.iter_mut().flat_map(|g| g.iter_mut()) {

@@ -44,7 +44,7 @@ impl CpuTrainer {
         })
     }
 
-    /// The gradient the last step applied (after clipping).
+    /// The gradient of the last step (before the clip factor the optimizer applied).
     pub fn last_gradients(&self) -> &Params<f32> {
         &self.grads
     }
@@ -112,8 +112,9 @@ impl Trainer for CpuTrainer {
             key.as_ref(),
             &mut self.grads,
         );
-        let (norm, scale) = ops::clip_in_place(&mut self.grads.tensors_mut(), self.update.clip);
-        self.apply_update(lr, 1.0);
+        // As on the GPU: the norm and the clip factor, then the optimizer scales by it.
+        let (norm, scale) = ops::grad_norm(&self.grads.tensors(), self.update.clip);
+        self.apply_update(lr, scale as f32);
         self.hidden = cache.final_hidden(&self.config, self.n);
         self.stats.push(StepStats { loss: loss as f32, grad_norm: norm as f32, clipped: scale < 1.0 });
         Ok(())

@@ -38,6 +38,33 @@ pub fn assert_close(label: &str, got: &[f64], want: &[f64], atol: f64, rtol: f64
     );
 }
 
+/// A tolerance: |got − want| ≤ atol + rtol·|want|.
+#[derive(Clone, Copy, Debug)]
+pub struct Tol {
+    pub atol: f32,
+    pub rtol: f32,
+}
+
+/// The CPU-vs-GPU tolerances, named once (f32 on both sides; only the summation order
+/// differs, so each product of K terms of size ~1 agrees to ~K·ε, and differences compound
+/// over the steps of a run):
+/// one kernel's products, a step's loss, an evaluation's nats/token;
+pub const KERNEL: Tol = Tol { atol: 1e-5, rtol: 1e-4 };
+/// parameters, moments, carried states and logits after many steps (Adam divides m by
+/// √v, so a near-zero gradient can move a parameter by a sizeable fraction of lr on a
+/// rounding difference; lr ≤ 0.01 bounds that);
+pub const AFTER_STEPS: Tol = Tol { atol: 2e-5, rtol: 1e-4 };
+/// the gradient norm of a step (a sum of squares over every gradient, carrying the
+/// rounding of the whole backward pass);
+pub const GRAD_NORM: Tol = Tol { atol: 0.0, rtol: 1e-3 };
+/// Adam's second moment (squares of gradients: twice the relative error).
+pub const SECOND_MOMENT: Tol = Tol { atol: 1e-7, rtol: 1e-3 };
+
+/// [`assert_close32`] with a named tolerance.
+pub fn assert_within(label: &str, got: &[f32], want: &[f32], tol: Tol) {
+    assert_close32(label, got, want, tol.atol, tol.rtol);
+}
+
 /// f32 slice to f64 vector, for [`assert_close`].
 pub fn widen(x: &[f32]) -> Vec<f64> {
     x.iter().map(|&v| v as f64).collect()
