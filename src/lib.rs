@@ -17,6 +17,7 @@ pub mod plot;
 pub mod ngram;
 pub mod rng;
 pub mod sample;
+pub mod settings;
 pub mod runlog;
 pub mod lr_schedule;
 pub mod train_loop;

@@ -4,54 +4,17 @@
 //! last good checkpoint stays).
 
 use crate::choice::Choice;
-use crate::data::{stream_batches, Batcher, Corpus, TokenizerKind};
+use crate::data::{stream_batches, Batcher, Corpus};
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::{write_atomic, Checkpoint};
-use crate::model::ModelConfig;
 use crate::runlog::RunLog;
-use crate::lr_schedule::LrSchedule;
-use crate::trainer::{Evaluate, StepStats, Trainer, UpdateConfig};
+use crate::settings::TrainSettings;
+use crate::trainer::{Evaluate, StepStats, Trainer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// The resolved settings of a run (written to `config.json` in the run directory and
-/// into every checkpoint, so `--resume` needs nothing else).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunSettings {
-    /// Training text (None: the built-in manual).
-    pub data: Option<PathBuf>,
-    /// Validation text (None: the last 10 % of the training tokens).
-    pub valid: Option<PathBuf>,
-    pub tokenizer: TokenizerKind,
-    pub max_vocab: Option<usize>,
-    pub model: ModelConfig,
-    pub update: UpdateConfig,
-    /// T: steps per chunk (truncated BPTT length).
-    pub seq_len: usize,
-    /// n: parallel streams per batch.
-    pub batch: usize,
-    /// Total optimisation steps of the run.
-    pub steps: u64,
-    /// Base learning rate, shaped by `schedule`.
-    pub lr: f32,
-    pub schedule: LrSchedule,
-    /// Initialisation seed.
-    pub seed: u64,
-    /// Evaluate on the validation stream every this many steps (0 = only at the end).
-    pub eval_every: u64,
-    /// Score at most this many validation tokens per evaluation (0 = all).
-    pub eval_tokens: usize,
-    /// Checkpoint every this many steps (0 = only at the end).
-    pub save_every: u64,
-    /// Read back stats and print a log line every this many steps.
-    pub log_every: u64,
-    /// Stop (evaluate, save, exit normally) once this segment has run this long.
-    #[serde(default)]
-    pub max_minutes: Option<f64>,
-}
 
 /// Where a run stands: written into checkpoints so a run can continue exactly.
 /// (Initialisation is a function of the seed and dropout masks of the update number, so
@@ -116,19 +79,22 @@ pub fn evaluate_stream(model: &mut dyn Evaluate, tokens: &[u32], seq_len: usize,
 pub fn run(
     trainer: &mut dyn Trainer,
     corpus: &Corpus,
-    settings: &RunSettings,
+    settings: &TrainSettings,
     start: Progress,
     out: &Path,
     log: &mut dyn FnMut(&LogLine),
 ) -> Result<Outcome> {
     std::fs::create_dir_all(out).map_err(|source| ElmanError::Io { path: out.to_path_buf(), source })?;
-    let config_json = serde_json::to_string_pretty(settings).expect("settings serialize");
+    // The settings, and the model they make with this corpus's vocabulary.
+    let mut config = serde_json::to_value(settings).expect("settings serialize");
+    config["model"] = serde_json::to_value(settings.model_config(corpus.vocab.len())).expect("the model config serializes");
+    let config_json = serde_json::to_string_pretty(&config).expect("settings serialize");
     write_atomic(&out.join("config.json"), config_json.as_bytes())?;
     let title = format!(
         "elman: d={} h={:?} {} · n={} T={} · {}",
-        settings.model.embed,
-        settings.model.hidden,
-        settings.model.activation.name(),
+        settings.embed,
+        settings.hidden,
+        settings.activation.name(),
         settings.batch,
         settings.seq_len,
         settings.data.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in manual".into())
@@ -136,6 +102,8 @@ pub fn run(
     let mut run_log = RunLog::open(out, &title, start.step)?;
     let elapsed_before = run_log.elapsed_s();
 
+    let schedule = settings.lr_schedule();
+    schedule.validate()?;
     let mut batcher = Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
     batcher.seek(start.batch_position);
     let mut progress = start;
@@ -149,7 +117,7 @@ pub fn run(
     let mut last_train = None;
     let mut last_valid = None;
     let mut interrupted = false;
-    let zeros: Vec<Vec<f32>> = settings.model.hidden.iter().map(|&h| vec![0.0; settings.batch * h]).collect();
+    let zeros: Vec<Vec<f32>> = settings.hidden.iter().map(|&h| vec![0.0; settings.batch * h]).collect();
 
     while progress.step < settings.steps {
         let (batch, epoch_start) = batcher.next_batch(&corpus.train);
@@ -157,7 +125,7 @@ pub fn run(
             // A new pass: every stream jumps back to its start, so the carried state restarts.
             trainer.set_hidden(&zeros)?;
         }
-        let lr = settings.schedule.lr_at(settings.lr, progress.step, settings.steps);
+        let lr = schedule.lr_at(settings.lr, progress.step, settings.steps);
         trainer.step(&batch, lr)?;
         progress.step += 1;
         progress.batch_position = batcher.position();
@@ -242,12 +210,12 @@ fn check_finite(stats: &[StepStats], step: u64) -> Result<f32> {
 }
 
 /// Writes the trainer's full state (parameters, optimizer, hidden, progress) atomically.
-pub fn save_checkpoint(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, settings: &RunSettings, progress: Progress, path: &Path) -> Result<()> {
+pub fn save_checkpoint(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, settings: &TrainSettings, progress: Progress, path: &Path) -> Result<()> {
     let mut extra = BTreeMap::new();
     extra.insert("progress".into(), serde_json::to_string(&progress).expect("progress serializes"));
     extra.insert("settings".into(), serde_json::to_string(settings).expect("settings serialize"));
     let ckpt = Checkpoint {
-        config: settings.model.clone(),
+        config: settings.model_config(vocab.len()),
         vocab: Some(vocab.clone()),
         params: trainer.params()?,
         optimizer: Some(trainer.optimizer_state()?),
@@ -258,9 +226,9 @@ pub fn save_checkpoint(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, se
 }
 
 /// The run settings and progress stored in a checkpoint by [`save_checkpoint`].
-pub fn stored_run(ckpt: &Checkpoint, path: &Path) -> Result<(RunSettings, Progress)> {
+pub fn stored_run(ckpt: &Checkpoint, path: &Path) -> Result<(TrainSettings, Progress)> {
     let bad = |what: &str| ElmanError::Checkpoint { path: path.to_path_buf(), detail: format!("no usable {what} in its metadata (not a run checkpoint)") };
-    let settings: RunSettings = serde_json::from_str(ckpt.extra.get("settings").ok_or_else(|| bad("settings"))?).map_err(|_| bad("settings"))?;
+    let settings = TrainSettings::from_json(ckpt.extra.get("settings").ok_or_else(|| bad("settings"))?).map_err(|_| bad("settings"))?;
     let progress: Progress = serde_json::from_str(ckpt.extra.get("progress").ok_or_else(|| bad("progress"))?).map_err(|_| bad("progress"))?;
     Ok((settings, progress))
 }

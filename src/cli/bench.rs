@@ -25,7 +25,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub sizes: Vec<String>,
     /// cpu or gpu alone; auto (default) measures both (the GPU may be a software adapter).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, value_parser = super::choices::choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
     /// Use the GPU adapter whose name contains this text.
     #[arg(long)]

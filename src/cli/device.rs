@@ -7,15 +7,7 @@ use elman::sample::{Generator, NextToken};
 use elman::trainer::{Evaluate, Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    /// A hardware GPU when wgpu finds one, else the CPU.
-    Auto,
-    Cpu,
-    /// A GPU adapter, software ones (lavapipe) included.
-    Gpu,
-}
+pub use elman::settings::DeviceChoice;
 
 /// The GPU to run `what` on, or None for the CPU: `gpu` takes any adapter, software ones
 /// included; `auto` only a hardware GPU, else the CPU with a one-line warning.

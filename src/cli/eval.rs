@@ -22,7 +22,7 @@ pub struct EvalArgs {
     /// Chunk length (the state is carried across chunks; default: the run's --seq-len).
     #[arg(long)]
     pub seq_len: Option<usize>,
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = super::choices::choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
     #[arg(long)]
     pub adapter: Option<String>,

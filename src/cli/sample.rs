@@ -29,7 +29,7 @@ pub struct SampleArgs {
     pub prime: String,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = super::choices::choice::<DeviceChoice>(), default_value = "auto")]
     pub device: DeviceChoice,
     #[arg(long)]
     pub adapter: Option<String>,

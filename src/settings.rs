@@ -1,0 +1,552 @@
+//! Every training setting in one table: its key (the TOML key and, on the command line,
+//! the flag `--key`), type, default, help, check, and whether a resumed run fixes it.
+//! From the table come [`TrainOptions`] (each setting unset or set: one layer of flags, a
+//! config file or a resumed run, merged by [`TrainOptions::or`]), [`TrainSettings`] (every
+//! setting resolved and checked, stored in each checkpoint), the list the command line
+//! builds its flags from ([`setting_infos`]), and the resume-mismatch check. Adding a
+//! setting is one row here plus its use.
+//!
+//! Layering, lowest first: defaults < a resumed run's stored settings < the config file <
+//! the flags; the settings a resumed run fixes (the model's shape, tokenizer, batch and
+//! chunk length) must not be contradicted by the config file or the flags.
+
+use crate::choice::Choice;
+use crate::data::TokenizerKind;
+use crate::error::{ElmanError, Result};
+use crate::lr_schedule::LrSchedule;
+use crate::model::{Activation, ModelConfig};
+use crate::trainer::{Optimizer, UpdateConfig};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The learning-rate schedule's kind (its parameters are settings of their own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    Constant,
+    Step,
+    Cosine,
+}
+
+impl Choice for ScheduleKind {
+    const WHAT: &'static str = "schedule";
+    const TABLE: &'static [(Self, &'static str, &'static str)] = &[
+        (ScheduleKind::Constant, "constant", "The same learning rate throughout"),
+        (ScheduleKind::Step, "step", "Multiply the rate by lr-decay every lr-decay-every steps"),
+        (ScheduleKind::Cosine, "cosine", "Linear warm-up over warmup steps, then cosine down to min-lr"),
+    ];
+}
+
+/// The update rule's kind (SGD's momentum is a setting of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+impl Choice for OptimizerKind {
+    const WHAT: &'static str = "optimizer";
+    const TABLE: &'static [(Self, &'static str, &'static str)] =
+        &[(OptimizerKind::Sgd, "sgd", "SGD with momentum"), (OptimizerKind::Adam, "adam", "Adam (β1 0.9, β2 0.999, ε 1e-8)")];
+}
+
+/// Where to compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+impl Choice for DeviceChoice {
+    const WHAT: &'static str = "device";
+    const TABLE: &'static [(Self, &'static str, &'static str)] = &[
+        (DeviceChoice::Auto, "auto", "A hardware GPU when wgpu finds one, else the CPU"),
+        (DeviceChoice::Cpu, "cpu", "The CPU"),
+        (DeviceChoice::Gpu, "gpu", "A GPU adapter, software ones (lavapipe) included"),
+    ];
+}
+
+/// A setting's value type: read from the command line, shown in messages and help.
+pub trait SettingValue: Sized + Clone + PartialEq {
+    fn parse_value(text: &str) -> std::result::Result<Self, String>;
+    fn show(&self) -> String;
+    /// (name, help) of each possible value, for the named choices.
+    fn choices() -> Option<Vec<(&'static str, &'static str)>> {
+        None
+    }
+    /// A switch (given as `--key`, no value).
+    const IS_SWITCH: bool = false;
+}
+
+macro_rules! setting_value_from_str {
+    ($($t:ty),*) => {$(
+        impl SettingValue for $t {
+            fn parse_value(text: &str) -> std::result::Result<Self, String> {
+                text.trim().parse::<$t>().map_err(|e| e.to_string())
+            }
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+setting_value_from_str!(usize, u64, f32, f64, String);
+
+impl SettingValue for bool {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        text.trim().parse::<bool>().map_err(|e| e.to_string())
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+    const IS_SWITCH: bool = true;
+}
+
+impl SettingValue for PathBuf {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        Ok(PathBuf::from(text))
+    }
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// Comma-separated, as `--hidden 512,256`.
+impl SettingValue for Vec<usize> {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        text.split(',').map(|p| p.trim().parse::<usize>().map_err(|e| format!("'{p}': {e}"))).collect()
+    }
+    fn show(&self) -> String {
+        self.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl<T: SettingValue> SettingValue for Option<T> {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        T::parse_value(text).map(Some)
+    }
+    fn show(&self) -> String {
+        self.as_ref().map_or_else(|| "none".to_string(), T::show)
+    }
+    fn choices() -> Option<Vec<(&'static str, &'static str)>> {
+        T::choices()
+    }
+}
+
+impl<T: Choice> SettingValue for T {
+    fn parse_value(text: &str) -> std::result::Result<Self, String> {
+        T::parse(text).map_err(|e| e.to_string())
+    }
+    fn show(&self) -> String {
+        self.name().to_string()
+    }
+    fn choices() -> Option<Vec<(&'static str, &'static str)>> {
+        Some(T::TABLE.iter().map(|&(_, name, about)| (name, about)).collect())
+    }
+}
+
+/// Whether a resumed run fixes a setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// The checkpoint's value stands; another one given is an error.
+    Fixed,
+    /// The config file and the flags may change it.
+    Free,
+}
+
+/// What the command line needs to offer one setting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingInfo {
+    pub key: &'static str,
+    pub help: String,
+    /// The default as help shows it.
+    pub default: String,
+    pub resume: Resume,
+    pub choices: Option<Vec<(&'static str, &'static str)>>,
+    pub switch: bool,
+}
+
+/// A setting given with another value than the resumed run has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumeClash {
+    pub key: &'static str,
+    pub given: String,
+    pub stored: String,
+}
+
+// Checks: Ok, or the problem after the setting's name ("must be > 0").
+type Check<T> = fn(&T) -> std::result::Result<(), String>;
+
+fn positive_usize(v: &usize) -> std::result::Result<(), String> {
+    if *v > 0 {
+        Ok(())
+    } else {
+        Err("must be > 0".into())
+    }
+}
+
+fn positive_u64(v: &u64) -> std::result::Result<(), String> {
+    if *v > 0 {
+        Ok(())
+    } else {
+        Err("must be > 0".into())
+    }
+}
+
+fn positive_f32(v: &f32) -> std::result::Result<(), String> {
+    if *v > 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(format!("must be a positive number, got {v}"))
+    }
+}
+
+fn non_negative_f32(v: &f32) -> std::result::Result<(), String> {
+    if *v >= 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(format!("must be ≥ 0, got {v}"))
+    }
+}
+
+fn unit_interval_open(v: &f32) -> std::result::Result<(), String> {
+    if (0.0..1.0).contains(v) {
+        Ok(())
+    } else {
+        Err(format!("must be in [0, 1), got {v}"))
+    }
+}
+
+fn decay_factor(v: &f32) -> std::result::Result<(), String> {
+    if *v > 0.0 && *v <= 1.0 {
+        Ok(())
+    } else {
+        Err(format!("must be in (0, 1], got {v}"))
+    }
+}
+
+fn widths(v: &Vec<usize>) -> std::result::Result<(), String> {
+    if !v.is_empty() && !v.contains(&0) {
+        Ok(())
+    } else {
+        Err(format!("must list one or more widths > 0, got {v:?}"))
+    }
+}
+
+fn some<T>(check: Check<T>) -> impl Fn(&Option<T>) -> std::result::Result<(), String> {
+    move |v| v.as_ref().map_or(Ok(()), check)
+}
+
+fn positive_minutes(v: &Option<f64>) -> std::result::Result<(), String> {
+    match v {
+        Some(m) if m.is_nan() || *m <= 0.0 => Err(format!("must be > 0, got {m}")),
+        _ => Ok(()),
+    }
+}
+
+macro_rules! settings_table {
+    ($(
+        $(#[doc = $doc:literal])+
+        $field:ident $key:literal : $ty:ty = $default:expr, $resume:ident $(, shown $shown:literal)? $(, check $check:expr)? ;
+    )+) => {
+        /// Every training setting, each unset (`None`) or set: one layer of a run's
+        /// settings (defaults aside), as flags, a config file (TOML, keys as the flags) or
+        /// a resumed run give it.
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        pub struct TrainOptions {
+            $($(#[doc = $doc])+ pub $field: Option<$ty>,)+
+        }
+
+        /// Every training setting, resolved and checked (stored in each checkpoint and in
+        /// the run directory's config.json).
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub struct TrainSettings {
+            $($(#[doc = $doc])+ pub $field: $ty,)+
+        }
+
+        /// Key, help, default, resume rule and choices of every setting, in table order.
+        pub fn setting_infos() -> Vec<SettingInfo> {
+            vec![$({
+                let default: $ty = $default;
+                let shown: &str = concat!("" $(, $shown)?);
+                SettingInfo {
+                    key: $key,
+                    help: [$($doc),+].iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "),
+                    default: if shown.is_empty() { default.show() } else { shown.to_string() },
+                    resume: Resume::$resume,
+                    choices: <$ty as SettingValue>::choices(),
+                    switch: <$ty as SettingValue>::IS_SWITCH,
+                }
+            }),+]
+        }
+
+        impl TrainOptions {
+            /// Settings set here win; the rest come from `lower`.
+            pub fn or(self, lower: TrainOptions) -> TrainOptions {
+                TrainOptions { $($field: self.$field.or(lower.$field),)+ }
+            }
+
+            /// Every setting: its value here or its default, each checked.
+            pub fn resolve(&self) -> Result<TrainSettings> {
+                $(
+                    let $field: $ty = self.$field.clone().unwrap_or_else(|| $default);
+                    $((($check) as fn(&$ty) -> std::result::Result<(), String>)(&$field).map_err(|problem| ElmanError::Setting { key: $key, problem })?;)?
+                )+
+                Ok(TrainSettings { $($field,)+ })
+            }
+
+            /// Sets the setting called `key` from its text (the command line's reading).
+            pub fn set(&mut self, key: &str, text: &str) -> std::result::Result<(), String> {
+                match key {
+                    $($key => self.$field = Some(<$ty as SettingValue>::parse_value(text)?),)+
+                    other => return Err(format!("unknown setting '{other}'")),
+                }
+                Ok(())
+            }
+        }
+
+        impl From<&TrainSettings> for TrainOptions {
+            fn from(s: &TrainSettings) -> TrainOptions {
+                TrainOptions { $($field: Some(s.$field.clone()),)+ }
+            }
+        }
+
+        impl TrainSettings {
+            /// The first setting a resumed run fixes that `explicit` (the config file and the
+            /// flags) gives with another value.
+            pub fn resume_clash(&self, explicit: &TrainOptions) -> Option<ResumeClash> {
+                $(
+                    if Resume::$resume == Resume::Fixed {
+                        if let Some(given) = &explicit.$field {
+                            if *given != self.$field {
+                                return Some(ResumeClash { key: $key, given: given.show(), stored: self.$field.show() });
+                            }
+                        }
+                    }
+                )+
+                None
+            }
+        }
+    };
+}
+
+settings_table! {
+    /// Training text.
+    data "data": Option<PathBuf> = None, Free, shown "the built-in manual";
+    /// Validation text.
+    valid "valid": Option<PathBuf> = None, Free, shown "the last 10 % of the training tokens";
+    /// How text becomes tokens.
+    tokenizer "tokenizer": TokenizerKind = TokenizerKind::Char, Fixed;
+    /// Word tokenizer: keep only the N most frequent words (the rest become <unk>).
+    max_vocab "max-vocab": Option<usize> = None, Free, shown "all", check |v: &Option<usize>| some(positive_usize)(v);
+    /// Embedding width d.
+    embed "embed": usize = 64, Fixed, check positive_usize;
+    /// Hidden widths of the stacked layers, e.g. 512,256.
+    hidden "hidden": Vec<usize> = vec![128], Fixed, check widths;
+    /// φ, the hidden layers' nonlinearity.
+    activation "activation": Activation = Activation::Tanh, Fixed;
+    /// T: time steps per chunk (truncated BPTT length).
+    seq_len "seq-len": usize = 64, Fixed, check positive_usize;
+    /// n: parallel streams per batch.
+    batch "batch": usize = 16, Fixed, check positive_usize;
+    /// Total optimisation steps.
+    steps "steps": u64 = 300, Free, check positive_u64;
+    /// Learning rate.
+    lr "lr": f32 = 2e-3, Free, check positive_f32;
+    /// Learning-rate schedule.
+    schedule "schedule": ScheduleKind = ScheduleKind::Constant, Free;
+    /// Step schedule: factor γ.
+    lr_decay "lr-decay": f32 = 0.5, Free, check decay_factor;
+    /// Step schedule: decay every N steps.
+    lr_decay_every "lr-decay-every": Option<u64> = None, Free, shown "steps/4", check |v: &Option<u64>| some(positive_u64)(v);
+    /// Cosine schedule: linear warm-up steps.
+    warmup "warmup": u64 = 0, Free;
+    /// Cosine schedule: final learning rate.
+    min_lr "min-lr": Option<f32> = None, Free, shown "lr/10", check |v: &Option<f32>| some(non_negative_f32)(v);
+    /// The update rule.
+    optimizer "optimizer": OptimizerKind = OptimizerKind::Adam, Free;
+    /// SGD momentum μ.
+    momentum "momentum": f32 = 0.0, Free, check unit_interval_open;
+    /// Global gradient-norm clip θ, 0 = off.
+    clip "clip": f32 = 5.0, Free, check non_negative_f32;
+    /// Dropout probability on the non-recurrent connections.
+    dropout "dropout": f32 = 0.0, Free, check unit_interval_open;
+    /// Initialisation (and dropout) seed.
+    seed "seed": u64 = 1, Free;
+    /// Evaluate on the validation text every N steps, 0 = at the end only.
+    eval_every "eval-every": u64 = 50, Free;
+    /// Score at most N validation tokens per evaluation, 0 = all.
+    eval_tokens "eval-tokens": usize = 0, Free;
+    /// Checkpoint every N steps, 0 = at the end only.
+    save_every "save-every": u64 = 0, Free;
+    /// Print a log line every N steps.
+    log_every "log-every": u64 = 20, Free, check positive_u64;
+    /// Stop after this many minutes of training (evaluates and saves first).
+    max_minutes "max-minutes": Option<f64> = None, Free, shown "no limit", check positive_minutes;
+    /// auto: a hardware GPU if there is one, else the CPU.
+    device "device": DeviceChoice = DeviceChoice::Auto, Free;
+    /// Use the GPU adapter whose name contains this text.
+    adapter "adapter": Option<String> = None, Free, shown "the first hardware GPU";
+    /// Run directory.
+    out "out": Option<PathBuf> = None, Free, shown "runs/<date-time>; with --resume, the checkpoint's folder";
+    /// Start from the parameters of a safetensors file with elman's tensor names.
+    init "init": Option<PathBuf> = None, Free, shown "a seeded random initialisation";
+}
+
+impl TrainSettings {
+    /// The model these settings describe, for a vocabulary of `vocab` tokens.
+    pub fn model_config(&self, vocab: usize) -> ModelConfig {
+        ModelConfig { vocab, embed: self.embed, hidden: self.hidden.clone(), activation: self.activation }
+    }
+
+    /// Optimizer, clipping and dropout. The dropout masks' seed is derived from `seed`
+    /// (xor a constant, so masks and initialisation draw unrelated streams): the same seed
+    /// reproduces both.
+    pub fn update_config(&self) -> UpdateConfig {
+        let optimizer = match self.optimizer {
+            OptimizerKind::Sgd => Optimizer::Sgd { momentum: self.momentum },
+            OptimizerKind::Adam => Optimizer::adam(),
+        };
+        let mut update = UpdateConfig::new(optimizer, (self.clip > 0.0).then_some(self.clip));
+        update.dropout = self.dropout;
+        update.dropout_seed = (self.seed as u32) ^ 0x9e37_79b9;
+        update
+    }
+
+    /// The learning-rate schedule, its defaults filled in (step: every steps/4; cosine:
+    /// down to lr/10).
+    pub fn lr_schedule(&self) -> LrSchedule {
+        match self.schedule {
+            ScheduleKind::Constant => LrSchedule::Constant,
+            ScheduleKind::Step => LrSchedule::Step { every: self.lr_decay_every.unwrap_or((self.steps / 4).max(1)), gamma: self.lr_decay },
+            ScheduleKind::Cosine => LrSchedule::Cosine { warmup: self.warmup, min_lr: self.min_lr.unwrap_or(self.lr / 10.0) },
+        }
+    }
+
+    /// Reads the settings stored in a checkpoint: today's table, or the nested form
+    /// earlier versions wrote (model, update and schedule objects), so that runs they
+    /// started can still be resumed.
+    pub fn from_json(text: &str) -> std::result::Result<TrainSettings, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if value.get("update").is_none() {
+            return serde_json::from_value(value).map_err(|e| e.to_string());
+        }
+        legacy(&value).ok_or_else(|| "settings of an unknown form".to_string())
+    }
+}
+
+/// Settings as versions before the table stored them: {data, valid, tokenizer, max_vocab,
+/// model {embed, hidden, activation}, update {optimizer {kind, momentum?}, clip, dropout},
+/// seq_len, batch, steps, lr, schedule {kind, every?, gamma?, warmup?, min_lr?}, seed,
+/// eval_every, eval_tokens, save_every, log_every, max_minutes}.
+fn legacy(v: &serde_json::Value) -> Option<TrainSettings> {
+    let mut o = TrainOptions::default();
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let path = |k: &str| v.get(k).and_then(text).map(PathBuf::from);
+    o.data = Some(path("data"));
+    o.valid = Some(path("valid"));
+    o.tokenizer = Some(TokenizerKind::parse(v.get("tokenizer")?.as_str()?).ok()?);
+    o.max_vocab = Some(v.get("max_vocab").and_then(|x| x.as_u64()).map(|x| x as usize));
+    let model = v.get("model")?;
+    o.embed = Some(model.get("embed")?.as_u64()? as usize);
+    o.hidden = Some(model.get("hidden")?.as_array()?.iter().map(|h| h.as_u64().map(|x| x as usize)).collect::<Option<Vec<_>>>()?);
+    o.activation = Some(Activation::parse(model.get("activation")?.as_str()?).ok()?);
+    let update = v.get("update")?;
+    let optimizer = update.get("optimizer")?;
+    match optimizer.get("kind")?.as_str()? {
+        "sgd" => {
+            o.optimizer = Some(OptimizerKind::Sgd);
+            o.momentum = Some(optimizer.get("momentum")?.as_f64()? as f32);
+        }
+        _ => o.optimizer = Some(OptimizerKind::Adam),
+    }
+    o.clip = Some(update.get("clip").and_then(|c| c.as_f64()).unwrap_or(0.0) as f32);
+    o.dropout = update.get("dropout").and_then(|d| d.as_f64()).map(|d| d as f32);
+    let num = |k: &str| v.get(k).and_then(|x| x.as_u64());
+    o.seq_len = Some(num("seq_len")? as usize);
+    o.batch = Some(num("batch")? as usize);
+    o.steps = num("steps");
+    o.lr = v.get("lr").and_then(|x| x.as_f64()).map(|x| x as f32);
+    let schedule = v.get("schedule")?;
+    match schedule.get("kind")?.as_str()? {
+        "step" => {
+            o.schedule = Some(ScheduleKind::Step);
+            o.lr_decay_every = Some(schedule.get("every").and_then(|x| x.as_u64()));
+            o.lr_decay = schedule.get("gamma").and_then(|x| x.as_f64()).map(|x| x as f32);
+        }
+        "cosine" => {
+            o.schedule = Some(ScheduleKind::Cosine);
+            o.warmup = schedule.get("warmup").and_then(|x| x.as_u64());
+            o.min_lr = Some(schedule.get("min_lr").and_then(|x| x.as_f64()).map(|x| x as f32));
+        }
+        _ => o.schedule = Some(ScheduleKind::Constant),
+    }
+    o.seed = num("seed");
+    o.eval_every = num("eval_every");
+    o.eval_tokens = num("eval_tokens").map(|x| x as usize);
+    o.save_every = num("save_every");
+    o.log_every = num("log_every");
+    o.max_minutes = Some(v.get("max_minutes").and_then(|x| x.as_f64()));
+    o.resolve().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve_and_every_setting_has_help() {
+        let s = TrainOptions::default().resolve().unwrap();
+        assert_eq!((s.embed, s.hidden.clone(), s.batch, s.seq_len, s.steps), (64, vec![128], 16, 64, 300));
+        assert_eq!(s.update_config().dropout_seed, 1 ^ 0x9e37_79b9);
+        for info in setting_infos() {
+            assert!(!info.help.is_empty() && !info.default.is_empty(), "{info:?}");
+        }
+    }
+
+    #[test]
+    fn layers_merge_and_checks_name_the_setting() {
+        let mut flags = TrainOptions::default();
+        flags.set("batch", "8").unwrap();
+        flags.set("hidden", "32,16").unwrap();
+        let file = TrainOptions { batch: Some(4), lr: Some(0.1), ..Default::default() };
+        let merged = flags.clone().or(file).resolve().unwrap();
+        assert_eq!((merged.batch, merged.hidden.clone(), merged.lr), (8, vec![32, 16], 0.1));
+        let zero = TrainOptions { seq_len: Some(0), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(zero.describe(&|k| format!("--{k}")), "--seq-len must be > 0");
+        assert!(flags.set("activation", "sigmoid").unwrap_err().contains("sigmoid"));
+        assert!(flags.set("batch", "-3").is_err());
+        assert!(flags.set("nonsense", "1").is_err());
+    }
+
+    #[test]
+    fn a_resumed_run_fixes_the_shape_only() {
+        let stored = TrainOptions { embed: Some(32), ..Default::default() }.resolve().unwrap();
+        let same = TrainOptions { embed: Some(32), steps: Some(10_000), ..Default::default() };
+        assert_eq!(stored.resume_clash(&same), None, "steps may grow on resume");
+        let other = TrainOptions { embed: Some(16), ..Default::default() };
+        assert_eq!(stored.resume_clash(&other), Some(ResumeClash { key: "embed", given: "16".into(), stored: "32".into() }));
+        // Round trip through what a checkpoint stores.
+        let json = serde_json::to_string(&stored).unwrap();
+        assert_eq!(TrainSettings::from_json(&json).unwrap(), stored);
+        assert_eq!(TrainOptions::from(&stored).resolve().unwrap(), stored);
+    }
+
+    #[test]
+    fn settings_stored_by_earlier_versions_still_load() {
+        let old = r#"{"data":"t.txt","valid":null,"tokenizer":"word","max_vocab":null,
+            "model":{"vocab":10,"embed":8,"hidden":[12,10],"activation":"relu"},
+            "update":{"optimizer":{"kind":"sgd","momentum":0.9},"clip":1.5,"dropout":0.2,"dropout_seed":7},
+            "seq_len":10,"batch":4,"steps":400,"lr":0.01,"schedule":{"kind":"step","every":100,"gamma":0.5},
+            "seed":3,"eval_every":5,"eval_tokens":0,"save_every":0,"log_every":3}"#;
+        let s = TrainSettings::from_json(old).unwrap();
+        assert_eq!((s.tokenizer, s.embed, s.hidden.clone(), s.activation), (TokenizerKind::Word, 8, vec![12, 10], Activation::Relu));
+        assert_eq!((s.optimizer, s.momentum, s.clip, s.dropout), (OptimizerKind::Sgd, 0.9, 1.5, 0.2));
+        assert_eq!(s.lr_schedule(), LrSchedule::Step { every: 100, gamma: 0.5 });
+        assert_eq!((s.seq_len, s.batch, s.steps, s.seed, s.log_every), (10, 4, 400, 3, 3));
+    }
+}
