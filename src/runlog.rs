@@ -4,10 +4,28 @@
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::write_atomic;
 use crate::plot::loss_svg;
-use crate::train_loop::LogLine;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// One log line's numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    pub step: u64,
+    pub steps: u64,
+    /// Mean training loss over the steps since the previous line, nats/token.
+    pub train_loss: f32,
+    pub valid_loss: Option<f64>,
+    /// Mean ‖g‖ before clipping over those steps.
+    pub grad_norm: f32,
+    /// Fraction of those steps whose gradient was clipped.
+    pub clipped: f32,
+    pub tokens_per_s: f64,
+    pub ms_per_step: f64,
+    /// Learning rate of the line's last step.
+    pub lr: f32,
+    pub elapsed_s: f64,
+}
 
 /// One line of `log.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

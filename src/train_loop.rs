@@ -7,6 +7,7 @@ use crate::choice::Choice;
 use crate::data::{stream_batches, Batcher, Corpus};
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::{write_atomic, Checkpoint};
+pub use crate::runlog::LogLine;
 use crate::runlog::RunLog;
 use crate::settings::TrainSettings;
 use crate::trainer::{Evaluate, StepStats, Trainer};
@@ -25,25 +26,6 @@ pub struct Progress {
     pub step: u64,
     /// Batches handed out by the batcher.
     pub batch_position: u64,
-}
-
-/// One log line's numbers.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogLine {
-    pub step: u64,
-    pub steps: u64,
-    /// Mean training loss over the steps since the previous line, nats/token.
-    pub train_loss: f32,
-    pub valid_loss: Option<f64>,
-    /// Mean ‖g‖ before clipping over those steps.
-    pub grad_norm: f32,
-    /// Fraction of those steps whose gradient was clipped.
-    pub clipped: f32,
-    pub tokens_per_s: f64,
-    pub ms_per_step: f64,
-    /// Learning rate of the line's last step.
-    pub lr: f32,
-    pub elapsed_s: f64,
 }
 
 /// How a run ended.

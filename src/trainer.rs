@@ -4,19 +4,11 @@
 //! Shapes: a [`Batch`] holds n rows × T steps of token ids, time-major (index t·n + i).
 
 use crate::error::Result;
+pub use crate::data::batcher::Batch;
 pub use crate::model::OptimizerState;
 use crate::model::Params;
 use serde::{Deserialize, Serialize};
 
-/// n streams × T time steps of inputs and their next-token targets, time-major:
-/// `inputs[t * n + i]` is stream i's token at step t, `targets[t * n + i]` the token after it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Batch {
-    pub n: usize,
-    pub t: usize,
-    pub inputs: Vec<u32>,
-    pub targets: Vec<u32>,
-}
 
 /// Which update rule, with its hyper-parameters (the learning rate comes per step).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

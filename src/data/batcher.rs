@@ -6,7 +6,16 @@
 //! batches. Batches are time-major: `inputs[t·n + i]`.
 
 use crate::error::{ElmanError, Result};
-use crate::trainer::Batch;
+
+/// n streams × T time steps of inputs and their next-token targets, time-major:
+/// `inputs[t * n + i]` is stream i's token at step t, `targets[t * n + i]` the token after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub n: usize,
+    pub t: usize,
+    pub inputs: Vec<u32>,
+    pub targets: Vec<u32>,
+}
 
 /// Cuts a token stream into training batches, remembering where it is (for resume).
 #[derive(Clone, Debug, PartialEq, Eq)]

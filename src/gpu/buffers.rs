@@ -3,7 +3,6 @@
 //! them all and one reduction takes the global norm), and blocking readback.
 
 use super::context::GpuContext;
-use super::limits::{PlannedBuffer, Role};
 use crate::error::{ElmanError, Result};
 use crate::model::{ModelConfig, Params};
 use wgpu::util::DeviceExt;
@@ -143,11 +142,6 @@ impl<'a> Allocator<'a> {
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: &bytes, usage: STORAGE })
     }
 
-    /// Every buffer of `plan` whose role `keep` accepts, zero-filled, by role.
-    pub fn allocate(&mut self, plan: &[PlannedBuffer], keep: impl Fn(Role) -> bool) -> Allocated {
-        Allocated(plan.iter().filter(|b| keep(b.role)).map(|b| (b.role, self.zeros(&b.label, b.elements))).collect())
-    }
-
     /// A uniform buffer (COPY_DST so it can be rewritten between submissions).
     pub fn uniform(&mut self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
         self.bytes += bytes.len() as u64;
@@ -156,16 +150,6 @@ impl<'a> Allocator<'a> {
             contents: bytes,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         })
-    }
-}
-
-/// Buffers made from a plan, taken out one by one by role.
-pub struct Allocated(std::collections::HashMap<Role, wgpu::Buffer>);
-
-impl Allocated {
-    /// The buffer of `role` (which the plan must hold).
-    pub fn take(&mut self, role: Role) -> wgpu::Buffer {
-        self.0.remove(&role).unwrap_or_else(|| panic!("the buffer plan holds a {role:?} buffer"))
     }
 }
 

@@ -1,113 +1,15 @@
-//! Up-front size checks: every buffer the trainer will allocate is compared with the
+//! Up-front size checks: every buffer of the plan (plan.rs) is compared with the
 //! adapter's `max_buffer_size` and `max_storage_buffer_binding_size` (and offsets with the
 //! u32 range the kernels index in) before anything is allocated, so a too-large model fails
 //! with one line naming the limit, the size needed and a smaller setting that fits.
 //!
 //! Shapes: n = batch rows, T = steps per chunk, d, h_l, V as in the model.
 
-use super::buffers::{padded_bytes, ParamLayout};
-use super::recurrence::ActivationLayout;
+use super::buffers::padded_bytes;
+use super::plan::{plan, PlannedBuffer};
 use crate::error::{ElmanError, FitHint, Result};
 use crate::model::ModelConfig;
-use crate::trainer::{Optimizer, UpdateConfig};
-
-/// What a planned buffer holds (per layer where it says so).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    // The forward model's (model.rs).
-    Params,
-    Tokens,
-    EmbRows,
-    Proj0,
-    Hidden,
-    Logits,
-    RowLoss,
-    EvalSums,
-    EvalState(usize),
-    SampleState(usize),
-    // The trainer's (trainer.rs).
-    Grads,
-    RecurrentT,
-    Moment1,
-    Moment2,
-    DEmbRows,
-    DTop,
-    DPre,
-    Partials,
-    Clip,
-    Stats,
-    State(usize),
-}
-
-impl Role {
-    /// Whether a forward-only model allocates it.
-    pub fn is_forward(self) -> bool {
-        matches!(
-            self,
-            Role::Params | Role::Tokens | Role::EmbRows | Role::Proj0 | Role::Hidden | Role::Logits | Role::RowLoss | Role::EvalSums | Role::EvalState(_) | Role::SampleState(_)
-        )
-    }
-}
-
-/// One planned storage buffer: what it holds, its label, its size in 4-byte elements.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannedBuffer {
-    pub role: Role,
-    pub label: String,
-    pub elements: usize,
-}
-
-/// Stats slots kept on the GPU between drains.
-pub const STATS_SLOTS: usize = 1024;
-/// Evaluation batch sums kept on the GPU between readbacks.
-pub const EVAL_SLOTS: usize = 1024;
-
-/// Every storage buffer a model for (config, n, T) allocates, with its size: the forward
-/// buffers (model.rs), and with `update` also the trainer's (its optimizer's moments, and
-/// with dropout the masked copies inside the hidden buffer). The limit check below and the
-/// allocation ([`super::buffers::Allocator::allocate`]) both read this one list.
-pub fn plan(config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConfig>) -> Vec<PlannedBuffer> {
-    let rows = n * t;
-    let layout = ParamLayout::new(config);
-    let total = layout.total;
-    let dropout = update.is_some_and(|u| u.dropout > 0.0);
-    let acts = ActivationLayout::new(config, n, t, dropout);
-    let entry = |role, label: &str, elements| PlannedBuffer { role, label: label.to_string(), elements };
-    let mut out = vec![
-        entry(Role::Params, "params", total),
-        entry(Role::Tokens, "tokens", 3 * rows + config.vocab + 1),
-        entry(Role::EmbRows, "embedding rows", rows * config.embed),
-        entry(Role::Proj0, "layer 0 projection", rows * config.hidden[0]),
-        entry(Role::Hidden, "hidden", acts.hidden_total),
-        entry(Role::Logits, "logits", rows * config.vocab),
-        entry(Role::RowLoss, "row losses", rows),
-        entry(Role::EvalSums, "eval sums", EVAL_SLOTS),
-    ];
-    for (l, &h) in config.hidden.iter().enumerate() {
-        out.push(entry(Role::EvalState(l), &format!("layers.{l} eval state"), n * h));
-        out.push(entry(Role::SampleState(l), &format!("layers.{l} sample state"), h));
-    }
-    if let Some(update) = update {
-        let adam = matches!(update.optimizer, Optimizer::Adam { .. });
-        out.extend([
-            entry(Role::Grads, "grads", total),
-            entry(Role::RecurrentT, "recurrent weights transposed", layout.transposed_total),
-            entry(Role::Moment1, "moment1", total),
-            entry(Role::Moment2, "moment2", if adam { total } else { 1 }),
-            entry(Role::DEmbRows, "embedding row grads", rows * config.embed),
-            entry(Role::DTop, "top hidden grads", rows * config.top_hidden()),
-            entry(Role::DPre, "pre-activation grads", acts.d_pre_total),
-            entry(Role::Partials, "norm partials", super::launch::NUM_PARTIALS as usize),
-            entry(Role::Clip, "clip", 4),
-            entry(Role::Stats, "stats", STATS_SLOTS * 4),
-        ]);
-        for (l, &h) in config.hidden.iter().enumerate() {
-            out.push(entry(Role::State(l), &format!("layers.{l} state"), n * h));
-        }
-    }
-    out
-}
-
+use crate::trainer::UpdateConfig;
 
 fn first_violation(limits: &wgpu::Limits, plan: &[PlannedBuffer]) -> Option<(String, u64, &'static str, u64)> {
     let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
@@ -149,6 +51,7 @@ pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, up
 mod tests {
     use super::*;
     use crate::model::Activation;
+    use crate::trainer::Optimizer;
 
     fn config(h: usize) -> ModelConfig {
         ModelConfig { vocab: 65, embed: 64, hidden: vec![h], activation: Activation::Tanh }

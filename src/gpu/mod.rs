@@ -7,7 +7,8 @@
 //! - [`context`]: adapter choice and device ([`GpuContext`], [`list_adapters`]).
 //! - [`kernels`]: the pipeline registry; [`params`]: the uniform structs;
 //!   [`program`] + [`launch`]: prepared dispatches and one typed launcher per kernel.
-//! - [`buffers`]: allocation, flat parameter layout, readback; [`limits`]: size checks.
+//! - [`buffers`]: allocation, flat parameter layout, readback; [`plan`]: every buffer a
+//!   model and trainer allocate, by role; [`limits`]: that plan checked against the adapter.
 //! - [`kernel_bench`]: one product or recurrent step per tiling (`bench --gemm`, `--rnn`).
 //! - [`profile`]: per-dispatch timestamps summed per kernel family (`bench --profile`).
 //! - [`recurrence`]: the layer wavefront (activation layout, the lanes of each wave);
@@ -24,6 +25,7 @@ pub mod launch;
 pub mod limits;
 pub mod model;
 pub mod params;
+pub mod plan;
 pub mod profile;
 pub mod program;
 pub mod recurrence;

@@ -16,7 +16,8 @@
 
 use super::buffers::{padded_bytes, Allocator, ParamLayout};
 use super::context::GpuContext;
-use super::limits::{self, Role};
+use super::limits;
+use super::plan::{self, Role};
 use super::params::StepParams;
 use super::profile::{Timer, Timestamps};
 use super::program::Program;
@@ -66,7 +67,7 @@ impl GpuModel {
         let acts = ActivationLayout::new(&config, n, t, update.is_some_and(|u| u.dropout > 0.0));
         let tokens = TokenLayout { capacity: n * t, vocab: config.vocab };
         let mut a = Allocator::new(&ctx.device);
-        let mut made = a.allocate(&limits::plan(&config, n, t, update), Role::is_forward);
+        let mut made = plan::allocate(&mut a, &plan::plan(&config, n, t, update), Role::is_forward);
         let layers = 0..config.layers();
         let bufs = ForwardBuffers {
             params: made.take(Role::Params),

@@ -13,7 +13,7 @@
 
 use super::buffers::Allocator;
 use super::context::GpuContext;
-use super::limits::{self, Role, STATS_SLOTS};
+use super::plan::{self, Role, STATS_SLOTS};
 use super::model::GpuModel;
 use super::params::StepParams;
 use super::profile::{self, StepProfile, Timer, Timestamps};
@@ -44,7 +44,7 @@ impl GpuTrainer {
     pub fn new(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, update: UpdateConfig, n: usize, t: usize) -> Result<Self> {
         let mut model = GpuModel::build(ctx, config, params, n, t, Some(&update))?;
         let mut a = Allocator::new(&model.ctx.device);
-        let mut made = a.allocate(&limits::plan(&model.config, n, t, Some(&update)), |role| !role.is_forward());
+        let mut made = plan::allocate(&mut a, &plan::plan(&model.config, n, t, Some(&update)), |role| !role.is_forward());
         let train = TrainBuffers {
             recurrent_t: made.take(Role::RecurrentT),
             grads: made.take(Role::Grads),
