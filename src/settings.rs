@@ -400,7 +400,7 @@ settings_table! {
 impl TrainSettings {
     /// The model these settings describe, for a vocabulary of `vocab` tokens.
     pub fn model_config(&self, vocab: usize) -> ModelConfig {
-        ModelConfig { vocab, embed: self.embed, hidden: self.hidden.clone(), activation: self.activation }
+        ModelConfig { vocab, embed: self.embed, hidden: self.hidden.clone(), activation: self.activation, tied: false }
     }
 
     /// Optimizer, clipping and dropout. The dropout masks' seed is derived from `seed`

@@ -30,12 +30,15 @@ fn loss_only(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs
 
 /// Central differences (f64) against BPTT for every parameter of a 2-layer model with
 /// unequal widths and a non-zero carried H_0: max relative error ≤ 1e-6 (tanh, relu, and
-/// tanh with dropout p = 0.3, whose masks are fixed by their key).
+/// tanh with dropout p = 0.3, whose masks are fixed by their key; and tied weights, d = h_L,
+/// where E's gradient sums both uses and output.w, unused, has none).
 #[test]
 fn gradients_match_finite_differences_for_every_tensor() {
     let key = DropoutKey { p: 0.3, seed: 3, update: 1 };
-    for (activation, dropout) in [(Activation::Tanh, None), (Activation::Relu, None), (Activation::Tanh, Some(&key))] {
-        let config = ModelConfig { vocab: 7, embed: 3, hidden: vec![5, 4], activation };
+    let cases = [(Activation::Tanh, None, false), (Activation::Relu, None, false), (Activation::Tanh, Some(&key), false), (Activation::Tanh, None, true), (Activation::Relu, Some(&key), true)];
+    for (activation, dropout, tied) in cases {
+        let embed = if tied { 4 } else { 3 };
+        let config = ModelConfig { vocab: 7, embed, hidden: vec![5, 4], activation, tied };
         let (n, t) = (2, 6);
         let mut rng = Rng::new(11);
         let params: Params<f64> = init_params(&config, 5);
@@ -68,7 +71,7 @@ fn gradients_match_finite_differences_for_every_tensor() {
                 let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1e-4);
                 worst = worst.max(rel);
             }
-            let label = format!("{activation:?}{}", if dropout.is_some() { " + dropout" } else { "" });
+            let label = format!("{activation:?}{}{}", if dropout.is_some() { " + dropout" } else { "" }, if tied { " tied" } else { "" });
             assert!(worst <= 1e-6, "{label} {name}: max relative error {worst:e}");
             println!("{label} {name}: max relative error {worst:.2e}");
             offset += size;
@@ -92,7 +95,7 @@ fn gradients_match_finite_differences_for_every_tensor() {
 ///   dE[0] = dA_0 W_xhᵀ = 2a − b;  dE[1] = dA_1 W_xhᵀ = −2b.
 #[test]
 fn hand_derived_two_step_gradients() {
-    let config = ModelConfig { vocab: 2, embed: 1, hidden: vec![2], activation: Activation::Relu };
+    let config = ModelConfig { vocab: 2, embed: 1, hidden: vec![2], activation: Activation::Relu, tied: false };
     let mut p = Params::<f64>::zeros(&config);
     p.embedding.as_slice_mut().unwrap().copy_from_slice(&[1.0, 2.0]);
     p.layers[0].w_xh.as_slice_mut().unwrap().copy_from_slice(&[1.0, 0.5]);
@@ -133,7 +136,7 @@ fn periodic_batch(text: &[u32], n: usize, t: usize, offset: usize) -> Batch {
 /// momentum 0, the parameters move by exactly min(1, θ/‖g‖)·g.
 #[test]
 fn clipping_scales_to_theta_and_leaves_small_gradients_alone() {
-    let config = ModelConfig { vocab: 5, embed: 4, hidden: vec![6, 3], activation: Activation::Tanh };
+    let config = ModelConfig { vocab: 5, embed: 4, hidden: vec![6, 3], activation: Activation::Tanh, tied: false };
     let params: Params<f32> = init_params(&config, 2);
     let batch = periodic_batch(&[0, 1, 2, 3, 4, 2], 2, 5, 0);
     let mut grads = Params::<f32>::zeros(&config);
@@ -175,7 +178,7 @@ fn clipping_scales_to_theta_and_leaves_small_gradients_alone() {
 fn loss_starts_near_ln_v_and_learns_a_periodic_text() {
     let text: Vec<u32> = "the cat sat on a mat. ".bytes().map(|b| b as u32 - 32).collect();
     let vocab = 96;
-    let config = ModelConfig { vocab, embed: 16, hidden: vec![64], activation: Activation::Tanh };
+    let config = ModelConfig { vocab, embed: 16, hidden: vec![64], activation: Activation::Tanh, tied: false };
     let params: Params<f32> = init_params(&config, 1);
     let update = UpdateConfig::new(Optimizer::adam(), Some(5.0));
     let mut trainer = CpuTrainer::new(config, params, update, 4).unwrap();
@@ -198,7 +201,7 @@ fn loss_starts_near_ln_v_and_learns_a_periodic_text() {
 /// H_{-1} recomputed from the parameters).
 #[test]
 fn tbptt_carries_state_and_stops_gradients_at_the_boundary() {
-    let config = ModelConfig { vocab: 6, embed: 3, hidden: vec![4], activation: Activation::Tanh };
+    let config = ModelConfig { vocab: 6, embed: 3, hidden: vec![4], activation: Activation::Tanh, tied: false };
     let (n, t) = (2, 4);
     let params32: Params<f32> = init_params(&config, 9);
     let mut rng = Rng::new(4);

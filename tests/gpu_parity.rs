@@ -89,14 +89,15 @@ fn check_case(case: Case) {
     let got = run(&mut gpu, &batches, case.lr);
     let name = case.name;
     // docs/gpu.md: 2·(T + L − 1) recurrent waves + 4·L + 11 batched dispatches, + 1 per
-    // product split over K, + 3 with dropout.
+    // product split over K, + 3 with dropout, + 1 with tied weights.
     let layers = case.config.layers();
     let masks = if case.dropout > 0.0 { 3 } else { 0 };
+    let tied = case.config.tied as usize; // E's output-layer gradient: one more GEMM
     let splits = gpu.step_dispatches().iter().filter(|d| d.kernel == Kernel::MatmulReduce).count();
     let waves = gpu.step_dispatches().iter().filter(|d| matches!(d.kernel, Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_))).count();
     assert_eq!(waves, 2 * (case.t + layers - 1), "{name}: recurrent waves per step");
     assert_eq!(gpu.recurrent_dispatches_per_step(), waves, "{name}: reported recurrent dispatches");
-    assert_eq!(gpu.dispatches_per_step(), waves + 4 * layers + 11 + splits + masks, "{name}: dispatches per step");
+    assert_eq!(gpu.dispatches_per_step(), waves + 4 * layers + 11 + splits + masks + tied, "{name}: dispatches per step");
     assert_eq!(splits > 0, case.n * case.t >= 1024, "{name}: split-K products (only the weight gradients of n·T ≥ 1024 rows split)");
     if case.dropout > 0.0 {
         // The case must exercise dropout: the CPU's losses without it are different.
@@ -142,7 +143,7 @@ fn check_case(case: Case) {
 fn two_unequal_tanh_layers_with_adam_clipping_and_carry() {
     check_case(Case {
         name: "tanh adam L=2",
-        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh },
+        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 3,
@@ -155,7 +156,7 @@ fn two_unequal_tanh_layers_with_adam_clipping_and_carry() {
 fn two_unequal_relu_layers_with_sgd_momentum_clipping_and_carry() {
     check_case(Case {
         name: "relu sgd L=2",
-        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu },
+        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu, tied: false },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 4,
@@ -168,7 +169,7 @@ fn two_unequal_relu_layers_with_sgd_momentum_clipping_and_carry() {
 fn one_tanh_layer_with_plain_sgd_awkward_sizes() {
     check_case(Case {
         name: "tanh sgd L=1",
-        config: ModelConfig { vocab: 70, embed: 3, hidden: vec![65], activation: Activation::Tanh },
+        config: ModelConfig { vocab: 70, embed: 3, hidden: vec![65], activation: Activation::Tanh, tied: false },
         optimizer: Optimizer::Sgd { momentum: 0.0 },
         lr: 0.5,
         n: 1,
@@ -181,7 +182,7 @@ fn one_tanh_layer_with_plain_sgd_awkward_sizes() {
 fn two_unequal_tanh_layers_with_dropout_adam_clipping_and_carry() {
     check_case(Case {
         name: "tanh adam L=2 dropout 0.3",
-        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh },
+        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 3,
@@ -196,7 +197,7 @@ fn two_tanh_layers_with_adam_and_split_k_weight_gradients() {
     // launcher splits K (matmul partials + matmul_reduce) inside a real training step.
     check_case(Case {
         name: "tanh adam L=2 split-K",
-        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![32, 20], activation: Activation::Tanh },
+        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![32, 20], activation: Activation::Tanh, tied: false },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 16,
@@ -214,7 +215,7 @@ fn two_wide_layers_side_by_side_with_dropout_and_eight_rows_per_workgroup() {
     // while SGD carries rounding through linearly.
     check_case(Case {
         name: "tanh sgd L=2 h=128 n=64 dropout 0.2",
-        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![128, 128], activation: Activation::Tanh },
+        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![128, 128], activation: Activation::Tanh, tied: false },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 64,
@@ -224,11 +225,38 @@ fn two_wide_layers_side_by_side_with_dropout_and_eight_rows_per_workgroup() {
 }
 
 #[test]
+fn tied_weights_with_dropout_and_adam() {
+    // W_q = Eᵀ (d = h_L = 12): E's gradient sums the embedding scatter and dlogitsᵀ·H^L.
+    check_case(Case {
+        name: "tanh adam L=2 tied dropout 0.3",
+        config: ModelConfig { vocab: 13, embed: 12, hidden: vec![20, 12], activation: Activation::Tanh, tied: true },
+        optimizer: Optimizer::adam(),
+        lr: 0.01,
+        n: 3,
+        t: 5,
+        dropout: 0.3,
+    });
+}
+
+#[test]
+fn tied_weights_with_sgd_momentum_one_relu_layer() {
+    check_case(Case {
+        name: "relu sgd L=1 tied",
+        config: ModelConfig { vocab: 11, embed: 9, hidden: vec![9], activation: Activation::Relu, tied: true },
+        optimizer: Optimizer::Sgd { momentum: 0.9 },
+        lr: 0.1,
+        n: 4,
+        t: 6,
+        dropout: 0.0,
+    });
+}
+
+#[test]
 fn streamed_evaluation_over_many_submissions_matches_the_cpu() {
     // 600 chunks of one row: more than two command buffers of evaluation chunks, a shorter
     // last chunk, the state carried across all of them.
     let Some(ctx) = gpu() else { return };
-    let config = ModelConfig { vocab: 17, embed: 5, hidden: vec![12, 8], activation: Activation::Tanh };
+    let config = ModelConfig { vocab: 17, embed: 5, hidden: vec![12, 8], activation: Activation::Tanh, tied: false };
     let params = init_params::<f32>(&config, 4);
     let stream = tokens(31, 3 * 600 + 2, config.vocab);
     let eval = elman::data::batcher::stream_batches(&stream, 3);
@@ -245,7 +273,7 @@ fn streamed_evaluation_over_many_submissions_matches_the_cpu() {
 fn three_relu_layers_with_dropout_sgd_momentum() {
     check_case(Case {
         name: "relu sgd L=3 dropout 0.5",
-        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33, 4], activation: Activation::Relu },
+        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33, 4], activation: Activation::Relu, tied: false },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 4,
@@ -284,10 +312,10 @@ fn check_sampling(name: &'static str, config: ModelConfig, n: usize, t: usize) {
 
 #[test]
 fn sampling_logits_match_the_cpu_generator_tanh() {
-    check_sampling("sample tanh L=2", ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh }, 1, 1);
+    check_sampling("sample tanh L=2", ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false }, 1, 1);
 }
 
 #[test]
 fn sampling_logits_match_the_cpu_generator_relu_on_a_batch_trainer() {
-    check_sampling("sample relu L=2", ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu }, 3, 4);
+    check_sampling("sample relu L=2", ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu, tied: false }, 3, 4);
 }

@@ -8,6 +8,7 @@
 //!   logits = (H^L ⊙ M_L) W_q + b_q, loss = mean_r CE(logits_r, y_r).
 //! Backward (truncated at the chunk start: no gradient reaches H_{-1}):
 //!   dlogits = (softmax(logits) − onehot(y)) / (n·T); [dW_q; db_q] = [H^L ⊙ M_L; 1]ᵀ dlogits;
+//!   with tied weights W_q = Eᵀ, so E's gradient gains dlogitsᵀ (H^L ⊙ M_L) and W_q has none;
 //!   dH^L = (dlogits W_qᵀ) ⊙ M_L; per layer, top down: dZ^l_t = (dH^l_t + dZ^l_{t+1} W_hh^lᵀ)
 //!   ⊙ φ'(H^l_t) for t = T−1..0 (no dZ^l_T), dW_hh^l = Σ_t H^l_{t-1}ᵀ dZ^l_t,
 //!   dW_xh^l = (X^l ⊙ M_l)ᵀ dZ^l, db^l = Σ_r dZ^l_r, dX^l = (dZ^l W_xh^lᵀ) ⊙ M_l, which is
@@ -133,7 +134,12 @@ pub fn forward<F: Scalar>(
         Some(x) => x,
         None => &hidden[layers - 1][n * top..],
     };
-    ops::matmul(&mut logits, h_top, params.out_w.as_slice().expect("standard layout"), rows, top, v, false, false, false);
+    if config.tied {
+        // W_q = Eᵀ: E [V, d] read transposed.
+        ops::matmul(&mut logits, h_top, params.embedding.as_slice().expect("standard layout"), rows, top, v, false, true, false);
+    } else {
+        ops::matmul(&mut logits, h_top, params.out_w.as_slice().expect("standard layout"), rows, top, v, false, false, false);
+    }
     ops::add_bias_rows(&mut logits, params.out_b.as_slice().expect("standard layout"));
     ForwardCache { layer_inputs, hidden, top_input, masks, logits }
 }
@@ -169,10 +175,16 @@ pub fn loss_and_gradients<F: Scalar>(
     let losses = ops::softmax_xent(&cache.logits, targets, v, scale, &mut dlogits);
     let loss = ops::loss_sum(&losses, 1.0 / rows as f64);
 
-    ops::matmul(grads.out_w.as_slice_mut().expect("standard layout"), cache.top_rows(config, n), &dlogits, top, rows, v, true, false, false);
     ops::bias_grad(&dlogits, grads.out_b.as_slice_mut().expect("standard layout"));
     let mut d_h = vec![F::zero(); rows * top];
-    ops::matmul(&mut d_h, &dlogits, params.out_w.as_slice().expect("standard layout"), rows, v, top, false, true, false);
+    if config.tied {
+        // W_q = Eᵀ is no parameter of its own: its gradient goes to E below.
+        grads.out_w.fill(F::zero());
+        ops::matmul(&mut d_h, &dlogits, params.embedding.as_slice().expect("standard layout"), rows, v, top, false, false, false);
+    } else {
+        ops::matmul(grads.out_w.as_slice_mut().expect("standard layout"), cache.top_rows(config, n), &dlogits, top, rows, v, true, false, false);
+        ops::matmul(&mut d_h, &dlogits, params.out_w.as_slice().expect("standard layout"), rows, v, top, false, true, false);
+    }
     if let Some(m) = cache.masks.get(layers) {
         ops::dropout_apply(&mut d_h, m);
     }
@@ -203,6 +215,10 @@ pub fn loss_and_gradients<F: Scalar>(
             let g_emb = grads.embedding.as_slice_mut().expect("standard layout");
             g_emb.fill(F::zero());
             ops::embedding_scatter_add(g_emb, inputs, config.embed, &d_x);
+            if config.tied {
+                // dE += dlogitsᵀ·(H^L ⊙ M_L): the output layer's use of E.
+                ops::matmul(g_emb, &dlogits, cache.top_rows(config, n), v, rows, top, true, false, true);
+            }
         } else {
             d_h = d_x;
         }

@@ -72,6 +72,9 @@ impl CpuTrainer {
                 Optimizer::Adam { beta1, beta2, eps } => ops::adam_update(p, g, m, v, lr, beta1, beta2, eps, self.updates, scale),
             }
         }
+        if self.config.tied {
+            self.params.tie_output();
+        }
     }
 }
 

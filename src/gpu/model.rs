@@ -232,9 +232,14 @@ impl GpuModel {
         self.ctx.submit_and_read(enc, &self.bufs.logits, 0, self.config.vocab)
     }
 
-    /// The current parameters (a GPU readback).
+    /// The current parameters (a GPU readback; with tied weights output.w is set to Eᵀ,
+    /// which the GPU never reads).
     pub fn params(&self) -> Result<Params<f32>> {
-        self.read_tensor_set(&self.bufs.params)
+        let mut p = self.read_tensor_set(&self.bufs.params)?;
+        if self.config.tied {
+            p.tie_output();
+        }
+        Ok(p)
     }
 
     /// A buffer of the parameter layout read back as tensors.

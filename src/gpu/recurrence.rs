@@ -243,7 +243,7 @@ mod tests {
     use super::*;
 
     fn config(hidden: Vec<usize>) -> ModelConfig {
-        ModelConfig { vocab: 11, embed: 6, hidden, activation: Activation::Tanh }
+        ModelConfig { vocab: 11, embed: 6, hidden, activation: Activation::Tanh, tied: false }
     }
 
     #[test]

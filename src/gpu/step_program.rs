@@ -12,6 +12,8 @@
 //! dZ^l_t = (dH^l_t + dZ^l_{t+1}·W_hh^lᵀ) ⊙ φ'(H^l_t), with dH^l_t = dZ^{l+1}_t·W_xh^{l+1}ᵀ
 //! computed inside the wave below the top; then per layer [dW_hh; db] = [H_{-1..T-2}; 1]ᵀ·dZ
 //! and dW_xh = Xᵀ·dZ, and dX^0 = dZ^0·W_xh^0ᵀ scattered into the embedding table.
+//! Tied weights (W_q = Eᵀ): the logits read E transposed, dH^L = dlogits·E, and E's
+//! gradient gains dlogitsᵀ·H^L after the scatter (one more GEMM); W_q's slot stays zero.
 //! Update: two-pass ‖g‖ over the flat gradient buffer, clip factor on the GPU, one
 //! optimizer dispatch over the flat parameter buffer.
 //!
@@ -157,13 +159,15 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     };
     let (htop, vocab) = (cfg.hidden[layers - 1] as u32, cfg.vocab as u32);
     let top_off = input(layers);
+    // W_q, or with tied weights Eᵀ: E [V, d] read transposed.
+    let (w_q, w_q_flags) = if cfg.tied { (lay.embedding(), MatmulParams::TRANS_B) } else { (lay.out_w(), 0) };
     let logits = MatmulParams {
         m: rows,
         n: vocab,
         k: htop,
-        flags: MatmulParams::BIAS,
+        flags: MatmulParams::BIAS | w_q_flags,
         a_off: top_off,
-        b_off: lay.out_w(),
+        b_off: w_q,
         bias_off: lay.out_b(),
         ..Default::default()
     };
@@ -185,9 +189,14 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     // --- backward: output layer ---
     let mm = |m, n, k, flags, a_off, b_off, c_off| MatmulParams { m, n, k, flags, a_off, b_off, c_off, ..Default::default() };
     let ones = MatmulParams::TRANS_A | MatmulParams::ONES_ROW;
-    // [dW_q; db_q] = [H^L; 1]ᵀ·dlogits in one GEMM (ONES_ROW).
-    pb.matmul(&f.hidden, &f.logits, &tr.grads, None, MatmulParams { ones_off: lay.out_b(), ..mm(htop, vocab, rows, ones, top_off, 0, lay.out_w()) });
-    pb.matmul(&f.logits, &f.params, &tr.d_top, None, mm(rows, htop, vocab, MatmulParams::TRANS_B, 0, lay.out_w(), 0));
+    // [dW_q; db_q] = [H^L; 1]ᵀ·dlogits in one GEMM (ONES_ROW). Tied: W_q is no parameter of
+    // its own (its gradient slot stays zero), so only the ones row, db_q (m = 0), and E's
+    // share dlogitsᵀ·H^L is added after the embedding scatter below.
+    let dw_rows = if cfg.tied { 0 } else { htop };
+    pb.matmul(&f.hidden, &f.logits, &tr.grads, None, MatmulParams { ones_off: lay.out_b(), ..mm(dw_rows, vocab, rows, ones, top_off, 0, lay.out_w()) });
+    // dH^L = dlogits·W_qᵀ, or tied dlogits·E.
+    let dh_flags = if cfg.tied { 0 } else { MatmulParams::TRANS_B };
+    pb.matmul(&f.logits, &f.params, &tr.d_top, None, mm(rows, htop, vocab, dh_flags, 0, w_q, 0));
     if let Some(p) = site(layers, htop as usize) {
         pb.dropout_apply(&tr.d_top, p);
     }
@@ -222,6 +231,11 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
         pb.dropout_apply(&tr.d_emb_rows, p);
     }
     pb.embedding_scatter_add(&tr.d_emb_rows, &f.tokens, &tr.grads, EmbeddingParams { src_off: 0, ..emb });
+    if cfg.tied {
+        // dE += dlogitsᵀ·(H^L ⊙ M_L): the output layer's use of E.
+        let acc = MatmulParams::TRANS_A | MatmulParams::ACCUMULATE;
+        pb.matmul(&f.logits, &f.hidden, &tr.grads, None, mm(vocab, htop, rows, acc, 0, top_off, lay.embedding()));
+    }
 
     // --- clip and update ---
     let count = lay.total as u32;

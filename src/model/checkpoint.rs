@@ -97,6 +97,9 @@ impl Checkpoint {
             }
         }
         let params = read_params(&st, path, &config, "")?;
+        if config.tied && !params.output_is_tied() {
+            return Err(bad(path, "the model config says the weights are tied, but output.w is not the transposed embedding".to_string()));
+        }
         let optimizer = match meta.get("optim.updates") {
             Some(k) => Some(OptimizerState {
                 updates: k.parse().map_err(|_| bad(path, format!("bad optim.updates '{k}'")))?,
@@ -183,7 +186,7 @@ mod tests {
     use crate::model::{init::init_params, Activation};
 
     fn sample() -> Checkpoint {
-        let config = ModelConfig { vocab: 3, embed: 2, hidden: vec![4, 3], activation: Activation::Relu };
+        let config = ModelConfig { vocab: 3, embed: 2, hidden: vec![4, 3], activation: Activation::Relu, tied: false };
         let params: Params<f32> = init_params(&config, 1);
         let optimizer = Some(OptimizerState { updates: 7, first: init_params(&config, 2), second: init_params(&config, 3) });
         let vocab = Some(Vocab::from_symbols(TokenizerKind::Char, vec!["a".into(), "b".into(), "c".into()]));
@@ -211,6 +214,27 @@ mod tests {
         let other = ModelConfig { hidden: vec![5, 3], ..c.config.clone() };
         let err = load_params(&path, &other).unwrap_err().to_string();
         assert!(err.contains("layers.0.w_xh") && err.contains("[2, 4]"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn tied_weights_are_stored_as_the_transpose_and_checked_on_load() {
+        let dir = std::env::temp_dir().join(format!("elman-ckpt-tied-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.safetensors");
+        let mut c = sample();
+        c.config = ModelConfig { embed: 3, tied: true, ..c.config.clone() };
+        c.params = init_params(&c.config, 4);
+        c.optimizer = None;
+        assert!(c.params.output_is_tied(), "output.w holds Eᵀ for any reader of the tensor names");
+        c.save(&path).unwrap();
+        let back = Checkpoint::load(&path).unwrap();
+        assert!(back.config.tied && back.params.output_is_tied());
+        // A file whose output.w disagrees with its embedding is refused.
+        c.params.out_w[[0, 0]] += 1.0;
+        c.save(&path).unwrap();
+        let err = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(err.contains("tied") && err.contains("output.w"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

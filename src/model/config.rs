@@ -28,6 +28,10 @@ pub struct ModelConfig {
     /// h_l for each stacked layer l (at least one).
     pub hidden: Vec<usize>,
     pub activation: Activation,
+    /// Tied input and output embeddings (Press & Wolf 2017): the output layer's weights are
+    /// the embedding transposed, W_q = Eᵀ, which needs d = h_{L-1}.
+    #[serde(default)]
+    pub tied: bool,
 }
 
 impl ModelConfig {
@@ -41,6 +45,16 @@ impl ModelConfig {
         }
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(ElmanError::Setting { key: "hidden", problem: format!("must list one or more widths > 0, got {:?}", self.hidden) });
+        }
+        if self.tied && self.embed != self.top_hidden() {
+            return Err(ElmanError::Setting {
+                key: "tie-weights",
+                problem: format!(
+                    "needs the embedding width equal to the top layer's width (the output layer uses the embedding transposed): embed is {}, the top layer {}",
+                    self.embed,
+                    self.top_hidden()
+                ),
+            });
         }
         Ok(())
     }
@@ -97,7 +111,7 @@ mod tests {
 
     #[test]
     fn shapes_follow_design_names() {
-        let c = ModelConfig { vocab: 7, embed: 3, hidden: vec![5, 4], activation: Activation::Tanh };
+        let c = ModelConfig { vocab: 7, embed: 3, hidden: vec![5, 4], activation: Activation::Tanh, tied: false };
         let names: Vec<_> = c.tensor_shapes().into_iter().map(|(n, s)| format!("{n}{s:?}")).collect();
         assert_eq!(
             names,
@@ -119,7 +133,7 @@ mod tests {
     #[test]
     fn design_cost_model_example() {
         // DESIGN.md: V=65, d=64, h=512, L=1: 4.0 GFLOP for 2,048 tokens.
-        let c = ModelConfig { vocab: 65, embed: 64, hidden: vec![512], activation: Activation::Tanh };
+        let c = ModelConfig { vocab: 65, embed: 64, hidden: vec![512], activation: Activation::Tanh, tied: false };
         let gflop = c.flops_per_token() * 2048.0 / 1e9;
         assert!((gflop - 4.0).abs() < 0.05, "{gflop}");
     }

@@ -1,9 +1,11 @@
 //! Seeded initialisation (the scheme of PyTorch's nn.Embedding / nn.RNN / nn.Linear, drawn
 //! from the project's own RNG in canonical tensor order):
 //!
-//! - embedding ~ N(0, 1)
+//! - embedding ~ N(0, 1); with tied weights U(−0.1, 0.1), since the output layer's logits
+//!   inherit its scale (DESIGN.md's training notes: N(0, 1) left a tied PTB model at
+//!   perplexity 719 after an epoch, U(−0.1, 0.1) at 236)
 //! - layer l: w_xh, w_hh, b_h ~ U(−1/√h_l, 1/√h_l)
-//! - output.w, output.b ~ U(−1/√h_{L-1}, 1/√h_{L-1})
+//! - output.w, output.b ~ U(−1/√h_{L-1}, 1/√h_{L-1}); with tied weights output.w = Eᵀ
 
 use super::config::ModelConfig;
 use super::params::Params;
@@ -14,7 +16,11 @@ use crate::rng::Rng;
 pub fn init_params<F: Real>(config: &ModelConfig, seed: u64) -> Params<F> {
     let mut rng = Rng::new(seed);
     let mut p = Params::<F>::zeros(config);
-    p.embedding.iter_mut().for_each(|x| *x = F::from_f64(rng.normal()));
+    if config.tied {
+        p.embedding.iter_mut().for_each(|x| *x = F::from_f64(rng.uniform(-0.1, 0.1)));
+    } else {
+        p.embedding.iter_mut().for_each(|x| *x = F::from_f64(rng.normal()));
+    }
     for (l, layer) in p.layers.iter_mut().enumerate() {
         let a = 1.0 / (config.hidden[l] as f64).sqrt();
         for x in layer.w_xh.iter_mut().chain(layer.w_hh.iter_mut()).chain(layer.b_h.iter_mut()) {
@@ -24,6 +30,9 @@ pub fn init_params<F: Real>(config: &ModelConfig, seed: u64) -> Params<F> {
     let a = 1.0 / (config.top_hidden() as f64).sqrt();
     for x in p.out_w.iter_mut().chain(p.out_b.iter_mut()) {
         *x = F::from_f64(rng.uniform(-a, a));
+    }
+    if config.tied {
+        p.tie_output();
     }
     p
 }

@@ -46,6 +46,16 @@ impl<F: Real> Params<F> {
         }
     }
 
+    /// output.w ← embeddingᵀ (tied weights: the output layer is the embedding transposed).
+    pub fn tie_output(&mut self) {
+        self.out_w.assign(&self.embedding.t());
+    }
+
+    /// Whether output.w is exactly embeddingᵀ.
+    pub fn output_is_tied(&self) -> bool {
+        self.out_w.dim() == (self.embedding.ncols(), self.embedding.nrows()) && self.out_w == self.embedding.t()
+    }
+
     /// Every tensor's row-major data in canonical order (the order of
     /// [`ModelConfig::tensor_shapes`]).
     pub fn tensors(&self) -> Vec<&[F]> {
