@@ -1,9 +1,10 @@
 // optimizer: in-place updates over the whole flat parameter buffer in one dispatch, the
 // gradient pre-scaled by the clip factor c that grad_norm_finish left in clip[0].
 //
-//   sgd_update:   g = c·grad;  m ← μ·m + g;  p ← p − lr·m
+//   sgd_update:   g = c·grad + wd·p;  m ← μ·m + g;  p ← p − lr·m           (L2 weight decay)
 //   adam_update:  g = c·grad;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
-//                 p ← p − lr · (m / bc1) / (√(v / bc2) + ε),   bc_i = 1 − β_i^k (host, f64)
+//                 p ← p − (lr · (m / bc1) / (√(v / bc2) + ε) + lr·wd·p)    (AdamW)
+//                 bc_i = 1 − β_i^k (host, f64)
 // lr, bc1, bc2 change every step and come from the per-step uniform.
 //
 // | binding | name  | access     | shape       |
@@ -24,7 +25,7 @@ struct Params {
     beta1: f32,
     beta2: f32,
     eps: f32,
-    _pad0: u32,
+    weight_decay: f32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -47,7 +48,7 @@ fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if e >= p.count {
         return;
     }
-    let mm = p.momentum * m[e] + clip[0] * grad[e];
+    let mm = p.momentum * m[e] + (clip[0] * grad[e] + p.weight_decay * param[e]);
     m[e] = mm;
     param[e] -= step.lr * mm;
 }
@@ -63,5 +64,5 @@ fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let vv = p.beta2 * v[e] + (1.0 - p.beta2) * g * g;
     m[e] = mm;
     v[e] = vv;
-    param[e] -= step.lr * (mm / step.bc1) / (sqrt(vv / step.bc2) + p.eps);
+    param[e] -= step.lr * (mm / step.bc1) / (sqrt(vv / step.bc2) + p.eps) + step.lr * p.weight_decay * param[e];
 }

@@ -39,12 +39,16 @@ pub struct UpdateConfig {
     /// Seed of the dropout mask stream (masks also depend on the update number).
     #[serde(default)]
     pub dropout_seed: u32,
+    /// Weight decay: L2 for SGD (g ← g + wd·p), decoupled for Adam (AdamW: p ← p − lr·wd·p
+    /// beside the Adam step); 0 = off.
+    #[serde(default)]
+    pub weight_decay: f32,
 }
 
 impl UpdateConfig {
     /// No dropout.
     pub fn new(optimizer: Optimizer, clip: Option<f32>) -> Self {
-        UpdateConfig { optimizer, clip, dropout: 0.0, dropout_seed: 0 }
+        UpdateConfig { optimizer, clip, dropout: 0.0, dropout_seed: 0, weight_decay: 0.0 }
     }
 
     /// The mask key for update number `update` (1-based), or None without dropout.

@@ -322,37 +322,40 @@ fn grad_norm_and_clip_factor_match_cpu() {
 }
 
 #[test]
-fn sgd_and_adam_updates_match_cpu() {
+fn sgd_and_adam_updates_match_cpu_with_and_without_weight_decay() {
     let Some(ctx) = gpu() else { return };
     let count = 1037;
     let scale = 0.625f32;
     let (lr, beta1, beta2, eps, momentum, k) = (0.01f32, 0.9f32, 0.999f32, 1e-8f32, 0.9f32, 3u64);
-    let p0 = uniform(1, count, -1.0, 1.0);
-    let g = uniform(2, count, -1.0, 1.0);
-    let m0 = uniform(3, count, -0.1, 0.1);
-    let v0 = uniform(4, count, 0.0, 0.01);
-    let bc1 = 1.0 - (beta1 as f64).powi(k as i32);
-    let bc2 = 1.0 - (beta2 as f64).powi(k as i32);
-    let mut alloc = Allocator::new(&ctx.device);
-    let (gp_sgd, gm_sgd) = (alloc.init("p", &p0), alloc.init("m", &m0));
-    let (gp, gm, gv) = (alloc.init("p", &p0), alloc.init("m", &m0), alloc.init("v", &v0));
-    let gg = alloc.init("g", &g);
-    let gclip = alloc.init("clip", &[scale, 0.0, 0.0, 0.0]);
-    let gstep = alloc.uniform("step", bytemuck::bytes_of(&StepParams { lr, bc1: bc1 as f32, bc2: bc2 as f32, ..Default::default() }));
-    let p = OptimizerParams { count: count as u32, momentum, beta1, beta2, eps, ..Default::default() };
-    run(&ctx, Some(&gstep), |pb| {
-        pb.sgd_update(&gp_sgd, &gg, &gm_sgd, &gclip, p);
-        pb.adam_update(&gp, &gg, &gm, &gv, &gclip, p);
-    });
-    let (mut p_sgd, mut m_sgd) = (p0.clone(), m0.clone());
-    ops::sgd_update(&mut p_sgd, &g, &mut m_sgd, lr, momentum, scale);
-    assert_close("sgd param", &ctx.read_f32(&gp_sgd, 0, count).unwrap(), &p_sgd, 1e-6, 1e-5);
-    assert_close("sgd momentum", &ctx.read_f32(&gm_sgd, 0, count).unwrap(), &m_sgd, 1e-6, 1e-5);
-    let (mut pa, mut ma, mut va) = (p0.clone(), m0.clone(), v0.clone());
-    ops::adam_update(&mut pa, &g, &mut ma, &mut va, lr, beta1, beta2, eps, k, scale);
-    assert_close("adam param", &ctx.read_f32(&gp, 0, count).unwrap(), &pa, 1e-6, 1e-5);
-    assert_close("adam m", &ctx.read_f32(&gm, 0, count).unwrap(), &ma, 1e-7, 1e-5);
-    assert_close("adam v", &ctx.read_f32(&gv, 0, count).unwrap(), &va, 1e-9, 1e-5);
+    for wd in [0.0f32, 0.1] {
+        let p0 = uniform(1, count, -1.0, 1.0);
+        let g = uniform(2, count, -1.0, 1.0);
+        let m0 = uniform(3, count, -0.1, 0.1);
+        let v0 = uniform(4, count, 0.0, 0.01);
+        let bc1 = 1.0 - (beta1 as f64).powi(k as i32);
+        let bc2 = 1.0 - (beta2 as f64).powi(k as i32);
+        let mut alloc = Allocator::new(&ctx.device);
+        let (gp_sgd, gm_sgd) = (alloc.init("p", &p0), alloc.init("m", &m0));
+        let (gp, gm, gv) = (alloc.init("p", &p0), alloc.init("m", &m0), alloc.init("v", &v0));
+        let gg = alloc.init("g", &g);
+        let gclip = alloc.init("clip", &[scale, 0.0, 0.0, 0.0]);
+        let gstep = alloc.uniform("step", bytemuck::bytes_of(&StepParams { lr, bc1: bc1 as f32, bc2: bc2 as f32, ..Default::default() }));
+        let p = OptimizerParams { count: count as u32, momentum, beta1, beta2, eps, weight_decay: wd, ..Default::default() };
+        run(&ctx, Some(&gstep), |pb| {
+            pb.sgd_update(&gp_sgd, &gg, &gm_sgd, &gclip, p);
+            pb.adam_update(&gp, &gg, &gm, &gv, &gclip, p);
+        });
+        let label = |what: &str| format!("{what}, weight decay {wd}");
+        let (mut p_sgd, mut m_sgd) = (p0.clone(), m0.clone());
+        ops::sgd_update(&mut p_sgd, &g, &mut m_sgd, lr, momentum, scale, wd);
+        assert_close(&label("sgd param"), &ctx.read_f32(&gp_sgd, 0, count).unwrap(), &p_sgd, 1e-6, 1e-5);
+        assert_close(&label("sgd momentum"), &ctx.read_f32(&gm_sgd, 0, count).unwrap(), &m_sgd, 1e-6, 1e-5);
+        let (mut pa, mut ma, mut va) = (p0.clone(), m0.clone(), v0.clone());
+        ops::adam_update(&mut pa, &g, &mut ma, &mut va, lr, beta1, beta2, eps, k, scale, wd);
+        assert_close(&label("adam param"), &ctx.read_f32(&gp, 0, count).unwrap(), &pa, 1e-6, 1e-5);
+        assert_close(&label("adam m"), &ctx.read_f32(&gm, 0, count).unwrap(), &ma, 1e-7, 1e-5);
+        assert_close(&label("adam v"), &ctx.read_f32(&gv, 0, count).unwrap(), &va, 1e-9, 1e-5);
+    }
 }
 
 /// First differing index of two f32 slices compared bit for bit, with both values.

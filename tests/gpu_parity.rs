@@ -42,11 +42,13 @@ struct Case {
     t: usize,
     /// Dropout probability (0 = off).
     dropout: f32,
+    /// L2 (SGD) or decoupled (Adam) weight decay (0 = off).
+    weight_decay: f32,
 }
 
 impl Case {
     fn update(&self, clip: Option<f32>) -> UpdateConfig {
-        UpdateConfig { dropout: self.dropout, dropout_seed: 0x5eed, ..UpdateConfig::new(self.optimizer, clip) }
+        UpdateConfig { dropout: self.dropout, dropout_seed: 0x5eed, weight_decay: self.weight_decay, ..UpdateConfig::new(self.optimizer, clip) }
     }
 }
 
@@ -149,6 +151,7 @@ fn two_unequal_tanh_layers_with_adam_clipping_and_carry() {
         n: 3,
         t: 5,
         dropout: 0.0,
+        weight_decay: 0.0,
     });
 }
 
@@ -162,6 +165,7 @@ fn two_unequal_relu_layers_with_sgd_momentum_clipping_and_carry() {
         n: 4,
         t: 6,
         dropout: 0.0,
+        weight_decay: 0.0,
     });
 }
 
@@ -175,6 +179,7 @@ fn one_tanh_layer_with_plain_sgd_awkward_sizes() {
         n: 1,
         t: 7,
         dropout: 0.0,
+        weight_decay: 0.0,
     });
 }
 
@@ -188,6 +193,7 @@ fn two_unequal_tanh_layers_with_dropout_adam_clipping_and_carry() {
         n: 3,
         t: 5,
         dropout: 0.3,
+        weight_decay: 0.0,
     });
 }
 
@@ -203,6 +209,7 @@ fn two_tanh_layers_with_adam_and_split_k_weight_gradients() {
         n: 16,
         t: 64,
         dropout: 0.0,
+        weight_decay: 0.0,
     });
 }
 
@@ -221,33 +228,37 @@ fn two_wide_layers_side_by_side_with_dropout_and_eight_rows_per_workgroup() {
         n: 64,
         t: 3,
         dropout: 0.2,
+        weight_decay: 0.0,
     });
 }
 
 #[test]
-fn tied_weights_with_dropout_and_adam() {
-    // W_q = Eᵀ (d = h_L = 12): E's gradient sums the embedding scatter and dlogitsᵀ·H^L.
+fn tied_weights_with_dropout_and_adamw() {
+    // W_q = Eᵀ (d = h_L = 12): E's gradient sums the embedding scatter and dlogitsᵀ·H^L;
+    // decoupled weight decay beside the Adam step.
     check_case(Case {
-        name: "tanh adam L=2 tied dropout 0.3",
+        name: "tanh adamw L=2 tied dropout 0.3",
         config: ModelConfig { vocab: 13, embed: 12, hidden: vec![20, 12], activation: Activation::Tanh, tied: true },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 3,
         t: 5,
         dropout: 0.3,
+        weight_decay: 0.1,
     });
 }
 
 #[test]
-fn tied_weights_with_sgd_momentum_one_relu_layer() {
+fn tied_weights_with_sgd_momentum_and_l2_one_relu_layer() {
     check_case(Case {
-        name: "relu sgd L=1 tied",
+        name: "relu sgd L=1 tied weight decay",
         config: ModelConfig { vocab: 11, embed: 9, hidden: vec![9], activation: Activation::Relu, tied: true },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 4,
         t: 6,
         dropout: 0.0,
+        weight_decay: 0.01,
     });
 }
 
@@ -279,6 +290,7 @@ fn three_relu_layers_with_dropout_sgd_momentum() {
         n: 4,
         t: 6,
         dropout: 0.5,
+        weight_decay: 0.0,
     });
 }
 
@@ -291,7 +303,7 @@ fn check_sampling(name: &'static str, config: ModelConfig, n: usize, t: usize) {
     let Some(ctx) = gpu() else { return };
     let update = UpdateConfig::new(Optimizer::adam(), None);
     let mut trainer = GpuTrainer::new(ctx.clone(), config.clone(), &init_params::<f32>(&config, 5), update, n, t).unwrap();
-    let case = Case { name, config: config.clone(), optimizer: Optimizer::adam(), lr: 0.01, n, t, dropout: 0.0 };
+    let case = Case { name, config: config.clone(), optimizer: Optimizer::adam(), lr: 0.01, n, t, dropout: 0.0, weight_decay: 0.0 };
     run(&mut trainer, &batches(&case)[..3], case.lr);
     let params = trainer.params().unwrap();
     let state = trainer.hidden().unwrap();

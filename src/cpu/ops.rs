@@ -192,26 +192,27 @@ pub fn clip_in_place<F: Scalar>(grads: &mut [&mut [F]], clip: Option<f32>) -> (f
     (norm, factor)
 }
 
-/// SGD with momentum on one tensor, the gradient pre-scaled by the clip factor:
-/// g ← scale·grad; buf ← μ·buf + g; p ← p − lr·buf.
-pub fn sgd_update<F: Scalar>(param: &mut [F], grad: &[F], buf: &mut [F], lr: F, momentum: F, scale: F) {
+/// SGD with momentum and L2 weight decay on one tensor, the gradient pre-scaled by the
+/// clip factor: g ← scale·grad + wd·p; buf ← μ·buf + g; p ← p − lr·buf.
+#[allow(clippy::too_many_arguments)]
+pub fn sgd_update<F: Scalar>(param: &mut [F], grad: &[F], buf: &mut [F], lr: F, momentum: F, scale: F, weight_decay: F) {
     for ((p, &g), b) in param.iter_mut().zip(grad).zip(buf.iter_mut()) {
-        *b = momentum * *b + scale * g;
+        *b = momentum * *b + (scale * g + weight_decay * *p);
         *p -= lr * *b;
     }
 }
 
-/// Adam on one tensor at update number k ≥ 1, the gradient pre-scaled by the clip factor:
-/// g ← scale·grad; m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²;
-/// p ← p − lr · (m / (1−β1^k)) / (√(v / (1−β2^k)) + ε).
+/// Adam with decoupled weight decay (AdamW) on one tensor at update number k ≥ 1, the
+/// gradient pre-scaled by the clip factor: g ← scale·grad; m ← β1 m + (1−β1) g;
+/// v ← β2 v + (1−β2) g²; p ← p − (lr · (m / (1−β1^k)) / (√(v / (1−β2^k)) + ε) + lr·wd·p).
 #[allow(clippy::too_many_arguments)]
-pub fn adam_update<F: Scalar>(param: &mut [F], grad: &[F], m: &mut [F], v: &mut [F], lr: F, beta1: F, beta2: F, eps: F, k: u64, scale: F) {
+pub fn adam_update<F: Scalar>(param: &mut [F], grad: &[F], m: &mut [F], v: &mut [F], lr: F, beta1: F, beta2: F, eps: F, k: u64, scale: F, weight_decay: F) {
     let bc1 = F::one() - F::from_f64(beta1.to_f64().powi(k as i32));
     let bc2 = F::one() - F::from_f64(beta2.to_f64().powi(k as i32));
     for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
         let g = scale * g;
         *m = beta1 * *m + (F::one() - beta1) * g;
         *v = beta2 * *v + (F::one() - beta2) * g * g;
-        *p -= lr * (*m / bc1) / ((*v / bc2).sqrt() + eps);
+        *p -= lr * (*m / bc1) / ((*v / bc2).sqrt() + eps) + lr * weight_decay * *p;
     }
 }

@@ -62,18 +62,16 @@ impl CpuTrainer {
     /// Applies the optimizer to every tensor with clip factor `scale`.
     fn apply_update(&mut self, lr: f32, scale: f32) {
         self.updates += 1;
+        let wd = self.update.weight_decay;
         let params = self.params.tensors_mut();
         let grads = self.grads.tensors();
         let first = self.first.tensors_mut();
         let second = self.second.tensors_mut();
         for (((p, g), m), v) in params.into_iter().zip(grads).zip(first).zip(second) {
             match self.update.optimizer {
-                Optimizer::Sgd { momentum } => ops::sgd_update(p, g, m, lr, momentum, scale),
-                Optimizer::Adam { beta1, beta2, eps } => ops::adam_update(p, g, m, v, lr, beta1, beta2, eps, self.updates, scale),
+                Optimizer::Sgd { momentum } => ops::sgd_update(p, g, m, lr, momentum, scale, wd),
+                Optimizer::Adam { beta1, beta2, eps } => ops::adam_update(p, g, m, v, lr, beta1, beta2, eps, self.updates, scale, wd),
             }
-        }
-        if self.config.tied {
-            self.params.tie_output();
         }
     }
 }
@@ -128,7 +126,13 @@ impl Trainer for CpuTrainer {
     }
 
     fn params(&mut self) -> Result<Params<f32>> {
-        Ok(self.params.clone())
+        // Tied weights: output.w is no parameter of its own. Its slot is updated like the
+        // GPU's (a zero gradient, so only weight decay moves it) but never read; readers get Eᵀ.
+        let mut p = self.params.clone();
+        if self.config.tied {
+            p.tie_output();
+        }
+        Ok(p)
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {

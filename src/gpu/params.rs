@@ -186,7 +186,7 @@ uniform! {
         pub beta1: f32,
         pub beta2: f32,
         pub eps: f32,
-        pub _pad0: u32,
+        pub weight_decay: f32,
         pub _pad1: u32,
         pub _pad2: u32,
     }

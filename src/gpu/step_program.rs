@@ -242,7 +242,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     pb.grad_norm(&tr.grads, &tr.partials, &tr.clip, &tr.stats, count, update.clip);
     match update.optimizer {
         Optimizer::Sgd { momentum } => {
-            pb.sgd_update(&f.params, &tr.grads, &tr.moment1, &tr.clip, OptimizerParams { count, momentum, ..Default::default() })
+            pb.sgd_update(&f.params, &tr.grads, &tr.moment1, &tr.clip, OptimizerParams { count, momentum, weight_decay: update.weight_decay, ..Default::default() })
         }
         Optimizer::Adam { beta1, beta2, eps } => pb.adam_update(
             &f.params,
@@ -250,7 +250,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
             &tr.moment1,
             &tr.moment2,
             &tr.clip,
-            OptimizerParams { count, beta1, beta2, eps, ..Default::default() },
+            OptimizerParams { count, beta1, beta2, eps, weight_decay: update.weight_decay, ..Default::default() },
         ),
     }
     pb.finish()
