@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct LogLine {
     pub step: u64,
     pub steps: u64,
+    /// Passes over the training text so far (fractional).
+    pub epoch: f64,
     /// Mean training loss over the steps since the previous line, nats/token.
     pub train_loss: f32,
     pub valid_loss: Option<f64>,
@@ -25,12 +27,16 @@ pub struct LogLine {
     /// Learning rate of the line's last step.
     pub lr: f32,
     pub elapsed_s: f64,
+    /// What the evaluation decided, if anything (a new best checkpoint, a rate cut).
+    pub note: Option<String>,
 }
 
 /// One line of `log.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     pub step: u64,
+    #[serde(default)]
+    pub epoch: f64,
     pub train_loss: f32,
     pub valid_loss: Option<f64>,
     /// Mean ‖g‖ before clipping since the previous record.
@@ -86,6 +92,7 @@ impl RunLog {
     pub fn record(&mut self, line: &LogLine, final_line: bool) -> Result<()> {
         let r = LogRecord {
             step: line.step,
+            epoch: line.epoch,
             train_loss: line.train_loss,
             valid_loss: line.valid_loss,
             grad_norm: line.grad_norm,

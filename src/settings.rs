@@ -26,6 +26,7 @@ pub enum ScheduleKind {
     Constant,
     Step,
     Cosine,
+    Plateau,
 }
 
 impl Choice for ScheduleKind {
@@ -34,6 +35,11 @@ impl Choice for ScheduleKind {
         (ScheduleKind::Constant, "constant", "The same learning rate throughout"),
         (ScheduleKind::Step, "step", "Multiply the rate by lr-decay every lr-decay-every steps"),
         (ScheduleKind::Cosine, "cosine", "Linear warm-up over warmup steps, then cosine down to min-lr"),
+        (
+            ScheduleKind::Plateau,
+            "plateau",
+            "Multiply the rate by lr-decay when the validation loss has not improved by min-improvement for patience evaluations; stop below min-lr",
+        ),
     ];
 }
 
@@ -349,24 +355,32 @@ settings_table! {
     hidden "hidden": Vec<usize> = vec![128], Fixed, check widths;
     /// φ, the hidden layers' nonlinearity.
     activation "activation": Activation = Activation::Tanh, Fixed;
+    /// Tie the output layer to the embedding (W_q = Eᵀ; needs embed = the top layer's width).
+    tie_weights "tie-weights": bool = false, Fixed;
     /// T: time steps per chunk (truncated BPTT length).
     seq_len "seq-len": usize = 64, Fixed, check positive_usize;
     /// n: parallel streams per batch.
     batch "batch": usize = 16, Fixed, check positive_usize;
     /// Total optimisation steps.
     steps "steps": u64 = 300, Free, check positive_u64;
+    /// Passes over the training text; when set, it decides the number of steps.
+    epochs "epochs": Option<u64> = None, Free, shown "steps decide", check |v: &Option<u64>| some(positive_u64)(v);
     /// Learning rate.
     lr "lr": f32 = 2e-3, Free, check positive_f32;
     /// Learning-rate schedule.
     schedule "schedule": ScheduleKind = ScheduleKind::Constant, Free;
-    /// Step schedule: factor γ.
+    /// Step and plateau schedules: factor γ.
     lr_decay "lr-decay": f32 = 0.5, Free, check decay_factor;
     /// Step schedule: decay every N steps.
     lr_decay_every "lr-decay-every": Option<u64> = None, Free, shown "steps/4", check |v: &Option<u64>| some(positive_u64)(v);
     /// Cosine schedule: linear warm-up steps.
     warmup "warmup": u64 = 0, Free;
-    /// Cosine schedule: final learning rate.
-    min_lr "min-lr": Option<f32> = None, Free, shown "lr/10", check |v: &Option<f32>| some(non_negative_f32)(v);
+    /// Cosine schedule: final learning rate; plateau schedule: stop once the rate falls below it.
+    min_lr "min-lr": Option<f32> = None, Free, shown "lr/10 for cosine, none for plateau", check |v: &Option<f32>| some(non_negative_f32)(v);
+    /// Plateau schedule: evaluations without enough improvement before the rate is cut.
+    patience "patience": u64 = 2, Free, check positive_u64;
+    /// Plateau schedule: the relative improvement of the validation loss that counts.
+    min_improvement "min-improvement": f32 = 0.002, Free, check unit_interval_open;
     /// The update rule.
     optimizer "optimizer": OptimizerKind = OptimizerKind::Adam, Free;
     /// SGD momentum μ.
@@ -375,6 +389,8 @@ settings_table! {
     clip "clip": f32 = 5.0, Free, check non_negative_f32;
     /// Dropout probability on the non-recurrent connections.
     dropout "dropout": f32 = 0.0, Free, check unit_interval_open;
+    /// Weight decay: L2 for SGD, decoupled for Adam (AdamW).
+    weight_decay "weight-decay": f32 = 0.0, Free, check non_negative_f32;
     /// Initialisation (and dropout) seed.
     seed "seed": u64 = 1, Free;
     /// Evaluate on the validation text every N steps, 0 = at the end only.
@@ -400,7 +416,7 @@ settings_table! {
 impl TrainSettings {
     /// The model these settings describe, for a vocabulary of `vocab` tokens.
     pub fn model_config(&self, vocab: usize) -> ModelConfig {
-        ModelConfig { vocab, embed: self.embed, hidden: self.hidden.clone(), activation: self.activation, tied: false }
+        ModelConfig { vocab, embed: self.embed, hidden: self.hidden.clone(), activation: self.activation, tied: self.tie_weights }
     }
 
     /// Optimizer, clipping and dropout. The dropout masks' seed is derived from `seed`
@@ -414,13 +430,22 @@ impl TrainSettings {
         let mut update = UpdateConfig::new(optimizer, (self.clip > 0.0).then_some(self.clip));
         update.dropout = self.dropout;
         update.dropout_seed = (self.seed as u32) ^ 0x9e37_79b9;
+        update.weight_decay = self.weight_decay;
         update
+    }
+
+    /// The run's length in steps: `epochs` passes of `batches_per_epoch` when set, else `steps`.
+    pub fn total_steps(&self, batches_per_epoch: u64) -> u64 {
+        self.epochs.map_or(self.steps, |e| e * batches_per_epoch)
     }
 
     /// The learning-rate schedule, its defaults filled in (step: every steps/4; cosine:
     /// down to lr/10).
     pub fn lr_schedule(&self) -> LrSchedule {
         match self.schedule {
+            ScheduleKind::Plateau => {
+                LrSchedule::Plateau { gamma: self.lr_decay, patience: self.patience, min_improvement: self.min_improvement, min_lr: self.min_lr }
+            }
             ScheduleKind::Constant => LrSchedule::Constant,
             ScheduleKind::Step => LrSchedule::Step { every: self.lr_decay_every.unwrap_or((self.steps / 4).max(1)), gamma: self.lr_decay },
             ScheduleKind::Cosine => LrSchedule::Cosine { warmup: self.warmup, min_lr: self.min_lr.unwrap_or(self.lr / 10.0) },

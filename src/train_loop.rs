@@ -8,6 +8,7 @@ use crate::data::{stream_batches, Batcher, Corpus};
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::{write_atomic, Checkpoint};
 pub use crate::runlog::LogLine;
+use crate::lr_schedule::ValidationState;
 use crate::runlog::RunLog;
 use crate::settings::TrainSettings;
 use crate::trainer::{Evaluate, StepStats, Trainer};
@@ -26,6 +27,9 @@ pub struct Progress {
     pub step: u64,
     /// Batches handed out by the batcher.
     pub batch_position: u64,
+    /// The best validation loss so far and the plateau schedule's state.
+    #[serde(default)]
+    pub validation: ValidationState,
 }
 
 /// How a run ended.
@@ -57,7 +61,14 @@ pub fn evaluate_stream(model: &mut dyn Evaluate, tokens: &[u32], seq_len: usize,
     Ok((model.evaluate(&batches)?, end - 1))
 }
 
-/// Runs from `start` to `settings.steps`, logging through `log` and into `out`.
+/// The file a run directory's best checkpoint (lowest validation loss so far) lives in.
+pub fn best_checkpoint_path(out: &Path) -> PathBuf {
+    out.join("best.safetensors")
+}
+
+/// Runs from `start` to the run's last step (`settings.total_steps`), logging through
+/// `log` and into `out`: evaluations every `eval_every` steps update the best checkpoint
+/// (`best.safetensors`) and the plateau schedule.
 pub fn run(
     trainer: &mut dyn Trainer,
     corpus: &Corpus,
@@ -88,6 +99,8 @@ pub fn run(
     schedule.validate()?;
     let mut batcher = Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
     batcher.seek(start.batch_position);
+    let total = settings.total_steps(batcher.batches_per_epoch());
+    let best_path = best_checkpoint_path(out);
     let mut progress = start;
     let tokens_per_step = (settings.batch * settings.seq_len) as f64;
     let ckpt_path = checkpoint_path(out);
@@ -101,20 +114,20 @@ pub fn run(
     let mut interrupted = false;
     let zeros: Vec<Vec<f32>> = settings.hidden.iter().map(|&h| vec![0.0; settings.batch * h]).collect();
 
-    while progress.step < settings.steps {
+    while progress.step < total {
         let (batch, epoch_start) = batcher.next_batch(&corpus.train);
         if epoch_start {
             // A new pass: every stream jumps back to its start, so the carried state restarts.
             trainer.set_hidden(&zeros)?;
         }
-        let lr = schedule.lr_at(settings.lr, progress.step, settings.steps);
+        let lr = schedule.lr_at(settings.lr, progress.step, total, &progress.validation);
         trainer.step(&batch, lr)?;
         progress.step += 1;
         progress.batch_position = batcher.position();
         window_steps += 1;
 
         let out_of_time = settings.max_minutes.is_some_and(|m| run_start.elapsed().as_secs_f64() >= m * 60.0);
-        let at_end = progress.step == settings.steps || out_of_time;
+        let mut at_end = progress.step == total || out_of_time;
         let stop = STOP_REQUESTED.load(Ordering::SeqCst);
         let eval_now = at_end || (settings.eval_every > 0 && progress.step.is_multiple_of(settings.eval_every));
         let log_now = eval_now || stop || progress.step.is_multiple_of(settings.log_every.max(1));
@@ -127,10 +140,27 @@ pub fn run(
             } else {
                 None
             };
+            let mut note = None;
+            if let Some(v) = valid {
+                let seen = progress.validation.observe(v, &schedule);
+                if seen.new_best {
+                    save_checkpoint(trainer, &corpus.vocab, settings, progress, &best_path)?;
+                    note = Some(format!("new best, saved {}", best_path.display()));
+                }
+                if seen.decayed {
+                    let cut = format!("no improvement for {} evaluations: lr → {:.3e}", settings.patience, settings.lr * progress.validation.lr_scale);
+                    note = Some(note.map_or(cut.clone(), |n| format!("{n}; {cut}")));
+                }
+                if progress.validation.below_floor(&schedule, settings.lr) {
+                    note = Some(format!("{}lr below --min-lr: stopping", note.map(|n| format!("{n}; ")).unwrap_or_default()));
+                    at_end = true;
+                }
+            }
             let secs = window_start.elapsed().as_secs_f64();
             let line = LogLine {
                 step: progress.step,
-                steps: settings.steps,
+                steps: total,
+                epoch: progress.batch_position as f64 / batcher.batches_per_epoch() as f64,
                 train_loss,
                 valid_loss: valid,
                 grad_norm: mean(stats.iter().map(|s| s.grad_norm)),
@@ -139,6 +169,7 @@ pub fn run(
                 ms_per_step: secs * 1e3 / window_steps as f64,
                 lr,
                 elapsed_s: elapsed_before + run_start.elapsed().as_secs_f64(),
+                note,
             };
             log(&line);
             run_log.record(&line, at_end || stop)?;
@@ -162,7 +193,7 @@ pub fn run(
             interrupted = true;
             break;
         }
-        if out_of_time {
+        if out_of_time || at_end {
             break;
         }
     }

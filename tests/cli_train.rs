@@ -82,3 +82,25 @@ fn bad_inputs_get_one_line_errors_and_write_nothing() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every shipped recipe parses as a config file, resolves to valid settings, and names
+/// keys the train command knows; it does not train.
+#[test]
+fn every_recipe_parses_and_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("recipes/ exists") {
+        let path = entry.expect("readable entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let options: elman::settings::TrainOptions = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let settings = options.resolve().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        settings.lr_schedule().validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // The model it describes is valid for any vocabulary (tied weights: embed = h_L).
+        settings.model_config(100).validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        seen += 1;
+    }
+    assert!(seen >= 2, "recipes/ holds {seen} recipes");
+}

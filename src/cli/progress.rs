@@ -20,14 +20,17 @@ impl Reporter {
             eprint!("\r\x1b[2K");
         }
         let valid = l.valid_loss.map(|v| format!(" | valid {v:.4}")).unwrap_or_default();
+        let note = l.note.as_ref().map(|n| format!(" | {n}")).unwrap_or_default();
         println!(
-            "step {:>6}/{} | train {:.4}{} | grad norm {:.3} | clipped {:>3.0}% | {:>9.0} tok/s | {:>8.2} ms/step",
+            "step {:>6}/{} | ep {:>6.2} | train {:.4}{} | grad norm {:.3} | clipped {:>3.0}% | lr {:.2e} | {:>9.0} tok/s | {:>8.2} ms/step{note}",
             l.step,
             l.steps,
+            l.epoch,
             l.train_loss,
             valid,
             l.grad_norm,
             l.clipped * 100.0,
+            l.lr,
             l.tokens_per_s,
             l.ms_per_step
         );

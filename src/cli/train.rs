@@ -140,7 +140,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let model = settings.model_config(corpus.vocab.len());
     model.validate()?;
     // Fail on a too-short text before anything is written.
-    elman::data::Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
+    let batcher = elman::data::Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
+    let total = settings.total_steps(batcher.batches_per_epoch());
 
     let (params, start) = match &resumed {
         Some((_, ckpt, _, progress)) => (ckpt.params.clone(), *progress),
@@ -149,8 +150,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             None => (init_params(&model, settings.seed), Progress::default()),
         },
     };
-    if start.step >= settings.steps {
-        bail!("the run is already at step {} of --steps {}; pass a larger --steps to continue", start.step, settings.steps);
+    if start.step >= total {
+        let more = if settings.epochs.is_some() { "--epochs" } else { "--steps" };
+        bail!("the run is already at step {} of {total}; pass a larger {more} to continue", start.step);
     }
     let mut trainer = make_trainer(settings.device, settings.adapter.as_deref(), &model, params, settings.update_config(), settings.batch, settings.seq_len)?;
     if let Some((_, ckpt, _, _)) = &resumed {
@@ -179,7 +181,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         out.display()
     );
     super::install_ctrlc_handler();
-    let mut reporter = Reporter::new(settings.steps, (model.vocab as f64).ln());
+    let mut reporter = Reporter::new(total, (model.vocab as f64).ln());
     let outcome = train_loop::run(trainer.as_mut(), &corpus, &settings, start, &out, &mut |line| reporter.line(line));
     reporter.finish();
     let outcome = outcome?;
