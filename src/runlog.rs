@@ -46,6 +46,9 @@ pub struct LogRecord {
     pub tokens_per_s: f64,
     pub lr: f32,
     pub elapsed_s: f64,
+    /// What happened at this line: a new best checkpoint, a learning-rate cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Appends records and redraws the plot.
@@ -100,6 +103,7 @@ impl RunLog {
             tokens_per_s: line.tokens_per_s,
             lr: line.lr,
             elapsed_s: line.elapsed_s,
+            note: line.note.clone(),
         };
         let mut f = std::fs::OpenOptions::new()
             .create(true)

@@ -148,11 +148,17 @@ pub fn run(
                     note = Some(format!("new best, saved {}", best_path.display()));
                 }
                 if seen.decayed {
-                    let cut = format!("no improvement for {} evaluations: lr → {:.3e}", settings.patience, settings.lr * progress.validation.lr_scale);
+                    let cut = format!(
+                        "less than {}% better for {} evaluation{}: lr → {:.3e}",
+                        settings.min_improvement * 100.0,
+                        settings.patience,
+                        if settings.patience == 1 { "" } else { "s" },
+                        settings.lr * progress.validation.lr_scale
+                    );
                     note = Some(note.map_or(cut.clone(), |n| format!("{n}; {cut}")));
                 }
                 if progress.validation.below_floor(&schedule, settings.lr) {
-                    note = Some(format!("{}lr below --min-lr: stopping", note.map(|n| format!("{n}; ")).unwrap_or_default()));
+                    note = Some(format!("{}lr below min-lr: stopping", note.map(|n| format!("{n}; ")).unwrap_or_default()));
                     at_end = true;
                 }
             }

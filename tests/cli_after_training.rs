@@ -320,3 +320,86 @@ fn sigkill_mid_save_never_leaves_a_broken_checkpoint() {
     assert!(saw_checkpoint >= 6, "the runs got far enough to save ({saw_checkpoint} of 12)");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The records of a run's `log.jsonl`.
+fn log_records(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("log.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn plateau_schedule_best_checkpoint_and_epochs_work_end_to_end() {
+    let dir = fresh_dir("after-plateau");
+    let data = dir.join("t.txt");
+    let valid = dir.join("v.txt");
+    std::fs::write(&data, TEXT.repeat(4)).unwrap();
+    std::fs::write(&valid, "a quick dog saves the brown fox in time.\n".repeat(2)).unwrap();
+    let (lr0, gamma, min_improvement) = (0.01, 0.5, 0.05);
+    let plateau = |run: &str, epochs: &str| {
+        with(
+            small(&data, &dir.join(run), "1"),
+            &[
+                "--valid", s(&valid), "--epochs", epochs, "--schedule", "plateau", "--patience", "1", "--min-improvement", "0.05",
+                "--lr-decay", "0.5", "--lr", "0.01", "--eval-every", "7", "--log-every", "7",
+            ],
+        )
+    };
+    // 296 characters, 4 streams of 74, T = 10: 7 batches per epoch, so 6 epochs = 42 steps.
+    let out = ok(&run_args(&plateau("a", "6")));
+    assert!(out.contains("/42 |"), "--epochs 6 decides the steps: {out}");
+    let records = log_records(&dir.join("a"));
+    let last = records.last().unwrap();
+    assert_eq!(last["step"], 42);
+    assert!((last["epoch"].as_f64().unwrap() - 6.0).abs() < 1e-9, "{last}");
+
+    // The rule, re-derived from the logged validation losses: each line's rate is lr0·γ^k,
+    // k = cuts so far; a cut follows any evaluation not `min_improvement` better than the
+    // reference (the last evaluation that was); a new best is any lower loss.
+    let (mut reference, mut best, mut scale, mut cuts) = (None::<f64>, f64::INFINITY, 1.0f64, 0);
+    for r in &records {
+        let lr = r["lr"].as_f64().unwrap();
+        assert!((lr - lr0 * scale).abs() < 1e-9, "step {}: lr {lr}, expected {}", r["step"], lr0 * scale);
+        let v = r["valid_loss"].as_f64().expect("every line here is an evaluation");
+        let note = r["note"].as_str().unwrap_or("");
+        assert_eq!(note.contains("new best"), v < best, "step {}: {note}", r["step"]);
+        best = best.min(v);
+        match reference {
+            Some(refv) if v >= refv * (1.0 - min_improvement) => {
+                scale *= gamma;
+                cuts += 1;
+                assert!(note.contains("lr →"), "step {}: a cut is logged: {note}", r["step"]);
+            }
+            _ => {
+                reference = Some(v);
+                assert!(!note.contains("lr →"), "step {}: {note}", r["step"]);
+            }
+        }
+    }
+    assert!(cuts >= 1, "this run cuts the rate at least once: {records:?}");
+
+    // best.safetensors scores the lowest logged validation loss.
+    let eval = ok(&elman(&["eval", "--ckpt", s(&dir.join("a/best.safetensors")), "--data", s(&valid), "--json"]));
+    let scored: serde_json::Value = serde_json::from_str(eval.trim()).unwrap();
+    assert!((scored["nats_per_token"].as_f64().unwrap() - best).abs() < 1e-5, "best {best} vs {eval}");
+
+    // Resume restores the schedule's state: 3 epochs, then --resume to 6, is the 6-epoch run.
+    ok(&run_args(&plateau("b", "3")));
+    ok(&elman(&["train", "--resume", s(&dir.join("b")), "--epochs", "6"]));
+    for file in ["model.safetensors", "best.safetensors"] {
+        let a = Checkpoint::load(&dir.join("a").join(file)).unwrap();
+        let b = Checkpoint::load(&dir.join("b").join(file)).unwrap();
+        assert_eq!(a.params, b.params, "{file}: 3 epochs + resume to 6 = 6 epochs, bit for bit");
+    }
+    let lrs = |run: &str| log_records(&dir.join(run)).iter().map(|r| r["lr"].as_f64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(lrs("a"), lrs("b"));
+
+    // --min-lr: the run stops once a cut takes the rate below it, evaluated and saved.
+    let out = ok(&run_args(&with(plateau("c", "6"), &["--min-lr", "0.004"])));
+    let records = log_records(&dir.join("c"));
+    let last = records.last().unwrap();
+    assert!(last["note"].as_str().unwrap_or("").contains("stopping"), "{out}");
+    assert!(last["step"].as_u64().unwrap() < 42, "stopped early: {last}");
+    let saved = Checkpoint::load(&dir.join("c/model.safetensors")).unwrap();
+    let progress: serde_json::Value = serde_json::from_str(&saved.extra["progress"]).unwrap();
+    assert_eq!(progress["step"], last["step"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
