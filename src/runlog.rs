@@ -8,35 +8,23 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// One log line's numbers.
+/// One printed log line: the record that `log.jsonl` keeps, plus what only the terminal shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogLine {
-    pub step: u64,
+    pub record: LogRecord,
+    /// The run's total steps.
     pub steps: u64,
-    /// Passes over the training text so far (fractional).
-    pub epoch: f64,
-    /// Mean training loss over the steps since the previous line, nats/token.
-    pub train_loss: f32,
-    pub valid_loss: Option<f64>,
-    /// Mean ‖g‖ before clipping over those steps.
-    pub grad_norm: f32,
-    /// Fraction of those steps whose gradient was clipped.
-    pub clipped: f32,
-    pub tokens_per_s: f64,
     pub ms_per_step: f64,
-    /// Learning rate of the line's last step.
-    pub lr: f32,
-    pub elapsed_s: f64,
-    /// What the evaluation decided, if anything (a new best checkpoint, a rate cut).
-    pub note: Option<String>,
 }
 
 /// One line of `log.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     pub step: u64,
+    /// Passes over the training text so far (fractional).
     #[serde(default)]
     pub epoch: f64,
+    /// Mean training loss over the steps since the previous record, nats/token.
     pub train_loss: f32,
     pub valid_loss: Option<f64>,
     /// Mean ‖g‖ before clipping since the previous record.
@@ -44,6 +32,7 @@ pub struct LogRecord {
     /// Fraction of the steps since the previous record whose gradient was clipped.
     pub clipped: f32,
     pub tokens_per_s: f64,
+    /// Learning rate of the record's last step.
     pub lr: f32,
     pub elapsed_s: f64,
     /// What happened at this line: a new best checkpoint, a learning-rate cut.
@@ -93,18 +82,7 @@ impl RunLog {
 
     /// Appends one line; redraws the plot when it carries a validation loss or `final_line`.
     pub fn record(&mut self, line: &LogLine, final_line: bool) -> Result<()> {
-        let r = LogRecord {
-            step: line.step,
-            epoch: line.epoch,
-            train_loss: line.train_loss,
-            valid_loss: line.valid_loss,
-            grad_norm: line.grad_norm,
-            clipped: line.clipped,
-            tokens_per_s: line.tokens_per_s,
-            lr: line.lr,
-            elapsed_s: line.elapsed_s,
-            note: line.note.clone(),
-        };
+        let r = line.record.clone();
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -7,7 +7,7 @@ use crate::choice::Choice;
 use crate::data::{stream_batches, Batcher, Corpus};
 use crate::error::{ElmanError, Result};
 use crate::model::checkpoint::{write_atomic, Checkpoint};
-pub use crate::runlog::LogLine;
+pub use crate::runlog::{LogLine, LogRecord};
 use crate::lr_schedule::ValidationState;
 use crate::runlog::RunLog;
 use crate::settings::TrainSettings;
@@ -164,18 +164,20 @@ pub fn run(
             }
             let secs = window_start.elapsed().as_secs_f64();
             let line = LogLine {
-                step: progress.step,
+                record: LogRecord {
+                    step: progress.step,
+                    epoch: progress.batch_position as f64 / batcher.batches_per_epoch() as f64,
+                    train_loss,
+                    valid_loss: valid,
+                    grad_norm: mean(stats.iter().map(|s| s.grad_norm)),
+                    clipped: mean(stats.iter().map(|s| if s.clipped { 1.0 } else { 0.0 })),
+                    tokens_per_s: tokens_per_step * window_steps as f64 / secs,
+                    lr,
+                    elapsed_s: elapsed_before + run_start.elapsed().as_secs_f64(),
+                    note,
+                },
                 steps: total,
-                epoch: progress.batch_position as f64 / batcher.batches_per_epoch() as f64,
-                train_loss,
-                valid_loss: valid,
-                grad_norm: mean(stats.iter().map(|s| s.grad_norm)),
-                clipped: mean(stats.iter().map(|s| if s.clipped { 1.0 } else { 0.0 })),
-                tokens_per_s: tokens_per_step * window_steps as f64 / secs,
                 ms_per_step: secs * 1e3 / window_steps as f64,
-                lr,
-                elapsed_s: elapsed_before + run_start.elapsed().as_secs_f64(),
-                note,
             };
             log(&line);
             run_log.record(&line, at_end || stop)?;

@@ -15,7 +15,8 @@ impl Reporter {
         Reporter { steps, uniform_loss, bar: std::io::stderr().is_terminal() }
     }
 
-    pub fn line(&mut self, l: &LogLine) {
+    pub fn line(&mut self, line: &LogLine) {
+        let l = &line.record;
         if self.bar {
             eprint!("\r\x1b[2K");
         }
@@ -24,7 +25,7 @@ impl Reporter {
         println!(
             "step {:>6}/{} | ep {:>6.2} | train {:.4}{} | grad norm {:.3} | clipped {:>3.0}% | lr {:.2e} | {:>9.0} tok/s | {:>8.2} ms/step{note}",
             l.step,
-            l.steps,
+            line.steps,
             l.epoch,
             l.train_loss,
             valid,
@@ -32,7 +33,7 @@ impl Reporter {
             l.clipped * 100.0,
             l.lr,
             l.tokens_per_s,
-            l.ms_per_step
+            line.ms_per_step
         );
         if self.bar {
             let width = 30usize;
