@@ -436,7 +436,7 @@ impl TrainSettings {
 
     /// The run's length in steps: `epochs` passes of `batches_per_epoch` when set, else `steps`.
     pub fn total_steps(&self, batches_per_epoch: u64) -> u64 {
-        self.epochs.map_or(self.steps, |e| e * batches_per_epoch)
+        self.epochs.map_or(self.steps, |e| e.saturating_mul(batches_per_epoch))
     }
 
     /// The learning-rate schedule, its defaults filled in (step: every steps/4; cosine:

@@ -131,6 +131,8 @@ pub fn run(
         let stop = STOP_REQUESTED.load(Ordering::SeqCst);
         let eval_now = at_end || (settings.eval_every > 0 && progress.step.is_multiple_of(settings.eval_every));
         let log_now = eval_now || stop || progress.step.is_multiple_of(settings.log_every.max(1));
+        // The checkpoint just written as best.safetensors, reused if this step also saves.
+        let mut best_now = None;
         if log_now {
             window_stats.extend(trainer.drain_stats()?);
             let stats = std::mem::take(&mut window_stats);
@@ -144,7 +146,9 @@ pub fn run(
             if let Some(v) = valid {
                 let seen = progress.validation.observe(v, &schedule);
                 if seen.new_best {
-                    save_checkpoint(trainer, &corpus.vocab, settings, progress, &best_path)?;
+                    let ckpt = snapshot(trainer, &corpus.vocab, settings, progress)?;
+                    ckpt.save(&best_path)?;
+                    best_now = Some(ckpt);
                     note = Some(format!("new best, saved {}", best_path.display()));
                 }
                 if seen.decayed {
@@ -195,7 +199,10 @@ pub fn run(
                 window_stats.extend(trainer.drain_stats()?);
                 check_finite(&window_stats, progress.step)?;
             }
-            save_checkpoint(trainer, &corpus.vocab, settings, progress, &ckpt_path)?;
+            match best_now {
+                Some(ckpt) => ckpt.save(&ckpt_path)?,
+                None => save_checkpoint(trainer, &corpus.vocab, settings, progress, &ckpt_path)?,
+            }
         }
         if stop {
             interrupted = true;
@@ -232,18 +239,22 @@ fn check_finite(stats: &[StepStats], step: u64) -> Result<f32> {
 
 /// Writes the trainer's full state (parameters, optimizer, hidden, progress) atomically.
 pub fn save_checkpoint(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, settings: &TrainSettings, progress: Progress, path: &Path) -> Result<()> {
+    snapshot(trainer, vocab, settings, progress)?.save(path)
+}
+
+/// The trainer's full state as a checkpoint (one readback from the device).
+fn snapshot(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, settings: &TrainSettings, progress: Progress) -> Result<Checkpoint> {
     let mut extra = BTreeMap::new();
     extra.insert("progress".into(), serde_json::to_string(&progress).expect("progress serializes"));
     extra.insert("settings".into(), serde_json::to_string(settings).expect("settings serialize"));
-    let ckpt = Checkpoint {
+    Ok(Checkpoint {
         config: settings.model_config(vocab.len()),
         vocab: Some(vocab.clone()),
         params: trainer.params()?,
         optimizer: Some(trainer.optimizer_state()?),
         hidden: Some(trainer.hidden()?),
         extra,
-    };
-    ckpt.save(path)
+    })
 }
 
 /// The run settings and progress stored in a checkpoint by [`save_checkpoint`].
