@@ -299,9 +299,11 @@ fn finish_row(ln: Lane, i: u32, j: u32, sum: vec4<f32>, back: bool) {
     }
 }
 
-fn wave(wid: vec3<u32>, li: u32, back: bool) {
-    let ln = p.lane[lane_of(wid.x)];
-    let g = wid.x - ln.first_group;
+// `gid`: the workgroup's index in the dispatch, (x, y) flattened (past 65,535 workgroups
+// the launcher spills into y; the spare ones at the end find no rows and write nothing).
+fn wave(gid: u32, li: u32, back: bool) {
+    let ln = p.lane[lane_of(gid)];
+    let g = gid - ln.first_group;
     let slot = li % ROWS;
     let s = li / ROWS;
     let i0 = (g / ln.groups_x) * ROWS + 4u * (slot / 4u);
@@ -334,11 +336,11 @@ fn wave(wid: vec3<u32>, li: u32, back: bool) {
 }
 
 @compute @workgroup_size(256, 1, 1)
-fn rnn_step_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    wave(wid, li, false);
+fn rnn_step_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    wave(wid.x + wid.y * nwg.x, li, false);
 }
 
 @compute @workgroup_size(256, 1, 1)
-fn rnn_step_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    wave(wid, li, true);
+fn rnn_step_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    wave(wid.x + wid.y * nwg.x, li, true);
 }

@@ -17,10 +17,6 @@ pub trait Choice: Copy + PartialEq + Sized + 'static {
         Self::TABLE.iter().find(|(v, ..)| *v == self).map(|(_, name, _)| *name).expect("every variant is in its choice table")
     }
 
-    fn about(self) -> &'static str {
-        Self::TABLE.iter().find(|(v, ..)| *v == self).map(|(.., about)| *about).expect("every variant is in its choice table")
-    }
-
     /// The variant called `name`, or an error listing the names.
     fn parse(name: &str) -> Result<Self> {
         Self::TABLE.iter().find(|(_, n, _)| *n == name).map(|(v, ..)| *v).ok_or_else(|| {
@@ -46,6 +42,24 @@ mod tests {
         }
         let err = T::parse("nonsense").unwrap_err().to_string();
         assert!(err.contains(T::WHAT) && err.contains(T::TABLE[0].1), "{err}");
+    }
+
+    /// Config files and checkpoints spell a choice through serde: the same names as its table.
+    fn serde_spells_the_table_names<T: Choice + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned>() {
+        for &(v, name, _) in T::TABLE {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{name}\""), "{} {v:?}", T::WHAT);
+            assert_eq!(serde_json::from_str::<T>(&format!("\"{name}\"")).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn serde_and_the_tables_agree() {
+        use crate::settings::{DeviceChoice, OptimizerKind, ScheduleKind};
+        serde_spells_the_table_names::<Activation>();
+        serde_spells_the_table_names::<TokenizerKind>();
+        serde_spells_the_table_names::<ScheduleKind>();
+        serde_spells_the_table_names::<OptimizerKind>();
+        serde_spells_the_table_names::<DeviceChoice>();
     }
 
     #[test]

@@ -161,6 +161,8 @@ pub enum Resume {
     Fixed,
     /// The config file and the flags may change it.
     Free,
+    /// Belongs to one invocation (the device, a time limit): a resumed run does not inherit it.
+    Fresh,
 }
 
 /// What the command line needs to offer one setting.
@@ -186,16 +188,8 @@ pub struct ResumeClash {
 // Checks: Ok, or the problem after the setting's name ("must be > 0").
 type Check<T> = fn(&T) -> std::result::Result<(), String>;
 
-fn positive_usize(v: &usize) -> std::result::Result<(), String> {
-    if *v > 0 {
-        Ok(())
-    } else {
-        Err("must be > 0".into())
-    }
-}
-
-fn positive_u64(v: &u64) -> std::result::Result<(), String> {
-    if *v > 0 {
+fn positive<T: PartialOrd + Default>(v: &T) -> std::result::Result<(), String> {
+    if *v > T::default() {
         Ok(())
     } else {
         Err("must be > 0".into())
@@ -234,14 +228,6 @@ fn decay_factor(v: &f32) -> std::result::Result<(), String> {
     }
 }
 
-fn widths(v: &Vec<usize>) -> std::result::Result<(), String> {
-    if !v.is_empty() && !v.contains(&0) {
-        Ok(())
-    } else {
-        Err(format!("must list one or more widths > 0, got {v:?}"))
-    }
-}
-
 fn some<T>(check: Check<T>) -> impl Fn(&Option<T>) -> std::result::Result<(), String> {
     move |v| v.as_ref().map_or(Ok(()), check)
 }
@@ -268,8 +254,9 @@ macro_rules! settings_table {
         }
 
         /// Every training setting, resolved and checked (stored in each checkpoint and in
-        /// the run directory's config.json).
+        /// the run directory's config.json; a setting newer than the file reads as its default).
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(default)]
         pub struct TrainSettings {
             $($(#[doc = $doc])+ pub $field: $ty,)+
         }
@@ -291,9 +278,17 @@ macro_rules! settings_table {
         }
 
         impl TrainOptions {
-            /// Settings set here win; the rest come from `lower`.
+            /// Settings set here win; the rest come from `lower`. `steps` and `epochs` are
+            /// one choice, the run's length: a layer that gives either gives both.
             pub fn or(self, lower: TrainOptions) -> TrainOptions {
-                TrainOptions { $($field: self.$field.or(lower.$field),)+ }
+                let sets_length = self.steps.is_some() || self.epochs.is_some();
+                let (steps, epochs) = (self.steps, self.epochs);
+                let mut merged = TrainOptions { $($field: self.$field.or(lower.$field),)+ };
+                if sets_length {
+                    merged.epochs = Some(epochs.flatten());
+                    merged.steps = steps.or(merged.steps);
+                }
+                merged
             }
 
             /// Every setting: its value here or its default, each checked.
@@ -302,7 +297,12 @@ macro_rules! settings_table {
                     let $field: $ty = self.$field.clone().unwrap_or_else(|| $default);
                     $((($check) as fn(&$ty) -> std::result::Result<(), String>)(&$field).map_err(|problem| ElmanError::Setting { key: $key, problem })?;)?
                 )+
-                Ok(TrainSettings { $($field,)+ })
+                let settings = TrainSettings { $($field,)+ };
+                // Checks across settings: tied weights need embed = the top width; the
+                // plateau schedule's factor must be below 1.
+                settings.model_config(1).validate()?;
+                settings.lr_schedule(settings.steps).validate()?;
+                Ok(settings)
             }
 
             /// Sets the setting called `key` from its text (the command line's reading).
@@ -316,8 +316,17 @@ macro_rules! settings_table {
         }
 
         impl From<&TrainSettings> for TrainOptions {
+            /// Every setting set to its value in `s` but those that belong to one
+            /// invocation ([`Resume::Fresh`]), which stay unset: what a resumed run inherits.
             fn from(s: &TrainSettings) -> TrainOptions {
-                TrainOptions { $($field: Some(s.$field.clone()),)+ }
+                TrainOptions { $($field: (Resume::$resume != Resume::Fresh).then(|| s.$field.clone()),)+ }
+            }
+        }
+
+        impl Default for TrainSettings {
+            /// Every setting at its default.
+            fn default() -> TrainSettings {
+                TrainSettings { $($field: $default,)+ }
             }
         }
 
@@ -348,23 +357,23 @@ settings_table! {
     /// How text becomes tokens.
     tokenizer "tokenizer": TokenizerKind = TokenizerKind::Char, Fixed;
     /// Word tokenizer: keep only the N most frequent words (the rest become <unk>).
-    max_vocab "max-vocab": Option<usize> = None, Free, shown "all", check |v: &Option<usize>| some(positive_usize)(v);
+    max_vocab "max-vocab": Option<usize> = None, Free, shown "all", check |v: &Option<usize>| some(positive)(v);
     /// Embedding width d.
-    embed "embed": usize = 64, Fixed, check positive_usize;
+    embed "embed": usize = 64, Fixed;
     /// Hidden widths of the stacked layers, e.g. 512,256.
-    hidden "hidden": Vec<usize> = vec![128], Fixed, check widths;
+    hidden "hidden": Vec<usize> = vec![128], Fixed;
     /// φ, the hidden layers' nonlinearity.
     activation "activation": Activation = Activation::Tanh, Fixed;
     /// Tie the output layer to the embedding (W_q = Eᵀ; needs embed = the top layer's width).
     tie_weights "tie-weights": bool = false, Fixed;
     /// T: time steps per chunk (truncated BPTT length).
-    seq_len "seq-len": usize = 64, Fixed, check positive_usize;
+    seq_len "seq-len": usize = 64, Fixed, check positive;
     /// n: parallel streams per batch.
-    batch "batch": usize = 16, Fixed, check positive_usize;
+    batch "batch": usize = 16, Fixed, check positive;
     /// Total optimisation steps.
-    steps "steps": u64 = 300, Free, check positive_u64;
+    steps "steps": u64 = 300, Free, check positive;
     /// Passes over the training text; when set, it decides the number of steps.
-    epochs "epochs": Option<u64> = None, Free, shown "steps decide", check |v: &Option<u64>| some(positive_u64)(v);
+    epochs "epochs": Option<u64> = None, Free, shown "steps decide", check |v: &Option<u64>| some(positive)(v);
     /// Learning rate.
     lr "lr": f32 = 2e-3, Free, check positive_f32;
     /// Learning-rate schedule.
@@ -372,17 +381,17 @@ settings_table! {
     /// Step and plateau schedules: factor γ.
     lr_decay "lr-decay": f32 = 0.5, Free, check decay_factor;
     /// Step schedule: decay every N steps.
-    lr_decay_every "lr-decay-every": Option<u64> = None, Free, shown "steps/4", check |v: &Option<u64>| some(positive_u64)(v);
+    lr_decay_every "lr-decay-every": Option<u64> = None, Free, shown "a quarter of the run", check |v: &Option<u64>| some(positive)(v);
     /// Cosine schedule: linear warm-up steps.
     warmup "warmup": u64 = 0, Free;
     /// Cosine schedule: final learning rate; plateau schedule: stop once the rate falls below it.
     min_lr "min-lr": Option<f32> = None, Free, shown "lr/10 for cosine, none for plateau", check |v: &Option<f32>| some(non_negative_f32)(v);
     /// Plateau schedule: evaluations without enough improvement before the rate is cut.
-    patience "patience": u64 = 2, Free, check positive_u64;
+    patience "patience": u64 = 2, Free, check positive;
     /// Plateau schedule: the relative improvement of the validation loss that counts.
     min_improvement "min-improvement": f32 = 0.002, Free, check unit_interval_open;
     /// The update rule.
-    optimizer "optimizer": OptimizerKind = OptimizerKind::Adam, Free;
+    optimizer "optimizer": OptimizerKind = OptimizerKind::Adam, Fixed;
     /// SGD momentum μ.
     momentum "momentum": f32 = 0.0, Free, check unit_interval_open;
     /// Global gradient-norm clip θ, 0 = off.
@@ -400,13 +409,13 @@ settings_table! {
     /// Checkpoint every N steps, 0 = at the end only.
     save_every "save-every": u64 = 0, Free;
     /// Print a log line every N steps.
-    log_every "log-every": u64 = 20, Free, check positive_u64;
+    log_every "log-every": u64 = 20, Free, check positive;
     /// Stop after this many minutes of training (evaluates and saves first).
-    max_minutes "max-minutes": Option<f64> = None, Free, shown "no limit", check positive_minutes;
+    max_minutes "max-minutes": Option<f64> = None, Fresh, shown "no limit", check positive_minutes;
     /// auto: a hardware GPU if there is one, else the CPU.
-    device "device": DeviceChoice = DeviceChoice::Auto, Free;
+    device "device": DeviceChoice = DeviceChoice::Auto, Fresh;
     /// Use the GPU adapter whose name contains this text.
-    adapter "adapter": Option<String> = None, Free, shown "the first hardware GPU";
+    adapter "adapter": Option<String> = None, Fresh, shown "the first hardware GPU";
     /// Run directory.
     out "out": Option<PathBuf> = None, Free, shown "runs/<date-time>; with --resume, the checkpoint's folder";
     /// Start from the parameters of a safetensors file with elman's tensor names.
@@ -439,15 +448,15 @@ impl TrainSettings {
         self.epochs.map_or(self.steps, |e| e.saturating_mul(batches_per_epoch))
     }
 
-    /// The learning-rate schedule, its defaults filled in (step: every steps/4; cosine:
-    /// down to lr/10).
-    pub fn lr_schedule(&self) -> LrSchedule {
+    /// The learning-rate schedule of a run of `total` steps, its defaults filled in (step:
+    /// every total/4; cosine: down to lr/10).
+    pub fn lr_schedule(&self, total: u64) -> LrSchedule {
         match self.schedule {
             ScheduleKind::Plateau => {
                 LrSchedule::Plateau { gamma: self.lr_decay, patience: self.patience, min_improvement: self.min_improvement, min_lr: self.min_lr }
             }
             ScheduleKind::Constant => LrSchedule::Constant,
-            ScheduleKind::Step => LrSchedule::Step { every: self.lr_decay_every.unwrap_or((self.steps / 4).max(1)), gamma: self.lr_decay },
+            ScheduleKind::Step => LrSchedule::Step { every: self.lr_decay_every.unwrap_or((total / 4).max(1)), gamma: self.lr_decay },
             ScheduleKind::Cosine => LrSchedule::Cosine { warmup: self.warmup, min_lr: self.min_lr.unwrap_or(self.lr / 10.0) },
         }
     }
@@ -562,6 +571,53 @@ mod tests {
     }
 
     #[test]
+    fn steps_and_epochs_are_one_choice_per_layer() {
+        let recipe = TrainOptions { epochs: Some(Some(40)), lr: Some(0.1), ..Default::default() };
+        let flags = TrainOptions { steps: Some(500), ..Default::default() };
+        let merged = flags.or(recipe.clone()).resolve().unwrap();
+        assert_eq!((merged.steps, merged.epochs, merged.lr), (500, None, 0.1), "--steps over a recipe's epochs");
+        assert_eq!(merged.total_steps(7), 500);
+        let flags = TrainOptions { epochs: Some(Some(2)), ..Default::default() };
+        let merged = flags.or(TrainOptions { steps: Some(500), ..Default::default() }).resolve().unwrap();
+        assert_eq!(merged.total_steps(7), 14);
+        // A layer silent on the run's length leaves both as they are.
+        let merged = TrainOptions { lr: Some(0.3), ..Default::default() }.or(recipe).resolve().unwrap();
+        assert_eq!((merged.epochs, merged.lr), (Some(40), 0.3));
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_optimizer_but_not_the_invocations_device_or_time_limit() {
+        let mut given = TrainOptions { optimizer: Some(OptimizerKind::Sgd), device: Some(DeviceChoice::Gpu), ..Default::default() };
+        given.max_minutes = Some(Some(5.0));
+        given.adapter = Some(Some("H200".into()));
+        let stored = given.resolve().unwrap();
+        let inherited = TrainOptions::from(&stored);
+        assert_eq!((inherited.device, inherited.max_minutes, inherited.adapter.clone()), (None, None, None));
+        assert_eq!(inherited.optimizer, Some(OptimizerKind::Sgd));
+        let adam = TrainOptions { optimizer: Some(OptimizerKind::Adam), ..Default::default() };
+        assert_eq!(stored.resume_clash(&adam).map(|c| c.key), Some("optimizer"));
+    }
+
+    #[test]
+    fn checks_across_settings_run_at_resolve() {
+        let tied = TrainOptions { tie_weights: Some(true), embed: Some(4), hidden: Some(vec![8]), ..Default::default() };
+        assert_eq!(tied.resolve().unwrap_err().describe(&|k| k.to_string()).split_whitespace().next(), Some("tie-weights"));
+        let plateau = TrainOptions { schedule: Some(ScheduleKind::Plateau), lr_decay: Some(1.0), ..Default::default() };
+        assert!(plateau.resolve().unwrap_err().to_string().contains("lr-decay"));
+    }
+
+    #[test]
+    fn stored_settings_missing_newer_keys_read_as_their_defaults() {
+        let mut json: serde_json::Value = serde_json::to_value(TrainOptions::default().resolve().unwrap()).unwrap();
+        for newer in ["tie_weights", "epochs", "patience", "min_improvement", "weight_decay"] {
+            json.as_object_mut().unwrap().remove(newer).expect("a stored key");
+        }
+        let s = TrainSettings::from_json(&json.to_string()).unwrap();
+        assert_eq!(s, TrainSettings::default());
+        assert_eq!(TrainSettings::default(), TrainOptions::default().resolve().unwrap());
+    }
+
+    #[test]
     fn settings_stored_by_earlier_versions_still_load() {
         let old = r#"{"data":"t.txt","valid":null,"tokenizer":"word","max_vocab":null,
             "model":{"vocab":10,"embed":8,"hidden":[12,10],"activation":"relu"},
@@ -571,7 +627,7 @@ mod tests {
         let s = TrainSettings::from_json(old).unwrap();
         assert_eq!((s.tokenizer, s.embed, s.hidden.clone(), s.activation), (TokenizerKind::Word, 8, vec![12, 10], Activation::Relu));
         assert_eq!((s.optimizer, s.momentum, s.clip, s.dropout), (OptimizerKind::Sgd, 0.9, 1.5, 0.2));
-        assert_eq!(s.lr_schedule(), LrSchedule::Step { every: 100, gamma: 0.5 });
+        assert_eq!(s.lr_schedule(s.steps), LrSchedule::Step { every: 100, gamma: 0.5 });
         assert_eq!((s.seq_len, s.batch, s.steps, s.seed, s.log_every), (10, 4, 400, 3, 3));
     }
 }

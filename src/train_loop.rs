@@ -77,6 +77,11 @@ pub fn run(
     out: &Path,
     log: &mut dyn FnMut(&LogLine),
 ) -> Result<Outcome> {
+    let mut batcher = Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
+    batcher.seek(start.batch_position);
+    let total = settings.total_steps(batcher.batches_per_epoch());
+    let schedule = settings.lr_schedule(total);
+    schedule.validate()?;
     std::fs::create_dir_all(out).map_err(|source| ElmanError::Io { path: out.to_path_buf(), source })?;
     // The settings, and the model they make with this corpus's vocabulary.
     let mut config = serde_json::to_value(settings).expect("settings serialize");
@@ -95,11 +100,6 @@ pub fn run(
     let mut run_log = RunLog::open(out, &title, start.step)?;
     let elapsed_before = run_log.elapsed_s();
 
-    let schedule = settings.lr_schedule();
-    schedule.validate()?;
-    let mut batcher = Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
-    batcher.seek(start.batch_position);
-    let total = settings.total_steps(batcher.batches_per_epoch());
     let best_path = best_checkpoint_path(out);
     let mut progress = start;
     let tokens_per_step = (settings.batch * settings.seq_len) as f64;
@@ -260,7 +260,8 @@ fn snapshot(trainer: &mut dyn Trainer, vocab: &crate::data::Vocab, settings: &Tr
 /// The run settings and progress stored in a checkpoint by [`save_checkpoint`].
 pub fn stored_run(ckpt: &Checkpoint, path: &Path) -> Result<(TrainSettings, Progress)> {
     let bad = |what: &str| ElmanError::Checkpoint { path: path.to_path_buf(), detail: format!("no usable {what} in its metadata (not a run checkpoint)") };
-    let settings = TrainSettings::from_json(ckpt.extra.get("settings").ok_or_else(|| bad("settings"))?).map_err(|_| bad("settings"))?;
+    let settings = TrainSettings::from_json(ckpt.extra.get("settings").ok_or_else(|| bad("settings"))?)
+        .map_err(|e| ElmanError::Checkpoint { path: path.to_path_buf(), detail: format!("unreadable run settings in its metadata ({e})") })?;
     let progress: Progress = serde_json::from_str(ckpt.extra.get("progress").ok_or_else(|| bad("progress"))?).map_err(|_| bad("progress"))?;
     Ok((settings, progress))
 }

@@ -403,3 +403,22 @@ fn plateau_schedule_best_checkpoint_and_epochs_work_end_to_end() {
     assert_eq!(progress["step"], last["step"]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_step_schedules_default_interval_is_fixed_at_the_start_and_kept_on_resume() {
+    let dir = fresh_dir("after-step-interval");
+    let data = dir.join("t.txt");
+    std::fs::write(&data, TEXT.repeat(4)).unwrap();
+    // 8 steps: the rate halves every 8/4 = 2 steps; resumed to 16 it still halves every 2.
+    ok(&run_args(&with(small(&data, &dir.join("a"), "8"), &["--schedule", "step", "--lr", "0.016", "--log-every", "1"])));
+    ok(&elman(&["train", "--resume", s(&dir.join("a")), "--steps", "16"]));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("a/config.json")).unwrap()).unwrap();
+    assert_eq!(config["lr_decay_every"], 2);
+    let lrs: Vec<f64> = log_records(&dir.join("a")).iter().map(|r| r["lr"].as_f64().unwrap()).collect();
+    let want: Vec<f64> = (0..16).map(|s| 0.016 * 0.5f64.powi(s / 2)).collect();
+    assert_eq!(lrs.len(), 16);
+    for (got, want) in lrs.iter().zip(&want) {
+        assert!((got - want).abs() < 1e-9 * want.max(1e-12) + 1e-12, "{lrs:?} vs {want:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -72,6 +72,8 @@ fn bad_inputs_get_one_line_errors_and_write_nothing() {
         (vec!["--data", path_str(&good), "--activation", "sigmoid"], "sigmoid"),
         (vec!["--data", path_str(&good), "--optimizer", "rmsprop"], "rmsprop"),
         (vec!["--data", path_str(&good), "--lr", "0"], "--lr"),
+        // Checks across settings come before any file is read.
+        (vec!["--data", path_str(&missing), "--tie-weights", "--embed", "4", "--hidden", "8"], "--tie-weights"),
     ];
     for (args, needle) in cases {
         let mut full = vec!["train", "--steps", "2", "--device", "cpu", "--out", o];
@@ -97,7 +99,7 @@ fn every_recipe_parses_and_validates() {
         let text = std::fs::read_to_string(&path).unwrap();
         let options: elman::settings::TrainOptions = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let settings = options.resolve().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        settings.lr_schedule().validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        settings.lr_schedule(settings.steps).validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // The model it describes is valid for any vocabulary (tied weights: embed = h_L).
         settings.model_config(100).validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         seen += 1;

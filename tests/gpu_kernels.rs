@@ -138,7 +138,11 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
     // h = 40, 64 and 20 take the vec4 path when W sits at a multiple of 4, the others the
     // scalar one; every tile height runs.
     let cases = [(1, 1), (1, 7), (5, 1), (5, 33), (33, 40), (9, 64), (40, 20)];
-    for (&(rows, h), &tile_rows) in cases.iter().flat_map(|c| RNN_ROWS_PER_TILE.iter().map(move |r| (c, r))) {
+    // 262,149 rows in tiles of 4: 65,538 workgroups, past the 65,535 of one grid
+    // dimension, so the wave spills into y and the kernel must flatten (x, y).
+    let spill = (262_149, 1);
+    let runs = cases.iter().flat_map(|c| RNN_ROWS_PER_TILE.iter().map(move |r| (c, r))).chain([(&spill, &RNN_ROWS_PER_TILE[0])]);
+    for (&(rows, h), &tile_rows) in runs {
         for act in [Activation::Tanh, Activation::Relu] {
             seed += 1;
             let block = rows * h;

@@ -33,7 +33,7 @@ pub struct BenchArgs {
     /// One JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Dropout probability on the non-recurrent connections (adds 2·(L+1) dispatches).
+    /// Dropout probability on the non-recurrent connections (adds 3 dispatches per step).
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f32,
     /// Also time every GPU dispatch of a few steps with timestamp queries and print the

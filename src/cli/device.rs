@@ -47,7 +47,8 @@ pub fn make_evaluator(device: DeviceChoice, adapter: Option<&str>, config: &Mode
     Ok(match gpu_context(device, adapter, "evaluating")? {
         Some(ctx) => Box::new(GpuModel::new(ctx, config.clone(), &params, n, t)?),
         None => {
-            // Evaluation never updates; SGD without momentum allocates the least.
+            // A trainer whose update never runs: it holds gradient and moment buffers it does
+            // not need (3 more copies of the parameters), which a forward-only CPU model would not.
             let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None);
             Box::new(CpuTrainer::new(config.clone(), params, update, n)?)
         }

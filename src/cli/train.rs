@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use elman::data::Corpus;
 use elman::model::checkpoint::{load_params, Checkpoint};
 use elman::model::init::init_params;
-use elman::settings::{setting_infos, TrainOptions, TrainSettings};
+use elman::settings::{setting_infos, Resume, ScheduleKind, TrainOptions, TrainSettings};
 use elman::train_loop::{self, Progress};
 use std::path::{Path, PathBuf};
 
@@ -30,17 +30,17 @@ pub struct TrainArgs {
 
 impl clap::Args for TrainArgs {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        use clap::builder::{PossibleValue, PossibleValuesParser};
         use clap::{Arg, ArgAction};
         let mut cmd = cmd;
         for info in setting_infos() {
-            let mut arg = Arg::new(info.key).long(info.key).help(format!("{} [default: {}]", info.help.trim_end_matches('.'), info.default));
+            let fixed = if info.resume == Resume::Fixed { "; a resumed run keeps its own" } else { "" };
+            let mut arg = Arg::new(info.key).long(info.key).help(format!("{} [default: {}{fixed}]", info.help.trim_end_matches('.'), info.default));
             if info.switch {
                 arg = arg.action(ArgAction::SetTrue);
             } else {
                 arg = arg.action(ArgAction::Set).value_name(info.key.to_uppercase().replace('-', "_"));
                 if let Some(choices) = info.choices {
-                    arg = arg.value_parser(PossibleValuesParser::new(choices.into_iter().map(|(name, about)| PossibleValue::new(name).help(about))));
+                    arg = arg.value_parser(super::choices::possible_values(choices));
                 }
             }
             cmd = cmd.arg(arg);
@@ -131,7 +131,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => explicit.clone(),
     };
     // Every setting checked before any file is touched.
-    let settings = layered.resolve()?;
+    let mut settings = layered.resolve()?;
     let stored_vocab = resumed.as_ref().map(|(_, c, _, _)| c.vocab.clone()).map(|v| v.context("the checkpoint holds no vocabulary")).transpose()?;
     let corpus = load_corpus(&settings, stored_vocab).map_err(|e| match &resumed {
         Some((path, ..)) => e.context(format!("data does not match the vocabulary of {}", path.display())),
@@ -142,6 +142,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // Fail on a too-short text before anything is written.
     let batcher = elman::data::Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
     let total = settings.total_steps(batcher.batches_per_epoch());
+    if resumed.is_none() && settings.schedule == ScheduleKind::Step {
+        // Fixed at the start and stored, so a resumed, longer run keeps the interval.
+        settings.lr_decay_every.get_or_insert((total / 4).max(1));
+    }
 
     let (params, start) = match &resumed {
         Some((_, ckpt, _, progress)) => (ckpt.params.clone(), *progress),

@@ -177,21 +177,6 @@ pub fn clip_factor(norm: f64, clip: Option<f32>) -> f64 {
     }
 }
 
-/// Global-norm clipping in place over every tensor: g ← min(1, θ/‖g‖)·g. Returns (‖g‖
-/// before clipping, the factor applied). (The trainers leave g alone and hand the factor
-/// to the optimizer instead, as the GPU does.)
-pub fn clip_in_place<F: Scalar>(grads: &mut [&mut [F]], clip: Option<f32>) -> (f64, f64) {
-    let views: Vec<&[F]> = grads.iter().map(|g| &**g).collect();
-    let (norm, factor) = grad_norm(&views, clip);
-    if factor < 1.0 {
-        let f = F::from_f64(factor);
-        for x in grads.iter_mut().flat_map(|g| g.iter_mut()) {
-            *x *= f;
-        }
-    }
-    (norm, factor)
-}
-
 /// SGD with momentum and L2 weight decay on one tensor, the gradient pre-scaled by the
 /// clip factor: g ← scale·grad + wd·p; buf ← μ·buf + g; p ← p − lr·buf.
 #[allow(clippy::too_many_arguments)]

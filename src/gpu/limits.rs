@@ -30,9 +30,21 @@ fn first_violation(limits: &wgpu::Limits, plan: &[PlannedBuffer]) -> Option<(Str
     None
 }
 
-/// Ok when every planned buffer fits; otherwise one line: which buffer, how big, which
-/// limit, and the largest batch n (or chunk length T) that would fit.
+/// The most rows (or columns) a matrix product launches for: 65,535 workgroups, the
+/// grid's limit along one dimension, of 64 (the small tile's side).
+pub const MAX_PRODUCT_SIDE: usize = 65_535 * 64;
+
+/// Ok when every product's grid and every planned buffer fits; otherwise one line: which
+/// size or buffer, how big, which limit, and the largest batch n (or chunk length T) that
+/// would fit.
 pub fn check(limits: &wgpu::Limits, config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConfig>) -> Result<()> {
+    // The products' sides: n·T rows (logits, gradients) and V (the tied embedding's gradient).
+    for (key, what, size) in [("batch", "n·T, the rows of one chunk,", n * t), ("max-vocab", "the vocabulary size", config.vocab)] {
+        if size > MAX_PRODUCT_SIDE {
+            let problem = format!("{what} is {size}, more than the GPU's matrix products launch for ({MAX_PRODUCT_SIDE})");
+            return Err(ElmanError::Setting { key, problem });
+        }
+    }
     let Some((label, bytes, limit, max)) = first_violation(limits, &plan(config, n, t, update)) else {
         return Ok(());
     };
@@ -74,6 +86,14 @@ mod tests {
         assert!(err.contains("'hidden' needs 4.1 MiB"), "{err}");
         // hidden [(T+1)·n, h] must fit 4 MiB: 65·n·512·4 ≤ 2^22 → n ≤ 31.
         assert!(err.contains("--batch 31 fits"), "{err}");
+    }
+
+    #[test]
+    fn a_chunk_past_the_products_grid_is_refused() {
+        let limits = wgpu::Limits { max_storage_buffer_binding_size: u64::MAX, max_buffer_size: u64::MAX, ..Default::default() };
+        check(&limits, &config(4), MAX_PRODUCT_SIDE / 64, 64, None).unwrap();
+        let err = check(&limits, &config(4), MAX_PRODUCT_SIDE / 64 + 1, 64, None).unwrap_err().describe(&|k| format!("--{k}"));
+        assert!(err.contains("--batch") && err.contains("4194304"), "{err}");
     }
 
     #[test]

@@ -96,10 +96,7 @@ impl Checkpoint {
                 return Err(bad(path, format!("vocabulary holds {} symbols but the model has V = {}", v.len(), config.vocab)));
             }
         }
-        let params = read_params(&st, path, &config, "")?;
-        if config.tied && !params.output_is_tied() {
-            return Err(bad(path, "the model config says the weights are tied, but output.w is not the transposed embedding".to_string()));
-        }
+        let params = read_model_params(&st, path, &config)?;
         let optimizer = match meta.get("optim.updates") {
             Some(k) => Some(OptimizerState {
                 updates: k.parse().map_err(|_| bad(path, format!("bad optim.updates '{k}'")))?,
@@ -132,7 +129,16 @@ impl Checkpoint {
 pub fn load_params(path: &Path, config: &ModelConfig) -> Result<Params<f32>> {
     let bytes = std::fs::read(path).map_err(|source| ElmanError::Io { path: path.to_path_buf(), source })?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, format!("not a readable safetensors file, truncated or corrupted ({e})")))?;
-    read_params(&st, path, config, "")
+    read_model_params(&st, path, config)
+}
+
+/// The model's parameters (no prefix); a tied model's output.w must be the transposed embedding.
+fn read_model_params(st: &SafeTensors, path: &Path, config: &ModelConfig) -> Result<Params<f32>> {
+    let params = read_params(st, path, config, "")?;
+    if config.tied && !params.output_is_tied() {
+        return Err(bad(path, "the model's weights are tied, but output.w is not the transposed embedding".to_string()));
+    }
+    Ok(params)
 }
 
 fn read_params(st: &SafeTensors, path: &Path, config: &ModelConfig, prefix: &str) -> Result<Params<f32>> {
