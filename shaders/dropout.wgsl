@@ -39,9 +39,7 @@ struct Params {
 
 // The multiplier of element i: 0 or keep.
 fn mask(i: u32) -> f32 {
-    let base = mix32(p.site + mix32(step.update + mix32(p.seed)));
-    let u = f32(mix32(base + i) >> 8u) * (1.0 / 16777216.0);
-    return select(0.0, p.keep, u >= p.p);
+    return mask_value(mask_base(p.seed, step.update, p.site), i, p.p, p.keep);
 }
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {

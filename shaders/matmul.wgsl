@@ -185,15 +185,17 @@ fn out_index(i: u32, j: u32, z: u32) -> u32 {
     if p.splits > 1u {
         return z * p.split_stride + i * p.n + j;
     }
-    if i < p.m {
-        return p.c_off + i * p.n + j;
-    }
-    return p.ones_off + j;
+    return c_index(i, j);
+}
+
+// Where C[i, j] lives: row i of C, or for i = m (ONES_ROW) the ones row's result.
+fn c_index(i: u32, j: u32) -> u32 {
+    return select(p.ones_off + j, p.c_off + i * p.n + j, i < p.m);
 }
 
 // Applies BIAS (rows < m) and ACCUMULATE to a finished value of C[i, j] and stores it.
 fn finish(i: u32, j: u32, v: f32) {
-    let idx = out_index(i, j, 0u);
+    let idx = c_index(i, j);
     var out = v;
     if (p.flags & BIAS) != 0u && i < p.m {
         out += bias[p.bias_off + j];
@@ -304,14 +306,5 @@ fn matmul_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
         s += a[z * p.split_stride + e];
     }
     let n = max(p.n, 1u);
-    let i = e / n;
-    let j = e % n;
-    let idx = select(p.ones_off + j, p.c_off + i * p.n + j, i < p.m);
-    if (p.flags & BIAS) != 0u && i < p.m {
-        s += bias[p.bias_off + j];
-    }
-    if (p.flags & ACCUMULATE) != 0u {
-        s += c[idx];
-    }
-    c[idx] = s;
+    finish(e / n, e % n, s);
 }

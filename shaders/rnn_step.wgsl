@@ -123,15 +123,9 @@ fn activation_derivative(y: vec4<f32>) -> vec4<f32> {
     return select(vec4<f32>(0.0), vec4<f32>(1.0), y > vec4<f32>(0.0));
 }
 
-// Multipliers (0 or 1/(1−p)) of mask elements e .. e+3 of `site`.
-fn mask4(site: u32, e: u32) -> vec4<f32> {
-    let base = mix32(site + mix32(step.update + mix32(p.seed)));
-    var m = vec4<f32>(0.0);
-    for (var q = 0u; q < 4u; q++) {
-        let u = f32(mix32(base + e + q) >> 8u) * (1.0 / 16777216.0);
-        m[q] = select(0.0, p.keep, u >= p.p);
-    }
-    return m;
+// Multipliers (0 or 1/(1−p)) of mask elements e .. e+3 of the site whose `mask_base` is `base`.
+fn mask4(base: u32, e: u32) -> vec4<f32> {
+    return vec4<f32>(mask_value(base, e, p.p, p.keep), mask_value(base, e + 1u, p.p, p.keep), mask_value(base, e + 2u, p.p, p.keep), mask_value(base, e + 3u, p.p, p.keep));
 }
 
 // acc + a.x·w0 + a.y·w1 + a.z·w2 + a.w·w3 (one row times four rows of B).
@@ -274,7 +268,7 @@ fn lane_of(g: u32) -> u32 {
 }
 
 // Finishes result row i (columns j..j+3) of lane `ln` from its summed product.
-fn finish_row(ln: Lane, i: u32, j: u32, sum: vec4<f32>, back: bool) {
+fn finish_row(ln: Lane, mask_at: u32, i: u32, j: u32, sum: vec4<f32>, back: bool) {
     if i >= p.rows {
         return;
     }
@@ -295,7 +289,7 @@ fn finish_row(ln: Lane, i: u32, j: u32, sum: vec4<f32>, back: bool) {
     let y = activate(x + sum);
     store4(ln.out_off + row, valid, y, v4);
     if (ln.flags & DROP) != 0u {
-        store4(ln.drop_off + row, valid, y * mask4(ln.site, (ln.t * p.rows + i) * ln.h + j), v4);
+        store4(ln.drop_off + row, valid, y * mask4(mask_at, (ln.t * p.rows + i) * ln.h + j), v4);
     }
 }
 
@@ -309,6 +303,8 @@ fn wave(gid: u32, li: u32, back: bool) {
     let i0 = (g / ln.groups_x) * ROWS + 4u * (slot / 4u);
     let j = (g % ln.groups_x) * COLS + 4u * (slot % 4u);
     let v4 = (ln.flags & VEC4) != 0u;
+    // The lane's dropout mask (used only when its DROP flag is set).
+    let mask_at = mask_base(p.seed, step.update, ln.site);
     var b = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     if i0 < p.rows && j < ln.h {
         if ln.k1 > 0u {
@@ -316,10 +312,10 @@ fn wave(gid: u32, li: u32, back: bool) {
             if back && (ln.flags & DROP) != 0u {
                 // dH^l = (dZ^{l+1}·W_xhᵀ) ⊙ M: each slice's share scaled alike.
                 let e = (ln.t * p.rows + i0) * ln.h + j;
-                b.r0 *= mask4(ln.site, e);
-                b.r1 *= mask4(ln.site, e + ln.h);
-                b.r2 *= mask4(ln.site, e + 2u * ln.h);
-                b.r3 *= mask4(ln.site, e + 3u * ln.h);
+                b.r0 *= mask4(mask_at, e);
+                b.r1 *= mask4(mask_at, e + ln.h);
+                b.r2 *= mask4(mask_at, e + 2u * ln.h);
+                b.r3 *= mask4(mask_at, e + 3u * ln.h);
             }
         }
         if (ln.flags & HAS_RECURRENT) != 0u {
@@ -328,10 +324,10 @@ fn wave(gid: u32, li: u32, back: bool) {
     }
     let sum = reduce_slices(li, s, b);
     if s == 0u && j < ln.h {
-        finish_row(ln, i0, j, sum.r0, back);
-        finish_row(ln, i0 + 1u, j, sum.r1, back);
-        finish_row(ln, i0 + 2u, j, sum.r2, back);
-        finish_row(ln, i0 + 3u, j, sum.r3, back);
+        finish_row(ln, mask_at, i0, j, sum.r0, back);
+        finish_row(ln, mask_at, i0 + 1u, j, sum.r1, back);
+        finish_row(ln, mask_at, i0 + 2u, j, sum.r2, back);
+        finish_row(ln, mask_at, i0 + 3u, j, sum.r3, back);
     }
 }
 

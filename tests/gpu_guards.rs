@@ -160,9 +160,9 @@ fn rnn_waves(r: &mut Runner) {
                 let wave = |back: bool, t: usize, recurrent: bool, w_off: u32| single_layer_wave(back, Activation::Tanh, rows as u32, h as u32, t as u32, recurrent, w_off);
                 r.run(Some(&step), |pb| {
                     // The last step: forward writes block T, backward reads block T of H.
-                    pb.rnn_wave(false, &p_all.buffer, &hs.buffer, &w.buffer, &hs.buffer, wave(false, steps - 1, true, w.off()), tile_rows);
-                    pb.rnn_wave(true, &dh.buffer, &dz.buffer, &wt.buffer, &hs.buffer, wave(true, steps - 1, false, wt.off()), tile_rows);
-                    pb.rnn_wave(true, &dh.buffer, &dz.buffer, &wt.buffer, &hs.buffer, wave(true, 0, true, wt.off()), tile_rows);
+                    pb.rnn_wave(&p_all.buffer, &hs.buffer, &w.buffer, None, wave(false, steps - 1, true, w.off()), tile_rows);
+                    pb.rnn_wave(&dh.buffer, &dz.buffer, &wt.buffer, Some(&hs.buffer), wave(true, steps - 1, false, wt.off()), tile_rows);
+                    pb.rnn_wave(&dh.buffer, &dz.buffer, &wt.buffer, Some(&hs.buffer), wave(true, 0, true, wt.off()), tile_rows);
                 });
                 w.check(&ctx, &case);
                 p_all.check(&ctx, &case);

@@ -165,9 +165,9 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
             let t = 1usize;
             let wave = |back: bool, t: usize, recurrent: bool| single_layer_wave(back, act, rows as u32, h as u32, t as u32, recurrent, w_off as u32);
             run(&ctx, Some(&gstep), |pb| {
-                pb.rnn_wave(false, &gp, &gh, &gw, &gh, wave(false, t, true), tile_rows);
-                pb.rnn_wave(true, &gdh, &gdz, &gwt, &gh, wave(true, t, true), tile_rows);
-                pb.rnn_wave(true, &gdh, &gdz, &gwt, &gh, wave(true, steps - 1, false), tile_rows);
+                pb.rnn_wave(&gp, &gh, &gw, None, wave(false, t, true), tile_rows);
+                pb.rnn_wave(&gdh, &gdz, &gwt, Some(&gh), wave(true, t, true), tile_rows);
+                pb.rnn_wave(&gdh, &gdz, &gwt, Some(&gh), wave(true, steps - 1, false), tile_rows);
             });
             let label = format!("rows={rows} h={h} {} rows/tile={tile_rows}", act.name());
             // Forward: H_1 (block 2) from H_0 (block 1) and P_1.

@@ -73,6 +73,8 @@ pub struct GpuContext {
     pub kernels: Kernels,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
+    /// The split-K scratch all programs share ([`GpuContext::scratch`]).
+    scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
 }
 
 impl GpuContext {
@@ -118,7 +120,21 @@ impl GpuContext {
         }))
         .map_err(|e| ElmanError::Gpu(format!("cannot open a device on {}: {e}", describe_info(&info))))?;
         let kernels = Kernels::new(&device, checks);
-        Ok(GpuContext { device, queue, kernels, info, limits })
+        Ok(GpuContext { device, queue, kernels, info, limits, scratch: std::sync::Mutex::new(None) })
+    }
+
+    /// The scratch buffer of split-K products (partial sums, written and read within one
+    /// product), at least `bytes` long. Every program of this context shares it: they run
+    /// one after another on its one queue. Grown when a program needs more (programs built
+    /// earlier keep the smaller one). Returns it and the bytes newly allocated.
+    pub fn scratch(&self, bytes: u64) -> (wgpu::Buffer, u64) {
+        let mut held = self.scratch.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(buffer) = held.as_ref().filter(|b| b.size() >= bytes) {
+            return (buffer.clone(), 0);
+        }
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor { label: Some("split-K scratch"), size: bytes, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false });
+        *held = Some(buffer.clone());
+        (buffer, bytes)
     }
 
     /// "name (backend, device type)".

@@ -160,9 +160,9 @@ pub fn run_rnn(ctx: &GpuContext, (n, h): (u32, u32), steps: usize) -> Result<Vec
                 let t = if back { steps - 1 - s } else { s } as u32;
                 let p = single_layer_wave(back, Activation::Tanh, n, h, t, !back || s > 0, 0);
                 if back {
-                    pb.rnn_wave(true, &dh, &dz, &w, &hs, p, rows);
+                    pb.rnn_wave(&dh, &dz, &w, Some(&hs), p, rows);
                 } else {
-                    pb.rnn_wave(false, &p_all, &hs, &w, &hs, p, rows);
+                    pb.rnn_wave(&p_all, &hs, &w, None, p, rows);
                 }
             }
             let program = pb.finish();

@@ -187,10 +187,10 @@ impl ProgramBuilder<'_> {
 
     /// One wave of the recurrence (rnn_step.wgsl): `p.lanes` lanes side by side, `rows`
     /// rows per workgroup. Forward: x_in = P^0, y_out = the hidden buffer, w = the
-    /// parameters. Backward: x_in = dH^L, y_out = the dZ buffer, w = the transposed
-    /// weights, aux = the hidden buffer. Sets each lane's workgroup range.
-    #[allow(clippy::too_many_arguments)]
-    pub fn rnn_wave(&mut self, back: bool, x_in: &wgpu::Buffer, y_out: &wgpu::Buffer, w: &wgpu::Buffer, aux: &wgpu::Buffer, p: RnnStepParams, rows: u32) {
+    /// parameters. Backward (`backward_hidden` = the hidden buffer, for φ'): x_in = dH^L,
+    /// y_out = the dZ buffer, w = the transposed weights. Sets each lane's workgroup range.
+    pub fn rnn_wave(&mut self, x_in: &wgpu::Buffer, y_out: &wgpu::Buffer, w: &wgpu::Buffer, backward_hidden: Option<&wgpu::Buffer>, p: RnnStepParams, rows: u32) {
+        let back = backward_hidden.is_some();
         let mut p = p;
         let mut groups = 0;
         for lane in &mut p.lane[..p.lanes as usize] {
@@ -200,7 +200,7 @@ impl ProgramBuilder<'_> {
         }
         let kernel = if back { Kernel::RnnStepBackward(rows) } else { Kernel::RnnStepForward(rows) };
         // The forward reads nothing from aux; x_in is bound there again (read-only).
-        let aux = if back { aux } else { x_in };
+        let aux = backward_hidden.unwrap_or(x_in);
         self.push(
             kernel,
             &[(0, Bind::Buffer(x_in)), (1, Bind::Buffer(y_out)), (2, Bind::Buffer(w)), (3, Bind::Buffer(aux)), (4, Bind::Params), (5, Bind::Step)],

@@ -14,7 +14,7 @@
 //! collect in a GPU buffer that is read once, at the end — the same one-stream numbers as
 //! a loop of single chunks, with no host wait or upload per chunk.
 
-use super::buffers::{padded_bytes, Allocator, ParamLayout};
+use super::buffers::{Allocator, ParamLayout};
 use super::context::GpuContext;
 use super::limits;
 use super::plan::{self, Role};
@@ -30,7 +30,7 @@ use crate::trainer::{Batch, UpdateConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Evaluation chunks recorded into one command buffer (at most [`EVAL_SLOTS`]).
+/// Evaluation chunks recorded into one command buffer (each sums its loss into its own slot).
 pub const CHUNKS_PER_SUBMISSION: usize = 256;
 
 pub struct GpuModel {
@@ -171,19 +171,10 @@ impl GpuModel {
         }
         let uniforms: Vec<StepParams> = (0..batches.len()).map(|c| StepParams { slot: (c % CHUNKS_PER_SUBMISSION) as u32, ..Default::default() }).collect();
         let device = &self.ctx.device;
-        let upload = |label: &str, bytes: &[u8]| {
-            let mut padded = bytes.to_vec();
-            padded.resize(padded_bytes(bytes.len().div_ceil(4)) as usize, 0);
-            wgpu::util::DeviceExt::create_buffer_init(device, &wgpu::util::BufferInitDescriptor { label: Some(label), contents: &padded, usage: wgpu::BufferUsages::COPY_SRC })
-        };
-        let stream_buf = upload("eval stream", bytemuck::cast_slice(&stream));
-        let uniform_buf = upload("eval uniforms", bytemuck::cast_slice(&uniforms));
-        let totals = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("eval chunk losses"),
-            size: padded_bytes(batches.len()),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let mut alloc = Allocator::new(device);
+        let stream_buf = alloc.init("eval stream", &stream);
+        let uniform_buf = alloc.init("eval uniforms", &uniforms);
+        let totals = alloc.zeros("eval chunk losses", batches.len());
         let step_size = std::mem::size_of::<StepParams>() as u64;
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval") });
         for state in &self.bufs.eval_states {

@@ -123,7 +123,7 @@ uniform! {
         pub keep: f32,
         pub _pad0: u32,
         pub _pad1: u32,
-        pub lane: [RnnLane; 4],
+        pub lane: [RnnLane; RnnLane::MAX],
     }
 }
 

@@ -57,8 +57,8 @@ pub struct PlannedBuffer {
 
 /// Stats slots kept on the GPU between drains.
 pub const STATS_SLOTS: usize = 1024;
-/// Evaluation batch sums kept on the GPU between readbacks.
-pub const EVAL_SLOTS: usize = 1024;
+/// Evaluation batch sums kept on the GPU between readbacks: one per chunk of a submission.
+pub const EVAL_SLOTS: usize = super::model::CHUNKS_PER_SUBMISSION;
 
 /// Every storage buffer a model for (config, n, T) allocates, with its size: the forward
 /// buffers (model.rs), and with `update` also the trainer's (its optimizer's moments, and

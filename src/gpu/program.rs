@@ -19,8 +19,8 @@ pub enum Bind<'a> {
     Params,
     /// The per-step uniform ([`super::params::StepParams`]) given to the builder.
     Step,
-    /// The program's scratch buffer (split-K partial products), sized at `finish` to the
-    /// largest [`ProgramBuilder::need_scratch`].
+    /// The scratch buffer (split-K partial products) from the context's shared one, at
+    /// least the largest [`ProgramBuilder::need_scratch`].
     Scratch,
 }
 
@@ -79,8 +79,8 @@ pub struct Program {
     label: String,
     dispatches: Vec<(Kernel, wgpu::BindGroup, [u32; 3])>,
     costs: Vec<Cost>,
-    /// Bytes of the program's own buffers, uniforms and scratch (kept alive by the bind
-    /// groups).
+    /// Bytes the program allocated: its uniforms, and the shared scratch's growth if it
+    /// made it grow (kept alive by the bind groups).
     pub bytes: u64,
 }
 
@@ -151,15 +151,12 @@ impl<'c> ProgramBuilder<'c> {
             contents: &bytes,
             usage: wgpu::BufferUsages::UNIFORM,
         });
-        let scratch_bytes = if self.scratch_len > 0 { super::buffers::padded_bytes(self.scratch_len) } else { 0 };
-        let scratch = (self.scratch_len > 0).then(|| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&format!("{} scratch", self.label)),
-                size: scratch_bytes,
-                usage: wgpu::BufferUsages::STORAGE,
-                mapped_at_creation: false,
-            })
-        });
+        let (scratch, scratch_bytes) = if self.scratch_len > 0 {
+            let (buffer, allocated) = self.ctx.scratch(super::buffers::padded_bytes(self.scratch_len));
+            (Some(buffer), allocated)
+        } else {
+            (None, 0)
+        };
         let dispatches = self
             .pending
             .iter()

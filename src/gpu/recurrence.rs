@@ -77,10 +77,7 @@ pub struct WavePlan<'a> {
 
 impl WavePlan<'_> {
     fn header(&self) -> RnnStepParams {
-        let act = match self.config.activation {
-            Activation::Tanh => 0,
-            Activation::Relu => 1,
-        };
+        let act = activation_code(self.config.activation);
         let (seed, p, keep) = self.dropout.map_or((0, 0.0, 1.0), |k| (k.seed, k.p, keep_scale(k.p)));
         RnnStepParams { rows: self.n as u32, act, seed, p, keep, ..Default::default() }
     }
@@ -195,13 +192,18 @@ pub fn single_layer_wave(back: bool, act: Activation, n: u32, h: u32, t: u32, re
         lane.a2_off = block(t);
         lane.out_off = block(t + 1);
     }
-    let act = match act {
-        Activation::Tanh => 0,
-        Activation::Relu => 1,
-    };
+    let act = activation_code(act);
     let mut p = RnnStepParams { rows: n, lanes: 1, act, ..Default::default() };
     p.lane[0] = lane.with_vec4_if_aligned();
     p
+}
+
+/// rnn_step.wgsl's `act`: 0 = tanh, 1 = relu.
+fn activation_code(activation: Activation) -> u32 {
+    match activation {
+        Activation::Tanh => 0,
+        Activation::Relu => 1,
+    }
 }
 
 /// Dispatches of the forward recurrence, in order: wave w holds layer l at t = w − l.

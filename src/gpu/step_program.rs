@@ -147,7 +147,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     let widths: Vec<u32> = cfg.hidden.iter().map(|&h| h as u32).collect();
     let rows_per_tile = rnn_rows_per_tile(n as u32, &widths);
     for wave in forward_waves(&plan) {
-        pb.rnn_wave(false, &f.proj0, &f.hidden, &f.params, &f.hidden, wave, rows_per_tile);
+        pb.rnn_wave(&f.proj0, &f.hidden, &f.params, None, wave, rows_per_tile);
     }
     // Layer l's input X^l in the hidden buffer: H^{l-1}_0..T-1 (past the carried block),
     // or under dropout its masked copy; X^0 is the embedding rows.
@@ -211,7 +211,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
         }
     }
     for wave in backward_waves(&plan) {
-        pb.rnn_wave(true, &tr.d_top, &tr.d_pre, &tr.recurrent_t, &f.hidden, wave, rows_per_tile);
+        pb.rnn_wave(&tr.d_top, &tr.d_pre, &tr.recurrent_t, Some(&f.hidden), wave, rows_per_tile);
     }
 
     // --- backward: weight gradients, and the embedding's ---
