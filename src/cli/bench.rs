@@ -106,12 +106,9 @@ fn run_gemm(args: &BenchArgs) -> anyhow::Result<()> {
     for shape in shapes {
         all.extend(kernel_bench::run(&ctx, shape, args.steps)?);
     }
-    if args.json {
-        println!("{}", serde_json::json!({ "gpu_device": ctx.describe(), "gpu_is_software": ctx.is_software(), "shader_checks": ctx.kernels.checks().describe(), "timer": Timer::of(&ctx).describe(), "results": all }));
+    if kernel_bench_header(&ctx, args.json, &all, &format!("median of {} products", args.steps)) {
         return Ok(());
     }
-    println!("gpu: {}{}", ctx.describe(), if ctx.is_software() { "  [software adapter: says nothing about GPU speed]" } else { "" });
-    println!("shader runtime checks: {}; {}; median of {} products", ctx.kernels.checks().describe(), Timer::of(&ctx).describe(), args.steps);
     println!("{:<22} {:>6}  {:<28} {:>10} {:>11} {:>10}", "M,N,K", "layout", "tiling", "workgroups", "µs", "GFLOP/s");
     for r in &all {
         println!(
@@ -127,6 +124,25 @@ fn run_gemm(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The line naming the GPU, and whether its timings mean anything.
+fn gpu_line(name: &str, software: bool) -> String {
+    format!("gpu: {name}{}", if software { "  [software adapter: says nothing about GPU speed]" } else { "" })
+}
+
+/// With `json`: prints the whole result as one object and returns true (nothing more to
+/// print). Else prints the device, checks and timer lines before a table.
+fn kernel_bench_header<R: serde::Serialize>(ctx: &GpuContext, json: bool, results: &[R], what: &str) -> bool {
+    let (checks, timer) = (ctx.kernels.checks().describe(), Timer::of(ctx).describe());
+    if json {
+        let out = serde_json::json!({ "gpu_device": ctx.describe(), "gpu_is_software": ctx.is_software(), "shader_checks": checks, "timer": timer, "results": results });
+        println!("{out}");
+        return true;
+    }
+    println!("{}", gpu_line(&ctx.describe(), ctx.is_software()));
+    println!("shader runtime checks: {checks}; {timer}; {what}");
+    false
+}
+
 /// `--rnn`: µs per recurrent step, per rows-per-workgroup choice.
 fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
     let shapes = args.rnn.iter().map(|s| parse_dims("--rnn", s, 2, "32,512").map(|d| (d[0], d[1]))).collect::<anyhow::Result<Vec<_>>>()?;
@@ -135,12 +151,9 @@ fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
     for shape in shapes {
         all.extend(kernel_bench::run_rnn(&ctx, shape, args.steps)?);
     }
-    if args.json {
-        println!("{}", serde_json::json!({ "gpu_device": ctx.describe(), "gpu_is_software": ctx.is_software(), "shader_checks": ctx.kernels.checks().describe(), "results": all }));
+    if kernel_bench_header(&ctx, args.json, &all, &format!("median over a chain of {} steps", args.steps)) {
         return Ok(());
     }
-    println!("gpu: {}{}", ctx.describe(), if ctx.is_software() { "  [software adapter: says nothing about GPU speed]" } else { "" });
-    println!("shader runtime checks: {}; {}; median over a chain of {} steps", ctx.kernels.checks().describe(), Timer::of(&ctx).describe(), args.steps);
     println!("{:<12} {:>9} {:>10} {:>10} {:>10} {:>10}", "N,H", "direction", "rows/wg", "workgroups", "µs/step", "GFLOP/s");
     for r in &all {
         let rows = format!("{}{}", r.rows_per_workgroup, if r.auto { " (auto)" } else { "" });
@@ -236,7 +249,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("cpu: {}", cpu_name.as_deref().unwrap_or("(not measured)"));
-    println!("gpu: {}{}", gpu_name.as_deref().unwrap_or("(not measured)"), if software { "  [software adapter: says nothing about GPU speed]" } else { "" });
+    println!("{}", gpu_line(gpu_name.as_deref().unwrap_or("(not measured)"), software));
     if let Some(c) = &checks {
         println!("shader runtime checks: {c} (ELMAN_SHADER_CHECKS)");
     }
