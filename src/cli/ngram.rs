@@ -1,17 +1,23 @@
-//! `elman ngram`: train, prob, eval and sample n-gram language models (ARPA files).
+//! `elman ngram`: train, build-binary, prob, eval, query and sample n-gram language
+//! models (ARPA text or elman's memory-mapped binary format).
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use elman::ngram::arpa::{read_arpa_file, write_arpa_file};
-use elman::ngram::eval::evaluate;
+use elman::ngram::binary::{is_binary_file, write_binary_file};
+use elman::ngram::eval::{evaluate, Evaluation};
+use elman::ngram::lm::{LanguageModel, Lexicon};
+use elman::ngram::query::{LineScorer, TokenScore};
+use elman::ngram::{ModelFile, NgramModel};
 use elman::ngram::fraction::mle_fraction;
 use elman::ngram::report::{human_bytes, order_table, peak_memory_bytes};
 use elman::ngram::sample::{render, sample};
 use elman::ngram::tokenize::tokenize_training;
-use elman::ngram::vocab::NgramVocab;
 use super::choices::choice;
 use elman::choice::Choice;
 use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::arpa::escape_char_token;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,12 +29,16 @@ pub struct NgramArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum NgramCommand {
-    /// Count n-grams in a text, smooth them and write an ARPA model.
+    /// Count n-grams in a text, smooth them and write an ARPA or binary model.
     Train(TrainArgs),
+    /// Convert an ARPA model to elman's binary format (memory-mapped, opens instantly).
+    BuildBinary(BuildBinaryArgs),
     /// Print P(WORD | context) from a model, or as an exact MLE fraction from a text.
     Prob(ProbArgs),
     /// Score a text: tokens, OOVs, cross-entropy and perplexity.
     Eval(EvalArgs),
+    /// Score text per token as it streams in (KenLM `query` style), from a file or stdin.
+    Query(QueryArgs),
     /// Draw text from a model.
     Sample(SampleArgs),
 }
@@ -54,9 +64,58 @@ pub struct TrainArgs {
     /// Memory for buffered n-gram keys before sorted runs spill to disk, e.g. 512M, 1G.
     #[arg(long)]
     pub memory: Option<String>,
-    /// Where to write the ARPA model.
+    /// Where to write the model.
     #[arg(long)]
     pub out: PathBuf,
+    /// The model's format; by default binary when --out ends in .bin, else ARPA.
+    #[arg(long, value_parser = choice::<ModelFormat>())]
+    pub format: Option<ModelFormat>,
+}
+
+/// The two model file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelFormat {
+    Arpa,
+    Binary,
+}
+
+impl Choice for ModelFormat {
+    const WHAT: &'static str = "format";
+    const TABLE: &'static [(Self, &'static str, &'static str)] = &[
+        (ModelFormat::Arpa, "arpa", "ARPA text (KenLM, SRILM read it)"),
+        (ModelFormat::Binary, "binary", "elman's memory-mapped binary format"),
+    ];
+}
+
+impl ModelFormat {
+    /// The format `--format` names, or the one `path`'s extension suggests.
+    fn of(format: Option<ModelFormat>, path: &Path) -> ModelFormat {
+        format.unwrap_or(if path.extension().is_some_and(|e| e == "bin") { ModelFormat::Binary } else { ModelFormat::Arpa })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct BuildBinaryArgs {
+    /// The ARPA model to convert.
+    pub arpa: PathBuf,
+    /// Where to write the binary model.
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// A model, ARPA or binary.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The text to score; standard input when absent.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// One JSON object per line (and a last one with the summary).
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the summary.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 #[derive(Args, Debug)]
@@ -66,7 +125,7 @@ pub struct ProbArgs {
     /// The preceding tokens, oldest first, e.g. "name is".
     #[arg(long, default_value = "")]
     pub context: String,
-    /// An ARPA model.
+    /// A model, ARPA or binary.
     #[arg(long, conflicts_with_all = ["data", "order"], required_unless_present = "data")]
     pub model: Option<PathBuf>,
     /// A text to count (maximum likelihood, printed as an exact fraction).
@@ -84,6 +143,7 @@ pub struct ProbArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// A model, ARPA or binary.
     #[arg(long)]
     pub model: PathBuf,
     #[arg(long)]
@@ -95,6 +155,7 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct SampleArgs {
+    /// A model, ARPA or binary.
     #[arg(long)]
     pub model: PathBuf,
     /// Tokens to draw (`</s>` counts as one).
@@ -107,8 +168,10 @@ pub struct SampleArgs {
 pub fn run(args: NgramArgs) -> anyhow::Result<()> {
     match args.command {
         NgramCommand::Train(a) => run_train(a),
+        NgramCommand::BuildBinary(a) => run_build_binary(a),
         NgramCommand::Prob(a) => run_prob(a),
         NgramCommand::Eval(a) => run_eval(a),
+        NgramCommand::Query(a) => run_query(a),
         NgramCommand::Sample(a) => run_sample(a),
     }
 }
@@ -161,7 +224,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     let mut trained = train_tokens::<f32>(vocab, corpus, &source, &options)?;
     trained.phases.insert(0, ("tokenize", tokenize_time));
     let counted = started.elapsed();
-    write_arpa_file(&trained.model, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    write_model(&trained.model, &a.out, ModelFormat::of(a.format, &a.out))?;
     let total = started.elapsed();
     let model = &trained.model;
     println!(
@@ -198,36 +261,71 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `model` to `path` in `format`.
+fn write_model(model: &NgramModel<f32>, path: &Path, format: ModelFormat) -> anyhow::Result<()> {
+    match format {
+        ModelFormat::Arpa => write_arpa_file(model, path),
+        ModelFormat::Binary => write_binary_file(model, path),
+    }
+    .with_context(|| format!("writing {}", path.display()))
+}
+
+fn run_build_binary(a: BuildBinaryArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if is_binary_file(&a.arpa).with_context(|| format!("cannot read {}", a.arpa.display()))? {
+        bail!("{} is already a binary model", a.arpa.display());
+    }
+    let model = read_arpa_file(&a.arpa)?;
+    let read = started.elapsed();
+    write_model(&model, &a.out, ModelFormat::Binary)?;
+    let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
+    let peak = peak_memory_bytes().map_or_else(|| "unknown".to_string(), |b| human_bytes(b as f64));
+    println!(
+        "wrote {} ({}, order {}, {} n-grams): read the ARPA in {:.2} s, wrote in {:.2} s; peak memory {peak}",
+        a.out.display(),
+        human_bytes(bytes as f64),
+        model.order(),
+        model.ngram_counts().iter().sum::<usize>(),
+        read.as_secs_f64(),
+        (started.elapsed() - read).as_secs_f64(),
+    );
+    Ok(())
+}
+
 /// Ids of the whitespace- (word) or character- (char) separated `text`.
-fn context_ids(text: &str, tokenizer: Tokenizer, vocab: &NgramVocab) -> Vec<u32> {
+fn context_ids(text: &str, tokenizer: Tokenizer, vocab: &dyn Lexicon) -> Vec<u32> {
+    let id = |token: &str| vocab.id(token).unwrap_or(elman::ngram::vocab::UNK);
     match tokenizer {
-        Tokenizer::Word => text.split_whitespace().map(|w| vocab.id_or_unk(w)).collect(),
-        Tokenizer::Char => text.chars().map(|c| vocab.id_or_unk(&c.to_string())).collect(),
+        Tokenizer::Word => text.split_whitespace().map(id).collect(),
+        Tokenizer::Char => text.chars().map(|c| id(&c.to_string())).collect(),
     }
 }
 
-fn describe(vocab: &NgramVocab, word: u32, context: &[u32], tokenizer: Tokenizer) -> String {
+fn describe(vocab: &dyn Lexicon, word: u32, context: &[u32], tokenizer: Tokenizer) -> String {
     let sep = if tokenizer == Tokenizer::Word { " " } else { "" };
-    let ctx: Vec<&str> = context.iter().map(|&id| vocab.word(id)).collect();
+    let ctx: Vec<&str> = context.iter().map(|&id| vocab.token(id)).collect();
     if ctx.is_empty() {
-        format!("P({})", vocab.word(word))
+        format!("P({})", vocab.token(word))
     } else {
-        format!("P({} | {})", vocab.word(word), ctx.join(sep))
+        format!("P({} | {})", vocab.token(word), ctx.join(sep))
     }
+}
+
+fn print_prob(model: &dyn LanguageModel, word: &str, context: &str) {
+    let tokenizer = model.info().tokenizer;
+    let lexicon = model.lexicon();
+    let context = context_ids(context, tokenizer, lexicon);
+    let word = lexicon.id(word).unwrap_or(elman::ngram::vocab::UNK);
+    let used = &context[context.len().saturating_sub(model.order() - 1)..];
+    let log10 = model.score(used, word).log10;
+    let p = 10f64.powf(log10);
+    let shown = if p == 0.0 || p >= 1e-4 { format!("{p:.6}") } else { format!("{p:.4e}") };
+    println!("{} = {shown} (log10 {log10:.6})", describe(lexicon, word, used, tokenizer));
 }
 
 fn run_prob(a: ProbArgs) -> anyhow::Result<()> {
     if let Some(path) = &a.model {
-        let model = read_arpa_file(path)?;
-        let tokenizer = model.info.tokenizer;
-        let context = context_ids(&a.context, tokenizer, &model.vocab);
-        let word = model.vocab.id_or_unk(&a.word);
-        let used = &context[context.len().saturating_sub(model.order() - 1)..];
-        let log10 = model.log10_prob(used, word);
-        let p = 10f64.powf(log10);
-        let shown = if p == 0.0 || p >= 1e-4 { format!("{p:.6}") } else { format!("{p:.4e}") };
-        println!("{} = {shown} (log10 {log10:.6})", describe(&model.vocab, word, used, tokenizer));
-        return Ok(());
+        return Ok(ModelFile::open(path)?.with(|model| print_prob(model, &a.word, &a.context))?);
     }
     let data = a.data.as_ref().expect("clap requires --model or --data");
     let order = a.order.expect("clap requires --order with --data");
@@ -257,9 +355,9 @@ fn run_prob(a: ProbArgs) -> anyhow::Result<()> {
 }
 
 fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
-    let model = read_arpa_file(&a.model)?;
+    let model = ModelFile::open(&a.model)?;
     let text = read_text(&a.data)?;
-    let e = evaluate(&model, &text);
+    let e = model.with(|m| evaluate(m, &text))?;
     if e.tokens == 0 {
         bail!("{} has no tokens to score", a.data.display());
     }
@@ -288,10 +386,97 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_query(a: QueryArgs) -> anyhow::Result<()> {
+    let model = ModelFile::open(&a.model)?;
+    let (input, name): (Box<dyn BufRead>, String) = match &a.data {
+        Some(path) => {
+            let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+            (Box::new(std::io::BufReader::with_capacity(1 << 16, file)), path.display().to_string())
+        }
+        None => (Box::new(std::io::stdin().lock()), "standard input".to_string()),
+    };
+    let result = model.with(|m| query_stream(m, input, &name, &a))?;
+    match result {
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
+        other => other,
+    }
+}
+
+/// How a token appears in `query` output: at char level whitespace is spelled `<U+0020>`,
+/// so that every field stays one space-free word.
+fn shown_token<'t>(token: &'t str, tokenizer: Tokenizer) -> std::borrow::Cow<'t, str> {
+    match tokenizer {
+        Tokenizer::Word => token.into(),
+        Tokenizer::Char => escape_char_token(token).into(),
+    }
+}
+
+fn query_line_json(scores: &[TokenScore], totals: &Evaluation, tokenizer: Tokenizer) -> serde_json::Value {
+    let tokens: Vec<serde_json::Value> = scores
+        .iter()
+        .map(|s| serde_json::json!({"token": shown_token(s.token, tokenizer), "id": s.id, "oov": s.oov, "length": s.score.length, "log10": s.score.log10}))
+        .collect();
+    serde_json::json!({"tokens": tokens, "log10_total": totals.log10_sum, "oov": totals.oov})
+}
+
+fn query_stream(model: &dyn LanguageModel, mut input: Box<dyn BufRead>, name: &str, a: &QueryArgs) -> anyhow::Result<()> {
+    let tokenizer = model.info().tokenizer;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut scorer = LineScorer::new(model);
+    let mut line = String::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let read = input.read_line(&mut line).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => anyhow::anyhow!("{name}: line {} is not valid UTF-8", number + 1),
+            _ => anyhow::anyhow!("cannot read {name}: {e}"),
+        })?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        let mut scores = Vec::new();
+        let totals = scorer.score_line(&line, &mut scores);
+        if a.summary {
+            continue;
+        }
+        if a.json {
+            writeln!(out, "{}", query_line_json(&scores, &totals, tokenizer))?;
+        } else {
+            for s in &scores {
+                write!(out, "{}={} {} {}\t", shown_token(s.token, tokenizer), s.id, s.score.length, s.score.log10 as f32)?;
+            }
+            writeln!(out, "Total: {} OOV: {}", totals.log10_sum as f32, totals.oov)?;
+        }
+    }
+    let e = scorer.totals();
+    if e.tokens == 0 {
+        out.flush()?;
+        bail!("{name} has no tokens to score");
+    }
+    if a.json {
+        let summary = serde_json::json!({"summary": {
+            "tokens": e.tokens,
+            "oov": e.oov,
+            "log10_total": e.log10_sum,
+            "perplexity": e.perplexity(),
+            "perplexity_excluding_oov": e.perplexity_excluding_oov(),
+            "nats_per_token": e.nats_per_token(),
+        }});
+        writeln!(out, "{summary}")?;
+    } else {
+        writeln!(out, "Perplexity including OOVs:\t{}", e.perplexity())?;
+        writeln!(out, "Perplexity excluding OOVs:\t{}", e.perplexity_excluding_oov())?;
+        writeln!(out, "OOVs:\t{}", e.oov)?;
+        writeln!(out, "Tokens:\t{}", e.tokens)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn run_sample(a: SampleArgs) -> anyhow::Result<()> {
-    let model = read_arpa_file(&a.model)?;
-    let ids = sample(&model, a.len, a.seed)?;
-    let text = render(&model, &ids);
+    let model = ModelFile::open(&a.model)?;
+    let text = model.with(|m| sample(m, a.len, a.seed).map(|ids| render(m, &ids)))??;
     print!("{text}");
     if !text.ends_with('\n') {
         println!();

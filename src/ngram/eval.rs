@@ -5,7 +5,7 @@
 //! H10 = −(1/T) Σ_t log10 P(w_t | history),   nats/token = H10 · ln 10,   PPL = 10^H10
 //! ```
 
-use super::model::{LogValue, NgramModel};
+use super::lm::LanguageModel;
 use super::tokenize::tokenize_with_vocab;
 use rayon::prelude::*;
 
@@ -47,9 +47,9 @@ impl Evaluation {
 
 /// Scores every token of `text` after its sentence start (sentences in parallel, summed
 /// in order so the result does not depend on scheduling).
-pub fn evaluate<W: LogValue>(model: &NgramModel<W>, text: &str) -> Evaluation {
-    let corpus = tokenize_with_vocab(text, model.info.tokenize_options(), &model.vocab);
-    let first_scored = usize::from(model.info.markers);
+pub fn evaluate<M: LanguageModel + ?Sized>(model: &M, text: &str) -> Evaluation {
+    let corpus = tokenize_with_vocab(text, model.info().tokenize_options(), model.lexicon());
+    let first_scored = usize::from(model.info().markers);
     let history = model.order() - 1;
     let mut spans = Vec::with_capacity(corpus.sentence_ends.len());
     let mut start = 0usize;
@@ -63,7 +63,7 @@ pub fn evaluate<W: LogValue>(model: &NgramModel<W>, text: &str) -> Evaluation {
             let sentence = &corpus.tokens[span.clone()];
             let (mut tokens, mut sum, mut oov_sum) = (0u64, 0.0f64, 0.0f64);
             for t in first_scored..sentence.len() {
-                let lp = model.log10_prob(&sentence[t.saturating_sub(history)..t], sentence[t]);
+                let lp = model.score(&sentence[t.saturating_sub(history)..t], sentence[t]).log10;
                 tokens += 1;
                 sum += lp;
                 if corpus.oov_positions.binary_search(&(span.start + t)).is_ok() {

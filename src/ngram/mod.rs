@@ -7,16 +7,21 @@
 //!   order through [`spill`] so a `--memory` limit spills sorted runs to disk;
 //! - [`smoothing`] MLE, add-k or interpolated modified Kneser-Ney → a back-off
 //!   [`model::NgramModel`];
-//! - [`arpa`] reads and writes the standard ARPA text format (KenLM, SRILM);
+//! - [`arpa`] reads and writes the standard ARPA text format (KenLM, SRILM), [`binary`]
+//!   a memory-mapped format that opens without parsing; [`lm`] is what both offer;
 //! - [`eval`] perplexity, [`fraction`] exact MLE fractions, [`sample`] generation,
 //!   [`report`] sizes and peak memory; [`train`] ties counting and smoothing together.
 
 pub mod arpa;
+pub mod binary;
 pub mod count;
 pub mod eval;
 pub mod fraction;
 pub mod key;
+pub mod lm;
 pub mod model;
+pub mod open;
+pub mod query;
 pub mod report;
 pub mod sample;
 pub mod smoothing;
@@ -26,7 +31,9 @@ pub mod train;
 pub mod vocab;
 
 pub use count::{count_ngrams, NgramCounts};
+pub use lm::{LanguageModel, Lexicon};
 pub use model::NgramModel;
+pub use open::ModelFile;
 pub use smoothing::Smoothing;
 pub use tokenize::{TokenizeOptions, Tokenizer};
 pub use train::{train, train_tokens, TrainOptions, Trained};

@@ -15,6 +15,7 @@
 //! `ngram -ppl` use, so scores agree.
 
 use super::key::{KeyLayout, SortedKeys};
+use super::lm::{LanguageModel, Lexicon, Score};
 use super::tokenize::{TokenizeOptions, Tokenizer};
 use super::vocab::{NgramVocab, BOS, UNK};
 
@@ -98,6 +99,11 @@ impl<W: LogValue> NgramModel<W> {
 
     /// log10 P(word | context); `context` is oldest first and may be longer than N − 1.
     pub fn log10_prob(&self, context: &[u32], word: u32) -> f64 {
+        self.score(context, word).log10
+    }
+
+    /// log10 P(word | context) and the length of the n-gram that gave it.
+    pub fn score(&self, context: &[u32], word: u32) -> Score {
         let order = self.order();
         let word = if self.levels[0].find(word as u128).is_some() { word } else { UNK };
         let context = &context[context.len().saturating_sub(order - 1)..];
@@ -110,7 +116,7 @@ impl<W: LogValue> NgramModel<W> {
             let hist_key = self.layout.pack(hist);
             let key = hist_key | ((word as u128) << (m as u32 * bits));
             if let Some(at) = self.levels[m].find(key) {
-                return self.levels[m].log10_prob[at].to_f64() + backoff;
+                return Score { log10: self.levels[m].log10_prob[at].to_f64() + backoff, length: m + 1 };
             }
             if m >= 1 {
                 if let Some(at) = self.levels[m - 1].find(hist_key) {
@@ -120,7 +126,7 @@ impl<W: LogValue> NgramModel<W> {
         }
         // Unreachable for a model whose unigrams hold `<unk>`; a foreign model without it
         // gives the word probability 0.
-        f64::NEG_INFINITY
+        Score { log10: f64::NEG_INFINITY, length: 0 }
     }
 
     /// Number of n-grams per order.
@@ -135,6 +141,32 @@ impl<W: LogValue> NgramModel<W> {
             .iter()
             .map(|l| l.keys.len() * 16 + (l.log10_prob.len() + l.log10_backoff.len()) * w)
             .sum()
+    }
+}
+
+impl<W: LogValue> LanguageModel for NgramModel<W> {
+    fn order(&self) -> usize {
+        self.levels.len()
+    }
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn lexicon(&self) -> &dyn Lexicon {
+        &self.vocab
+    }
+
+    fn has_unigram(&self, id: u32) -> bool {
+        self.levels[0].find(id as u128).is_some()
+    }
+
+    fn score(&self, context: &[u32], word: u32) -> Score {
+        NgramModel::score(self, context, word)
+    }
+
+    fn ngram_counts(&self) -> Vec<usize> {
+        NgramModel::ngram_counts(self)
     }
 }
 

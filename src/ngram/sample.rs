@@ -1,18 +1,19 @@
 //! Drawing text from a model: each token from P(· | history) over the whole predicted
 //! vocabulary, with the project's seeded RNG so a seed always gives the same text.
 
-use super::model::{exp10, LogValue, NgramModel};
+use super::lm::LanguageModel;
+use super::model::exp10;
 use super::tokenize::Tokenizer;
 use super::vocab::{BOS, EOS};
 use crate::error::{ElmanError, Result};
 use crate::rng::Rng;
 
 /// Draws `len` tokens (with markers a `</s>` ends a sentence and counts as a token).
-pub fn sample<W: LogValue>(model: &NgramModel<W>, len: usize, seed: u64) -> Result<Vec<u32>> {
+pub fn sample<M: LanguageModel + ?Sized>(model: &M, len: usize, seed: u64) -> Result<Vec<u32>> {
     let mut rng = Rng::new(seed);
     let candidates = model.predicted_ids();
     let history = model.order() - 1;
-    let fresh = || if model.info.markers { vec![BOS] } else { Vec::new() };
+    let fresh = || if model.info().markers { vec![BOS] } else { Vec::new() };
     let mut context = fresh();
     let mut out = Vec::with_capacity(len);
     let mut weights = vec![0.0f64; candidates.len()];
@@ -20,13 +21,13 @@ pub fn sample<W: LogValue>(model: &NgramModel<W>, len: usize, seed: u64) -> Resu
         let recent = &context[context.len().saturating_sub(history)..];
         let mut total = 0.0;
         for (w, &id) in weights.iter_mut().zip(&candidates) {
-            *w = exp10(model.log10_prob(recent, id));
+            *w = exp10(model.score(recent, id).log10);
             total += *w;
         }
         if total <= 0.0 || !total.is_finite() {
             return Err(ElmanError::Ngram(format!(
                 "the model gives every token probability 0 after {:?}",
-                recent.iter().map(|&id| model.vocab.word(id)).collect::<Vec<_>>()
+                recent.iter().map(|&id| model.lexicon().token(id)).collect::<Vec<_>>()
             )));
         }
         let mut target = rng.next_f64() * total;
@@ -39,7 +40,7 @@ pub fn sample<W: LogValue>(model: &NgramModel<W>, len: usize, seed: u64) -> Resu
             target -= w;
         }
         out.push(chosen);
-        if chosen == EOS && model.info.markers {
+        if chosen == EOS && model.info().markers {
             context = fresh();
         } else {
             context.push(chosen);
@@ -50,7 +51,7 @@ pub fn sample<W: LogValue>(model: &NgramModel<W>, len: usize, seed: u64) -> Resu
 
 /// Renders sampled ids as text: words joined by spaces, chars concatenated, `</s>` as a
 /// line break.
-pub fn render<W: LogValue>(model: &NgramModel<W>, ids: &[u32]) -> String {
+pub fn render<M: LanguageModel + ?Sized>(model: &M, ids: &[u32]) -> String {
     let mut text = String::new();
     let mut line_start = true;
     for &id in ids {
@@ -59,10 +60,10 @@ pub fn render<W: LogValue>(model: &NgramModel<W>, ids: &[u32]) -> String {
             line_start = true;
             continue;
         }
-        if model.info.tokenizer == Tokenizer::Word && !line_start {
+        if model.info().tokenizer == Tokenizer::Word && !line_start {
             text.push(' ');
         }
-        text.push_str(model.vocab.word(id));
+        text.push_str(model.lexicon().token(id));
         line_start = false;
     }
     text

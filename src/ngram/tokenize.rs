@@ -9,6 +9,7 @@
 //! - the literal words `<s>` and `</s>` in the text are skipped (KenLM reads them as
 //!   whitespace); the literal `<unk>` is the `<unk>` token, counted like any word.
 
+use super::lm::Lexicon;
 use super::vocab::{FxHashMap, NgramVocab, BOS, EOS, UNK};
 pub use crate::choice::Choice;
 
@@ -89,13 +90,13 @@ impl<'t> IdSource<'t> for Growing<'t> {
 
 /// Scoring: unknown tokens become `<unk>` and are counted.
 struct Fixed<'v> {
-    vocab: &'v NgramVocab,
+    vocab: &'v dyn Lexicon,
     oov_positions: Vec<usize>,
 }
 
 impl<'t> IdSource<'t> for Fixed<'_> {
     fn id(&mut self, token: &'t str, position: usize) -> u32 {
-        match self.vocab.get(token) {
+        match self.vocab.id(token) {
             Some(id) => id,
             None => {
                 self.oov_positions.push(position);
@@ -116,7 +117,7 @@ pub fn tokenize_training(text: &str, options: TokenizeOptions) -> (NgramVocab, N
 }
 
 /// Tokenizes text against a fixed vocabulary; unknown tokens map to `<unk>`.
-pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &NgramVocab) -> NgramCorpus {
+pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &dyn Lexicon) -> NgramCorpus {
     let mut source = Fixed { vocab, oov_positions: Vec::new() };
     let mut corpus = tokenize_with(text, options, &mut source);
     corpus.oov_positions = source.oov_positions;
@@ -124,7 +125,7 @@ pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &NgramVo
 }
 
 /// Splits `text` into tokens (skipping literal markers) and hands each to `emit`.
-fn for_each_token<'t>(line: &'t str, tokenizer: Tokenizer, mut emit: impl FnMut(&'t str)) {
+pub fn for_each_token<'t>(line: &'t str, tokenizer: Tokenizer, mut emit: impl FnMut(&'t str)) {
     match tokenizer {
         Tokenizer::Word => {
             for word in line.split_whitespace() {

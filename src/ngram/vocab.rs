@@ -136,3 +136,17 @@ impl NgramVocab {
         &self.words
     }
 }
+
+impl crate::ngram::lm::Lexicon for NgramVocab {
+    fn id(&self, token: &str) -> Option<u32> {
+        self.get(token)
+    }
+
+    fn token(&self, id: u32) -> &str {
+        self.words.get(id as usize).map_or("", String::as_str)
+    }
+
+    fn size(&self) -> usize {
+        self.words.len()
+    }
+}

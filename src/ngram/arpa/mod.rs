@@ -25,10 +25,11 @@
 //! level, whitespace and control characters are written `<U+XXXX>` so that every token
 //! stays one whitespace-free word.
 
+mod lines;
 mod read;
 mod write;
 
-pub use read::{read_arpa, read_arpa_file};
+pub use read::{read_arpa, read_arpa_file, read_arpa_from};
 pub use write::{write_arpa, write_arpa_file};
 
 /// log10 values at or below this read as log10 0 (= -inf); -inf is written as this.

@@ -1,57 +1,35 @@
-//! Reading ARPA text into a model, with errors that name the line and what was expected.
+//! Reading ARPA text into a model, streamed: the file passes through a fixed buffer, the
+//! n-gram sections are parsed a block at a time on all cores straight into the model's
+//! arrays (sized from the header, bounded by the file's size), and an order that is
+//! already sorted — as elman and KenLM write them — is not sorted again. Errors name the
+//! line and what was expected.
 
-use crate::choice::Choice;
+use super::lines::BlockLines;
 use super::{unescape_char_token, HEADER_PREFIX, LOG10_ZERO};
+use crate::choice::Choice;
 use crate::error::{ElmanError, Result};
 use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::{ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::Tokenizer;
 use crate::ngram::vocab::{NgramVocab, BOS};
-use std::path::{Path, PathBuf};
+use rayon::prelude::*;
+use std::io::Read;
+use std::path::Path;
 
 /// Reads the ARPA file at `path`.
 pub fn read_arpa_file(path: &Path) -> Result<NgramModel<f32>> {
-    let text = crate::data::text::read_utf8(path)?;
-    read_arpa(&text, path)
+    let io = |source| ElmanError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size == 0 && file.metadata().map_err(io)?.is_file() {
+        return Err(ElmanError::EmptyInput { path: path.to_path_buf() });
+    }
+    read_arpa_from(file, (size > 0).then_some(size), path)
 }
 
-/// Line-numbered cursor over the text, skipping nothing unless asked.
-struct Lines<'t> {
-    path: PathBuf,
-    lines: std::iter::Peekable<std::iter::Enumerate<std::str::Lines<'t>>>,
-    last_line: usize,
-}
-
-impl<'t> Lines<'t> {
-    fn error(&self, line: usize, expected: &str, found: &str) -> ElmanError {
-        let found = if found.chars().count() > 60 {
-            format!("{:?}…", found.chars().take(60).collect::<String>())
-        } else {
-            format!("{found:?}")
-        };
-        ElmanError::Arpa { path: self.path.clone(), line, expected: expected.to_string(), found }
-    }
-
-    /// The next line and its 1-based number, or an error at end of file.
-    fn next(&mut self, expected: &str) -> Result<(usize, &'t str)> {
-        match self.lines.next() {
-            Some((i, line)) => {
-                self.last_line = i + 1;
-                Ok((i + 1, line))
-            }
-            None => Err(self.error(self.last_line + 1, expected, "end of file")),
-        }
-    }
-
-    /// The next line that is not blank.
-    fn next_non_blank(&mut self, expected: &str) -> Result<(usize, &'t str)> {
-        loop {
-            let (number, line) = self.next(expected)?;
-            if !line.trim().is_empty() {
-                return Ok((number, line));
-            }
-        }
-    }
+/// Parses ARPA `text`; `path` names it in errors.
+pub fn read_arpa(text: &str, path: &Path) -> Result<NgramModel<f32>> {
+    read_arpa_from(text.as_bytes(), Some(text.len() as u64), path)
 }
 
 /// What the `# elman ngram model:` comment says, if present.
@@ -68,47 +46,51 @@ fn parse_header(line: &str, info: &mut ModelInfo) {
 
 fn parse_log10(field: &str) -> Option<f32> {
     let value: f32 = field.parse().ok()?;
-    if value.is_nan() {
+    if value.is_nan() || value == f32::INFINITY {
         return None;
     }
     Some(if value <= LOG10_ZERO { f32::NEG_INFINITY } else { value })
 }
 
-/// Parses ARPA `text`; `path` names it in errors.
-pub fn read_arpa(text: &str, path: &Path) -> Result<NgramModel<f32>> {
-    let mut lines = Lines { path: path.to_path_buf(), lines: text.lines().enumerate().peekable(), last_line: 0 };
+/// Reads ARPA text from `source`; `size` (the byte count, when known) bounds the header's
+/// counts before anything is reserved.
+pub fn read_arpa_from(source: impl Read, size: Option<u64>, path: &Path) -> Result<NgramModel<f32>> {
+    let mut lines = BlockLines::new(source, path);
     let mut info = ModelInfo { tokenizer: Tokenizer::Word, markers: true, smoothing: "unknown".to_string() };
     let mut saw_header = false;
     let (number, line) = loop {
         let (number, line) = lines.next_non_blank("\\data\\")?;
         if line.starts_with(HEADER_PREFIX) {
-            parse_header(line, &mut info);
+            parse_header(&line, &mut info);
             saw_header = true;
         } else if !line.starts_with('#') {
             break (number, line);
         }
     };
     if line.trim() != "\\data\\" {
-        return Err(lines.error(number, "\\data\\", line));
+        return Err(lines.error(number, "\\data\\", &line));
     }
-    let counts = read_counts(&mut lines)?;
+    let counts = read_counts(&mut lines, size)?;
+    let order = counts.len();
     let mut vocab = NgramVocab::new();
-    let mut levels: Vec<ModelLevel<f32>> = Vec::with_capacity(counts.len());
+    let mut levels: Vec<ModelLevel<f32>> = Vec::with_capacity(order);
     let mut layout = KeyLayout::new(vocab.len(), 1)?;
     for (n, &count) in (1..).zip(&counts) {
-        let (number, line) = lines.next_non_blank(&format!("\\{n}-grams:"))?;
-        if line.trim() != format!("\\{n}-grams:") {
-            return Err(lines.error(number, &format!("\\{n}-grams:"), line));
+        let heading = format!("\\{n}-grams:");
+        let (number, line) = lines.next_non_blank(&heading)?;
+        if line.trim() != heading {
+            return Err(lines.error(number, &heading, &line));
         }
-        let entries = read_section(&mut lines, n, count, counts.len(), &mut vocab, info.tokenizer, layout)?;
+        let section = Section { n, order, count, tokenizer: info.tokenizer, layout };
+        let level = if n == 1 { read_unigrams(&mut lines, &section, &mut vocab)? } else { read_section(&mut lines, &section, &vocab)? };
         if n == 1 {
-            layout = KeyLayout::new(vocab.len(), counts.len())?;
+            layout = KeyLayout::new(vocab.len(), order)?;
         }
-        levels.push(sort_level(&lines, entries, n, counts.len())?);
+        levels.push(sort_level(&lines, level, n, order)?);
     }
     let (number, line) = lines.next_non_blank("\\end\\")?;
     if line.trim() != "\\end\\" {
-        return Err(lines.error(number, "\\end\\", line));
+        return Err(lines.error(number, "\\end\\", &line));
     }
     if !saw_header {
         info.markers = levels.first().is_some_and(|unigrams| unigrams.find(BOS as u128).is_some());
@@ -116,8 +98,9 @@ pub fn read_arpa(text: &str, path: &Path) -> Result<NgramModel<f32>> {
     Ok(NgramModel { vocab, layout, info, levels })
 }
 
-/// The `ngram N=count` lines after `\data\`.
-fn read_counts(lines: &mut Lines) -> Result<Vec<usize>> {
+/// The `ngram N=count` lines after `\data\`, each count bounded by what `size` bytes can
+/// hold (an n-gram line takes at least 2n + 2 bytes).
+fn read_counts<R: Read>(lines: &mut BlockLines<R>, size: Option<u64>) -> Result<Vec<usize>> {
     let mut counts = Vec::new();
     loop {
         let expected = format!("ngram {}=<count>", counts.len() + 1);
@@ -129,77 +112,261 @@ fn read_counts(lines: &mut Lines) -> Result<Vec<usize>> {
             .trim()
             .strip_prefix("ngram ")
             .and_then(|rest| rest.split_once('='))
-            .and_then(|(n, c)| Some((n.trim().parse::<usize>().ok()?, c.trim().parse::<usize>().ok()?)));
+            .and_then(|(n, c)| Some((n.trim().parse::<usize>().ok()?, c.trim().parse::<u64>().ok()?)));
         match parsed {
-            Some((n, c)) if n == counts.len() + 1 => counts.push(c),
+            Some((n, c)) if n == counts.len() + 1 => {
+                let most = size.map_or(u64::MAX, |s| s / (2 * n as u64 + 2));
+                if c > most || c > usize::MAX as u64 {
+                    let what = format!("a count a file of {} bytes can hold (at most {most} {n}-grams)", size.unwrap_or(0));
+                    return Err(lines.error(number, &what, &line));
+                }
+                counts.push(c as usize);
+            }
             _ if line.trim().is_empty() => continue,
-            _ => return Err(lines.error(number, &expected, line)),
+            _ => return Err(lines.error(number, &expected, &line)),
         }
     }
 }
 
-/// One parsed line: key, source line, log10 p, log10 back-off.
-type Entry = (u128, usize, f32, f32);
-
-fn read_section(
-    lines: &mut Lines,
+/// What one section's lines must look like.
+struct Section {
     n: usize,
-    count: usize,
     order: usize,
-    vocab: &mut NgramVocab,
+    count: usize,
     tokenizer: Tokenizer,
     layout: KeyLayout,
-) -> Result<Vec<Entry>> {
-    let mut entries = Vec::with_capacity(count);
-    let mut ids: Vec<u32> = Vec::with_capacity(n);
-    while entries.len() < count {
-        let expected = format!("a {n}-gram line (log10 probability, {n} token(s), optional back-off)");
-        let (number, line) = lines.next_non_blank(&expected)?;
-        if line.starts_with('\\') {
-            let what = format!("{count} {n}-grams as the \\data\\ header says (found {})", entries.len());
-            return Err(lines.error(number, &what, line));
-        }
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() != n + 1 && fields.len() != n + 2 {
-            return Err(lines.error(number, &expected, line));
-        }
-        let prob = parse_log10(fields[0]).ok_or_else(|| lines.error(number, "a log10 probability", fields[0]))?;
-        let backoff = match fields.get(n + 1) {
-            Some(_) if n == order => {
-                return Err(lines.error(number, "no back-off weight on a highest-order n-gram", line));
-            }
-            Some(field) => parse_log10(field).ok_or_else(|| lines.error(number, "a log10 back-off weight", field))?,
-            None => 0.0,
-        };
-        ids.clear();
-        for &word in &fields[1..=n] {
-            let token = match tokenizer {
-                Tokenizer::Word => word.to_string(),
-                Tokenizer::Char => unescape_char_token(word),
-            };
-            let id = if n == 1 {
-                vocab.insert(&token)
-            } else {
-                vocab.get(&token).ok_or_else(|| lines.error(number, "a token listed among the 1-grams", word))?
-            };
-            ids.push(id);
-        }
-        // Unigram keys are the ids themselves, whatever the final layout.
-        let key = if n == 1 { ids[0] as u128 } else { layout.pack(&ids) };
-        entries.push((key, number, prob, backoff));
-    }
-    Ok(entries)
 }
 
-/// Sorts one order by key, refusing duplicates.
-fn sort_level(lines: &Lines, mut entries: Vec<Entry>, n: usize, order: usize) -> Result<ModelLevel<f32>> {
-    entries.sort_unstable_by_key(|e| (e.0, e.1));
-    if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-        let what = format!("each {n}-gram once (first listed on line {})", pair[0].1);
-        return Err(lines.error(pair[1].1, &what, "a repeat"));
+/// One order's parsed lines, in file order, and the line number of each entry.
+#[derive(Default)]
+struct Parsed {
+    keys: Vec<u128>,
+    probs: Vec<f32>,
+    backoffs: Vec<f32>,
+    /// (entry index, line number) where the entries' lines stop being consecutive.
+    anchors: Vec<(usize, usize)>,
+}
+
+impl Parsed {
+    fn with_capacity(count: usize, backoffs: bool) -> Self {
+        // A count the file's size allows, but not more than a block's worth up front: the
+        // vectors grow if the lines are really there.
+        let reserve = count.min(1 << 22);
+        Parsed {
+            keys: Vec::with_capacity(reserve),
+            probs: Vec::with_capacity(reserve),
+            backoffs: Vec::with_capacity(if backoffs { reserve } else { 0 }),
+            anchors: Vec::new(),
+        }
     }
-    let keys = entries.iter().map(|e| e.0).collect();
-    let log10_prob = entries.iter().map(|e| e.2).collect();
-    let log10_backoff = if n < order { entries.iter().map(|e| e.3).collect() } else { Vec::new() };
+
+    /// The line of entry `index`.
+    fn line_of(&self, index: usize) -> usize {
+        let at = self.anchors.partition_point(|&(i, _)| i <= index);
+        let (first, line) = self.anchors[at.saturating_sub(1)];
+        line + (index - first)
+    }
+
+    fn append(&mut self, mut piece: Parsed, first_line: usize) {
+        let base = self.keys.len();
+        for (i, line) in piece.anchors {
+            self.anchors.push((base + i, first_line + line));
+        }
+        self.keys.append(&mut piece.keys);
+        self.probs.append(&mut piece.probs);
+        self.backoffs.append(&mut piece.backoffs);
+    }
+}
+
+/// How a block of lines ended for one section.
+enum Stop {
+    /// Every line was an n-gram (or blank).
+    Open,
+    /// A line starting with `\` at this byte offset: the section is over.
+    Heading(usize),
+    /// A malformed line (number relative to the piece, 0-based), expected, found.
+    Bad(usize, String, String),
+}
+
+/// Parses one n-gram line into `out`; `lookup` maps a token to its id.
+fn parse_line(line: &str, s: &Section, out: &mut Parsed, lookup: &mut impl FnMut(&str) -> Option<u32>) -> std::result::Result<(), (String, String)> {
+    let n = s.n;
+    let expected = || format!("a {n}-gram line (log10 probability, {n} token(s), optional back-off)");
+    let mut fields = line.split_ascii_whitespace();
+    let prob_field = fields.next().ok_or_else(|| (expected(), line.to_string()))?;
+    let mut key = 0u128;
+    for i in 0..n {
+        let word = fields.next().ok_or_else(|| (expected(), line.to_string()))?;
+        let id = match s.tokenizer {
+            Tokenizer::Word => lookup(word),
+            Tokenizer::Char => lookup(&unescape_char_token(word)),
+        };
+        let id = id.ok_or_else(|| ("a token listed among the 1-grams".to_string(), word.to_string()))?;
+        key |= (id as u128) << (i as u32 * s.layout.bits());
+    }
+    let backoff_field = fields.next();
+    if fields.next().is_some() {
+        return Err((expected(), line.to_string()));
+    }
+    let prob = parse_log10(prob_field).ok_or_else(|| ("a log10 probability".to_string(), prob_field.to_string()))?;
+    let backoff = match backoff_field {
+        Some(_) if n == s.order => return Err(("no back-off weight on a highest-order n-gram".to_string(), line.to_string())),
+        Some(field) => parse_log10(field).ok_or_else(|| ("a log10 back-off weight".to_string(), field.to_string()))?,
+        None => 0.0,
+    };
+    out.keys.push(key);
+    out.probs.push(prob);
+    if n < s.order {
+        out.backoffs.push(backoff);
+    }
+    Ok(())
+}
+
+/// Parses the lines of `text` (whole lines) until a `\` line or a bad line.
+fn parse_piece(text: &str, s: &Section, lookup: &mut impl FnMut(&str) -> Option<u32>) -> (Parsed, Stop) {
+    let mut out = Parsed::default();
+    let mut offset = 0;
+    let mut consecutive = false;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line = raw.trim_end_matches('\n').trim_end_matches('\r');
+        if line.trim().is_empty() {
+            consecutive = false;
+        } else if line.starts_with('\\') {
+            return (out, Stop::Heading(offset));
+        } else {
+            if !consecutive {
+                out.anchors.push((out.keys.len(), i));
+                consecutive = true;
+            }
+            if let Err((expected, found)) = parse_line(line, s, &mut out, lookup) {
+                return (out, Stop::Bad(i, expected, found));
+            }
+        }
+        offset += raw.len();
+    }
+    (out, Stop::Open)
+}
+
+/// Splits `text` into about `parts` runs of whole lines.
+fn split_lines(text: &str, parts: usize) -> Vec<&str> {
+    let mut pieces = Vec::with_capacity(parts);
+    let mut rest = text;
+    let target = text.len().div_ceil(parts.max(1)).max(1);
+    while !rest.is_empty() {
+        let cut = if rest.len() <= target { rest.len() } else { rest[target..].find('\n').map_or(rest.len(), |at| target + at + 1) };
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    pieces
+}
+
+/// Turns a section's stop into the end of reading it: `Ok(true)` when it is complete.
+fn finish_block<R: Read>(lines: &mut BlockLines<R>, level: &mut Parsed, piece: Parsed, stop: Stop, piece_start: usize, first_line: usize) -> Result<bool> {
+    level.append(piece, first_line);
+    match stop {
+        Stop::Open => Ok(false),
+        Stop::Heading(offset) => {
+            lines.consume(piece_start + offset);
+            Ok(true)
+        }
+        Stop::Bad(line, expected, found) => Err(lines.error(first_line + line, &expected, &found)),
+    }
+}
+
+/// Checks that a finished section holds exactly the header's count.
+fn check_count<R: Read>(lines: &BlockLines<R>, s: &Section, level: &Parsed) -> Result<()> {
+    if level.keys.len() > s.count {
+        let next = if s.n == s.order { "\\end\\".to_string() } else { format!("\\{}-grams:", s.n + 1) };
+        let what = format!("{next} after the {} {}-grams the \\data\\ header counts", s.count, s.n);
+        return Err(lines.error(level.line_of(s.count), &what, "another n-gram line"));
+    }
+    if level.keys.len() < s.count {
+        let what = format!("{} {}-grams as the \\data\\ header says (found {})", s.count, s.n, level.keys.len());
+        let number = lines.next_line_number();
+        return Err(lines.error(number, &what, "the end of the section"));
+    }
+    Ok(())
+}
+
+/// The unigrams, read line by line (each new token gets the next id).
+fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &mut NgramVocab) -> Result<Parsed> {
+    let mut level = Parsed::with_capacity(s.count, s.order > 1);
+    loop {
+        let first_line = lines.next_line_number();
+        let block = lines.block()?;
+        if block.is_empty() {
+            break;
+        }
+        let len = block.len();
+        let (piece, stop) = parse_piece(block, s, &mut |token| Some(vocab.insert(token)));
+        let open = matches!(stop, Stop::Open);
+        if finish_block(lines, &mut level, piece, stop, 0, first_line)? {
+            break;
+        }
+        if open {
+            lines.consume(len);
+        }
+    }
+    check_count(lines, s, &level)?;
+    Ok(level)
+}
+
+/// An order above 1: blocks of lines parsed on all cores, in order.
+fn read_section<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &NgramVocab) -> Result<Parsed> {
+    let mut level = Parsed::with_capacity(s.count, s.n < s.order);
+    let parts = rayon::current_num_threads() * 4;
+    loop {
+        let first_line = lines.next_line_number();
+        let block = lines.block()?;
+        if block.is_empty() {
+            break;
+        }
+        let len = block.len();
+        let pieces = split_lines(block, parts);
+        let starts: Vec<usize> = pieces.iter().scan(0, |at, p| { let start = *at; *at += p.len(); Some(start) }).collect();
+        let parsed: Vec<(Parsed, Stop, usize)> = pieces
+            .par_iter()
+            .map(|piece| {
+                let (parsed, stop) = parse_piece(piece, s, &mut |token| vocab.get(token));
+                (parsed, stop, piece.matches('\n').count())
+            })
+            .collect();
+        let mut line = first_line;
+        let mut done = false;
+        for ((piece, stop, newlines), start) in parsed.into_iter().zip(starts) {
+            if finish_block(lines, &mut level, piece, stop, start, line)? {
+                done = true;
+                break;
+            }
+            line += newlines;
+        }
+        if done {
+            break;
+        }
+        lines.consume(len);
+    }
+    check_count(lines, s, &level)?;
+    Ok(level)
+}
+
+/// Sorts one order by key unless it already is, refusing duplicates.
+fn sort_level<R: Read>(lines: &BlockLines<R>, level: Parsed, n: usize, order: usize) -> Result<ModelLevel<f32>> {
+    let duplicate = |first: usize, second: usize| {
+        let (a, b) = (first.min(second), first.max(second));
+        let what = format!("each {n}-gram once (first listed on line {})", level.line_of(a));
+        lines.error(level.line_of(b), &what, "a repeat")
+    };
+    if level.keys.windows(2).all(|w| w[0] < w[1]) {
+        let backoffs = if n < order { level.backoffs } else { Vec::new() };
+        return Ok(ModelLevel { keys: level.keys, log10_prob: level.probs, log10_backoff: backoffs });
+    }
+    let mut perm: Vec<u32> = (0..level.keys.len() as u32).collect();
+    perm.sort_unstable_by_key(|&i| (level.keys[i as usize], i));
+    if let Some(pair) = perm.windows(2).find(|w| level.keys[w[0] as usize] == level.keys[w[1] as usize]) {
+        return Err(duplicate(pair[0] as usize, pair[1] as usize));
+    }
+    let keys = perm.iter().map(|&i| level.keys[i as usize]).collect();
+    let log10_prob = perm.iter().map(|&i| level.probs[i as usize]).collect();
+    let log10_backoff = if n < order { perm.iter().map(|&i| level.backoffs[i as usize]).collect() } else { Vec::new() };
     Ok(ModelLevel { keys, log10_prob, log10_backoff })
 }

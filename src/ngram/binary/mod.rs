@@ -1,0 +1,92 @@
+//! elman's binary n-gram format: a back-off trie laid out so that a memory map of the file
+//! *is* the model — opening it checks the header, the checksum and every offset, and
+//! parses nothing.
+//!
+//! All integers and floats are little-endian; every section starts at a multiple of 8.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic "ELMNGRAM"
+//!      8     4  format version (1)
+//!     12     4  order N
+//!     16     4  vocabulary size V (ids 0..V; 0 <unk>, 1 <s>, 2 </s>)
+//!     20     4  flags: bit 0 char tokenizer (else word), bit 1 <s> … </s> markers
+//!     24     8  checksum of the whole file with these 8 bytes read as 0 (see checksum)
+//!     32     8  file length in bytes
+//!     40     4  length S of the smoothing description (UTF-8)
+//!     44     4  number of sections, 4 + 4N
+//!     48   16·k section table: (offset u64, length in bytes u64) per section
+//!      …     S  smoothing description, then sections in table order:
+//!
+//!   0  ngram counts        u64 × N        n-grams per order as the ARPA header counts them
+//!   1  token offsets       u32 × (V+1)    token i is bytes [off[i], off[i+1]) of section 2
+//!   2  token bytes         u8             the tokens' UTF-8, back to back
+//!   3  token hash table    u32 × 2^k      open addressing, slot = id + 1 (0 = empty),
+//!                                          FxHash of the token's bytes, linear probing
+//!   then per order n = 1 … N, four sections:
+//!      words      u32 × L_n    the oldest token of each n-gram (empty for n = 1: the
+//!                              unigram level is dense, entry i is token i)
+//!      log10 p    f32 × L_n    NaN marks a blank entry (see below)
+//!      back-off   f32 × L_n    log10 back-off weight; empty for n = N
+//!      children   u32 × (L_n+1) for n < N: entries [c[i], c[i+1]) of order n + 1 extend
+//!                              entry i by one older token; empty for n = N
+//! ```
+//!
+//! The trie is KenLM's *reversed* trie: the root's children are the words w, their
+//! children the bigrams (c₁, w), then (c₂, c₁, w) and so on, each child range sorted by
+//! its oldest token — which is exactly the suffix order elman's in-memory models keep
+//! ([`super::key`]), so building it from a model is one linear pass per order. Looking up
+//! (c_k … c_1, w) is one binary search per order inside a child range.
+//!
+//! An ARPA model may hold an n-gram whose suffix it does not hold (a pruned foreign model);
+//! the trie then holds a *blank* entry for the suffix (log10 p NaN, back-off 0): a query
+//! walks through it but never takes its probability, so scores stay those of the ARPA
+//! rule (see [`trie`]). elman's own models never need blanks.
+//!
+//! The checksum is a 4-lane multiply-rotate hash over the file's 8-byte words (a short tail
+//! zero-padded): it catches a corrupted or truncated copy, not a forgery; every offset is
+//! bounds-checked at open regardless.
+
+pub mod checksum;
+mod lexicon;
+mod open;
+pub mod trie;
+mod write;
+
+pub use lexicon::TokenTable;
+pub use open::{BinaryFile, BinaryModel};
+pub use write::{write_binary, write_binary_file};
+
+use std::io::Read;
+use std::path::Path;
+
+/// The first 8 bytes of every binary model.
+pub const MAGIC: [u8; 8] = *b"ELMNGRAM";
+/// The layout version this build reads and writes.
+pub const VERSION: u32 = 1;
+/// Bytes before the section table.
+pub const HEADER_BYTES: usize = 48;
+/// Highest order the format accepts (a query keeps one back-off per order on the stack).
+pub const MAX_ORDER: usize = 64;
+/// Byte range of the checksum field.
+pub const CHECKSUM_AT: std::ops::Range<usize> = 24..32;
+
+/// Flag bit: char-level tokenizer.
+pub const FLAG_CHAR: u32 = 1;
+/// Flag bit: `<s>` … `</s>` markers per line.
+pub const FLAG_MARKERS: u32 = 2;
+
+/// Whether the file at `path` starts with the binary format's magic (false for ARPA text,
+/// or a file shorter than the magic).
+pub fn is_binary_file(path: &Path) -> std::io::Result<bool> {
+    let mut head = [0u8; 8];
+    let mut file = std::fs::File::open(path)?;
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..])? {
+            0 => return Ok(false),
+            n => got += n,
+        }
+    }
+    Ok(head == MAGIC)
+}

@@ -1,0 +1,229 @@
+//! Opening a binary model: map the file, check the header, the checksum and every offset
+//! and range once, then answer queries straight from the map.
+
+use super::checksum::checksum;
+use super::lexicon::TokenTable;
+use super::trie::{Trie, TrieLevel};
+use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER, VERSION};
+use crate::error::{ElmanError, Result};
+use crate::ngram::lm::{LanguageModel, Lexicon, Score};
+use crate::ngram::model::ModelInfo;
+use crate::ngram::tokenize::Tokenizer;
+use std::path::{Path, PathBuf};
+
+/// Where an open file's bytes live.
+enum Backing {
+    /// The file, memory-mapped read-only.
+    Map(memmap2::Mmap),
+    /// A copy in memory, 8-byte aligned (`bytes` long).
+    Owned { words: Vec<u64>, bytes: usize },
+}
+
+/// A binary model file, mapped and checked; [`BinaryFile::model`] gives the model.
+pub struct BinaryFile {
+    backing: Backing,
+    path: PathBuf,
+}
+
+impl BinaryFile {
+    /// Maps `path` and checks it whole (header, checksum, every offset and range).
+    pub fn open(path: &Path) -> Result<Self> {
+        let io = |source| ElmanError::Io { path: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the map is read-only and private to this process. Like every reader of a
+        // mapped file, it assumes nobody truncates or rewrites the file while it is open;
+        // elman itself replaces models by rename, which leaves the mapped inode intact.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
+        let opened = BinaryFile { backing: Backing::Map(map), path: path.to_path_buf() };
+        parse(opened.bytes(), path, true)?;
+        Ok(opened)
+    }
+
+    /// Checks `bytes` as a binary model file (a copy is kept; `name` labels errors).
+    pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<Self> {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        let opened = BinaryFile { backing: Backing::Owned { words, bytes: bytes.len() }, path: name.to_path_buf() };
+        parse(opened.bytes(), name, true)?;
+        Ok(opened)
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.backing {
+            Backing::Map(map) => map,
+            Backing::Owned { words, bytes } => &bytemuck::cast_slice(words)[..*bytes],
+        }
+    }
+
+    /// The model, read in place (the checks ran at open).
+    pub fn model(&self) -> Result<BinaryModel<'_>> {
+        parse(self.bytes(), &self.path, false)
+    }
+}
+
+/// A binary model borrowed from its file.
+pub struct BinaryModel<'a> {
+    pub trie: Trie<'a>,
+    pub tokens: TokenTable<'a>,
+    pub info: ModelInfo,
+    counts: Vec<usize>,
+}
+
+impl LanguageModel for BinaryModel<'_> {
+    fn order(&self) -> usize {
+        self.trie.order()
+    }
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn lexicon(&self) -> &dyn Lexicon {
+        &self.tokens
+    }
+
+    fn has_unigram(&self, id: u32) -> bool {
+        self.trie.has_unigram(id)
+    }
+
+    fn score(&self, context: &[u32], word: u32) -> Score {
+        self.trie.score(context, word)
+    }
+
+    fn ngram_counts(&self) -> Vec<usize> {
+        self.counts.clone()
+    }
+}
+
+/// Reads header fields; every read is inside the first `HEADER_BYTES`, checked by the caller.
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Section `index` as elements of `T`, bounds and alignment checked.
+fn section<'a, T: bytemuck::AnyBitPattern>(bytes: &'a [u8], table: &[(u64, u64)], index: usize, bad: &dyn Fn(String) -> ElmanError) -> Result<&'a [T]> {
+    let (offset, len) = table[index];
+    let end = offset.checked_add(len).filter(|&e| e <= bytes.len() as u64);
+    let Some(end) = end else {
+        return Err(bad(format!("section {index} ({len} bytes at offset {offset}) runs past the end of the file")));
+    };
+    if offset % 8 != 0 {
+        return Err(bad(format!("section {index} starts at offset {offset}, not a multiple of 8")));
+    }
+    bytemuck::try_cast_slice(&bytes[offset as usize..end as usize])
+        .map_err(|_| bad(format!("section {index} is {len} bytes, not a whole number of {}-byte values", std::mem::size_of::<T>())))
+}
+
+/// Whether `values` never decrease, start at 0 and end at `last`.
+fn is_range_table(values: &[u32], last: usize) -> bool {
+    values.first() == Some(&0) && values.last().map(|&v| v as usize) == Some(last) && values.windows(2).all(|w| w[0] <= w[1])
+}
+
+/// Checks `bytes` as a binary model and borrows the model from it; `deep` adds the checksum
+/// and the checks that read every value (ranges, ids, UTF-8).
+fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>> {
+    let bad = |detail: String| ElmanError::Ngram(format!("{}: {detail}", path.display()));
+    if bytes.len() < HEADER_BYTES || bytes[..8] != MAGIC {
+        let what = if bytes.len() >= 8 && bytes[..8] == MAGIC { "is truncated inside its header" } else { "is not an elman binary n-gram model (no ELMNGRAM magic)" };
+        return Err(bad(what.to_string()));
+    }
+    if cfg!(target_endian = "big") {
+        return Err(bad("binary models are little-endian; this machine is big-endian (use the ARPA file)".into()));
+    }
+    let version = u32_at(bytes, 8);
+    if version != VERSION {
+        return Err(bad(format!(
+            "binary format version {version}; this elman reads version {VERSION} (rebuild it with `elman ngram build-binary` from the ARPA file)"
+        )));
+    }
+    let stated_len = u64_at(bytes, 32);
+    if stated_len != bytes.len() as u64 {
+        return Err(bad(format!("the header says {stated_len} bytes but the file has {} (truncated or appended to)", bytes.len())));
+    }
+    if deep {
+        let stored = u64_at(bytes, CHECKSUM_AT.start);
+        if checksum(bytes) != stored {
+            return Err(bad("checksum mismatch: the file is corrupted".into()));
+        }
+    }
+    let (order, vocab, flags) = (u32_at(bytes, 12) as usize, u32_at(bytes, 16) as usize, u32_at(bytes, 20));
+    let (smoothing_len, section_count) = (u32_at(bytes, 40) as usize, u32_at(bytes, 44) as usize);
+    if order == 0 || order > MAX_ORDER {
+        return Err(bad(format!("order {order} is outside 1..={MAX_ORDER}")));
+    }
+    if vocab < 3 {
+        return Err(bad(format!("a vocabulary of {vocab} tokens lacks the three specials")));
+    }
+    if section_count != 4 + 4 * order || flags & !(FLAG_CHAR | FLAG_MARKERS) != 0 {
+        return Err(bad(format!("{section_count} sections and flags {flags:#x} do not fit order {order}")));
+    }
+    let table_end = HEADER_BYTES + 16 * section_count;
+    let smoothing_end = table_end.checked_add(smoothing_len).filter(|&e| e <= bytes.len());
+    let Some(smoothing_end) = smoothing_end else {
+        return Err(bad("the section table runs past the end of the file".into()));
+    };
+    let table: Vec<(u64, u64)> =
+        (0..section_count).map(|i| (u64_at(bytes, HEADER_BYTES + 16 * i), u64_at(bytes, HEADER_BYTES + 16 * i + 8))).collect();
+    let smoothing = std::str::from_utf8(&bytes[table_end..smoothing_end]).map_err(|_| bad("the smoothing description is not UTF-8".into()))?;
+    let counts: &[u64] = section(bytes, &table, 0, &bad)?;
+    let offsets: &[u32] = section(bytes, &table, 1, &bad)?;
+    let token_bytes: &[u8] = section(bytes, &table, 2, &bad)?;
+    let slots: &[u32] = section(bytes, &table, 3, &bad)?;
+    if counts.len() != order || offsets.len() != vocab + 1 || !slots.len().is_power_of_two() || slots.len() <= vocab {
+        return Err(bad("the count, token-offset or hash-table section has the wrong length".into()));
+    }
+    let text = std::str::from_utf8(token_bytes).map_err(|_| bad("the token bytes are not UTF-8".into()))?;
+    let mut levels = Vec::with_capacity(order);
+    for n in 1..=order {
+        let at = 4 * n;
+        let level = TrieLevel {
+            words: section(bytes, &table, at, &bad)?,
+            probs: section(bytes, &table, at + 1, &bad)?,
+            backoffs: section(bytes, &table, at + 2, &bad)?,
+            children: section(bytes, &table, at + 3, &bad)?,
+        };
+        let len = level.probs.len();
+        let top = n == order;
+        let shapes_fit = (if n == 1 { level.words.is_empty() && len == vocab } else { level.words.len() == len })
+            && level.backoffs.len() == if top { 0 } else { len }
+            && level.children.len() == if top { 0 } else { len + 1 };
+        if !shapes_fit {
+            return Err(bad(format!("the sections of order {n} disagree in length")));
+        }
+        levels.push(level);
+    }
+    if deep {
+        if !is_range_table(offsets, text.len()) || !offsets.iter().all(|&o| text.is_char_boundary(o as usize)) {
+            return Err(bad("the token offsets are out of order or split a character".into()));
+        }
+        if slots.iter().any(|&s| s as usize > vocab) {
+            return Err(bad("the token hash table holds an id past the vocabulary".into()));
+        }
+        for n in 1..=order {
+            let level = &levels[n - 1];
+            if n < order && !is_range_table(level.children, levels[n].probs.len()) {
+                return Err(bad(format!("the child ranges of order {n} are out of order or out of bounds")));
+            }
+            if level.words.iter().any(|&w| w as usize >= vocab) {
+                return Err(bad(format!("order {n} holds a token id past the vocabulary")));
+            }
+            // log10 values: finite or −∞ (NaN marks a blank probability), so no sum is NaN.
+            let bad_value = |x: f32| x.is_nan() || x == f32::INFINITY;
+            if level.probs.contains(&f32::INFINITY) || level.backoffs.iter().copied().any(bad_value) {
+                return Err(bad(format!("order {n} holds a log10 value that is +inf or NaN")));
+            }
+            if counts[n - 1] > level.probs.len() as u64 {
+                return Err(bad(format!("order {n} claims {} n-grams but stores {}", counts[n - 1], level.probs.len())));
+            }
+        }
+    }
+    let tokenizer = if flags & FLAG_CHAR != 0 { Tokenizer::Char } else { Tokenizer::Word };
+    let info = ModelInfo { tokenizer, markers: flags & FLAG_MARKERS != 0, smoothing: smoothing.to_string() };
+    let tokens = TokenTable { offsets, text, slots };
+    Ok(BinaryModel { trie: Trie { levels }, tokens, info, counts: counts.iter().map(|&c| c as usize).collect() })
+}

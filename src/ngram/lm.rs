@@ -1,0 +1,46 @@
+//! What every n-gram model offers the commands that use one (eval, query, prob, sample),
+//! whether it lives in memory (read from ARPA, or just trained) or in a memory-mapped
+//! binary file: token ↔ id lookup and back-off scoring.
+
+use super::model::ModelInfo;
+use super::vocab::BOS;
+
+/// Token ↔ id lookup of a model's vocabulary.
+pub trait Lexicon {
+    /// The id of `token`, if the vocabulary holds it.
+    fn id(&self, token: &str) -> Option<u32>;
+    /// The spelling of `id` (`""` for an id the vocabulary never handed out).
+    fn token(&self, id: u32) -> &str;
+    /// Number of ids, the specials `<unk>`, `<s>`, `</s>` included.
+    fn size(&self) -> usize;
+}
+
+/// One token's score: log10 P(w | history) and the length of the n-gram that gave it
+/// (1 = the unigram, n = the word and n − 1 tokens of history; KenLM's `ngram_length`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score {
+    pub log10: f64,
+    pub length: usize,
+}
+
+/// A back-off n-gram language model, as the scoring commands see it.
+pub trait LanguageModel: Sync {
+    /// The model's order N.
+    fn order(&self) -> usize;
+    /// How the model tokenizes text and how it was estimated.
+    fn info(&self) -> &ModelInfo;
+    /// The model's vocabulary.
+    fn lexicon(&self) -> &dyn Lexicon;
+    /// Whether the unigrams hold `id` (an id they do not hold is scored as `<unk>`).
+    fn has_unigram(&self, id: u32) -> bool;
+    /// log10 P(word | context) with the ARPA back-off rule; `context` is oldest first and
+    /// may be longer than N − 1.
+    fn score(&self, context: &[u32], word: u32) -> Score;
+    /// Stored n-grams per order, as the ARPA header counts them.
+    fn ngram_counts(&self) -> Vec<usize>;
+
+    /// Ids the model predicts: every unigram but `<s>`.
+    fn predicted_ids(&self) -> Vec<u32> {
+        (0..self.lexicon().size() as u32).filter(|&id| id != BOS && self.has_unigram(id)).collect()
+    }
+}
