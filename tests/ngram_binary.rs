@@ -115,6 +115,16 @@ fn blank_entries_keep_the_arpa_rule_for_pruned_models() {
         }
     }
     assert!(checked > 300);
+    // Scoring runs carries the context's back-offs from token to token: the same bits.
+    let n = ids.len() as u32;
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for code in 0..n.pow(5) {
+        let run: Vec<u32> = (0..5).map(|i| (code / n.pow(i)) % n).collect();
+        model.score_run(&run, 0, &mut xs);
+        binary.score_run(&run, 0, &mut ys);
+        let bits = |v: &[elman::ngram::lm::Score]| v.iter().map(|s| (s.log10.to_bits(), s.length)).collect::<Vec<_>>();
+        assert_eq!(bits(&xs), bits(&ys), "run {run:?}");
+    }
     // The blank `a a` is walked through to `b a a` but never taken itself.
     let (a, b) = (model.vocab.get("a").unwrap(), model.vocab.get("b").unwrap());
     assert_eq!(binary.score(&[b, a], a).length, 3);

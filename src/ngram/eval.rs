@@ -50,7 +50,6 @@ impl Evaluation {
 pub fn evaluate<M: LanguageModel + ?Sized>(model: &M, text: &str) -> Evaluation {
     let corpus = tokenize_with_vocab(text, model.info().tokenize_options(), model.lexicon());
     let first_scored = usize::from(model.info().markers);
-    let history = model.order() - 1;
     let mut spans = Vec::with_capacity(corpus.sentence_ends.len());
     let mut start = 0usize;
     for &end in &corpus.sentence_ends {
@@ -62,8 +61,10 @@ pub fn evaluate<M: LanguageModel + ?Sized>(model: &M, text: &str) -> Evaluation 
         .map(|span| {
             let sentence = &corpus.tokens[span.clone()];
             let (mut tokens, mut sum, mut oov_sum) = (0u64, 0.0f64, 0.0f64);
-            for t in first_scored..sentence.len() {
-                let lp = model.score(&sentence[t.saturating_sub(history)..t], sentence[t]).log10;
+            let mut scores = Vec::with_capacity(sentence.len());
+            model.score_run(sentence, first_scored.min(sentence.len()), &mut scores);
+            for (t, score) in (first_scored..).zip(&scores) {
+                let lp = score.log10;
                 tokens += 1;
                 sum += lp;
                 if corpus.oov_positions.binary_search(&(span.start + t)).is_ok() {

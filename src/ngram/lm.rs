@@ -6,7 +6,7 @@ use super::model::ModelInfo;
 use super::vocab::BOS;
 
 /// Token ↔ id lookup of a model's vocabulary.
-pub trait Lexicon {
+pub trait Lexicon: Sync {
     /// The id of `token`, if the vocabulary holds it.
     fn id(&self, token: &str) -> Option<u32>;
     /// The spelling of `id` (`""` for an id the vocabulary never handed out).
@@ -36,6 +36,17 @@ pub trait LanguageModel: Sync {
     /// log10 P(word | context) with the ARPA back-off rule; `context` is oldest first and
     /// may be longer than N − 1.
     fn score(&self, context: &[u32], word: u32) -> Score;
+    /// Scores `tokens[from..]`, each after the (up to N − 1) tokens before it, into `out`
+    /// (cleared first) — the same scores as [`LanguageModel::score`] token by token; a
+    /// model may carry state from one token to the next to do it faster.
+    fn score_run(&self, tokens: &[u32], from: usize, out: &mut Vec<Score>) {
+        out.clear();
+        let history = self.order() - 1;
+        for t in from..tokens.len() {
+            out.push(self.score(&tokens[t.saturating_sub(history)..t], tokens[t]));
+        }
+    }
+
     /// Stored n-grams per order, as the ARPA header counts them.
     fn ngram_counts(&self) -> Vec<usize>;
 

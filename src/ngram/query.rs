@@ -54,9 +54,13 @@ impl<'m> LineScorer<'m> {
             self.history.push(BOS);
             tokens.push((SPECIALS[EOS as usize], EOS, false));
         }
+        let from = self.history.len();
+        let mut ids = std::mem::take(&mut self.history);
+        ids.extend(tokens.iter().map(|t| t.1));
+        let mut scores = Vec::with_capacity(tokens.len());
+        self.model.score_run(&ids, from, &mut scores);
         let mut line_totals = Evaluation::default();
-        for (token, id, oov) in tokens {
-            let score = self.model.score(&self.history, id);
+        for ((token, id, oov), score) in tokens.into_iter().zip(scores) {
             line_totals.tokens += 1;
             line_totals.log10_sum += score.log10;
             if oov {
@@ -64,11 +68,9 @@ impl<'m> LineScorer<'m> {
                 line_totals.log10_oov += score.log10;
             }
             out.push(TokenScore { token, id, oov, score });
-            self.history.push(id);
-            if self.history.len() > keep {
-                self.history.drain(..self.history.len() - keep);
-            }
         }
+        ids.drain(..ids.len().saturating_sub(keep));
+        self.history = ids;
         self.totals.tokens += line_totals.tokens;
         self.totals.oov += line_totals.oov;
         self.totals.log10_sum += line_totals.log10_sum;

@@ -116,11 +116,41 @@ pub fn tokenize_training(text: &str, options: TokenizeOptions) -> (NgramVocab, N
     (source.vocab, corpus)
 }
 
-/// Tokenizes text against a fixed vocabulary; unknown tokens map to `<unk>`.
+/// Tokenizes text against a fixed vocabulary; unknown tokens map to `<unk>`. A long text
+/// is cut at line breaks into pieces tokenized on all cores and joined in order (the same
+/// result: no token spans a line break).
 pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &dyn Lexicon) -> NgramCorpus {
-    let mut source = Fixed { vocab, oov_positions: Vec::new() };
-    let mut corpus = tokenize_with(text, options, &mut source);
-    corpus.oov_positions = source.oov_positions;
+    use rayon::prelude::*;
+    const PIECE: usize = 256 << 10;
+    let tokenize_piece = |piece: &str| {
+        let mut source = Fixed { vocab, oov_positions: Vec::new() };
+        let mut corpus = tokenize_with(piece, options, &mut source);
+        corpus.oov_positions = source.oov_positions;
+        corpus
+    };
+    if text.len() <= PIECE {
+        return tokenize_piece(text);
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= PIECE { rest.len() } else { rest[PIECE..].find('\n').map_or(rest.len(), |at| PIECE + at + 1) };
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    let parts: Vec<NgramCorpus> = pieces.into_par_iter().map(tokenize_piece).collect();
+    let mut corpus = NgramCorpus::default();
+    for part in parts {
+        let base = corpus.tokens.len();
+        corpus.tokens.extend_from_slice(&part.tokens);
+        corpus.oov_positions.extend(part.oov_positions.iter().map(|&p| p + base));
+        if options.markers {
+            corpus.sentence_ends.extend(part.sentence_ends.iter().map(|&e| e + base));
+        }
+    }
+    if !options.markers {
+        corpus.sentence_ends.push(corpus.tokens.len());
+    }
     corpus
 }
 

@@ -188,20 +188,37 @@ enum Stop {
     Bad(usize, String, String),
 }
 
+/// The id of the token in each field of the previous line: in a sorted order, neighbours
+/// share most of their tokens, and comparing a field is cheaper than hashing it.
+type FieldCache<'t> = Vec<(&'t str, u32)>;
+
 /// Parses one n-gram line into `out`; `lookup` maps a token to its id.
-fn parse_line(line: &str, s: &Section, out: &mut Parsed, lookup: &mut impl FnMut(&str) -> Option<u32>) -> std::result::Result<(), (String, String)> {
+fn parse_line<'t>(
+    line: &'t str,
+    s: &Section,
+    out: &mut Parsed,
+    cache: &mut FieldCache<'t>,
+    lookup: &mut impl FnMut(&str) -> Option<u32>,
+) -> std::result::Result<(), (String, String)> {
     let n = s.n;
     let expected = || format!("a {n}-gram line (log10 probability, {n} token(s), optional back-off)");
     let mut fields = line.split_ascii_whitespace();
     let prob_field = fields.next().ok_or_else(|| (expected(), line.to_string()))?;
     let mut key = 0u128;
-    for i in 0..n {
+    cache.resize(n, ("", 0));
+    for (i, cached) in cache.iter_mut().enumerate() {
         let word = fields.next().ok_or_else(|| (expected(), line.to_string()))?;
-        let id = match s.tokenizer {
-            Tokenizer::Word => lookup(word),
-            Tokenizer::Char => lookup(&unescape_char_token(word)),
+        let id = if cached.0 == word && !word.is_empty() {
+            cached.1
+        } else {
+            let id = match s.tokenizer {
+                Tokenizer::Word => lookup(word),
+                Tokenizer::Char => lookup(&unescape_char_token(word)),
+            };
+            let id = id.ok_or_else(|| ("a token listed among the 1-grams".to_string(), word.to_string()))?;
+            *cached = (word, id);
+            id
         };
-        let id = id.ok_or_else(|| ("a token listed among the 1-grams".to_string(), word.to_string()))?;
         key |= (id as u128) << (i as u32 * s.layout.bits());
     }
     let backoff_field = fields.next();
@@ -222,29 +239,33 @@ fn parse_line(line: &str, s: &Section, out: &mut Parsed, lookup: &mut impl FnMut
     Ok(())
 }
 
-/// Parses the lines of `text` (whole lines) until a `\` line or a bad line.
-fn parse_piece(text: &str, s: &Section, lookup: &mut impl FnMut(&str) -> Option<u32>) -> (Parsed, Stop) {
+/// Parses the lines of `text` (whole lines) until a `\` line or a bad line; also returns
+/// the number of line breaks in `text`.
+fn parse_piece(text: &str, s: &Section, lookup: &mut impl FnMut(&str) -> Option<u32>) -> (Parsed, Stop, usize) {
     let mut out = Parsed::default();
+    let mut cache = FieldCache::new();
     let mut offset = 0;
     let mut consecutive = false;
+    let mut lines = 0;
     for (i, raw) in text.split_inclusive('\n').enumerate() {
+        lines = i + usize::from(raw.ends_with('\n'));
         let line = raw.trim_end_matches('\n').trim_end_matches('\r');
         if line.trim().is_empty() {
             consecutive = false;
         } else if line.starts_with('\\') {
-            return (out, Stop::Heading(offset));
+            return (out, Stop::Heading(offset), lines);
         } else {
             if !consecutive {
                 out.anchors.push((out.keys.len(), i));
                 consecutive = true;
             }
-            if let Err((expected, found)) = parse_line(line, s, &mut out, lookup) {
-                return (out, Stop::Bad(i, expected, found));
+            if let Err((expected, found)) = parse_line(line, s, &mut out, &mut cache, lookup) {
+                return (out, Stop::Bad(i, expected, found), lines);
             }
         }
         offset += raw.len();
     }
-    (out, Stop::Open)
+    (out, Stop::Open, lines)
 }
 
 /// Splits `text` into about `parts` runs of whole lines.
@@ -298,7 +319,7 @@ fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &mut Ng
             break;
         }
         let len = block.len();
-        let (piece, stop) = parse_piece(block, s, &mut |token| Some(vocab.insert(token)));
+        let (piece, stop, _) = parse_piece(block, s, &mut |token| Some(vocab.insert(token)));
         let open = matches!(stop, Stop::Open);
         if finish_block(lines, &mut level, piece, stop, 0, first_line)? {
             break;
@@ -326,10 +347,7 @@ fn read_section<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &NgramVo
         let starts: Vec<usize> = pieces.iter().scan(0, |at, p| { let start = *at; *at += p.len(); Some(start) }).collect();
         let parsed: Vec<(Parsed, Stop, usize)> = pieces
             .par_iter()
-            .map(|piece| {
-                let (parsed, stop) = parse_piece(piece, s, &mut |token| vocab.get(token));
-                (parsed, stop, piece.matches('\n').count())
-            })
+            .map(|piece| parse_piece(piece, s, &mut |token| vocab.get(token)))
             .collect();
         let mut line = first_line;
         let mut done = false;

@@ -14,7 +14,7 @@
 //!     24     8  checksum of the whole file with these 8 bytes read as 0 (see checksum)
 //!     32     8  file length in bytes
 //!     40     4  length S of the smoothing description (UTF-8)
-//!     44     4  number of sections, 4 + 4N
+//!     44     4  number of sections, 3 + 2N
 //!     48   16·k section table: (offset u64, length in bytes u64) per section
 //!      …     S  smoothing description, then sections in table order:
 //!
@@ -23,27 +23,33 @@
 //!   2  token bytes         u8             the tokens' UTF-8, back to back
 //!   3  token hash table    u32 × 2^k      open addressing, slot = id + 1 (0 = empty),
 //!                                          FxHash of the token's bytes, linear probing
-//!   then per order n = 1 … N, four sections:
-//!      words      u32 × L_n    the oldest token of each n-gram (empty for n = 1: the
-//!                              unigram level is dense, entry i is token i)
-//!      log10 p    f32 × L_n    NaN marks a blank entry (see below)
-//!      back-off   f32 × L_n    log10 back-off weight; empty for n = N
-//!      children   u32 × (L_n+1) for n < N: entries [c[i], c[i+1]) of order n + 1 extend
-//!                              entry i by one older token; empty for n = N
+//!   then one section per order n = 1 … N:
+//!      n < N   node × (L_n + 1)   node = (oldest token u32, log10 p f32, log10 back-off
+//!                                 f32, first child u32): entries [child_i, child_{i+1}) of
+//!                                 order n + 1 extend entry i by one older token; the last
+//!                                 node is a sentinel holding only the final child bound
+//!      n = N   leaf × L_N         leaf = (oldest token u32, log10 p f32)
+//!   then one section per order n = 2 … N:
+//!      u32 × ⌈1.5·E_n⌉    hash table of order n's entries that sit in child ranges longer
+//!                         than 8 (E_n of them): slot = entry index + 1 (0 = empty), first
+//!                         probe multiply-shift of (parent index << 32 | token), linear
+//!                         probing; shorter ranges are scanned
+//!   Order 1 is dense: entry i is token i (L_1 = V). log10 p NaN marks a blank entry.
 //! ```
 //!
 //! The trie is KenLM's *reversed* trie: the root's children are the words w, their
 //! children the bigrams (c₁, w), then (c₂, c₁, w) and so on, each child range sorted by
 //! its oldest token — which is exactly the suffix order elman's in-memory models keep
 //! ([`super::key`]), so building it from a model is one linear pass per order. Looking up
-//! (c_k … c_1, w) is one binary search per order inside a child range.
+//! (c_k … c_1, w) is one step per order: a scan of a short child range, or one hash probe
+//! (checked against the range and the token) for a long one.
 //!
 //! An ARPA model may hold an n-gram whose suffix it does not hold (a pruned foreign model);
 //! the trie then holds a *blank* entry for the suffix (log10 p NaN, back-off 0): a query
 //! walks through it but never takes its probability, so scores stay those of the ARPA
 //! rule (see [`trie`]). elman's own models never need blanks.
 //!
-//! The checksum is a 4-lane multiply-rotate hash over the file's 8-byte words (a short tail
+//! The checksum is a multiply-rotate hash of the file in 1 MiB blocks (see [`checksum`]; a short tail
 //! zero-padded): it catches a corrupted or truncated copy, not a forgery; every offset is
 //! bounds-checked at open regardless.
 

@@ -3,7 +3,7 @@
 
 use super::checksum::checksum;
 use super::lexicon::TokenTable;
-use super::trie::{Trie, TrieLevel};
+use super::trie::{Leaf, Node, Trie};
 use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER, VERSION};
 use crate::error::{ElmanError, Result};
 use crate::ngram::lm::{LanguageModel, Lexicon, Score};
@@ -91,6 +91,10 @@ impl LanguageModel for BinaryModel<'_> {
         self.trie.score(context, word)
     }
 
+    fn score_run(&self, tokens: &[u32], from: usize, out: &mut Vec<Score>) {
+        self.trie.score_run(tokens, from, out)
+    }
+
     fn ngram_counts(&self) -> Vec<usize> {
         self.counts.clone()
     }
@@ -120,8 +124,17 @@ fn section<'a, T: bytemuck::AnyBitPattern>(bytes: &'a [u8], table: &[(u64, u64)]
 }
 
 /// Whether `values` never decrease, start at 0 and end at `last`.
-fn is_range_table(values: &[u32], last: usize) -> bool {
-    values.first() == Some(&0) && values.last().map(|&v| v as usize) == Some(last) && values.windows(2).all(|w| w[0] <= w[1])
+fn is_range_table(values: impl IntoIterator<Item = u32>, last: usize) -> bool {
+    let mut values = values.into_iter();
+    if values.next() != Some(0) {
+        return false;
+    }
+    let (mut previous, mut rising) = (0u32, true);
+    for value in values {
+        rising &= value >= previous;
+        previous = value;
+    }
+    rising && previous as usize == last
 }
 
 /// Checks `bytes` as a binary model and borrows the model from it; `deep` adds the checksum
@@ -145,12 +158,6 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
     if stated_len != bytes.len() as u64 {
         return Err(bad(format!("the header says {stated_len} bytes but the file has {} (truncated or appended to)", bytes.len())));
     }
-    if deep {
-        let stored = u64_at(bytes, CHECKSUM_AT.start);
-        if checksum(bytes) != stored {
-            return Err(bad("checksum mismatch: the file is corrupted".into()));
-        }
-    }
     let (order, vocab, flags) = (u32_at(bytes, 12) as usize, u32_at(bytes, 16) as usize, u32_at(bytes, 20));
     let (smoothing_len, section_count) = (u32_at(bytes, 40) as usize, u32_at(bytes, 44) as usize);
     if order == 0 || order > MAX_ORDER {
@@ -159,7 +166,7 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
     if vocab < 3 {
         return Err(bad(format!("a vocabulary of {vocab} tokens lacks the three specials")));
     }
-    if section_count != 4 + 4 * order || flags & !(FLAG_CHAR | FLAG_MARKERS) != 0 {
+    if section_count != 3 + 2 * order || flags & !(FLAG_CHAR | FLAG_MARKERS) != 0 {
         return Err(bad(format!("{section_count} sections and flags {flags:#x} do not fit order {order}")));
     }
     let table_end = HEADER_BYTES + 16 * section_count;
@@ -178,52 +185,59 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
         return Err(bad("the count, token-offset or hash-table section has the wrong length".into()));
     }
     let text = std::str::from_utf8(token_bytes).map_err(|_| bad("the token bytes are not UTF-8".into()))?;
-    let mut levels = Vec::with_capacity(order);
-    for n in 1..=order {
-        let at = 4 * n;
-        let level = TrieLevel {
-            words: section(bytes, &table, at, &bad)?,
-            probs: section(bytes, &table, at + 1, &bad)?,
-            backoffs: section(bytes, &table, at + 2, &bad)?,
-            children: section(bytes, &table, at + 3, &bad)?,
-        };
-        let len = level.probs.len();
-        let top = n == order;
-        let shapes_fit = (if n == 1 { level.words.is_empty() && len == vocab } else { level.words.len() == len })
-            && level.backoffs.len() == if top { 0 } else { len }
-            && level.children.len() == if top { 0 } else { len + 1 };
-        if !shapes_fit {
-            return Err(bad(format!("the sections of order {n} disagree in length")));
-        }
-        levels.push(level);
+    let inner: Vec<&[Node]> = (1..order).map(|n| section(bytes, &table, 3 + n, &bad)).collect::<Result<_>>()?;
+    let top: &[Leaf] = section(bytes, &table, 3 + order, &bad)?;
+    let tables: Vec<&[u32]> = (1..order).map(|n| section(bytes, &table, 3 + order + n, &bad)).collect::<Result<_>>()?;
+    // Order 1 is dense over the vocabulary; every order below the highest has a sentinel.
+    let unigrams = if order == 1 { top.len() } else { inner[0].len().saturating_sub(1) };
+    if unigrams != vocab || inner.iter().any(|nodes| nodes.is_empty()) {
+        return Err(bad("the unigram section does not hold one entry per token".into()));
     }
     if deep {
-        if !is_range_table(offsets, text.len()) || !offsets.iter().all(|&o| text.is_char_boundary(o as usize)) {
-            return Err(bad("the token offsets are out of order or split a character".into()));
-        }
-        if slots.iter().any(|&s| s as usize > vocab) {
-            return Err(bad("the token hash table holds an id past the vocabulary".into()));
-        }
-        for n in 1..=order {
-            let level = &levels[n - 1];
-            if n < order && !is_range_table(level.children, levels[n].probs.len()) {
-                return Err(bad(format!("the child ranges of order {n} are out of order or out of bounds")));
+        // The checksum and the checks that read every value, side by side.
+        let stored = u64_at(bytes, CHECKSUM_AT.start);
+        let (sum, checked) = rayon::join(|| checksum(bytes), || -> Result<()> {
+            if !is_range_table(offsets.iter().copied(), text.len()) || !offsets.iter().all(|&o| text.is_char_boundary(o as usize)) {
+                return Err(bad("the token offsets are out of order or split a character".into()));
             }
-            if level.words.iter().any(|&w| w as usize >= vocab) {
-                return Err(bad(format!("order {n} holds a token id past the vocabulary")));
+            if slots.iter().any(|&s| s as usize > vocab) {
+                return Err(bad("the token hash table holds an id past the vocabulary".into()));
+            }
+            for (level, nodes) in inner.iter().enumerate() {
+                let next_len = inner.get(level + 1).map_or(top.len(), |next| next.len() - 1);
+                let children = nodes.iter().map(|node| node.child);
+                if !is_range_table(children, next_len) {
+                    return Err(bad(format!("the child ranges of order {} are out of order or out of bounds", level + 1)));
+                }
             }
             // log10 values: finite or −∞ (NaN marks a blank probability), so no sum is NaN.
-            let bad_value = |x: f32| x.is_nan() || x == f32::INFINITY;
-            if level.probs.contains(&f32::INFINITY) || level.backoffs.iter().copied().any(bad_value) {
-                return Err(bad(format!("order {n} holds a log10 value that is +inf or NaN")));
+            let bad_node = |n: &Node| n.prob == f32::INFINITY || n.backoff.is_nan() || n.backoff == f32::INFINITY;
+            let bad_words = |word: u32| word as usize >= vocab;
+            for (level, nodes) in inner.iter().enumerate() {
+                let real = &nodes[..nodes.len() - 1];
+                if real.iter().fold(false, |acc, n| acc | bad_node(n) | bad_words(n.word)) {
+                    return Err(bad(format!("order {} holds a token id past the vocabulary or a log10 value that is +inf or NaN", level + 1)));
+                }
             }
-            if counts[n - 1] > level.probs.len() as u64 {
-                return Err(bad(format!("order {n} claims {} n-grams but stores {}", counts[n - 1], level.probs.len())));
+            if top.iter().fold(false, |acc, l| acc | (l.prob == f32::INFINITY) | bad_words(l.word)) {
+                return Err(bad(format!("order {order} holds a token id past the vocabulary or a log10 value of +inf")));
             }
+            if tables.iter().enumerate().any(|(i, t)| t.iter().any(|&slot| slot as usize > inner.get(i + 1).map_or(top.len(), |next| next.len()))) {
+                return Err(bad("a child hash table holds an entry past its order".into()));
+            }
+            let stored = inner.iter().map(|nodes| nodes.len() - 1).chain([top.len()]);
+            if let Some((n, (&count, len))) = (1..).zip(counts.iter().zip(stored)).find(|(_, (&count, len))| count > *len as u64) {
+                return Err(bad(format!("order {n} claims {count} n-grams but stores {len}")));
+            }
+            Ok(())
+        });
+        if sum != stored {
+            return Err(bad("checksum mismatch: the file is corrupted".into()));
         }
+        checked?;
     }
     let tokenizer = if flags & FLAG_CHAR != 0 { Tokenizer::Char } else { Tokenizer::Word };
     let info = ModelInfo { tokenizer, markers: flags & FLAG_MARKERS != 0, smoothing: smoothing.to_string() };
     let tokens = TokenTable { offsets, text, slots };
-    Ok(BinaryModel { trie: Trie { levels }, tokens, info, counts: counts.iter().map(|&c| c as usize).collect() })
+    Ok(BinaryModel { trie: Trie { inner, top, tables }, tokens, info, counts: counts.iter().map(|&c| c as usize).collect() })
 }

@@ -2,7 +2,7 @@
 //! queried in place (from a memory map or from the builder's vectors).
 //!
 //! A query for w after the context c_1 … c_k (c_k the newest) makes two walks down the
-//! trie, each one binary search per order inside a child range:
+//! trie, each one step per order (a short child range scanned, a long one hashed):
 //!
 //! ```text
 //! walk 1:  w → (c_k, w) → (c_{k−1}, c_k, w) → …   the longest stored n-gram, m tokens of history
@@ -23,118 +23,247 @@ use crate::ngram::model::NgramModel;
 use crate::ngram::vocab::UNK;
 use std::borrow::Cow;
 
-/// One order of the trie, borrowed.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TrieLevel<'a> {
-    /// The oldest token of each entry (empty at order 1, where entry i is token i).
-    pub words: &'a [u32],
-    /// log10 p; NaN marks a blank entry.
-    pub probs: &'a [f32],
-    /// log10 back-off weights (empty at the highest order).
-    pub backoffs: &'a [f32],
-    /// Child ranges into the next order, `len + 1` bounds (empty at the highest order).
-    pub children: &'a [u32],
+/// An entry below the highest order: its oldest token, log10 p (NaN: blank), log10
+/// back-off, and where its children start in the next order (they end where the next
+/// entry's start; each order below the highest ends with a sentinel entry holding only
+/// the child count). One entry is 16 bytes, so a lookup's search, probability, back-off
+/// and child range share a cache line.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Node {
+    pub word: u32,
+    pub prob: f32,
+    pub backoff: f32,
+    pub child: u32,
 }
 
-/// A trie of any order, `levels[n − 1]` holding the n-grams.
+/// An entry of the highest order: its oldest token and log10 p.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Leaf {
+    pub word: u32,
+    pub prob: f32,
+}
+
+/// Something a child range can be searched in by oldest token.
+trait Entry {
+    fn word(&self) -> u32;
+}
+
+impl Entry for Node {
+    fn word(&self) -> u32 {
+        self.word
+    }
+}
+
+impl Entry for Leaf {
+    fn word(&self) -> u32 {
+        self.word
+    }
+}
+
+/// A trie of order N: `inner[n − 1]` holds the n-grams of order n < N (order 1 dense:
+/// entry i is token i), each with its sentinel; `top` the highest order (for N = 1 the
+/// unigrams, dense).
 #[derive(Clone, Debug, Default)]
 pub struct Trie<'a> {
-    pub levels: Vec<TrieLevel<'a>>,
+    pub inner: Vec<&'a [Node]>,
+    pub top: &'a [Leaf],
+    /// `tables[n − 2]`: the hash table of order n's entries in long child ranges.
+    pub tables: Vec<&'a [u32]>,
+}
+
+/// Child ranges up to this long are scanned (one or two cache lines); longer ones are
+/// found through the order's hash table, one probe instead of a chain of dependent misses.
+pub const SCAN_LIMIT: usize = 8;
+
+/// The slot where the entry extending `parent` by `word` starts its probe, in a table of
+/// `slots` slots (multiply-shift of a multiplicative hash, no power of two needed).
+#[inline]
+pub fn child_slot(parent: usize, word: u32, slots: usize) -> usize {
+    let key = ((parent as u64) << 32 | word as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((key as u128 * slots as u128) >> 64) as usize
 }
 
 impl Trie<'_> {
     /// The model's order N.
     pub fn order(&self) -> usize {
-        self.levels.len()
+        self.inner.len() + 1
+    }
+
+    /// log10 p of entry `at` of order `level + 1` (NaN when blank or absent).
+    #[inline]
+    fn prob(&self, level: usize, at: usize) -> f32 {
+        match self.inner.get(level) {
+            Some(nodes) => nodes.get(at).map_or(f32::NAN, |n| n.prob),
+            None => self.top.get(at).map_or(f32::NAN, |l| l.prob),
+        }
+    }
+
+    /// log10 back-off of entry `at` of order `level + 1` (0 at the highest order).
+    #[inline]
+    fn backoff(&self, level: usize, at: usize) -> f32 {
+        self.inner.get(level).and_then(|nodes| nodes.get(at)).map_or(0.0, |n| n.backoff)
+    }
+
+    /// Number of unigram entries (the vocabulary's size; the sentinel not counted).
+    fn unigrams(&self) -> usize {
+        self.inner.first().map_or(self.top.len(), |nodes| nodes.len().saturating_sub(1))
     }
 
     /// Whether token `id` has a (non-blank) unigram.
     pub fn has_unigram(&self, id: u32) -> bool {
-        self.levels.first().and_then(|l| l.probs.get(id as usize)).is_some_and(|p| !p.is_nan())
+        (id as usize) < self.unigrams() && !self.prob(0, id as usize).is_nan()
     }
 
     /// Index in order `level + 2` of the entry that extends entry `parent` of order
     /// `level + 1` by the older token `word`.
     #[inline]
     fn child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
-        let bounds = self.levels.get(level)?.children;
-        let (start, end) = (*bounds.get(parent)? as usize, *bounds.get(parent + 1)? as usize);
-        let words = self.levels.get(level + 1)?.words.get(start..end)?;
-        words.binary_search(&word).ok().map(|at| start + at)
+        let nodes = self.inner.get(level)?;
+        let (start, end) = (nodes.get(parent)?.child as usize, nodes.get(parent + 1)?.child as usize);
+        let table = if end.saturating_sub(start) > SCAN_LIMIT { self.tables.get(level).copied() } else { None };
+        fn search<E: Entry>(entries: &[E], start: usize, end: usize, word: u32, table: Option<&[u32]>, parent: usize) -> Option<usize> {
+            let Some(table) = table else {
+                let range = entries.get(start..end)?;
+                return range.iter().position(|e| e.word() == word).map(|at| start + at);
+            };
+            let mut slot = child_slot(parent, word, table.len());
+            for _ in 0..table.len() {
+                let held = *table.get(slot)? as usize;
+                if held == 0 {
+                    return None;
+                }
+                let at = held - 1;
+                if (start..end).contains(&at) && entries.get(at)?.word() == word {
+                    return Some(at);
+                }
+                slot = if slot + 1 == table.len() { 0 } else { slot + 1 };
+            }
+            None
+        }
+        match self.inner.get(level + 1) {
+            Some(next) => search(next, start, end, word, table, parent),
+            None => search(self.top, start, end, word, table, parent),
+        }
     }
 
     /// log10 P(word | context) by the ARPA back-off rule (see the module's doc).
     pub fn score(&self, context: &[u32], word: u32) -> Score {
-        let order = self.order();
-        let context = &context[context.len().saturating_sub(order.saturating_sub(1))..];
-        let k = context.len().min(MAX_ORDER - 1);
-        let word = if self.has_unigram(word) { word } else { UNK };
-        if !self.has_unigram(word) {
-            return Score { log10: f64::NEG_INFINITY, length: 0 };
+        let context = &context[context.len().saturating_sub(self.order().saturating_sub(1))..];
+        let backoffs = self.context_backoffs(context);
+        self.score_after(context, word, &backoffs, &mut Backoffs::default()).0
+    }
+
+    /// Scores `tokens[from..]`, each after the N − 1 tokens before it. Walk 1 for a word
+    /// passes through the very entries whose back-offs the next token's context needs, so
+    /// walk 2 runs only for the first token (and after a token the unigrams lack).
+    pub fn score_run(&self, tokens: &[u32], from: usize, out: &mut Vec<Score>) {
+        out.clear();
+        let history = self.order().saturating_sub(1);
+        let (mut backoffs, mut next) = (Backoffs::default(), Backoffs::default());
+        let mut carried = false;
+        for t in from..tokens.len() {
+            let context = &tokens[t.saturating_sub(history)..t];
+            if !carried {
+                backoffs = self.context_backoffs(context);
+            }
+            let score;
+            (score, carried) = self.score_after(context, tokens[t], &backoffs, &mut next);
+            out.push(score);
+            std::mem::swap(&mut backoffs, &mut next);
         }
-        let prob_at = |level: usize, at: usize| self.levels[level].probs.get(at).copied().unwrap_or(f32::NAN);
-        // Walk 1: the longest stored (history, word).
-        let (mut best, mut best_m) = (prob_at(0, word as usize), 0);
-        let mut at = word as usize;
-        for m in 1..=k {
-            match self.child(m - 1, at, context[k - m]) {
+    }
+
+    /// Walk 2: the back-offs of the stored suffixes of `context` (at most N − 1 tokens).
+    fn context_backoffs(&self, context: &[u32]) -> Backoffs {
+        let mut found = Backoffs::default();
+        let k = context.len().min(MAX_ORDER - 1);
+        let Some(&newest) = context.last().filter(|&&id| (id as usize) < self.unigrams()) else { return found };
+        let Some(b) = self.inner.first().and_then(|nodes| nodes.get(newest as usize)).map(|n| n.backoff) else { return found };
+        found.weights[1] = b;
+        found.len = 1;
+        let mut at = newest as usize;
+        for j in 2..=k {
+            match self.child(j - 2, at, context[k - j]) {
                 Some(next) => {
                     at = next;
-                    let p = prob_at(m, at);
+                    found.weights[j] = self.backoff(j - 1, at);
+                    found.len = j;
+                }
+                None => break,
+            }
+        }
+        found
+    }
+
+    /// Walk 1 for `word` after `context` (at most N − 1 tokens) whose suffixes' back-offs
+    /// are `backoffs`; also fills `next` with the back-offs of the next token's context,
+    /// (context, word), and says whether it did (not when `word` lacks its own unigram:
+    /// then the next token walks its context).
+    fn score_after(&self, context: &[u32], word: u32, backoffs: &Backoffs, next: &mut Backoffs) -> (Score, bool) {
+        let k = context.len().min(MAX_ORDER - 1);
+        let context = &context[context.len() - k..];
+        let own = self.has_unigram(word);
+        let word = if own { word } else { UNK };
+        if !self.has_unigram(word) {
+            return (Score { log10: f64::NEG_INFINITY, length: 0 }, false);
+        }
+        let (mut best, mut best_m) = (self.prob(0, word as usize), 0);
+        let mut at = word as usize;
+        next.weights[1] = self.backoff(0, at);
+        next.len = 1;
+        for m in 1..=k {
+            match self.child(m - 1, at, context[k - m]) {
+                Some(found) => {
+                    at = found;
+                    let p = self.prob(m, at);
                     if !p.is_nan() {
                         (best, best_m) = (p, m);
+                    }
+                    if m + 1 < MAX_ORDER {
+                        next.weights[m + 1] = self.backoff(m, at);
+                        next.len = m + 1;
                     }
                 }
                 None => break,
             }
         }
-        // Walk 2: back-offs of the stored contexts, backoffs[j] for the newest j tokens.
-        let mut backoffs = [0f32; MAX_ORDER];
-        let mut found = 0;
-        if k > best_m {
-            let newest = context[k - 1] as usize;
-            if let Some(&b) = self.levels[0].backoffs.get(newest) {
-                backoffs[1] = b;
-                found = 1;
-                let mut at = newest;
-                for j in 2..=k {
-                    match self.child(j - 2, at, context[k - j]) {
-                        Some(next) => {
-                            at = next;
-                            backoffs[j] = self.levels[j - 1].backoffs.get(at).copied().unwrap_or(0.0);
-                            found = j;
-                        }
-                        None => break,
-                    }
-                }
-            }
-        }
+        next.len = next.len.min(self.order().saturating_sub(1));
         let mut backoff = 0.0f64;
-        for j in (best_m + 1..=found).rev() {
-            backoff += backoffs[j] as f64;
+        for j in (best_m + 1..=backoffs.len).rev() {
+            backoff += backoffs.weights[j] as f64;
         }
-        Score { log10: best as f64 + backoff, length: best_m + 1 }
+        (Score { log10: best as f64 + backoff, length: best_m + 1 }, own)
     }
 }
 
-/// One order of a trie being built.
+/// The log10 back-off weights of a context's stored suffixes: `weights[j]` for the newest
+/// j tokens, j = 1 ..= len (a suffix the model does not hold ends the list).
+#[derive(Clone, Copy, Debug)]
+struct Backoffs {
+    weights: [f32; MAX_ORDER],
+    len: usize,
+}
+
+impl Default for Backoffs {
+    fn default() -> Self {
+        Backoffs { weights: [0.0; MAX_ORDER], len: 0 }
+    }
+}
+
+/// A trie being built: the vectors [`Trie`] borrows.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct OwnedLevel {
-    pub words: Vec<u32>,
-    pub probs: Vec<f32>,
-    pub backoffs: Vec<f32>,
-    pub children: Vec<u32>,
+pub struct OwnedTrie {
+    pub inner: Vec<Vec<Node>>,
+    pub top: Vec<Leaf>,
+    pub tables: Vec<Vec<u32>>,
 }
 
-impl OwnedLevel {
-    pub fn view(&self) -> TrieLevel<'_> {
-        TrieLevel { words: &self.words, probs: &self.probs, backoffs: &self.backoffs, children: &self.children }
+impl OwnedTrie {
+    pub fn view(&self) -> Trie<'_> {
+        Trie { inner: self.inner.iter().map(Vec::as_slice).collect(), top: &self.top, tables: self.tables.iter().map(Vec::as_slice).collect() }
     }
-}
-
-/// The trie of `levels`, borrowed.
-pub fn view(levels: &[OwnedLevel]) -> Trie<'_> {
-    Trie { levels: levels.iter().map(OwnedLevel::view).collect() }
 }
 
 /// An order's n-grams with blanks added for missing suffixes of the order above.
@@ -181,7 +310,7 @@ fn close_level<'m>(level: Closed<'m>, suffixes: impl Iterator<Item = u128>) -> C
 
 /// The trie of `model`: order 1 dense over the vocabulary, orders ≥ 2 in the model's
 /// suffix order with blanks for missing suffixes, child ranges from one merge per order.
-pub fn build(model: &NgramModel<f32>) -> Result<Vec<OwnedLevel>> {
+pub fn build(model: &NgramModel<f32>) -> Result<OwnedTrie> {
     let order = model.order();
     let vocab = model.vocab.len();
     if order > MAX_ORDER {
@@ -202,31 +331,27 @@ pub fn build(model: &NgramModel<f32>) -> Result<Vec<OwnedLevel>> {
         let level = std::mem::replace(&mut lower[upper - 1], empty);
         lower[upper - 1] = close_level(level, above[0].keys.iter().map(|&k| layout.suffix(k)));
     }
+    // Every order as (oldest token, log10 p, log10 back-off), and each entry's parent.
     let unigrams = &model.levels[0];
-    let mut levels = Vec::with_capacity(order);
-    let mut first = OwnedLevel { probs: vec![f32::NAN; vocab], ..OwnedLevel::default() };
-    if order > 1 {
-        first.backoffs = vec![0.0; vocab];
+    let mut dense = vec![Node { prob: f32::NAN, ..Node::default() }; vocab];
+    for (id, node) in dense.iter_mut().enumerate() {
+        node.word = id as u32;
     }
     for (i, &key) in unigrams.keys.iter().enumerate() {
-        let id = key as usize;
-        if id >= vocab {
-            return Err(ElmanError::Ngram(format!("unigram id {id} is outside the vocabulary of {vocab}")));
-        }
-        first.probs[id] = unigrams.log10_prob[i];
-        if order > 1 {
-            first.backoffs[id] = unigrams.log10_backoff.get(i).copied().unwrap_or(0.0);
-        }
+        let node = dense.get_mut(key as usize).ok_or_else(|| ElmanError::Ngram(format!("unigram id {key} is outside the vocabulary of {vocab}")))?;
+        node.prob = unigrams.log10_prob[i];
+        node.backoff = unigrams.log10_backoff.get(i).copied().unwrap_or(0.0);
     }
-    levels.push(first);
+    let mut levels: Vec<Vec<Node>> = vec![dense];
+    let mut child_counts: Vec<Vec<u32>> = Vec::with_capacity(order);
     for (index, level) in closed.iter().enumerate() {
         let n = index + 2;
         let parents: &[u128] = if n == 2 { &[] } else { &closed[index - 1].keys };
-        let parent_len = levels[n - 2].probs.len();
+        let parent_len = levels[n - 2].len();
         let mut counts = vec![0u32; parent_len + 1];
-        let mut words = Vec::with_capacity(level.keys.len());
+        let mut nodes = Vec::with_capacity(level.keys.len());
         let mut at = 0usize;
-        for &key in level.keys.iter() {
+        for (i, &key) in level.keys.iter().enumerate() {
             let suffix = layout.suffix(key);
             let parent = if n == 2 {
                 suffix as usize
@@ -240,19 +365,43 @@ pub fn build(model: &NgramModel<f32>) -> Result<Vec<OwnedLevel>> {
                 return Err(ElmanError::Ngram(format!("a {n}-gram's suffix is missing after closing the trie (a bug)")));
             }
             counts[parent + 1] += 1;
-            words.push((key & layout.mask(1)) as u32);
+            let backoff = level.backoffs.get(i).copied().unwrap_or(0.0);
+            nodes.push(Node { word: (key & layout.mask(1)) as u32, prob: level.probs[i], backoff, child: 0 });
         }
         for i in 1..counts.len() {
             counts[i] += counts[i - 1];
         }
-        levels[n - 2].children = counts;
-        let top = n == order;
-        levels.push(OwnedLevel {
-            words,
-            probs: level.probs.to_vec(),
-            backoffs: if top { Vec::new() } else { level.backoffs.to_vec() },
-            children: Vec::new(),
-        });
+        child_counts.push(counts);
+        levels.push(nodes);
     }
-    Ok(levels)
+    // Child starts, and a sentinel after each order below the highest.
+    for (nodes, starts) in levels.iter_mut().zip(&child_counts) {
+        for (node, &start) in nodes.iter_mut().zip(starts) {
+            node.child = start;
+        }
+        nodes.push(Node { child: *starts.last().expect("len + 1 bounds"), ..Node::default() });
+    }
+    let top_nodes = levels.pop().expect("order ≥ 1");
+    let tables = (1..order).map(|n| child_table(&levels[n - 1], |at| levels.get(n).map_or(top_nodes[at].word, |next| next[at].word))).collect();
+    let top = top_nodes.iter().map(|n| Leaf { word: n.word, prob: n.prob }).collect();
+    Ok(OwnedTrie { inner: levels, top, tables })
+}
+
+/// The hash table of the children of `parents` that sit in ranges longer than
+/// [`SCAN_LIMIT`]: 1.5 slots per entry, slot = entry index + 1, linear probing.
+fn child_table(parents: &[Node], word_of: impl Fn(usize) -> u32) -> Vec<u32> {
+    let ranges = || parents.windows(2).enumerate().map(|(p, w)| (p, w[0].child as usize..w[1].child as usize));
+    let long = || ranges().filter(|(_, r)| r.len() > SCAN_LIMIT);
+    let entries: usize = long().map(|(_, r)| r.len()).sum();
+    let mut table = vec![0u32; entries + entries / 2];
+    for (parent, range) in long() {
+        for at in range {
+            let mut slot = child_slot(parent, word_of(at), table.len());
+            while table[slot] != 0 {
+                slot = if slot + 1 == table.len() { 0 } else { slot + 1 };
+            }
+            table[slot] = at as u32 + 1;
+        }
+    }
+    table
 }

@@ -4,7 +4,7 @@
 
 use super::checksum::checksum;
 use super::lexicon::build_sections;
-use super::trie::{build, OwnedLevel};
+use super::trie::{build, OwnedTrie};
 use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, VERSION};
 use crate::error::{ElmanError, Result};
 use crate::ngram::model::NgramModel;
@@ -23,7 +23,7 @@ fn pad8(bytes: &mut Vec<u8>) {
 
 /// The binary file of `model`, as bytes.
 pub fn write_binary(model: &NgramModel<f32>) -> Result<Vec<u8>> {
-    let levels: Vec<OwnedLevel> = build(model)?;
+    let trie: OwnedTrie = build(model)?;
     let (offsets, token_bytes, slots) = build_sections(model.vocab.words());
     if token_bytes.len() > u32::MAX as usize {
         return Err(ElmanError::Ngram("the vocabulary's tokens exceed 4 GiB, past the binary format's limit".into()));
@@ -35,11 +35,12 @@ pub fn write_binary(model: &NgramModel<f32>) -> Result<Vec<u8>> {
         &token_bytes,
         bytemuck::cast_slice(&slots),
     ];
-    for level in &levels {
-        sections.push(bytemuck::cast_slice(&level.words));
-        sections.push(bytemuck::cast_slice(&level.probs));
-        sections.push(bytemuck::cast_slice(&level.backoffs));
-        sections.push(bytemuck::cast_slice(&level.children));
+    for nodes in &trie.inner {
+        sections.push(bytemuck::cast_slice(nodes));
+    }
+    sections.push(bytemuck::cast_slice(&trie.top));
+    for table in &trie.tables {
+        sections.push(bytemuck::cast_slice(table));
     }
     let smoothing = model.info.smoothing.as_bytes();
     let mut flags = 0;
