@@ -21,6 +21,17 @@ pub enum FitHint {
     ParamsTooLarge,
 }
 
+/// What would make a run fit in host memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryHint {
+    /// This batch (n rows) fits.
+    Batch(usize),
+    /// Hidden widths of at most this fit, with a batch of 1.
+    HiddenAtMost(usize),
+    /// Not even the smallest model of this shape: the vocabulary or embedding is too large.
+    Nothing,
+}
+
 /// Everything the library can refuse or fail at. `main` adds context with anyhow.
 #[derive(Debug)]
 pub enum ElmanError {
@@ -45,6 +56,11 @@ pub enum ElmanError {
     Ngram(String),
     Arpa { path: PathBuf, line: usize, expected: String, found: String },
     Diverged { step: u64, loss: f32 },
+    /// A run that would need more host memory than is available.
+    OutOfMemory { what: String, detail: String, hint: MemoryHint },
+    /// A write that failed (disk full, file-size limit, read-only folder); the file it
+    /// would have replaced is left as it was.
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 fn mib(bytes: u64) -> String {
@@ -93,6 +109,15 @@ impl ElmanError {
             ElmanError::Arpa { path, line, expected, found } => {
                 format!("{}:{line}: malformed ARPA file: expected {expected}, found {found}", path.display())
             }
+            ElmanError::OutOfMemory { what, detail, hint } => {
+                let hint = match hint {
+                    MemoryHint::Batch(n) => format!("{} {n} fits", name("batch")),
+                    MemoryHint::HiddenAtMost(h) => format!("{} {h} fits (with {} 1)", name("hidden"), name("batch")),
+                    MemoryHint::Nothing => format!("not even {} 1 fits: use a smaller vocabulary or {}", name("hidden"), name("embed")),
+                };
+                format!("{what} needs {detail}; {hint}")
+            }
+            ElmanError::Write { path, source } => format!("cannot write {}: {source} (any earlier file there is left intact)", path.display()),
             ElmanError::Diverged { step, loss } => format!(
                 "training diverged at step {step}: loss is {loss} (the last good checkpoint is kept; try a lower {} or set {} (e.g. {} 1))",
                 name("lr"),
@@ -112,7 +137,7 @@ impl std::fmt::Display for ElmanError {
 impl std::error::Error for ElmanError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ElmanError::Io { source, .. } => Some(source),
+            ElmanError::Io { source, .. } | ElmanError::Write { source, .. } => Some(source),
             _ => None,
         }
     }

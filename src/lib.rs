@@ -5,6 +5,7 @@
 //! width, h_l = hidden width of layer l, V = vocabulary size. Activations are row-major
 //! `[rows, width]`, weights `[in, out]` (row-vector convention, see DESIGN.md).
 
+pub mod atomic_file;
 pub mod bench;
 pub mod choice;
 pub mod cpu;
@@ -12,13 +13,16 @@ pub mod data;
 pub mod dropout;
 pub mod error;
 pub mod gpu;
+pub mod memory;
 pub mod model;
 pub mod plot;
 pub mod ngram;
 pub mod rng;
+pub mod run_lock;
 pub mod sample;
 pub mod settings;
 pub mod runlog;
 pub mod lr_schedule;
 pub mod train_loop;
 pub mod trainer;
+pub mod untrusted;

@@ -31,6 +31,7 @@ enum Command {
 
 fn main() {
     quiet_display_probes();
+    write_errors_not_signals();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -56,6 +57,18 @@ fn main() {
         let code = cli::exit_code(&err);
         eprintln!("error: {}", cli::one_line(&err));
         std::process::exit(code);
+    }
+}
+
+/// A write past the file-size limit (RLIMIT_FSIZE) raises SIGXFSZ, which kills the process
+/// by default; ignored, the write fails with EFBIG instead and elman reports it (keeping the
+/// previous checkpoint) like any other failed write.
+fn write_errors_not_signals() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" at startup, before any thread runs;
+    // no handler code is installed.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

@@ -1,11 +1,10 @@
 //! The run directory's record: `log.jsonl` (one JSON object per log line, appended, so a
 //! resumed run continues it) and `loss.svg` (redrawn at each evaluation and at the end).
 
-use crate::error::{ElmanError, Result};
+use crate::error::Result;
 use crate::model::checkpoint::write_atomic;
 use crate::plot::loss_svg;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One printed log line: the record that `log.jsonl` keeps, plus what only the terminal shows.
@@ -83,12 +82,7 @@ impl RunLog {
     /// Appends one line; redraws the plot when it carries a validation loss or `final_line`.
     pub fn record(&mut self, line: &LogLine, final_line: bool) -> Result<()> {
         let r = line.record.clone();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.jsonl)
-            .map_err(|source| ElmanError::Io { path: self.jsonl.clone(), source })?;
-        writeln!(f, "{}", serde_json::to_string(&r).expect("records serialize")).map_err(|source| ElmanError::Io { path: self.jsonl.clone(), source })?;
+        crate::atomic_file::append_line(&self.jsonl, &serde_json::to_string(&r).expect("records serialize"))?;
         let redraw = r.valid_loss.is_some() || final_line;
         self.records.push(r);
         if redraw {

@@ -1,6 +1,7 @@
 //! `--device auto|cpu|gpu`: builds the trainer, or the sampler, on the chosen device.
 
 use elman::cpu::CpuTrainer;
+use elman::memory::{check, fitting_setting, training_need};
 use elman::gpu::{GpuContext, GpuGenerator, GpuModel, GpuTrainer};
 use elman::model::{ModelConfig, Params};
 use elman::sample::{Generator, NextToken};
@@ -37,8 +38,16 @@ pub fn make_trainer(
 ) -> anyhow::Result<Box<dyn Trainer>> {
     Ok(match gpu_context(device, adapter, "training")? {
         Some(ctx) => Box::new(GpuTrainer::new(ctx, config.clone(), &params, update, n, t)?),
-        None => Box::new(CpuTrainer::new(config.clone(), params, update, n)?),
+        None => {
+            check_cpu_memory("training this model on the CPU", config, n, t)?;
+            Box::new(CpuTrainer::new(config.clone(), params, update, n)?)
+        }
     })
+}
+
+/// Refuses a CPU run whose state and activations (n × T rows) would not fit in memory.
+fn check_cpu_memory(what: &str, config: &ModelConfig, n: usize, t: usize) -> elman::error::Result<()> {
+    check(what, training_need(config, n, t, true), |available| fitting_setting(config, n, t, true, available))
 }
 
 /// A model that scores batches of n × T as one stream on the chosen device: on the GPU
@@ -49,6 +58,7 @@ pub fn make_evaluator(device: DeviceChoice, adapter: Option<&str>, config: &Mode
         None => {
             // A trainer whose update never runs: it holds gradient and moment buffers it does
             // not need (3 more copies of the parameters), which a forward-only CPU model would not.
+            check_cpu_memory("evaluating this model on the CPU", config, n, t)?;
             let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None);
             Box::new(CpuTrainer::new(config.clone(), params, update, n)?)
         }
@@ -65,6 +75,9 @@ pub fn make_generator<'a>(
 ) -> anyhow::Result<Box<dyn NextToken + 'a>> {
     Ok(match gpu_context(device, adapter, "sampling")? {
         Some(ctx) => Box::new(GpuGenerator::new(GpuModel::new(ctx, config.clone(), params, 1, 1)?)),
-        None => Box::new(Generator::new(config, params)),
+        None => {
+            check_cpu_memory("sampling from this model on the CPU", config, 1, 1)?;
+            Box::new(Generator::new(config, params))
+        }
     })
 }

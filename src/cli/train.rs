@@ -147,6 +147,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         settings.lr_decay_every.get_or_insert((total / 4).max(1));
     }
 
+    // The parameters, their gradients and moments must fit before the first is allocated
+    // (the CPU trainer checks its activations too, once the device is known).
+    let (n, t) = (settings.batch, settings.seq_len);
+    elman::memory::check("training this model", elman::memory::training_need(&model, n, t, false), |available| {
+        elman::memory::fitting_setting(&model, n, t, false, available)
+    })?;
+    let out = settings.out.clone().unwrap_or_else(default_run_dir);
     let (params, start) = match &resumed {
         Some((_, ckpt, _, progress)) => (ckpt.params.clone(), *progress),
         None => match &settings.init {
@@ -158,6 +165,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let more = if settings.epochs.is_some() { "--epochs" } else { "--steps" };
         bail!("the run is already at step {} of {total}; pass a larger {more} to continue", start.step);
     }
+    // One run per folder, from here until the run ends.
+    let (_lock, stale) = elman::run_lock::RunLock::acquire(&out)?;
+    if let Some(pid) = stale {
+        println!("note: took over the lock of {} from pid {pid}, which is no longer running", out.display());
+    }
     let mut trainer = make_trainer(settings.device, settings.adapter.as_deref(), &model, params, settings.update_config(), settings.batch, settings.seq_len)?;
     if let Some((_, ckpt, _, _)) = &resumed {
         if let Some(opt) = &ckpt.optimizer {
@@ -167,7 +179,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             trainer.set_hidden(hidden)?;
         }
     }
-    let out = settings.out.clone().unwrap_or_else(default_run_dir);
 
     let source = settings.data.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in manual".into());
     println!(

@@ -38,11 +38,13 @@ impl Batcher {
             return Err(ElmanError::Setting { key: "seq-len", problem: "must be > 0".into() });
         }
         let what = "training text".to_string();
-        if num_tokens < t + 1 {
+        if t >= num_tokens {
             return Err(ElmanError::ShorterThanChunk { what, tokens: num_tokens, seq_len: t });
         }
-        if num_tokens < n * t + 1 {
-            return Err(ElmanError::TooFewTokensForBatch { what, tokens: num_tokens, n, seq_len: t, needs: n * t + 1, fits: (num_tokens - 1) / t });
+        let needs = n.checked_mul(t).and_then(|nt| nt.checked_add(1));
+        if needs.is_none_or(|needs| num_tokens < needs) {
+            let needs = needs.unwrap_or(usize::MAX);
+            return Err(ElmanError::TooFewTokensForBatch { what, tokens: num_tokens, n, seq_len: t, needs, fits: (num_tokens - 1) / t });
         }
         let stream_len = (num_tokens - 1) / n;
         Ok(Batcher { n, t, stream_len, batches_per_epoch: (stream_len / t) as u64, position: 0 })

@@ -10,7 +10,6 @@ use crate::data::Vocab;
 use crate::error::{ElmanError, Result};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 const FORMAT: &str = "elman-1";
@@ -80,8 +79,15 @@ impl Checkpoint {
     /// Reads a checkpoint written by elman (config and vocabulary from its metadata).
     pub fn load(path: &Path) -> Result<Checkpoint> {
         let bytes = std::fs::read(path).map_err(|source| ElmanError::Io { path: path.to_path_buf(), source })?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, format!("not a readable safetensors file, truncated or corrupted ({e})")))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, format!("unreadable header ({e})")))?;
+        Checkpoint::from_bytes(&bytes, path)
+    }
+
+    /// Parses a checkpoint's bytes (`path` names it in errors). Every tensor is checked
+    /// against the model's shape before the parameters are allocated, so they never take
+    /// more memory than the bytes hold.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(path, format!("not a readable safetensors file, truncated or corrupted ({e})")))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(path, format!("unreadable header ({e})")))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let config_json = meta.get("config").ok_or_else(|| bad(path, "no model config in its metadata (not written by elman: give the sizes and initialise from its tensors instead)"))?;
         let config: ModelConfig = serde_json::from_str(config_json).map_err(|e| bad(path, format!("bad model config metadata ({e})")))?;
@@ -142,14 +148,25 @@ fn read_model_params(st: &SafeTensors, path: &Path, config: &ModelConfig) -> Res
 }
 
 fn read_params(st: &SafeTensors, path: &Path, config: &ModelConfig, prefix: &str) -> Result<Params<f32>> {
-    let mut params = Params::<f32>::zeros(config);
-    for ((name, shape), dst) in config.tensor_shapes().into_iter().zip(params.tensors_mut()) {
+    // Every tensor present, f32 and of the model's shape (so its bytes are in the file)
+    // before the parameters are allocated.
+    let mut views = Vec::new();
+    for (name, shape) in config.tensor_shapes() {
         let full = format!("{prefix}{name}");
         let t = st.tensor(&full).map_err(|_| bad(path, format!("missing tensor {full}")))?;
         if t.shape() != shape.as_slice() {
             return Err(bad(path, format!("tensor {full} has shape {:?}, the model needs {:?}", t.shape(), shape)));
         }
-        dst.copy_from_slice(&read_f32(&t, path, &full)?);
+        if t.dtype() != Dtype::F32 || t.data().len() != 4 * shape.iter().product::<usize>() {
+            return Err(bad(path, format!("tensor {full} is {:?} of {} bytes, expected F32 of shape {shape:?}", t.dtype(), t.data().len())));
+        }
+        views.push(t);
+    }
+    let mut params = Params::<f32>::zeros(config);
+    for (t, dst) in views.iter().zip(params.tensors_mut()) {
+        for (d, b) in dst.iter_mut().zip(t.data().chunks_exact(4)) {
+            *d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
     }
     Ok(params)
 }
@@ -161,29 +178,7 @@ fn read_f32(t: &TensorView, path: &Path, name: &str) -> Result<Vec<f32>> {
     Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
-/// Writes `bytes` to `path` through a temp file in the same folder, fsynced and renamed,
-/// so a reader (or a crash) sees either the old file or the whole new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| ElmanError::Io { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            d.sync_all().ok();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        std::fs::remove_file(&tmp).ok();
-    }
-    result.map_err(io)
-}
+pub use crate::atomic_file::write_atomic;
 
 #[cfg(test)]
 mod tests {

@@ -46,6 +46,12 @@ impl ModelConfig {
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(ElmanError::Setting { key: "hidden", problem: format!("must list one or more widths > 0, got {:?}", self.hidden) });
         }
+        if crate::memory::parameter_count(self).is_none_or(|p| p > 1 << 50) {
+            return Err(ElmanError::Config(format!(
+                "a model of vocabulary {}, embedding {} and hidden widths {:?} has more than 2^50 parameters",
+                self.vocab, self.embed, self.hidden
+            )));
+        }
         if self.tied && self.embed != self.top_hidden() {
             return Err(ElmanError::Setting {
                 key: "tie-weights",

@@ -129,6 +129,41 @@ impl<W: LogValue> NgramModel<W> {
         Score { log10: f64::NEG_INFINITY, length: 0 }
     }
 
+    /// Checks the model's invariants: per order strictly increasing keys over ids in the
+    /// vocabulary, one probability per key (never NaN), back-offs below the highest order.
+    pub fn check(&self) -> crate::error::Result<()> {
+        let bad = |detail: String| crate::error::ElmanError::Ngram(detail);
+        let order = self.order();
+        if order == 0 || KeyLayout::new(self.vocab.len(), order)? != self.layout {
+            return Err(bad(format!("order {order} does not fit the key layout")));
+        }
+        let mut ids = Vec::with_capacity(order);
+        for (i, level) in self.levels.iter().enumerate() {
+            let n = i + 1;
+            let backoffs = if n < order { level.keys.len() } else { 0 };
+            if level.log10_prob.len() != level.keys.len() || level.log10_backoff.len() != backoffs {
+                return Err(bad(format!("order {n} has {} keys but {} probabilities and {} back-offs", level.keys.len(), level.log10_prob.len(), level.log10_backoff.len())));
+            }
+            if !level.keys.windows(2).all(|w| w[0] < w[1]) {
+                return Err(bad(format!("order {n}'s keys are not strictly increasing")));
+            }
+            if level.log10_prob.iter().chain(&level.log10_backoff).any(|v| v.to_f64().is_nan()) {
+                return Err(bad(format!("order {n} holds a NaN")));
+            }
+            for &key in &level.keys {
+                let width = n as u32 * self.layout.bits();
+                if width < 128 && key >> width != 0 {
+                    return Err(bad(format!("an order-{n} key has bits past its {n} ids")));
+                }
+                self.layout.unpack(key, n, &mut ids);
+                if ids.iter().any(|&id| id as usize >= self.vocab.len()) {
+                    return Err(bad(format!("an order-{n} key holds an id past the vocabulary")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Number of n-grams per order.
     pub fn ngram_counts(&self) -> Vec<usize> {
         self.levels.iter().map(ModelLevel::len).collect()

@@ -134,7 +134,7 @@ pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &dyn Lex
     let mut pieces = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let cut = if rest.len() <= PIECE { rest.len() } else { rest[PIECE..].find('\n').map_or(rest.len(), |at| PIECE + at + 1) };
+        let cut = if rest.len() <= PIECE { rest.len() } else { rest.as_bytes()[PIECE..].iter().position(|&b| b == b'\n').map_or(rest.len(), |at| PIECE + at + 1) };
         pieces.push(&rest[..cut]);
         rest = &rest[cut..];
     }
@@ -209,6 +209,24 @@ mod tests {
             vec![vec!["<s>", "a", "b", "a", "</s>"], vec!["<s>", "</s>"], vec!["<s>", "<unk>", "c", "</s>"]]
         );
         assert_eq!(corpus.word_count(), 5);
+    }
+
+    #[test]
+    fn long_texts_cut_into_pieces_tokenize_as_a_whole() {
+        // Past 256 KiB the text is cut at line breaks (never inside a character) and the
+        // pieces are tokenized in parallel.
+        let line = "é ü 日本 a b\n".repeat(40_000);
+        let text = format!("{line}zz yy"); // the first cut, at 256 KiB, falls inside a `ü`
+        for (tokenizer, markers) in [(Tokenizer::Word, true), (Tokenizer::Char, false), (Tokenizer::Char, true)] {
+            let options = TokenizeOptions { tokenizer, markers };
+            let (vocab, whole) = tokenize_training(&text[..100], options);
+            let pieces = tokenize_with_vocab(&text, options, &vocab);
+            let mut source = Fixed { vocab: &vocab, oov_positions: Vec::new() };
+            let mut serial = tokenize_with(&text, options, &mut source);
+            serial.oov_positions = source.oov_positions;
+            assert_eq!(pieces, serial);
+            assert!(!whole.tokens.is_empty() && !pieces.oov_positions.is_empty());
+        }
     }
 
     #[test]

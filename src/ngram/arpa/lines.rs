@@ -32,8 +32,10 @@ pub fn shown(found: &str) -> String {
 }
 
 impl<R: Read> BlockLines<R> {
-    pub fn new(source: R, path: &Path) -> Self {
-        BlockLines { source, path: path.to_path_buf(), buf: vec![0; BLOCK], start: 0, end: 0, eof: false, consumed: 0, offset: 0 }
+    /// Reads `source`; `size` (when known) keeps the buffer no larger than the input.
+    pub fn new(source: R, size: Option<u64>, path: &Path) -> Self {
+        let capacity = size.map_or(BLOCK, |s| (s as usize).saturating_add(1).clamp(64, BLOCK));
+        BlockLines { source, path: path.to_path_buf(), buf: vec![0; capacity], start: 0, end: 0, eof: false, consumed: 0, offset: 0 }
     }
 
     /// An ARPA format error at `line`.

@@ -55,7 +55,7 @@ fn parse_log10(field: &str) -> Option<f32> {
 /// Reads ARPA text from `source`; `size` (the byte count, when known) bounds the header's
 /// counts before anything is reserved.
 pub fn read_arpa_from(source: impl Read, size: Option<u64>, path: &Path) -> Result<NgramModel<f32>> {
-    let mut lines = BlockLines::new(source, path);
+    let mut lines = BlockLines::new(source, size, path);
     let mut info = ModelInfo { tokenizer: Tokenizer::Word, markers: true, smoothing: "unknown".to_string() };
     let mut saw_header = false;
     let (number, line) = loop {
@@ -274,7 +274,7 @@ fn split_lines(text: &str, parts: usize) -> Vec<&str> {
     let mut rest = text;
     let target = text.len().div_ceil(parts.max(1)).max(1);
     while !rest.is_empty() {
-        let cut = if rest.len() <= target { rest.len() } else { rest[target..].find('\n').map_or(rest.len(), |at| target + at + 1) };
+        let cut = if rest.len() <= target { rest.len() } else { rest.as_bytes()[target..].iter().position(|&b| b == b'\n').map_or(rest.len(), |at| target + at + 1) };
         pieces.push(&rest[..cut]);
         rest = &rest[cut..];
     }

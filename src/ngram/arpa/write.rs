@@ -18,13 +18,12 @@ const CHUNKS_PER_BATCH: usize = 8;
 /// Writes `model` to `path` (through a temp file and a rename, so a failed write never
 /// leaves a truncated model behind).
 pub fn write_arpa_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
-    let tmp = path.with_extension("arpa.tmp");
-    let io_err = |source| ElmanError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::File::create(&tmp).map_err(io_err)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    write_arpa(model, &mut out).and_then(|()| out.flush().map_err(io_err))?;
-    drop(out);
-    std::fs::rename(&tmp, path).map_err(io_err)
+    crate::atomic_file::write_atomic_with(path, |out| {
+        write_arpa(model, out).map_err(|e| match e {
+            ElmanError::Io { source, .. } => ElmanError::Write { path: path.to_path_buf(), source },
+            other => other,
+        })
+    })
 }
 
 /// Writes `model` as ARPA text.
