@@ -82,7 +82,7 @@ pub fn run(
     let total = settings.total_steps(batcher.batches_per_epoch());
     let schedule = settings.lr_schedule(total);
     schedule.validate()?;
-    std::fs::create_dir_all(out).map_err(|source| ElmanError::Io { path: out.to_path_buf(), source })?;
+    std::fs::create_dir_all(out).map_err(|source| ElmanError::Write { path: out.to_path_buf(), source })?;
     // The settings, and the model they make with this corpus's vocabulary.
     let mut config = serde_json::to_value(settings).expect("settings serialize");
     config["model"] = serde_json::to_value(settings.model_config(corpus.vocab.len())).expect("the model config serializes");

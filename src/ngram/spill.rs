@@ -39,7 +39,7 @@ impl TempDir {
             .unwrap_or(0);
         let name = format!("elman-ngram-{}-{}-{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&path).map_err(|source| ElmanError::Io { path: path.clone(), source })?;
+        std::fs::create_dir_all(&path).map_err(|source| ElmanError::Write { path: path.clone(), source })?;
         Ok(TempDir(path))
     }
 }
@@ -119,7 +119,7 @@ impl SpillingCounter {
         let dir = &self.dir.as_ref().expect("created above").0;
         let path = dir.join(format!("run-{:06}.bin", self.runs.len()));
         let counts = sort_and_count(&mut self.buffer)?;
-        let io_err = |source| ElmanError::Io { path: path.clone(), source };
+        let io_err = |source| ElmanError::Write { path: path.clone(), source };
         let mut out = BufWriter::new(File::create(&path).map_err(io_err)?);
         for (key, count) in self.buffer.iter().zip(&counts) {
             out.write_all(&key.to_le_bytes()).map_err(io_err)?;

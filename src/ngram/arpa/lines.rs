@@ -34,8 +34,12 @@ pub fn shown(found: &str) -> String {
 impl<R: Read> BlockLines<R> {
     /// Reads `source`; `size` (when known) keeps the buffer no larger than the input.
     pub fn new(source: R, size: Option<u64>, path: &Path) -> Self {
-        let capacity = size.map_or(BLOCK, |s| (s as usize).saturating_add(1).clamp(64, BLOCK));
-        BlockLines { source, path: path.to_path_buf(), buf: vec![0; capacity], start: 0, end: 0, eof: false, consumed: 0, offset: 0 }
+        Self::with_buffer(source, size.map_or(BLOCK, |s| (s as usize).saturating_add(1).clamp(64, BLOCK)), path)
+    }
+
+    /// Reads `source` through a buffer of `capacity` bytes (grown for a longer line).
+    pub fn with_buffer(source: R, capacity: usize, path: &Path) -> Self {
+        BlockLines { source, path: path.to_path_buf(), buf: vec![0; capacity.max(1)], start: 0, end: 0, eof: false, consumed: 0, offset: 0 }
     }
 
     /// An ARPA format error at `line`.

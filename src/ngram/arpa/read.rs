@@ -55,7 +55,10 @@ fn parse_log10(field: &str) -> Option<f32> {
 /// Reads ARPA text from `source`; `size` (the byte count, when known) bounds the header's
 /// counts before anything is reserved.
 pub fn read_arpa_from(source: impl Read, size: Option<u64>, path: &Path) -> Result<NgramModel<f32>> {
-    let mut lines = BlockLines::new(source, size, path);
+    read_through(BlockLines::new(source, size, path), size)
+}
+
+fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<NgramModel<f32>> {
     let mut info = ModelInfo { tokenizer: Tokenizer::Word, markers: true, smoothing: "unknown".to_string() };
     let mut saw_header = false;
     let (number, line) = loop {
@@ -309,62 +312,46 @@ fn check_count<R: Read>(lines: &BlockLines<R>, s: &Section, level: &Parsed) -> R
     Ok(())
 }
 
-/// The unigrams, read line by line (each new token gets the next id).
-fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &mut NgramVocab) -> Result<Parsed> {
-    let mut level = Parsed::with_capacity(s.count, s.order > 1);
-    loop {
-        let first_line = lines.next_line_number();
-        let block = lines.block()?;
-        if block.is_empty() {
-            break;
-        }
-        let len = block.len();
-        let (piece, stop, _) = parse_piece(block, s, &mut |token| Some(vocab.insert(token)));
-        let open = matches!(stop, Stop::Open);
-        if finish_block(lines, &mut level, piece, stop, 0, first_line)? {
-            break;
-        }
-        if open {
-            lines.consume(len);
-        }
-    }
-    check_count(lines, s, &level)?;
-    Ok(level)
-}
-
-/// An order above 1: blocks of lines parsed on all cores, in order.
-fn read_section<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &NgramVocab) -> Result<Parsed> {
+/// Reads one order's lines a block at a time; `parse` turns a block into its pieces in
+/// order: (parsed entries, how the piece stopped, its line breaks, its offset in the block).
+fn read_level<R: Read>(lines: &mut BlockLines<R>, s: &Section, mut parse: impl FnMut(&str) -> Vec<(Parsed, Stop, usize, usize)>) -> Result<Parsed> {
     let mut level = Parsed::with_capacity(s.count, s.n < s.order);
-    let parts = rayon::current_num_threads() * 4;
-    loop {
-        let first_line = lines.next_line_number();
+    'blocks: loop {
+        let mut line = lines.next_line_number();
         let block = lines.block()?;
         if block.is_empty() {
             break;
         }
         let len = block.len();
-        let pieces = split_lines(block, parts);
-        let starts: Vec<usize> = pieces.iter().scan(0, |at, p| { let start = *at; *at += p.len(); Some(start) }).collect();
-        let parsed: Vec<(Parsed, Stop, usize)> = pieces
-            .par_iter()
-            .map(|piece| parse_piece(piece, s, &mut |token| vocab.get(token)))
-            .collect();
-        let mut line = first_line;
-        let mut done = false;
-        for ((piece, stop, newlines), start) in parsed.into_iter().zip(starts) {
+        for (piece, stop, newlines, start) in parse(block) {
             if finish_block(lines, &mut level, piece, stop, start, line)? {
-                done = true;
-                break;
+                break 'blocks;
             }
             line += newlines;
-        }
-        if done {
-            break;
         }
         lines.consume(len);
     }
     check_count(lines, s, &level)?;
     Ok(level)
+}
+
+/// The unigrams, one piece per block (each new token gets the next id, in file order).
+fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &mut NgramVocab) -> Result<Parsed> {
+    read_level(lines, s, |block| {
+        let (piece, stop, newlines) = parse_piece(block, s, &mut |token| Some(vocab.insert(token)));
+        vec![(piece, stop, newlines, 0)]
+    })
+}
+
+/// An order above 1: each block cut into pieces parsed on all cores.
+fn read_section<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &NgramVocab) -> Result<Parsed> {
+    let parts = rayon::current_num_threads() * 4;
+    read_level(lines, s, |block| {
+        let pieces = split_lines(block, parts);
+        let starts: Vec<usize> = pieces.iter().scan(0, |at, p| Some(std::mem::replace(at, *at + p.len()))).collect();
+        let parsed: Vec<(Parsed, Stop, usize)> = pieces.par_iter().map(|piece| parse_piece(piece, s, &mut |token| vocab.get(token))).collect();
+        parsed.into_iter().zip(starts).map(|((p, stop, newlines), start)| (p, stop, newlines, start)).collect()
+    })
 }
 
 /// Sorts one order by key unless it already is, refusing duplicates.
@@ -387,4 +374,32 @@ fn sort_level<R: Read>(lines: &BlockLines<R>, level: Parsed, n: usize, order: us
     let log10_prob = perm.iter().map(|&i| level.probs[i as usize]).collect();
     let log10_backoff = if n < order { perm.iter().map(|&i| level.backoffs[i as usize]).collect() } else { Vec::new() };
     Ok(ModelLevel { keys, log10_prob, log10_backoff })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ngram::{train, Smoothing, TokenizeOptions, TrainOptions};
+
+    #[test]
+    fn small_buffers_read_the_same_model() {
+        // Lines and section headings fall across many block boundaries; a line longer than
+        // the buffer grows it.
+        let text: String = (0..400).map(|i| format!("w{} w{} w{} x{}\n", i % 37, i % 11, (i * 7) % 23, i % 5)).collect();
+        let options = TrainOptions::new(3, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+        let model = train::<f32>(&text, "t", &options).unwrap().model;
+        let mut arpa = Vec::new();
+        crate::ngram::arpa::write_arpa(&model, &mut arpa).unwrap();
+        let whole = read_arpa_from(arpa.as_slice(), Some(arpa.len() as u64), Path::new("m.arpa")).unwrap();
+        assert_eq!(whole, model);
+        for buffer in [7, 64, 300, 4096] {
+            let lines = BlockLines::with_buffer(arpa.as_slice(), buffer, Path::new("m.arpa"));
+            assert_eq!(read_through(lines, None).unwrap(), model, "buffer {buffer}");
+        }
+        // Errors still name the right line with a small buffer.
+        let bad = String::from_utf8(arpa.clone()).unwrap().replacen("\\2-grams:\n", "\\2-grams:\n-0.5 nope nope\n", 1);
+        let line = bad.lines().position(|l| l.contains("nope")).unwrap() + 1;
+        let err = read_through(BlockLines::with_buffer(bad.as_bytes(), 50, Path::new("m.arpa")), None).unwrap_err().to_string();
+        assert!(err.contains(&format!("m.arpa:{line}:")), "{err} (wanted line {line})");
+    }
 }

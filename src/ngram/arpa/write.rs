@@ -20,7 +20,7 @@ const CHUNKS_PER_BATCH: usize = 8;
 pub fn write_arpa_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
     crate::atomic_file::write_atomic_with(path, |out| {
         write_arpa(model, out).map_err(|e| match e {
-            ElmanError::Io { source, .. } => ElmanError::Write { path: path.to_path_buf(), source },
+            ElmanError::Write { source, .. } => ElmanError::Write { path: path.to_path_buf(), source },
             other => other,
         })
     })
@@ -28,7 +28,7 @@ pub fn write_arpa_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
 
 /// Writes `model` as ARPA text.
 pub fn write_arpa(model: &NgramModel<f32>, out: &mut impl Write) -> Result<()> {
-    let io_err = |source| ElmanError::Io { path: "<ARPA output>".into(), source };
+    let io_err = |source| ElmanError::Write { path: "<ARPA output>".into(), source };
     let words: Vec<String> = match model.info.tokenizer {
         Tokenizer::Word => model.vocab.words().to_vec(),
         Tokenizer::Char => model.vocab.words().iter().map(|w| escape_char_token(w)).collect(),
