@@ -537,6 +537,6 @@ fn fuzz_training_text_readers() {
         fuzz(name, &seeds, 20_000, seed, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::training_text(b, kind).is_ok());
     }
     for (name, tokenizer, seed) in [("ngram-text-word", Tokenizer::Word, 18), ("ngram-text-char", Tokenizer::Char, 19)] {
-        fuzz(name, &[text.clone()], 20_000, seed, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::ngram_text(b, tokenizer).is_ok());
+        fuzz(name, std::slice::from_ref(&text), 20_000, seed, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::ngram_text(b, tokenizer).is_ok());
     }
 }
