@@ -71,7 +71,7 @@ pub struct StepStats {
 
 /// A model that scores text on some device (evaluation and validation).
 pub trait Evaluate {
-    /// Human-readable device name ("cpu (2 threads)", adapter name, ...).
+    /// Human-readable device name ("cpu (AMD EPYC, AVX-512, 2 threads)", adapter name, ...).
     fn device_name(&self) -> String;
     /// Mean nats/token over `batches` scored in order from a zero hidden state, carried
     /// across batches. Leaves any training state (parameters, carried hidden) untouched.

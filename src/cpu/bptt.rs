@@ -15,6 +15,7 @@
 //!   dH^{l-1}, or scattered into the embedding gradient at the token ids for l = 0.
 
 use super::ops;
+use super::recurrence;
 use super::Scalar;
 use crate::dropout::DropoutKey;
 use crate::model::{ModelConfig, Params};
@@ -115,14 +116,7 @@ pub fn forward<F: Scalar>(
         ops::matmul(proj, x, layer.w_xh.as_slice().expect("standard layout"), rows, width_in, h, false, false, false);
         ops::add_bias_rows(proj, layer.b_h.as_slice().expect("standard layout"));
         let w_hh = layer.w_hh.as_slice().expect("standard layout");
-        let mut p_t = vec![F::zero(); n * h];
-        for t in 0..steps {
-            let (before, after) = hs.split_at_mut((t + 1) * n * h);
-            let h_prev = &before[t * n * h..];
-            let slot = &mut after[..n * h];
-            p_t.copy_from_slice(slot);
-            ops::rnn_step_forward(config.activation, h, &p_t, h_prev, w_hh, slot);
-        }
+        recurrence::forward_steps(config.activation, n, h, steps, w_hh, &mut hs);
         hidden.push(hs);
     }
 
@@ -195,12 +189,7 @@ pub fn loss_and_gradients<F: Scalar>(
         let w_hh = layer.w_hh.as_slice().expect("standard layout");
         let hs = &cache.hidden[l];
         let mut d_z = vec![F::zero(); rows * h];
-        for t in (0..steps).rev() {
-            let (now, later) = d_z.split_at_mut((t + 1) * n * h);
-            let dz_next = if t + 1 < steps { Some(&later[..n * h]) } else { None };
-            let h_t = &hs[(t + 1) * n * h..(t + 2) * n * h];
-            ops::rnn_step_backward(config.activation, h, &d_h[t * n * h..(t + 1) * n * h], dz_next, w_hh, h_t, &mut now[t * n * h..]);
-        }
+        recurrence::backward_steps(config.activation, n, h, steps, w_hh, hs, &d_h, &mut d_z);
         let g = &mut grads.layers[l];
         // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dZ: the first T·n rows of the stored states.
         ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_z, h, rows, h, true, false, false);

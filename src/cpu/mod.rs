@@ -2,8 +2,11 @@
 //! GEMMs. It is the oracle the GPU path is checked against and the CPU baseline.
 
 pub mod bptt;
+pub mod machine;
 pub mod ops;
+pub mod recurrence;
 mod scalar;
+pub mod simd;
 mod trainer;
 
 pub use scalar::Scalar;

@@ -96,23 +96,12 @@ pub fn embedding_scatter_add<F: Scalar>(grad_table: &mut [F], tokens: &[u32], d:
 /// loss_r = logsumexp(z_r) − z_r[y_r] (returned per row), and
 /// dlogits[r, :] = (softmax(z_r) − onehot(y_r)) · scale (scale = 1/(n·T) for the mean loss).
 pub fn softmax_xent<F: Scalar>(logits: &[F], targets: &[u32], vocab: usize, scale: F, dlogits: &mut [F]) -> Vec<F> {
-    let mut losses = Vec::with_capacity(targets.len());
-    for ((z, dz), &y) in logits.chunks_exact(vocab).zip(dlogits.chunks_exact_mut(vocab)).zip(targets) {
-        let max = z.iter().copied().fold(z[0], F::max);
-        let mut sum = F::zero();
-        for (e, &zj) in dz.iter_mut().zip(z) {
-            *e = (zj - max).exp();
-            sum += *e;
-        }
-        let y = y as usize;
-        losses.push(sum.ln() + max - z[y]);
-        let inv = F::one() / sum;
-        for e in dz.iter_mut() {
-            *e = *e * inv * scale;
-        }
-        dz[y] -= scale;
-    }
-    losses
+    logits
+        .chunks_exact(vocab)
+        .zip(dlogits.chunks_exact_mut(vocab))
+        .zip(targets)
+        .map(|((z, dz), &y)| F::softmax_xent_row(z, dz, y as usize, scale))
+        .collect()
 }
 
 /// Loss only (no gradient): the per-row cross-entropy of [`softmax_xent`].

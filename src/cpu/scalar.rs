@@ -12,6 +12,7 @@ const PARALLEL_MIN_MACS: usize = 1 << 17;
 /// f32 or f64 ([`Real`]): arithmetic, the few functions the model needs, and GEMM.
 pub trait Scalar:
     Real
+    + faer::traits::ComplexField
     + Add<Output = Self>
     + Sub<Output = Self>
     + Mul<Output = Self>
@@ -29,6 +30,29 @@ pub trait Scalar:
     fn max(self, other: Self) -> Self;
     fn is_finite(self) -> bool;
 
+    /// v ← tanh(v) over a slice (f32: the AVX2 build where the CPU has it).
+    fn tanh_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = v.tanh();
+        }
+    }
+
+    /// One row of the fused softmax–cross-entropy (see [`super::ops::softmax_xent`]).
+    fn softmax_xent_row(z: &[Self], dz: &mut [Self], y: usize, scale: Self) -> Self {
+        let max = z.iter().copied().fold(z[0], Self::max);
+        let mut sum = Self::zero();
+        for (e, &zj) in dz.iter_mut().zip(z) {
+            *e = (zj - max).exp();
+            sum += *e;
+        }
+        let inv = Self::one() / sum;
+        for e in dz.iter_mut() {
+            *e = *e * inv * scale;
+        }
+        dz[y] -= scale;
+        sum.ln() + max - z[y]
+    }
+
     /// C ← [C +] op(A)·op(B), with C [m, n] row-major, op(A) [m, k], op(B) [k, n].
     /// A is stored row-major as [m, k], or as [k, m] when `trans_a`; likewise B.
     #[allow(clippy::too_many_arguments)]
@@ -39,6 +63,7 @@ pub trait Scalar:
 /// numerator over even degree-6 denominator on [−9, 9], ±1 beyond (exact in f32 there).
 /// Max abs error < 5e-7 (a unit test pins it), and it vectorizes, unlike libm's `tanhf`.
 #[allow(clippy::excessive_precision)] // the coefficients as fitted, rounded by the compiler
+#[inline(always)]
 pub fn fast_tanh_f32(x: f32) -> f32 {
     const A1: f32 = 4.893_524_6e-3;
     const A3: f32 = 6.372_619_3e-4;
@@ -62,6 +87,7 @@ pub fn fast_tanh_f32(x: f32) -> f32 {
 /// with |r| ≤ ln2/2 (ln2 split in two parts, Cody–Waite), e^r by a degree-6 Taylor/minimax
 /// polynomial, and 2^k put into the exponent bits. Max relative error < 4e-7 (a unit test
 /// pins it); inputs are clamped to [−87.3, 88.3], the range where e^x is a normal f32.
+#[inline(always)]
 pub fn fast_exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
@@ -104,8 +130,9 @@ where
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $tanh:expr, $exp:expr) => {
+    ($t:ty, $tanh:expr, $exp:expr $(, $extra:item)*) => {
         impl Scalar for $t {
+            $($extra)*
             fn one() -> Self {
                 1.0
             }
@@ -153,7 +180,17 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, fast_tanh_f32, fast_exp_f32);
+impl_scalar!(
+    f32,
+    fast_tanh_f32,
+    fast_exp_f32,
+    fn tanh_in_place(values: &mut [f32]) {
+        super::simd::tanh_in_place(values)
+    },
+    fn softmax_xent_row(z: &[f32], dz: &mut [f32], y: usize, scale: f32) -> f32 {
+        super::simd::softmax_xent_row(z, dz, y, scale)
+    }
+);
 impl_scalar!(f64, f64::tanh, f64::exp);
 
 #[cfg(test)]

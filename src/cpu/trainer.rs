@@ -78,7 +78,7 @@ impl CpuTrainer {
 
 impl Evaluate for CpuTrainer {
     fn device_name(&self) -> String {
-        format!("cpu ({} threads)", rayon_threads())
+        format!("cpu ({})", super::machine::describe(rayon_threads()))
     }
 
     fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
@@ -160,7 +160,7 @@ impl Trainer for CpuTrainer {
     }
 }
 
-/// Threads faer's rayon pool uses.
+/// Threads of the rayon pool the CPU path runs on (RAYON_NUM_THREADS, else every CPU).
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    rayon::current_num_threads()
 }
