@@ -47,6 +47,14 @@ pub trait LanguageModel: Sync {
         }
     }
 
+    /// log10 b(context): the back-off weight of a stored context (0 for one the model does
+    /// not hold); `context` is oldest first, at most N − 1 tokens.
+    fn log10_backoff(&self, context: &[u32]) -> f64;
+
+    /// Calls `visit(ids, log10 p)` for every stored n-gram (ids oldest first, the predicted
+    /// token last), every order, in no particular order.
+    fn for_each_ngram(&self, visit: &mut dyn FnMut(&[u32], f32));
+
     /// Stored n-grams per order, as the ARPA header counts them.
     fn ngram_counts(&self) -> Vec<usize>;
 

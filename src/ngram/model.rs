@@ -203,6 +203,25 @@ impl<W: LogValue> LanguageModel for NgramModel<W> {
     fn ngram_counts(&self) -> Vec<usize> {
         NgramModel::ngram_counts(self)
     }
+
+    fn log10_backoff(&self, context: &[u32]) -> f64 {
+        let m = context.len();
+        if m == 0 || m >= self.order() || context.iter().any(|&id| id as usize >= self.vocab.len()) {
+            return 0.0;
+        }
+        let level = &self.levels[m - 1];
+        level.find(self.layout.pack(context)).and_then(|at| level.log10_backoff.get(at)).map_or(0.0, |b| b.to_f64())
+    }
+
+    fn for_each_ngram(&self, visit: &mut dyn FnMut(&[u32], f32)) {
+        let mut ids = Vec::with_capacity(self.order());
+        for (i, level) in self.levels.iter().enumerate() {
+            for (&key, p) in level.keys.iter().zip(&level.log10_prob) {
+                self.layout.unpack(key, i + 1, &mut ids);
+                visit(&ids, p.to_f64() as f32);
+            }
+        }
+    }
 }
 
 /// 10^x with log10(0) = -inf mapping back to 0.

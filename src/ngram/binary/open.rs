@@ -98,6 +98,14 @@ impl LanguageModel for BinaryModel<'_> {
     fn ngram_counts(&self) -> Vec<usize> {
         self.counts.clone()
     }
+
+    fn log10_backoff(&self, context: &[u32]) -> f64 {
+        self.trie.log10_backoff(context)
+    }
+
+    fn for_each_ngram(&self, visit: &mut dyn FnMut(&[u32], f32)) {
+        self.trie.for_each_ngram(visit)
+    }
 }
 
 /// Reads header fields; every read is inside the first `HEADER_BYTES`, checked by the caller.

@@ -175,6 +175,53 @@ impl Trie<'_> {
         }
     }
 
+    /// log10 b(context) of a stored context (0 otherwise; blanks hold 0).
+    pub fn log10_backoff(&self, context: &[u32]) -> f64 {
+        let m = context.len();
+        if m == 0 || m >= self.order() {
+            return 0.0;
+        }
+        let found = self.context_backoffs(context);
+        if found.len == m {
+            found.weights[m] as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// Calls `visit(ids, log10 p)` for every non-blank entry (ids oldest first): a walk
+    /// down from every unigram through its child ranges.
+    pub fn for_each_ngram(&self, visit: &mut dyn FnMut(&[u32], f32)) {
+        let mut newest_first = Vec::with_capacity(self.order());
+        let mut ids = Vec::with_capacity(self.order());
+        for id in 0..self.unigrams() {
+            newest_first.push(id as u32);
+            self.visit_from(0, id, &mut newest_first, &mut ids, visit);
+            newest_first.pop();
+        }
+    }
+
+    fn visit_from(&self, level: usize, at: usize, newest_first: &mut Vec<u32>, ids: &mut Vec<u32>, visit: &mut dyn FnMut(&[u32], f32)) {
+        let p = self.prob(level, at);
+        if !p.is_nan() {
+            ids.clear();
+            ids.extend(newest_first.iter().rev());
+            visit(ids, p);
+        }
+        let Some(nodes) = self.inner.get(level) else { return };
+        let (Some(start), Some(end)) = (nodes.get(at).map(|n| n.child as usize), nodes.get(at + 1).map(|n| n.child as usize)) else { return };
+        for child in start..end {
+            let word = match self.inner.get(level + 1) {
+                Some(next) => next.get(child).map(|n| n.word),
+                None => self.top.get(child).map(|l| l.word),
+            };
+            let Some(word) = word else { return };
+            newest_first.push(word);
+            self.visit_from(level + 1, child, newest_first, ids, visit);
+            newest_first.pop();
+        }
+    }
+
     /// Walk 2: the back-offs of the stored suffixes of `context` (at most N − 1 tokens).
     fn context_backoffs(&self, context: &[u32]) -> Backoffs {
         let mut found = Backoffs::default();
