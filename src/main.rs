@@ -32,7 +32,6 @@ enum Command {
 fn main() {
     quiet_display_probes();
     write_errors_not_signals();
-    keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -46,6 +45,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if matches!(cli.command, Command::Train(_) | Command::Sample(_) | Command::Eval(_) | Command::Bench(_)) {
+        keep_freed_memory();
+    }
     let result = match cli.command {
         Command::Train(args) => cli::train::run(args),
         Command::Sample(args) => cli::sample::run(args),
@@ -74,9 +76,10 @@ fn write_errors_not_signals() {
 }
 
 /// A CPU training step allocates its activations afresh (several MiB); glibc would map and
-/// unmap each buffer every step (every page faulted in and zeroed again: ~10 % of a step at
-/// h = 128). Raising the mmap and trim thresholds keeps freed buffers in the heap for the
-/// next step.
+/// unmap each buffer every step (every page faulted in and zeroed again, TLB shootdowns
+/// across the threads: up to 40 % of a step at h = 128). Raising the mmap and trim
+/// thresholds keeps freed buffers in the heap for the next step. Only for the RNN
+/// commands: the n-gram ones allocate once and keep their peak low without it.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any allocation-heavy work.

@@ -8,6 +8,8 @@ use super::lines::BlockLines;
 use super::{unescape_char_token, HEADER_PREFIX, LOG10_ZERO};
 use crate::choice::Choice;
 use crate::error::{ElmanError, Result};
+use crate::ngram::binary::OwnedTokenTable;
+use crate::ngram::lm::Lexicon;
 use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::{ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::Tokenizer;
@@ -346,10 +348,16 @@ fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &mut Ng
 /// An order above 1: each block cut into pieces parsed on all cores.
 fn read_section<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &NgramVocab) -> Result<Parsed> {
     let parts = rayon::current_num_threads() * 4;
+    let table = OwnedTokenTable::new(vocab.words());
+    let tokens = table.as_ref().map(OwnedTokenTable::view);
+    let lookup = |token: &str| match &tokens {
+        Some(t) => t.id(token),
+        None => vocab.get(token),
+    };
     read_level(lines, s, |block| {
         let pieces = split_lines(block, parts);
         let starts: Vec<usize> = pieces.iter().scan(0, |at, p| Some(std::mem::replace(at, *at + p.len()))).collect();
-        let parsed: Vec<(Parsed, Stop, usize)> = pieces.par_iter().map(|piece| parse_piece(piece, s, &mut |token| vocab.get(token))).collect();
+        let parsed: Vec<(Parsed, Stop, usize)> = pieces.par_iter().map(|piece| parse_piece(piece, s, &mut |token| lookup(token))).collect();
         parsed.into_iter().zip(starts).map(|((p, stop, newlines), start)| (p, stop, newlines, start)).collect()
     })
 }

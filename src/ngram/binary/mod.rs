@@ -7,7 +7,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ELMNGRAM"
-//!      8     4  format version (1)
+//!      8     4  format version (2; version 1 took a token's slot from the hash's low bits)
 //!     12     4  order N
 //!     16     4  vocabulary size V (ids 0..V; 0 <unk>, 1 <s>, 2 </s>)
 //!     20     4  flags: bit 0 char tokenizer (else word), bit 1 <s> … </s> markers
@@ -21,8 +21,9 @@
 //!   0  ngram counts        u64 × N        n-grams per order as the ARPA header counts them
 //!   1  token offsets       u32 × (V+1)    token i is bytes [off[i], off[i+1]) of section 2
 //!   2  token bytes         u8             the tokens' UTF-8, back to back
-//!   3  token hash table    u32 × 2^k      open addressing, slot = id + 1 (0 = empty),
-//!                                          FxHash of the token's bytes, linear probing
+//!   3  token hash table    u32 × 2^k      open addressing, slot = id + 1 (0 = empty), first
+//!                                          probe the top k bits of FxHash of the token's
+//!                                          bytes, linear probing
 //!   then one section per order n = 1 … N:
 //!      n < N   node × (L_n + 1)   node = (oldest token u32, log10 p f32, log10 back-off
 //!                                 f32, first child u32): entries [child_i, child_{i+1}) of
@@ -59,7 +60,7 @@ mod open;
 pub mod trie;
 mod write;
 
-pub use lexicon::TokenTable;
+pub use lexicon::{OwnedTokenTable, TokenTable};
 pub use open::{BinaryFile, BinaryModel};
 pub use write::{write_binary, write_binary_file};
 
@@ -69,7 +70,7 @@ use std::path::Path;
 /// The first 8 bytes of every binary model.
 pub const MAGIC: [u8; 8] = *b"ELMNGRAM";
 /// The layout version this build reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Bytes before the section table.
 pub const HEADER_BYTES: usize = 48;
 /// Highest order the format accepts (a query keeps one back-off per order on the stack).
