@@ -13,6 +13,7 @@ pub mod data;
 pub mod dropout;
 pub mod error;
 pub mod gpu;
+pub mod gradflow;
 pub mod memory;
 pub mod model;
 pub mod plot;

@@ -21,6 +21,8 @@ enum Command {
     Sample(cli::sample::SampleArgs),
     /// Score a text with a checkpoint: nats/token, bits/token, perplexity.
     Eval(cli::eval::EvalArgs),
+    /// The gradient flow through time of one long chunk: ‖∂L/∂H_t‖ per step and layer.
+    Gradflow(cli::gradflow::GradflowArgs),
     /// n-gram Markov language models: train, prob, eval, sample.
     Ngram(cli::ngram::NgramArgs),
     /// List every GPU adapter wgpu finds, with its type, backend, driver and limits.
@@ -52,6 +54,7 @@ fn main() {
         Command::Train(args) => cli::train::run(args),
         Command::Sample(args) => cli::sample::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Gradflow(args) => cli::gradflow::run(args),
         Command::Ngram(args) => cli::ngram::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Bench(args) => cli::bench::run(args),

@@ -410,6 +410,9 @@ settings_table! {
     save_every "save-every": u64 = 0, Free;
     /// Print a log line every N steps.
     log_every "log-every": u64 = 20, Free, check positive;
+    /// Record the gradient flow through time (‖∂L/∂H_t‖ per step t and layer) of one chunk
+    /// every N steps into gradflow.jsonl and gradflow.svg, 0 = off.
+    grad_flow "grad-flow": u64 = 0, Free;
     /// Stop after this many minutes of training (evaluates and saves first).
     max_minutes "max-minutes": Option<f64> = None, Fresh, shown "no limit", check positive_minutes;
     /// auto: a hardware GPU if there is one, else the CPU.

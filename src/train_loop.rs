@@ -121,6 +121,9 @@ pub fn run(
             trainer.set_hidden(&zeros)?;
         }
         let lr = schedule.lr_at(settings.lr, progress.step, total, &progress.validation);
+        if settings.grad_flow > 0 && (progress.step + 1).is_multiple_of(settings.grad_flow) {
+            record_gradient_flow(trainer, settings, corpus.vocab.len(), &batch, progress.step + 1, out, &title)?;
+        }
         trainer.step(&batch, lr)?;
         progress.step += 1;
         progress.batch_position = batcher.position();
@@ -213,6 +216,21 @@ pub fn run(
         }
     }
     Ok(Outcome { progress, last_train_loss: last_train, last_valid_loss: last_valid, checkpoint: ckpt_path, interrupted })
+}
+
+/// Measures the gradient flow of the chunk step `step` is about to train on (from the
+/// trainer's parameters and carried state, read back on a GPU), appends it to
+/// gradflow.jsonl and redraws gradflow.svg from every record so far.
+fn record_gradient_flow(trainer: &mut dyn Trainer, settings: &TrainSettings, vocab: usize, batch: &crate::data::batcher::Batch, step: u64, out: &Path, title: &str) -> Result<()> {
+    let config = settings.model_config(vocab);
+    let params = trainer.params()?;
+    let hidden = trainer.hidden()?;
+    let flow = crate::gradflow::measure(&config, &params, &hidden, batch, settings.update_config().clip, step);
+    let jsonl = out.join("gradflow.jsonl");
+    crate::atomic_file::append_line(&jsonl, &serde_json::to_string(&flow).expect("a gradient flow serializes"))?;
+    let text = std::fs::read_to_string(&jsonl).map_err(|source| ElmanError::Io { path: jsonl.clone(), source })?;
+    let records: Vec<crate::gradflow::GradFlow> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    write_atomic(&out.join("gradflow.svg"), crate::gradflow::gradflow_svg(title, &records).as_bytes())
 }
 
 fn mean(xs: impl Iterator<Item = f32>) -> f32 {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod choices;
 pub mod device;
 pub mod eval;
+pub mod gradflow;
 pub mod info;
 pub mod progress;
 pub mod sample;

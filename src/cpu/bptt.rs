@@ -157,6 +157,39 @@ pub fn loss_and_gradients<F: Scalar>(
     dropout: Option<&DropoutKey>,
     grads: &mut Params<F>,
 ) -> (f64, ForwardCache<F>) {
+    backprop(config, params, h0, inputs, targets, n, dropout, grads, None)
+}
+
+/// [`loss_and_gradients`], also returning the gradient flow: ‖∂L/∂H_t^(l)‖ (Frobenius over
+/// the batch) for every layer l and step t, `[layer][t]`.
+#[allow(clippy::too_many_arguments)]
+pub fn loss_gradients_and_flow<F: Scalar>(
+    config: &ModelConfig,
+    params: &Params<F>,
+    h0: &[Vec<F>],
+    inputs: &[u32],
+    targets: &[u32],
+    n: usize,
+    dropout: Option<&DropoutKey>,
+    grads: &mut Params<F>,
+) -> (f64, ForwardCache<F>, Vec<Vec<f64>>) {
+    let mut flow = vec![Vec::new(); config.layers()];
+    let (loss, cache) = backprop(config, params, h0, inputs, targets, n, dropout, grads, Some(&mut flow));
+    (loss, cache, flow)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backprop<F: Scalar>(
+    config: &ModelConfig,
+    params: &Params<F>,
+    h0: &[Vec<F>],
+    inputs: &[u32],
+    targets: &[u32],
+    n: usize,
+    dropout: Option<&DropoutKey>,
+    grads: &mut Params<F>,
+    mut flow: Option<&mut Vec<Vec<f64>>>,
+) -> (f64, ForwardCache<F>) {
     let cache = forward(config, params, h0, inputs, n, dropout);
     let rows = inputs.len();
     let steps = rows / n;
@@ -189,7 +222,10 @@ pub fn loss_and_gradients<F: Scalar>(
         let w_hh = layer.w_hh.as_slice().expect("standard layout");
         let hs = &cache.hidden[l];
         let mut d_z = vec![F::zero(); rows * h];
-        recurrence::backward_steps(config.activation, n, h, steps, w_hh, hs, &d_h, &mut d_z);
+        let squares = recurrence::backward_steps(config.activation, n, h, steps, w_hh, hs, &d_h, &mut d_z, flow.is_some());
+        if let Some(flow) = flow.as_deref_mut() {
+            flow[l] = squares.iter().map(|s| s.sqrt()).collect();
+        }
         let g = &mut grads.layers[l];
         // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dZ: the first T·n rows of the stored states.
         ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_z, h, rows, h, true, false, false);

@@ -142,37 +142,57 @@ fn split_for(n: usize, h: usize) -> Split {
     }
 }
 
-/// Runs `step(rows, columns, t)` for every t in `times`, shared as `split` says: each
-/// thread of the rayon pool takes the block of its index (the caller waits; the pool has
-/// nothing else to do meanwhile, so no thread waits for work that cannot start).
-fn run_steps(n: usize, h: usize, split: Split, times: impl Iterator<Item = usize> + Clone + Send + Sync, step: impl Fn(&Range<usize>, &Range<usize>, usize) + Sync) {
-    match split {
+/// Runs `step(rows, columns, t, sums)` for every t in `times`, shared as `split` says:
+/// each thread of the rayon pool takes the block of its index (the caller waits; the pool
+/// has nothing else to do meanwhile, so no thread waits for work that cannot start).
+/// `sums` is a per-thread array of `slots` f64 the step may add to; the threads' arrays
+/// are added in thread order, so the totals do not depend on scheduling.
+fn run_steps(
+    n: usize,
+    h: usize,
+    split: Split,
+    slots: usize,
+    times: impl Iterator<Item = usize> + Clone + Send + Sync,
+    step: impl Fn(&Range<usize>, &Range<usize>, usize, &mut [f64]) + Sync,
+) -> Vec<f64> {
+    let per_thread: Vec<Vec<f64>> = match split {
         Split::Serial => {
+            let mut sums = vec![0.0; slots];
             for t in times {
-                step(&(0..n), &(0..h), t);
+                step(&(0..n), &(0..h), t, &mut sums);
             }
+            vec![sums]
         }
-        Split::Rows(blocks) => {
-            rayon::broadcast(|ctx| {
-                if let Some(rows) = blocks.get(ctx.index()) {
-                    for t in times.clone() {
-                        step(rows, &(0..h), t);
-                    }
+        Split::Rows(blocks) => rayon::broadcast(|ctx| {
+            let mut sums = vec![0.0; slots];
+            if let Some(rows) = blocks.get(ctx.index()) {
+                for t in times.clone() {
+                    step(rows, &(0..h), t, &mut sums);
                 }
-            });
-        }
+            }
+            sums
+        }),
         Split::Columns(blocks) => {
             let barrier = SpinBarrier::new(blocks.len());
             rayon::broadcast(|ctx| {
+                let mut sums = vec![0.0; slots];
                 if let Some(cols) = blocks.get(ctx.index()) {
                     for t in times.clone() {
-                        step(&(0..n), cols, t);
+                        step(&(0..n), cols, t, &mut sums);
                         barrier.wait();
                     }
                 }
-            });
+                sums
+            })
+        }
+    };
+    let mut total = vec![0.0; slots];
+    for sums in per_thread {
+        for (t, s) in total.iter_mut().zip(sums) {
+            *t += s;
         }
     }
+    total
 }
 
 /// H_t = φ(P_t + H_{t−1} W_hh) for t = 0..steps over `hs` = [H_{−1}; P_0 … P_{T−1}] (each
@@ -182,7 +202,7 @@ pub fn forward_steps<F: Scalar>(act: Activation, n: usize, h: usize, steps: usiz
     assert_eq!(w_hh.len(), h * h);
     let shared = Shared { ptr: hs.as_mut_ptr(), len: hs.len() };
     let w = MatRef::from_row_major_slice(w_hh, h, h);
-    run_steps(n, h, split_for(n, h), 0..steps, |rows, cols, t| {
+    run_steps(n, h, split_for(n, h), 0, 0..steps, |rows, cols, t, _| {
         // SAFETY: in step t a thread reads rows `rows` of slot t (all of them under a column
         // split) and writes only its own block of slot t + 1; what it reads was finished
         // before the last barrier, or by the same thread (row split).
@@ -196,15 +216,16 @@ pub fn forward_steps<F: Scalar>(act: Activation, n: usize, h: usize, steps: usiz
 }
 
 /// dZ_t = (dH_t + dZ_{t+1} W_hhᵀ) ⊙ φ'(H_t) for t = steps−1..0 (no dZ_T): `d_h` and `d_z`
-/// are [T·n, h], `hs` the forward's [H_{−1}; H_0 … H_{T−1}].
+/// are [T·n, h], `hs` the forward's [H_{−1}; H_0 … H_{T−1}]. Returns ‖∂L/∂H_t‖² =
+/// ‖dH_t + dZ_{t+1} W_hhᵀ‖² per t when `record` (the gradient flow), else nothing.
 #[allow(clippy::too_many_arguments)]
-pub fn backward_steps<F: Scalar>(act: Activation, n: usize, h: usize, steps: usize, w_hh: &[F], hs: &[F], d_h: &[F], d_z: &mut [F]) {
+pub fn backward_steps<F: Scalar>(act: Activation, n: usize, h: usize, steps: usize, w_hh: &[F], hs: &[F], d_h: &[F], d_z: &mut [F], record: bool) -> Vec<f64> {
     assert_eq!(d_z.len(), steps * n * h);
     assert_eq!(d_h.len(), d_z.len());
     assert_eq!(hs.len(), (steps + 1) * n * h);
     let shared = Shared { ptr: d_z.as_mut_ptr(), len: d_z.len() };
     let w_t = MatRef::from_row_major_slice(w_hh, h, h).transpose();
-    run_steps(n, h, split_for(n, h), (0..steps).rev(), |rows, cols, t| {
+    run_steps(n, h, split_for(n, h), if record { steps } else { 0 }, (0..steps).rev(), |rows, cols, t, sums| {
         // SAFETY: in step t a thread reads rows `rows` of dZ's slot t + 1 and writes only its
         // own block of slot t; what it reads was finished before the last barrier, or by the
         // same thread (row split).
@@ -219,9 +240,13 @@ pub fn backward_steps<F: Scalar>(act: Activation, n: usize, h: usize, steps: usi
         for r in rows.clone() {
             let row = t * n + r;
             let states = &hs[(row + n) * h + cols.start..(row + n) * h + cols.end];
-            scale_by_derivative(act, unsafe { shared.row_mut(row, h, cols) }, states);
+            let own = unsafe { shared.row_mut(row, h, cols) };
+            if let Some(sum) = sums.get_mut(t) {
+                *sum += own.iter().map(|g| g.to_f64() * g.to_f64()).sum::<f64>();
+            }
+            scale_by_derivative(act, own, states);
         }
-    });
+    })
 }
 
 /// v ← φ(v) for every element (one branch for the whole run, so the loop vectorizes).
@@ -273,7 +298,9 @@ mod tests {
                     let next = if t + 1 < steps { Some(&later[..n * h]) } else { None };
                     ops::rnn_step_backward(act, h, &d_h[t * n * h..(t + 1) * n * h], next, &w, &hs[(t + 1) * n * h..(t + 2) * n * h], &mut now[t * n * h..]);
                 }
-                backward_steps(act, n, h, steps, &w, &hs, &d_h, &mut d_z);
+                let norms = backward_steps(act, n, h, steps, &w, &hs, &d_h, &mut d_z, true);
+                assert_eq!(norms.len(), steps);
+                assert!(backward_steps(act, n, h, steps, &w, &hs, &d_h, &mut vec![0.0; steps * n * h], false).is_empty());
                 for (g, w) in d_z.iter().zip(&want_dz) {
                     assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "backward n={n} h={h}: {g} vs {w}");
                 }
