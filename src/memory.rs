@@ -55,6 +55,19 @@ pub fn training_need(config: &ModelConfig, n: usize, t: usize, activations_on_ho
     Some(MemoryNeed { state, activations })
 }
 
+/// What a forward-only run (evaluation, sampling) of n rows of T steps holds: the
+/// parameters once, the carried state, and the forward activations (half the training
+/// estimate's per-row width: no gradients).
+pub fn forward_need(config: &ModelConfig, n: usize, t: usize) -> Option<MemoryNeed> {
+    let p = parameter_count(config)?;
+    let hidden: u64 = config.hidden.iter().try_fold(0u64, |s, &h| s.checked_add(h as u64))?;
+    let state = p.checked_add((n as u64).checked_mul(hidden)?)?.checked_mul(4)?;
+    let rows = (n as u64).checked_mul(t as u64)?;
+    let width = (config.vocab as u64).checked_add(config.embed as u64)?.checked_add(hidden.checked_mul(2)?)?;
+    let activations = rows.checked_mul(width)?.checked_mul(4)?;
+    Some(MemoryNeed { state, activations })
+}
+
 /// Bytes this process may still allocate: `ELMAN_MEMORY_AVAILABLE` when set (bytes; for
 /// tests and for sharing a machine), else the lower of /proc/meminfo's MemAvailable and
 /// the cgroup's memory.max less its usage; `None` where neither is known (not Linux).

@@ -1,11 +1,11 @@
 //! `--device auto|cpu|gpu`: builds the trainer, or the sampler, on the chosen device.
 
-use elman::cpu::CpuTrainer;
-use elman::memory::{check, fitting_setting, training_need};
+use elman::cpu::{CpuModel, CpuTrainer};
+use elman::memory::{check, fitting_setting, forward_need, training_need};
 use elman::gpu::{GpuContext, GpuGenerator, GpuModel, GpuTrainer};
 use elman::model::{ModelConfig, Params};
 use elman::sample::{Generator, NextToken};
-use elman::trainer::{Evaluate, Optimizer, Trainer, UpdateConfig};
+use elman::trainer::{Evaluate, Trainer, UpdateConfig};
 use std::sync::Arc;
 
 pub use elman::settings::DeviceChoice;
@@ -50,17 +50,19 @@ fn check_cpu_memory(what: &str, config: &ModelConfig, n: usize, t: usize) -> elm
     check(what, training_need(config, n, t, true), |available| fitting_setting(config, n, t, true, available))
 }
 
-/// A model that scores batches of n × T as one stream on the chosen device: on the GPU
-/// the forward-only model (no gradients or optimizer state), on the CPU a trainer.
+/// The same for a forward-only run: the parameters once, and the activations.
+fn check_cpu_forward_memory(what: &str, config: &ModelConfig, n: usize, t: usize) -> elman::error::Result<()> {
+    check(what, forward_need(config, n, t), |available| fitting_setting(config, n, t, true, available))
+}
+
+/// A model that scores batches of n × T as one stream on the chosen device: the
+/// forward-only model (no gradients or optimizer state) on either.
 pub fn make_evaluator(device: DeviceChoice, adapter: Option<&str>, config: &ModelConfig, params: Params<f32>, n: usize, t: usize) -> anyhow::Result<Box<dyn Evaluate>> {
     Ok(match gpu_context(device, adapter, "evaluating")? {
         Some(ctx) => Box::new(GpuModel::new(ctx, config.clone(), &params, n, t)?),
         None => {
-            // A trainer whose update never runs: it holds gradient and moment buffers it does
-            // not need (3 more copies of the parameters), which a forward-only CPU model would not.
-            check_cpu_memory("evaluating this model on the CPU", config, n, t)?;
-            let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None);
-            Box::new(CpuTrainer::new(config.clone(), params, update, n)?)
+            check_cpu_forward_memory("evaluating this model on the CPU", config, n, t)?;
+            Box::new(CpuModel::new(config.clone(), params)?)
         }
     })
 }
@@ -76,7 +78,7 @@ pub fn make_generator<'a>(
     Ok(match gpu_context(device, adapter, "sampling")? {
         Some(ctx) => Box::new(GpuGenerator::new(GpuModel::new(ctx, config.clone(), params, 1, 1)?)),
         None => {
-            check_cpu_memory("sampling from this model on the CPU", config, 1, 1)?;
+            check_cpu_forward_memory("sampling from this model on the CPU", config, 1, 1)?;
             Box::new(Generator::new(config, params))
         }
     })

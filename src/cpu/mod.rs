@@ -10,4 +10,4 @@ pub mod simd;
 mod trainer;
 
 pub use scalar::Scalar;
-pub use trainer::CpuTrainer;
+pub use trainer::{CpuModel, CpuTrainer};
