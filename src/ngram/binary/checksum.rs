@@ -54,6 +54,44 @@ pub fn checksum(bytes: &[u8]) -> u64 {
     sum ^ (sum >> 29)
 }
 
+/// The same checksum fed as a stream of bytes (for writing a file without holding it).
+pub struct StreamingChecksum {
+    block: Vec<u8>,
+    digests: Vec<u64>,
+    len: u64,
+}
+
+impl Default for StreamingChecksum {
+    fn default() -> Self {
+        StreamingChecksum { block: Vec::with_capacity(BLOCK), digests: Vec::new(), len: 0 }
+    }
+}
+
+impl StreamingChecksum {
+    /// Adds the next bytes of the file.
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let take = (BLOCK - self.block.len()).min(bytes.len());
+            self.block.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.block.len() == BLOCK {
+                self.digests.push(block_digest(&self.block, self.digests.is_empty()));
+                self.block.clear();
+            }
+        }
+    }
+
+    /// The checksum of everything added.
+    pub fn finish(mut self) -> u64 {
+        if !self.block.is_empty() {
+            self.digests.push(block_digest(&self.block, self.digests.is_empty()));
+        }
+        let sum = self.digests.iter().fold(self.len, |s, &d| mix(s, d));
+        sum ^ (sum >> 29)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +109,14 @@ mod tests {
                 assert_ne!(checksum(&flipped), reference, "a flip at byte {at} went unseen");
             }
             assert_ne!(checksum(&bytes[..len - 1]), reference, "truncation went unseen");
+        }
+        for len in [0usize, 31, BLOCK, 2 * BLOCK + 5] {
+            let bytes: Vec<u8> = (0..len as u32).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
+            let mut streamed = StreamingChecksum::default();
+            for piece in bytes.chunks(7777) {
+                streamed.update(piece);
+            }
+            assert_eq!(streamed.finish(), checksum(&bytes), "length {len}");
         }
         let short: Vec<u8> = (0..30u8).collect();
         assert_ne!(checksum(&short[..20]), checksum(&short[..21]));

@@ -1,28 +1,44 @@
 //! Writing a model in the binary format (layout in [`super`]): the trie and the token
-//! tables become sections, the checksum is filled in last, and the file is written through
-//! a temp file and a rename.
+//! tables become sections, streamed to the file with the checksum computed alongside and
+//! filled in last, through a temp file and a rename.
 
-use super::checksum::checksum;
+use super::checksum::StreamingChecksum;
 use super::lexicon::build_sections;
 use super::trie::{build, OwnedTrie};
 use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, VERSION};
 use crate::error::{ElmanError, Result};
 use crate::ngram::model::NgramModel;
 use crate::ngram::tokenize::Tokenizer;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
-/// Writes `model` to `path` in the binary format.
+/// Writes `model` to `path` in the binary format, streamed (the file is never held whole).
 pub fn write_binary_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
-    let bytes = write_binary(model)?;
-    crate::model::checkpoint::write_atomic(path, &bytes)
-}
-
-fn pad8(bytes: &mut Vec<u8>) {
-    bytes.resize(bytes.len().next_multiple_of(8), 0);
+    crate::atomic_file::write_atomic_with(path, |out| {
+        write_binary_to(model, out).map_err(|e| match e {
+            ElmanError::Write { source, .. } => ElmanError::Write { path: path.to_path_buf(), source },
+            other => other,
+        })
+    })
 }
 
 /// The binary file of `model`, as bytes.
 pub fn write_binary(model: &NgramModel<f32>) -> Result<Vec<u8>> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    write_binary_to(model, &mut out)?;
+    Ok(out.into_inner())
+}
+
+/// Bytes of zero padding after `len` bytes to the next multiple of 8.
+fn padding(len: usize) -> usize {
+    len.next_multiple_of(8) - len
+}
+
+/// Writes the file to `out`: header and section table first (their offsets computed
+/// from the sections' sizes), then the sections, the checksum streamed alongside and
+/// written into its field last.
+pub fn write_binary_to(model: &NgramModel<f32>, out: &mut (impl Write + Seek)) -> Result<()> {
+    let write_err = |source| ElmanError::Write { path: "<binary output>".into(), source };
     let trie: OwnedTrie = build(model)?;
     let (offsets, token_bytes, slots) = build_sections(model.vocab.words());
     if token_bytes.len() > u32::MAX as usize {
@@ -50,29 +66,40 @@ pub fn write_binary(model: &NgramModel<f32>) -> Result<Vec<u8>> {
     if model.info.markers {
         flags |= FLAG_MARKERS;
     }
-    let mut out = Vec::with_capacity(HEADER_BYTES + sections.iter().map(|s| s.len() + 24).sum::<usize>() + smoothing.len() + 8);
-    out.extend_from_slice(&MAGIC);
+    // The header, the section table and the smoothing text, padded.
+    let mut head = Vec::with_capacity(HEADER_BYTES + 16 * sections.len() + smoothing.len() + 8);
+    head.extend_from_slice(&MAGIC);
     for value in [VERSION, model.order() as u32, model.vocab.len() as u32, flags] {
-        out.extend_from_slice(&value.to_le_bytes());
+        head.extend_from_slice(&value.to_le_bytes());
     }
-    out.extend_from_slice(&[0u8; 16]); // checksum and file length, filled in below
-    out.extend_from_slice(&(smoothing.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-    let table_at = out.len();
-    out.resize(table_at + 16 * sections.len(), 0);
-    out.extend_from_slice(smoothing);
-    pad8(&mut out);
+    head.extend_from_slice(&[0u8; 16]); // checksum (filled in last) and file length
+    head.extend_from_slice(&(smoothing.len() as u32).to_le_bytes());
+    head.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    let table_at = head.len();
+    head.resize(table_at + 16 * sections.len(), 0);
+    head.extend_from_slice(smoothing);
+    head.resize(head.len() + padding(head.len()), 0);
+    let mut at = head.len();
     for (i, section) in sections.iter().enumerate() {
-        let at = out.len() as u64;
         let entry = table_at + 16 * i;
-        out[entry..entry + 8].copy_from_slice(&at.to_le_bytes());
-        out[entry + 8..entry + 16].copy_from_slice(&(section.len() as u64).to_le_bytes());
-        out.extend_from_slice(section);
-        pad8(&mut out);
+        head[entry..entry + 8].copy_from_slice(&(at as u64).to_le_bytes());
+        head[entry + 8..entry + 16].copy_from_slice(&(section.len() as u64).to_le_bytes());
+        at += section.len() + padding(section.len());
     }
-    let len = out.len() as u64;
-    out[32..40].copy_from_slice(&len.to_le_bytes());
-    let sum = checksum(&out);
-    out[CHECKSUM_AT].copy_from_slice(&sum.to_le_bytes());
-    Ok(out)
+    head[32..40].copy_from_slice(&(at as u64).to_le_bytes());
+    let mut sum = StreamingChecksum::default();
+    let mut emit = |bytes: &[u8]| -> Result<()> {
+        sum.update(bytes);
+        out.write_all(bytes).map_err(write_err)
+    };
+    emit(&head)?;
+    for section in &sections {
+        emit(section)?;
+        emit(&[0u8; 8][..padding(section.len())])?;
+    }
+    let sum = sum.finish();
+    out.seek(SeekFrom::Start(CHECKSUM_AT.start as u64)).map_err(write_err)?;
+    out.write_all(&sum.to_le_bytes()).map_err(write_err)?;
+    out.seek(SeekFrom::End(0)).map_err(write_err)?;
+    Ok(())
 }
