@@ -38,7 +38,7 @@ impl BenchSize {
     }
 
     pub fn config(&self) -> ModelConfig {
-        ModelConfig { vocab: self.vocab, embed: self.embed, hidden: vec![self.hidden; self.layers], activation: Activation::Tanh, tied: false }
+        ModelConfig { vocab: self.vocab, embed: self.embed, hidden: vec![self.hidden; self.layers], activation: Activation::Tanh, tied: false, cell: Default::default() }
     }
 
     pub fn tokens_per_step(&self) -> usize {

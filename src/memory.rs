@@ -154,7 +154,7 @@ mod tests {
     use crate::model::Activation;
 
     fn config(h: usize) -> ModelConfig {
-        ModelConfig { vocab: 65, embed: 64, hidden: vec![h], activation: Activation::Tanh, tied: false }
+        ModelConfig { vocab: 65, embed: 64, hidden: vec![h], activation: Activation::Tanh, tied: false, cell: Default::default() }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::choice::Choice;
 use crate::data::TokenizerKind;
 use crate::error::{ElmanError, Result};
 use crate::lr_schedule::LrSchedule;
-use crate::model::{Activation, ModelConfig};
+use crate::model::{Activation, Cell, ModelConfig};
 use crate::trainer::{Optimizer, UpdateConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -364,6 +364,8 @@ settings_table! {
     hidden "hidden": Vec<usize> = vec![128], Fixed;
     /// φ, the hidden layers' nonlinearity.
     activation "activation": Activation = Activation::Tanh, Fixed;
+    /// The recurrent cell: elman, or mi (multiplicative integration; CPU only so far).
+    cell "cell": Cell = Cell::Elman, Fixed;
     /// Tie the output layer to the embedding (W_q = Eᵀ; needs embed = the top layer's width).
     tie_weights "tie-weights": bool = false, Fixed;
     /// T: time steps per chunk (truncated BPTT length).
@@ -428,7 +430,7 @@ settings_table! {
 impl TrainSettings {
     /// The model these settings describe, for a vocabulary of `vocab` tokens.
     pub fn model_config(&self, vocab: usize) -> ModelConfig {
-        ModelConfig { vocab, embed: self.embed, hidden: self.hidden.clone(), activation: self.activation, tied: self.tie_weights }
+        ModelConfig { vocab, embed: self.embed, hidden: self.hidden.clone(), activation: self.activation, tied: self.tie_weights, cell: self.cell }
     }
 
     /// Optimizer, clipping and dropout. The dropout masks' seed is derived from `seed`

@@ -8,7 +8,7 @@ use elman::cpu::bptt::{forward, loss_and_gradients};
 use elman::cpu::{ops, CpuTrainer};
 use elman::dropout::DropoutKey;
 use elman::model::init::init_params;
-use elman::model::{Activation, ModelConfig, Params};
+use elman::model::{Cell, Activation, ModelConfig, Params};
 use elman::rng::Rng;
 use elman::trainer::{Batch, Optimizer, Trainer, UpdateConfig};
 
@@ -35,13 +35,31 @@ fn loss_only(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs
 #[test]
 fn gradients_match_finite_differences_for_every_tensor() {
     let key = DropoutKey { p: 0.3, seed: 3, update: 1 };
-    let cases = [(Activation::Tanh, None, false), (Activation::Relu, None, false), (Activation::Tanh, Some(&key), false), (Activation::Tanh, None, true), (Activation::Relu, Some(&key), true)];
-    for (activation, dropout, tied) in cases {
+    let cases = [
+        (Activation::Tanh, None, false, Cell::Elman),
+        (Activation::Relu, None, false, Cell::Elman),
+        (Activation::Tanh, Some(&key), false, Cell::Elman),
+        (Activation::Tanh, None, true, Cell::Elman),
+        (Activation::Relu, Some(&key), true, Cell::Elman),
+        (Activation::Tanh, None, false, Cell::Mi),
+        (Activation::Relu, Some(&key), false, Cell::Mi),
+        (Activation::Tanh, Some(&key), true, Cell::Mi),
+    ];
+    for (activation, dropout, tied, cell) in cases {
         let embed = if tied { 4 } else { 3 };
-        let config = ModelConfig { vocab: 7, embed, hidden: vec![5, 4], activation, tied };
+        let config = ModelConfig { vocab: 7, embed, hidden: vec![5, 4], activation, tied, cell };
         let (n, t) = (2, 6);
         let mut rng = Rng::new(11);
-        let params: Params<f64> = init_params(&config, 5);
+        let mut params: Params<f64> = init_params(&config, 5);
+        // Gates away from their initial constants, so every term of the product rule counts.
+        for (l, layer) in params.layers.iter_mut().enumerate() {
+            if let Some(g) = &mut layer.mi {
+                for (j, (a, (bh, bx))) in g.alpha.iter_mut().zip(g.beta_h.iter_mut().zip(g.beta_x.iter_mut())).enumerate() {
+                    let u = (l * 7 + j) as f64;
+                    (*a, *bh, *bx) = (0.8 + 0.1 * u.sin(), 0.4 + 0.1 * u.cos(), 0.6 - 0.05 * u);
+                }
+            }
+        }
         let h0 = random_state(&mut rng, &config, n);
         let inputs = random_tokens(&mut rng, n * t, config.vocab);
         let targets = random_tokens(&mut rng, n * t, config.vocab);
@@ -71,7 +89,7 @@ fn gradients_match_finite_differences_for_every_tensor() {
                 let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1e-4);
                 worst = worst.max(rel);
             }
-            let label = format!("{activation:?}{}{}", if dropout.is_some() { " + dropout" } else { "" }, if tied { " tied" } else { "" });
+            let label = format!("{cell:?} {activation:?}{}{}", if dropout.is_some() { " + dropout" } else { "" }, if tied { " tied" } else { "" });
             assert!(worst <= 1e-6, "{label} {name}: max relative error {worst:e}");
             println!("{label} {name}: max relative error {worst:.2e}");
             offset += size;
@@ -95,7 +113,7 @@ fn gradients_match_finite_differences_for_every_tensor() {
 ///   dE[0] = dA_0 W_xhᵀ = 2a − b;  dE[1] = dA_1 W_xhᵀ = −2b.
 #[test]
 fn hand_derived_two_step_gradients() {
-    let config = ModelConfig { vocab: 2, embed: 1, hidden: vec![2], activation: Activation::Relu, tied: false };
+    let config = ModelConfig { vocab: 2, embed: 1, hidden: vec![2], activation: Activation::Relu, tied: false, cell: Default::default() };
     let mut p = Params::<f64>::zeros(&config);
     p.embedding.as_slice_mut().unwrap().copy_from_slice(&[1.0, 2.0]);
     p.layers[0].w_xh.as_slice_mut().unwrap().copy_from_slice(&[1.0, 0.5]);
@@ -136,7 +154,7 @@ fn periodic_batch(text: &[u32], n: usize, t: usize, offset: usize) -> Batch {
 /// momentum 0, the parameters move by exactly min(1, θ/‖g‖)·g.
 #[test]
 fn clipping_scales_to_theta_and_leaves_small_gradients_alone() {
-    let config = ModelConfig { vocab: 5, embed: 4, hidden: vec![6, 3], activation: Activation::Tanh, tied: false };
+    let config = ModelConfig { vocab: 5, embed: 4, hidden: vec![6, 3], activation: Activation::Tanh, tied: false, cell: Default::default() };
     let params: Params<f32> = init_params(&config, 2);
     let batch = periodic_batch(&[0, 1, 2, 3, 4, 2], 2, 5, 0);
     let mut grads = Params::<f32>::zeros(&config);
@@ -178,7 +196,7 @@ fn clipping_scales_to_theta_and_leaves_small_gradients_alone() {
 fn loss_starts_near_ln_v_and_learns_a_periodic_text() {
     let text: Vec<u32> = "the cat sat on a mat. ".bytes().map(|b| b as u32 - 32).collect();
     let vocab = 96;
-    let config = ModelConfig { vocab, embed: 16, hidden: vec![64], activation: Activation::Tanh, tied: false };
+    let config = ModelConfig { vocab, embed: 16, hidden: vec![64], activation: Activation::Tanh, tied: false, cell: Default::default() };
     let params: Params<f32> = init_params(&config, 1);
     let update = UpdateConfig::new(Optimizer::adam(), Some(5.0));
     let mut trainer = CpuTrainer::new(config, params, update, 4).unwrap();
@@ -201,7 +219,7 @@ fn loss_starts_near_ln_v_and_learns_a_periodic_text() {
 /// H_{-1} recomputed from the parameters).
 #[test]
 fn tbptt_carries_state_and_stops_gradients_at_the_boundary() {
-    let config = ModelConfig { vocab: 6, embed: 3, hidden: vec![4], activation: Activation::Tanh, tied: false };
+    let config = ModelConfig { vocab: 6, embed: 3, hidden: vec![4], activation: Activation::Tanh, tied: false, cell: Default::default() };
     let (n, t) = (2, 4);
     let params32: Params<f32> = init_params(&config, 9);
     let mut rng = Rng::new(4);

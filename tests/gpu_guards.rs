@@ -183,7 +183,7 @@ fn wave_lanes_in_a_trainer(r: &mut Runner) {
     use elman::gpu::GpuTrainer;
     use elman::model::{init::init_params, ModelConfig};
     use elman::trainer::{Batch, Optimizer, Trainer, UpdateConfig};
-    let config = ModelConfig { vocab: 13, embed: 8, hidden: vec![20, 9], activation: Activation::Relu, tied: false };
+    let config = ModelConfig { vocab: 13, embed: 8, hidden: vec![20, 9], activation: Activation::Relu, tied: false, cell: Default::default() };
     let update = UpdateConfig { dropout: 0.3, dropout_seed: 3, ..UpdateConfig::new(Optimizer::adam(), Some(1.0)) };
     let mut trainer = GpuTrainer::new(r.ctx.clone(), config.clone(), &init_params::<f32>(&config, 2), update, 3, 4).unwrap();
     r.seen.extend(trainer.step_dispatches().iter().map(|d| d.kernel));

@@ -145,7 +145,7 @@ fn check_case(case: Case) {
 fn two_unequal_tanh_layers_with_adam_clipping_and_carry() {
     check_case(Case {
         name: "tanh adam L=2",
-        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false },
+        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false, cell: Default::default() },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 3,
@@ -159,7 +159,7 @@ fn two_unequal_tanh_layers_with_adam_clipping_and_carry() {
 fn two_unequal_relu_layers_with_sgd_momentum_clipping_and_carry() {
     check_case(Case {
         name: "relu sgd L=2",
-        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu, tied: false },
+        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu, tied: false, cell: Default::default() },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 4,
@@ -173,7 +173,7 @@ fn two_unequal_relu_layers_with_sgd_momentum_clipping_and_carry() {
 fn one_tanh_layer_with_plain_sgd_awkward_sizes() {
     check_case(Case {
         name: "tanh sgd L=1",
-        config: ModelConfig { vocab: 70, embed: 3, hidden: vec![65], activation: Activation::Tanh, tied: false },
+        config: ModelConfig { vocab: 70, embed: 3, hidden: vec![65], activation: Activation::Tanh, tied: false, cell: Default::default() },
         optimizer: Optimizer::Sgd { momentum: 0.0 },
         lr: 0.5,
         n: 1,
@@ -187,7 +187,7 @@ fn one_tanh_layer_with_plain_sgd_awkward_sizes() {
 fn two_unequal_tanh_layers_with_dropout_adam_clipping_and_carry() {
     check_case(Case {
         name: "tanh adam L=2 dropout 0.3",
-        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false },
+        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false, cell: Default::default() },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 3,
@@ -203,7 +203,7 @@ fn two_tanh_layers_with_adam_and_split_k_weight_gradients() {
     // launcher splits K (matmul partials + matmul_reduce) inside a real training step.
     check_case(Case {
         name: "tanh adam L=2 split-K",
-        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![32, 20], activation: Activation::Tanh, tied: false },
+        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![32, 20], activation: Activation::Tanh, tied: false, cell: Default::default() },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 16,
@@ -222,7 +222,7 @@ fn two_wide_layers_side_by_side_with_dropout_and_eight_rows_per_workgroup() {
     // while SGD carries rounding through linearly.
     check_case(Case {
         name: "tanh sgd L=2 h=128 n=64 dropout 0.2",
-        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![128, 128], activation: Activation::Tanh, tied: false },
+        config: ModelConfig { vocab: 13, embed: 8, hidden: vec![128, 128], activation: Activation::Tanh, tied: false, cell: Default::default() },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 64,
@@ -238,7 +238,7 @@ fn tied_weights_with_dropout_and_adamw() {
     // decoupled weight decay beside the Adam step.
     check_case(Case {
         name: "tanh adamw L=2 tied dropout 0.3",
-        config: ModelConfig { vocab: 13, embed: 12, hidden: vec![20, 12], activation: Activation::Tanh, tied: true },
+        config: ModelConfig { vocab: 13, embed: 12, hidden: vec![20, 12], activation: Activation::Tanh, tied: true, cell: Default::default() },
         optimizer: Optimizer::adam(),
         lr: 0.01,
         n: 3,
@@ -252,7 +252,7 @@ fn tied_weights_with_dropout_and_adamw() {
 fn tied_weights_with_sgd_momentum_and_l2_one_relu_layer() {
     check_case(Case {
         name: "relu sgd L=1 tied weight decay",
-        config: ModelConfig { vocab: 11, embed: 9, hidden: vec![9], activation: Activation::Relu, tied: true },
+        config: ModelConfig { vocab: 11, embed: 9, hidden: vec![9], activation: Activation::Relu, tied: true, cell: Default::default() },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 4,
@@ -267,7 +267,7 @@ fn streamed_evaluation_over_many_submissions_matches_the_cpu() {
     // 600 chunks of one row: more than two command buffers of evaluation chunks, a shorter
     // last chunk, the state carried across all of them.
     let Some(ctx) = gpu() else { return };
-    let config = ModelConfig { vocab: 17, embed: 5, hidden: vec![12, 8], activation: Activation::Tanh, tied: false };
+    let config = ModelConfig { vocab: 17, embed: 5, hidden: vec![12, 8], activation: Activation::Tanh, tied: false, cell: Default::default() };
     let params = init_params::<f32>(&config, 4);
     let stream = tokens(31, 3 * 600 + 2, config.vocab);
     let eval = elman::data::batcher::stream_batches(&stream, 3);
@@ -284,7 +284,7 @@ fn streamed_evaluation_over_many_submissions_matches_the_cpu() {
 fn three_relu_layers_with_dropout_sgd_momentum() {
     check_case(Case {
         name: "relu sgd L=3 dropout 0.5",
-        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33, 4], activation: Activation::Relu, tied: false },
+        config: ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33, 4], activation: Activation::Relu, tied: false, cell: Default::default() },
         optimizer: Optimizer::Sgd { momentum: 0.9 },
         lr: 0.1,
         n: 4,
@@ -324,10 +324,10 @@ fn check_sampling(name: &'static str, config: ModelConfig, n: usize, t: usize) {
 
 #[test]
 fn sampling_logits_match_the_cpu_generator_tanh() {
-    check_sampling("sample tanh L=2", ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false }, 1, 1);
+    check_sampling("sample tanh L=2", ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false, cell: Default::default() }, 1, 1);
 }
 
 #[test]
 fn sampling_logits_match_the_cpu_generator_relu_on_a_batch_trainer() {
-    check_sampling("sample relu L=2", ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu, tied: false }, 3, 4);
+    check_sampling("sample relu L=2", ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu, tied: false, cell: Default::default() }, 3, 4);
 }

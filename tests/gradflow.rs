@@ -7,7 +7,7 @@ mod common;
 use common::{elman_ok, fresh_dir, path_str};
 use elman::cpu::bptt::{forward, loss_gradients_and_flow, mean_loss};
 use elman::model::init::init_params;
-use elman::model::{Activation, ModelConfig, Params};
+use elman::model::{Activation, Cell, ModelConfig, Params};
 use elman::rng::Rng;
 
 /// Σ_r CE of the output layer at one step's rows `h_top` [n, h] against `targets`.
@@ -44,8 +44,8 @@ fn loss_with_top_state(config: &ModelConfig, params: &Params<f64>, states: &[Vec
 }
 
 #[allow(clippy::needless_range_loop)] // t indexes the states, the targets and the flow alike
-fn check_against_finite_differences(hidden: Vec<usize>, activation: Activation) {
-    let config = ModelConfig { vocab: 7, embed: 3, hidden, activation, tied: false };
+fn check_against_finite_differences(hidden: Vec<usize>, activation: Activation, cell: Cell) {
+    let config = ModelConfig { vocab: 7, embed: 3, hidden, activation, tied: false, cell };
     let (n, steps) = (2, 6);
     let params: Params<f64> = init_params(&config, 3);
     let mut rng = Rng::new(11);
@@ -82,9 +82,11 @@ fn check_against_finite_differences(hidden: Vec<usize>, activation: Activation) 
 
 #[test]
 fn per_step_norms_match_finite_differences() {
-    check_against_finite_differences(vec![5], Activation::Tanh);
-    check_against_finite_differences(vec![5], Activation::Relu);
-    check_against_finite_differences(vec![4, 5], Activation::Tanh);
+    check_against_finite_differences(vec![5], Activation::Tanh, Cell::Elman);
+    check_against_finite_differences(vec![5], Activation::Relu, Cell::Elman);
+    check_against_finite_differences(vec![4, 5], Activation::Tanh, Cell::Elman);
+    check_against_finite_differences(vec![5], Activation::Tanh, Cell::Mi);
+    check_against_finite_differences(vec![4, 5], Activation::Relu, Cell::Mi);
 }
 
 #[test]

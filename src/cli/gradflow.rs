@@ -76,7 +76,7 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
         None => {
             let text = read_for(a.tokenizer, &a.data)?;
             let corpus = Corpus::from_texts(a.tokenizer, &text, Some(&text), None, None)?;
-            let config = ModelConfig { vocab: corpus.vocab.len(), embed: a.embed, hidden: a.hidden.clone(), activation: a.activation, tied: false };
+            let config = ModelConfig { vocab: corpus.vocab.len(), embed: a.embed, hidden: a.hidden.clone(), activation: a.activation, tied: false, cell: Default::default() };
             config.validate()?;
             let params = init_params(&config, a.seed);
             (config, params, corpus.valid, "a fresh model".to_string())

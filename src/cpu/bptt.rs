@@ -34,6 +34,8 @@ pub struct ForwardCache<F> {
     pub masks: Vec<Vec<F>>,
     /// Z = H^{L-1} W_q + b_q, [T·n, V].
     pub logits: Vec<F>,
+    /// Per layer, the multiplicative cell's P and R (None for the Elman cell).
+    pub mi: Vec<Option<super::mi::MiCache<F>>>,
 }
 
 impl<F: Scalar> ForwardCache<F> {
@@ -99,6 +101,7 @@ pub fn forward<F: Scalar>(
 
     let mut layer_inputs: Vec<Option<Vec<F>>> = vec![Some(embedded)];
     let mut hidden: Vec<Vec<F>> = Vec::with_capacity(layers);
+    let mut mi_caches = Vec::with_capacity(layers);
     for (l, layer) in params.layers.iter().enumerate() {
         let (width_in, h) = (config.layer_input(l), config.hidden[l]);
         if l > 0 {
@@ -111,6 +114,13 @@ pub fn forward<F: Scalar>(
         };
         let mut hs = vec![F::zero(); (steps + 1) * n * h];
         hs[..n * h].copy_from_slice(&h0[l]);
+        let (w_xh, w_hh, b) = (layer.w_xh.as_slice().expect("standard layout"), layer.w_hh.as_slice().expect("standard layout"), layer.b_h.as_slice().expect("standard layout"));
+        if let Some(gates) = &layer.mi {
+            mi_caches.push(Some(super::mi::forward(config.activation, n, h, x, width_in, w_xh, w_hh, b, gates, &mut hs)));
+            hidden.push(hs);
+            continue;
+        }
+        mi_caches.push(None);
         // P^l = X^l W_xh^l + b^l for all steps at once, written straight into the H_t slots.
         let (_, proj) = hs.split_at_mut(n * h);
         ops::matmul(proj, x, layer.w_xh.as_slice().expect("standard layout"), rows, width_in, h, false, false, false);
@@ -135,7 +145,7 @@ pub fn forward<F: Scalar>(
         ops::matmul(&mut logits, h_top, params.out_w.as_slice().expect("standard layout"), rows, top, v, false, false, false);
     }
     ops::add_bias_rows(&mut logits, params.out_b.as_slice().expect("standard layout"));
-    ForwardCache { layer_inputs, hidden, top_input, masks, logits }
+    ForwardCache { layer_inputs, hidden, top_input, masks, logits, mi: mi_caches }
 }
 
 /// Mean cross-entropy (nats/token) of a forward pass against `targets`.
@@ -221,18 +231,35 @@ fn backprop<F: Scalar>(
         let layer = &params.layers[l];
         let w_hh = layer.w_hh.as_slice().expect("standard layout");
         let hs = &cache.hidden[l];
-        let mut d_z = vec![F::zero(); rows * h];
-        let squares = recurrence::backward_steps(config.activation, n, h, steps, w_hh, hs, &d_h, &mut d_z, flow.is_some());
+        let g = &mut grads.layers[l];
+        // The gradients that reach W_hh (dR), W_xh and the input (dP), and the bias (dZ):
+        // all three are dZ for the Elman cell.
+        let (d_r, d_p, d_z);
+        let squares: Vec<f64>;
+        match (&layer.mi, &cache.mi[l], &mut g.mi) {
+            (Some(gates), Some(mi_cache), Some(grad_gates)) => {
+                let mut record = flow.is_some().then(Vec::new);
+                let (r, p, z) = super::mi::backward(config.activation, n, h, w_hh, hs, &d_h, mi_cache, gates, grad_gates, record.as_mut());
+                (d_r, d_p, d_z) = (r, Some(p), Some(z));
+                squares = record.unwrap_or_default();
+            }
+            _ => {
+                let mut z = vec![F::zero(); rows * h];
+                squares = recurrence::backward_steps(config.activation, n, h, steps, w_hh, hs, &d_h, &mut z, flow.is_some());
+                (d_r, d_p, d_z) = (z, None, None);
+            }
+        }
+        let d_p = d_p.as_deref().unwrap_or(&d_r);
+        let d_z = d_z.as_deref().unwrap_or(&d_r);
         if let Some(flow) = flow.as_deref_mut() {
             flow[l] = squares.iter().map(|s| s.sqrt()).collect();
         }
-        let g = &mut grads.layers[l];
-        // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dZ: the first T·n rows of the stored states.
-        ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_z, h, rows, h, true, false, false);
-        ops::matmul(g.w_xh.as_slice_mut().expect("standard layout"), cache.input_of(config, l, n), &d_z, width_in, rows, h, true, false, false);
-        ops::bias_grad(&d_z, g.b_h.as_slice_mut().expect("standard layout"));
+        // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dR: the first T·n rows of the stored states.
+        ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_r, h, rows, h, true, false, false);
+        ops::matmul(g.w_xh.as_slice_mut().expect("standard layout"), cache.input_of(config, l, n), d_p, width_in, rows, h, true, false, false);
+        ops::bias_grad(d_z, g.b_h.as_slice_mut().expect("standard layout"));
         let mut d_x = vec![F::zero(); rows * width_in];
-        ops::matmul(&mut d_x, &d_z, layer.w_xh.as_slice().expect("standard layout"), rows, h, width_in, false, true, false);
+        ops::matmul(&mut d_x, d_p, layer.w_xh.as_slice().expect("standard layout"), rows, h, width_in, false, true, false);
         if let Some(m) = cache.masks.get(l) {
             ops::dropout_apply(&mut d_x, m);
         }

@@ -3,6 +3,7 @@
 
 pub mod bptt;
 pub mod machine;
+pub mod mi;
 pub mod ops;
 pub mod recurrence;
 mod scalar;

@@ -66,7 +66,7 @@ mod tests {
     use crate::trainer::Optimizer;
 
     fn config(h: usize) -> ModelConfig {
-        ModelConfig { vocab: 65, embed: 64, hidden: vec![h], activation: Activation::Tanh, tied: false }
+        ModelConfig { vocab: 65, embed: 64, hidden: vec![h], activation: Activation::Tanh, tied: false, cell: Default::default() }
     }
 
     fn adam() -> UpdateConfig {
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn dropout_plans_a_masked_copy_per_upper_layer_input_and_of_the_top_outputs() {
-        let cfg = ModelConfig { vocab: 65, embed: 8, hidden: vec![24, 17, 9], activation: Activation::Tanh, tied: false };
+        let cfg = ModelConfig { vocab: 65, embed: 8, hidden: vec![24, 17, 9], activation: Activation::Tanh, tied: false, cell: Default::default() };
         let (n, t) = (3, 5);
         let hidden = |update: &UpdateConfig| plan(&cfg, n, t, Some(update)).into_iter().find(|b| b.label == "hidden").unwrap().elements;
         let plain = hidden(&adam());

@@ -58,6 +58,9 @@ impl GpuModel {
     /// room for the dropout copies when `update` drops.
     pub(super) fn build(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, n: usize, t: usize, update: Option<&UpdateConfig>) -> Result<Self> {
         config.validate()?;
+        if config.cell != crate::model::Cell::Elman {
+            return Err(ElmanError::Gpu("the mi cell has no GPU kernels yet; use --device cpu".into()));
+        }
         if n == 0 || t == 0 {
             return Err(ElmanError::Config(format!("the GPU model needs a batch of n ≥ 1 rows and T ≥ 1 steps, got n={n}, T={t}")));
         }

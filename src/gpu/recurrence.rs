@@ -245,7 +245,7 @@ mod tests {
     use super::*;
 
     fn config(hidden: Vec<usize>) -> ModelConfig {
-        ModelConfig { vocab: 11, embed: 6, hidden, activation: Activation::Tanh, tied: false }
+        ModelConfig { vocab: 11, embed: 6, hidden, activation: Activation::Tanh, tied: false, cell: Default::default() }
     }
 
     #[test]

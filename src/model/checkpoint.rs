@@ -187,7 +187,7 @@ mod tests {
     use crate::model::{init::init_params, Activation};
 
     fn sample() -> Checkpoint {
-        let config = ModelConfig { vocab: 3, embed: 2, hidden: vec![4, 3], activation: Activation::Relu, tied: false };
+        let config = ModelConfig { vocab: 3, embed: 2, hidden: vec![4, 3], activation: Activation::Relu, tied: false, cell: Default::default() };
         let params: Params<f32> = init_params(&config, 1);
         let optimizer = Some(OptimizerState { updates: 7, first: init_params(&config, 2), second: init_params(&config, 3) });
         let vocab = Some(Vocab::from_symbols(TokenizerKind::Char, vec!["a".into(), "b".into(), "c".into()]));

@@ -18,6 +18,27 @@ impl Choice for Activation {
         &[(Activation::Tanh, "tanh", "φ(z) = tanh z, φ'(z) = 1 − φ(z)²"), (Activation::Relu, "relu", "φ(z) = max(0, z), φ'(z) = [φ(z) > 0]")];
 }
 
+/// The recurrent cell: how X_t W_xh and H_{t−1} W_hh are combined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// H_t = φ(X_t W_xh + H_{t−1} W_hh + b): the seed's Elman cell.
+    #[default]
+    Elman,
+    /// Multiplicative integration (Wu et al. 2016): H_t = φ(α ⊙ P_t ⊙ R_t + β_h ⊙ R_t +
+    /// β_x ⊙ P_t + b) with P_t = X_t W_xh, R_t = H_{t−1} W_hh and per-layer α, β_h, β_x ∈ R^h
+    /// (α = 0, β_h = β_x = 1 is the Elman cell).
+    Mi,
+}
+
+impl Choice for Cell {
+    const WHAT: &'static str = "cell";
+    const TABLE: &'static [(Self, &'static str, &'static str)] = &[
+        (Cell::Elman, "elman", "H_t = φ(X_t W_xh + H_{t−1} W_hh + b)"),
+        (Cell::Mi, "mi", "multiplicative integration: φ(α⊙P⊙R + β_h⊙R + β_x⊙P + b), P = X W_xh, R = H W_hh (CPU only)"),
+    ];
+}
+
 /// Everything that fixes the parameter shapes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -32,6 +53,9 @@ pub struct ModelConfig {
     /// the embedding transposed, W_q = Eᵀ, which needs d = h_{L-1}.
     #[serde(default)]
     pub tied: bool,
+    /// The recurrent cell (files without it are Elman).
+    #[serde(default)]
+    pub cell: Cell,
 }
 
 impl ModelConfig {
@@ -90,6 +114,11 @@ impl ModelConfig {
             out.push((format!("layers.{l}.w_xh"), vec![self.layer_input(l), h]));
             out.push((format!("layers.{l}.w_hh"), vec![h, h]));
             out.push((format!("layers.{l}.b_h"), vec![h]));
+            if self.cell == Cell::Mi {
+                out.push((format!("layers.{l}.alpha"), vec![h]));
+                out.push((format!("layers.{l}.beta_h"), vec![h]));
+                out.push((format!("layers.{l}.beta_x"), vec![h]));
+            }
         }
         out.push(("output.w".to_string(), vec![self.top_hidden(), self.vocab]));
         out.push(("output.b".to_string(), vec![self.vocab]));
@@ -117,7 +146,7 @@ mod tests {
 
     #[test]
     fn shapes_follow_design_names() {
-        let c = ModelConfig { vocab: 7, embed: 3, hidden: vec![5, 4], activation: Activation::Tanh, tied: false };
+        let c = ModelConfig { vocab: 7, embed: 3, hidden: vec![5, 4], activation: Activation::Tanh, tied: false, cell: Default::default() };
         let names: Vec<_> = c.tensor_shapes().into_iter().map(|(n, s)| format!("{n}{s:?}")).collect();
         assert_eq!(
             names,
@@ -139,7 +168,7 @@ mod tests {
     #[test]
     fn design_cost_model_example() {
         // DESIGN.md: V=65, d=64, h=512, L=1: 4.0 GFLOP for 2,048 tokens.
-        let c = ModelConfig { vocab: 65, embed: 64, hidden: vec![512], activation: Activation::Tanh, tied: false };
+        let c = ModelConfig { vocab: 65, embed: 64, hidden: vec![512], activation: Activation::Tanh, tied: false, cell: Default::default() };
         let gflop = c.flops_per_token() * 2048.0 / 1e9;
         assert!((gflop - 4.0).abs() < 0.05, "{gflop}");
     }

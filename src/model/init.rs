@@ -26,6 +26,12 @@ pub fn init_params<F: Real>(config: &ModelConfig, seed: u64) -> Params<F> {
         for x in layer.w_xh.iter_mut().chain(layer.w_hh.iter_mut()).chain(layer.b_h.iter_mut()) {
             *x = F::from_f64(rng.uniform(-a, a));
         }
+        // The multiplicative cell's gates start as Wu et al. suggest: α = 1, β_h = β_x = 0.5.
+        if let Some(g) = &mut layer.mi {
+            g.alpha.fill(F::from_f64(1.0));
+            g.beta_h.fill(F::from_f64(0.5));
+            g.beta_x.fill(F::from_f64(0.5));
+        }
     }
     let a = 1.0 / (config.top_hidden() as f64).sqrt();
     for x in p.out_w.iter_mut().chain(p.out_b.iter_mut()) {

@@ -8,6 +8,6 @@ pub mod init;
 pub mod params;
 pub mod real;
 
-pub use config::{Activation, ModelConfig};
-pub use params::{LayerParams, OptimizerState, Params};
+pub use config::{Activation, Cell, ModelConfig};
+pub use params::{LayerParams, MiGates, OptimizerState, Params};
 pub use real::Real;

@@ -4,16 +4,27 @@
 //! Shapes: embedding [V, d]; layer l: w_xh [in_l, h_l], w_hh [h_l, h_l], b_h [h_l];
 //! output.w [h_{L-1}, V], output.b [V].
 
-use super::config::ModelConfig;
+use super::config::{Cell, ModelConfig};
 use super::real::Real;
 use ndarray::{Array1, Array2};
 
-/// One stacked Elman layer: H_t = φ(X_t W_xh + H_{t-1} W_hh + b_h).
+/// One stacked layer: H_t = φ(X_t W_xh + H_{t-1} W_hh + b_h), or with the multiplicative
+/// cell's gates (`mi`) φ(α ⊙ P ⊙ R + β_h ⊙ R + β_x ⊙ P + b_h).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerParams<F> {
     pub w_xh: Array2<F>,
     pub w_hh: Array2<F>,
     pub b_h: Array1<F>,
+    /// α, β_h, β_x [h] of the multiplicative cell (`None` for the Elman cell).
+    pub mi: Option<MiGates<F>>,
+}
+
+/// The multiplicative cell's per-unit gates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MiGates<F> {
+    pub alpha: Array1<F>,
+    pub beta_h: Array1<F>,
+    pub beta_x: Array1<F>,
 }
 
 /// All trainable tensors; also used for gradients and optimizer moments (same shapes).
@@ -35,6 +46,11 @@ impl<F: Real> Params<F> {
                     w_xh: Array2::from_elem((i, h), F::zero()),
                     w_hh: Array2::from_elem((h, h), F::zero()),
                     b_h: Array1::from_elem(h, F::zero()),
+                    mi: (config.cell == Cell::Mi).then(|| MiGates {
+                        alpha: Array1::from_elem(h, F::zero()),
+                        beta_h: Array1::from_elem(h, F::zero()),
+                        beta_x: Array1::from_elem(h, F::zero()),
+                    }),
                 }
             })
             .collect();
@@ -64,6 +80,11 @@ impl<F: Real> Params<F> {
             out.push(l.w_xh.as_slice().expect("params are standard layout"));
             out.push(l.w_hh.as_slice().expect("params are standard layout"));
             out.push(l.b_h.as_slice().expect("params are standard layout"));
+            if let Some(g) = &l.mi {
+                for t in [&g.alpha, &g.beta_h, &g.beta_x] {
+                    out.push(t.as_slice().expect("params are standard layout"));
+                }
+            }
         }
         out.push(self.out_w.as_slice().expect("params are standard layout"));
         out.push(self.out_b.as_slice().expect("params are standard layout"));
@@ -77,6 +98,11 @@ impl<F: Real> Params<F> {
             out.push(l.w_xh.as_slice_mut().expect("params are standard layout"));
             out.push(l.w_hh.as_slice_mut().expect("params are standard layout"));
             out.push(l.b_h.as_slice_mut().expect("params are standard layout"));
+            if let Some(g) = &mut l.mi {
+                for t in [&mut g.alpha, &mut g.beta_h, &mut g.beta_x] {
+                    out.push(t.as_slice_mut().expect("params are standard layout"));
+                }
+            }
         }
         out.push(self.out_w.as_slice_mut().expect("params are standard layout"));
         out.push(self.out_b.as_slice_mut().expect("params are standard layout"));
@@ -118,7 +144,12 @@ impl<F: Real> Params<F> {
             layers: self
                 .layers
                 .iter()
-                .map(|l| LayerParams { w_xh: c(&l.w_xh), w_hh: c(&l.w_hh), b_h: c1(&l.b_h) })
+                .map(|l| LayerParams {
+                    w_xh: c(&l.w_xh),
+                    w_hh: c(&l.w_hh),
+                    b_h: c1(&l.b_h),
+                    mi: l.mi.as_ref().map(|g| MiGates { alpha: c1(&g.alpha), beta_h: c1(&g.beta_h), beta_x: c1(&g.beta_x) }),
+                })
                 .collect(),
             out_w: c(&self.out_w),
             out_b: c1(&self.out_b),
