@@ -48,7 +48,8 @@ pub struct GradFlow {
 /// Measures the gradient flow of `batch` from state `h0` (no dropout), at `step`.
 pub fn measure(config: &ModelConfig, params: &Params<f32>, h0: &[Vec<f32>], batch: &Batch, clip: Option<f32>, step: u64) -> GradFlow {
     let mut grads = Params::<f32>::zeros(config);
-    let (loss, _, flow) = loss_gradients_and_flow(config, params, h0, &batch.inputs, &batch.targets, batch.n, None, &mut grads);
+    let mut flow = Vec::new();
+    let (loss, _) = loss_gradients_and_flow(config, params, h0, &batch.inputs, &batch.targets, batch.n, None, &mut grads, Some(&mut flow));
     let (norm, _) = grad_norm(&grads.tensors(), clip);
     let layers = flow
         .into_iter()

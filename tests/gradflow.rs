@@ -53,7 +53,8 @@ fn check_against_finite_differences(hidden: Vec<usize>, activation: Activation, 
     let targets: Vec<u32> = (0..n * steps).map(|_| rng.below(7) as u32).collect();
     let h0: Vec<Vec<f64>> = config.hidden.iter().map(|&h| (0..n * h).map(|_| rng.uniform(-0.5, 0.5)).collect()).collect();
     let mut grads = Params::<f64>::zeros(&config);
-    let (_, cache, flow) = loss_gradients_and_flow(&config, &params, &h0, &inputs, &targets, n, None, &mut grads);
+    let mut flow = Vec::new();
+    let (_, cache) = loss_gradients_and_flow(&config, &params, &h0, &inputs, &targets, n, None, &mut grads, Some(&mut flow));
     let top = config.layers() - 1;
     let h = config.top_hidden();
     assert_eq!(flow.len(), config.layers());

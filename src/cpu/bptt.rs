@@ -167,29 +167,13 @@ pub fn loss_and_gradients<F: Scalar>(
     dropout: Option<&DropoutKey>,
     grads: &mut Params<F>,
 ) -> (f64, ForwardCache<F>) {
-    backprop(config, params, h0, inputs, targets, n, dropout, grads, None)
+    loss_gradients_and_flow(config, params, h0, inputs, targets, n, dropout, grads, None)
 }
 
-/// [`loss_and_gradients`], also returning the gradient flow: ‖∂L/∂H_t^(l)‖ (Frobenius over
-/// the batch) for every layer l and step t, `[layer][t]`.
+/// [`loss_and_gradients`], also writing the gradient flow into `flow` when given:
+/// ‖∂L/∂H_t^(l)‖ (Frobenius over the batch) for every layer l and step t, `[layer][t]`.
 #[allow(clippy::too_many_arguments)]
 pub fn loss_gradients_and_flow<F: Scalar>(
-    config: &ModelConfig,
-    params: &Params<F>,
-    h0: &[Vec<F>],
-    inputs: &[u32],
-    targets: &[u32],
-    n: usize,
-    dropout: Option<&DropoutKey>,
-    grads: &mut Params<F>,
-) -> (f64, ForwardCache<F>, Vec<Vec<f64>>) {
-    let mut flow = vec![Vec::new(); config.layers()];
-    let (loss, cache) = backprop(config, params, h0, inputs, targets, n, dropout, grads, Some(&mut flow));
-    (loss, cache, flow)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn backprop<F: Scalar>(
     config: &ModelConfig,
     params: &Params<F>,
     h0: &[Vec<F>],
@@ -252,6 +236,7 @@ fn backprop<F: Scalar>(
         let d_p = d_p.as_deref().unwrap_or(&d_r);
         let d_z = d_z.as_deref().unwrap_or(&d_r);
         if let Some(flow) = flow.as_deref_mut() {
+            flow.resize(layers, Vec::new());
             flow[l] = squares.iter().map(|s| s.sqrt()).collect();
         }
         // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dR: the first T·n rows of the stored states.
