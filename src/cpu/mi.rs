@@ -1,6 +1,6 @@
 //! The multiplicative-integration cell's recurrence (Wu et al. 2016) on the CPU: one
 //! layer's T steps forward and backward, the products done as GEMMs and the gates element
-//! by element. Serial over time like the Elman cell's kernels; not threaded yet.
+//! by element, on the pool's threads like the Elman cell's loops.
 //!
 //! Forward, with P = X W_xh (all steps) and R_t = H_{t−1} W_hh:
 //!
@@ -20,8 +20,10 @@
 //! With α = 0, β_h = β_x = 1 every line is the Elman cell's.
 
 use super::ops::{activate, activation_derivative, matmul};
+use super::recurrence::{run_steps, split_for, Shared};
 use super::Scalar;
 use crate::model::{Activation, MiGates};
+use faer::{Accum, MatRef, Par};
 
 /// What the backward pass needs from the forward: P and R for every step, [T·n, h] each.
 pub struct MiCache<F> {
@@ -30,7 +32,8 @@ pub struct MiCache<F> {
 }
 
 /// Runs the layer over `x` [T·n, in] from `hs`'s first slot (H_{−1}), filling `hs`'s
-/// slots 1..=T with H_0 … H_{T−1}.
+/// slots 1..=T with H_0 … H_{T−1}; the steps on the pool's threads as the Elman cell's
+/// ([`super::recurrence`]: row blocks, or column blocks behind a barrier).
 #[allow(clippy::too_many_arguments)]
 pub fn forward<F: Scalar>(act: Activation, n: usize, h: usize, x: &[F], width_in: usize, w_xh: &[F], w_hh: &[F], b: &[F], gates: &MiGates<F>, hs: &mut [F]) -> MiCache<F> {
     let rows = x.len() / width_in;
@@ -39,17 +42,25 @@ pub fn forward<F: Scalar>(act: Activation, n: usize, h: usize, x: &[F], width_in
     matmul(&mut p, x, w_xh, rows, width_in, h, false, false, false);
     let mut r = vec![F::zero(); rows * h];
     let (alpha, beta_h, beta_x) = (gates.alpha.as_slice().expect("standard layout"), gates.beta_h.as_slice().expect("standard layout"), gates.beta_x.as_slice().expect("standard layout"));
-    for t in 0..steps {
-        let block = t * n * h..(t + 1) * n * h;
-        let (before, after) = hs.split_at_mut((t + 1) * n * h);
-        matmul(&mut r[block.clone()], &before[t * n * h..], w_hh, n, h, h, false, false, false);
-        let out = &mut after[..n * h];
-        for (e, o) in out.iter_mut().enumerate() {
-            let (j, at) = (e % h, block.start + e);
-            let z = alpha[j] * p[at] * r[at] + beta_h[j] * r[at] + beta_x[j] * p[at] + b[j];
-            *o = activate(act, z);
+    let (states, recurrent) = (Shared::new(hs), Shared::new(&mut r));
+    let w = MatRef::from_row_major_slice(w_hh, h, h);
+    let p_ref = &p;
+    run_steps(n, h, split_for(n, h), 0, 0..steps, |rows, cols, t, _| {
+        // SAFETY: in step t a thread reads rows `rows` of H's slot t (all of them under a
+        // column split), finished before the last barrier or by itself, and writes only its
+        // own block of R's slot t and of H's slot t + 1.
+        let (prev, out) = unsafe { (states.rows(t * n + rows.start, rows.len(), h), recurrent.block_mut(t * n + rows.start, rows.len(), h, cols)) };
+        faer::linalg::matmul::matmul(out, Accum::Replace, prev, w.subcols(cols.start, cols.len()), F::one(), Par::Seq);
+        for row in rows.clone() {
+            let at = (t * n + row) * h;
+            let r_row = unsafe { recurrent.row_mut(t * n + row, h, cols) };
+            let h_row = unsafe { states.row_mut((t + 1) * n + row, h, cols) };
+            for ((c, o), &rv) in cols.clone().zip(h_row.iter_mut()).zip(r_row.iter()) {
+                let pv = p_ref[at + c];
+                *o = activate(act, alpha[c] * pv * rv + beta_h[c] * rv + beta_x[c] * pv + b[c]);
+            }
         }
-    }
+    });
     MiCache { p, r }
 }
 
@@ -67,32 +78,46 @@ pub fn backward<F: Scalar>(
     cache: &MiCache<F>,
     gates: &MiGates<F>,
     grad_gates: &mut MiGates<F>,
-    mut squares: Option<&mut Vec<f64>>,
+    squares: Option<&mut Vec<f64>>,
 ) -> (Vec<F>, Vec<F>, Vec<F>) {
     let rows = d_h.len() / h;
     let steps = rows / n;
     let (alpha, beta_h, beta_x) = (gates.alpha.as_slice().expect("standard layout"), gates.beta_h.as_slice().expect("standard layout"), gates.beta_x.as_slice().expect("standard layout"));
     let (mut d_r, mut d_p, mut d_z) = (vec![F::zero(); rows * h], vec![F::zero(); rows * h], vec![F::zero(); rows * h]);
-    let mut g = vec![F::zero(); n * h];
-    if let Some(s) = squares.as_deref_mut() {
-        *s = vec![0.0; steps];
-    }
-    for t in (0..steps).rev() {
-        let block = t * n * h..(t + 1) * n * h;
-        g.copy_from_slice(&d_h[block.clone()]);
+    let (shared_r, shared_p, shared_z) = (Shared::new(&mut d_r), Shared::new(&mut d_p), Shared::new(&mut d_z));
+    let w_t = MatRef::from_row_major_slice(w_hh, h, h).transpose();
+    let record = squares.is_some();
+    let sums = run_steps(n, h, split_for(n, h), if record { steps } else { 0 }, (0..steps).rev(), |rows, cols, t, sums| {
+        // SAFETY: in step t a thread reads rows `rows` of dR's slot t + 1 (all of them under a
+        // column split), finished before the last barrier or by itself, and writes only its
+        // own block of slot t of dZ (used as G first), dR and dP.
+        for row in rows.clone() {
+            let at = (t * n + row) * h;
+            unsafe { shared_z.row_mut(t * n + row, h, cols) }.copy_from_slice(&d_h[at + cols.start..at + cols.end]);
+        }
         if t + 1 < steps {
-            matmul(&mut g, &d_r[(t + 1) * n * h..(t + 2) * n * h], w_hh, n, h, h, false, true, true);
+            let (next, out) = unsafe { (shared_r.rows((t + 1) * n + rows.start, rows.len(), h), shared_z.block_mut(t * n + rows.start, rows.len(), h, cols)) };
+            faer::linalg::matmul::matmul(out, Accum::Add, next, w_t.subcols(cols.start, cols.len()), F::one(), Par::Seq);
         }
-        if let Some(s) = squares.as_deref_mut() {
-            s[t] = g.iter().map(|v| v.to_f64() * v.to_f64()).sum();
+        for row in rows.clone() {
+            let at = (t * n + row) * h;
+            let g_row = unsafe { shared_z.row_mut(t * n + row, h, cols) };
+            if let Some(sum) = sums.get_mut(t) {
+                *sum += g_row.iter().map(|g| g.to_f64() * g.to_f64()).sum::<f64>();
+            }
+            let r_row = unsafe { shared_r.row_mut(t * n + row, h, cols) };
+            let p_row = unsafe { shared_p.row_mut(t * n + row, h, cols) };
+            for (k, c) in cols.clone().enumerate() {
+                let e = at + c;
+                let dz = g_row[k] * activation_derivative(act, hs[n * h + e]);
+                g_row[k] = dz;
+                r_row[k] = dz * (alpha[c] * cache.p[e] + beta_h[c]);
+                p_row[k] = dz * (alpha[c] * cache.r[e] + beta_x[c]);
+            }
         }
-        for (e, &ge) in g.iter().enumerate() {
-            let (j, at) = (e % h, block.start + e);
-            let dz = ge * activation_derivative(act, hs[(t + 1) * n * h + e]);
-            d_z[at] = dz;
-            d_r[at] = dz * (alpha[j] * cache.p[at] + beta_h[j]);
-            d_p[at] = dz * (alpha[j] * cache.r[at] + beta_x[j]);
-        }
+    });
+    if let Some(s) = squares {
+        *s = sums;
     }
     let (ga, gh, gx) = (&mut grad_gates.alpha, &mut grad_gates.beta_h, &mut grad_gates.beta_x);
     ga.fill(F::zero());
@@ -105,4 +130,50 @@ pub fn backward<F: Scalar>(
         gx[j] += dz * p;
     }
     (d_r, d_p, d_z)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array1;
+
+    fn values(len: usize, seed: f64) -> Vec<f64> {
+        (0..len).map(|i| ((i as f64 + seed) * 0.37).sin() * 0.4).collect()
+    }
+
+    /// Forward and backward of one layer, returning everything they produce.
+    fn run(n: usize, h: usize, steps: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, MiGates<f64>) {
+        let width_in = 7;
+        let x = values(steps * n * width_in, 1.0);
+        let (w_xh, w_hh, b) = (values(width_in * h, 2.0), values(h * h, 3.0).iter().map(|v| v * 0.3).collect::<Vec<_>>(), values(h, 4.0));
+        let gates = MiGates { alpha: Array1::from(values(h, 5.0)), beta_h: Array1::from(values(h, 6.0)), beta_x: Array1::from(values(h, 7.0)) };
+        let mut hs = values((steps + 1) * n * h, 8.0);
+        let cache = forward(Activation::Tanh, n, h, &x, width_in, &w_xh, &w_hh, &b, &gates, &mut hs);
+        let d_h = values(steps * n * h, 9.0);
+        let mut grad_gates = gates.clone();
+        let mut squares = Vec::new();
+        let (d_r, d_p, d_z) = backward(Activation::Tanh, n, h, &w_hh, &hs, &d_h, &cache, &gates, &mut grad_gates, Some(&mut squares));
+        (hs, d_r, d_p, d_z, squares, grad_gates)
+    }
+
+    #[test]
+    fn threaded_steps_equal_one_thread() {
+        let serial = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        // Split by rows; by columns (too few rows); by columns, a width not in whole grains.
+        for (n, h, steps) in [(32, 128, 5), (1, 512, 4), (3, 300, 3)] {
+            let one = serial.install(|| run(n, h, steps));
+            let all = run(n, h, steps);
+            let close = |a: &[f64], b: &[f64], what: &str| {
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{what} n={n} h={h}: {x} vs {y}");
+                }
+            };
+            close(&all.0, &one.0, "H");
+            close(&all.1, &one.1, "dR");
+            close(&all.2, &one.2, "dP");
+            close(&all.3, &one.3, "dZ");
+            close(&all.4, &one.4, "‖G‖²");
+            close(all.5.alpha.as_slice().unwrap(), one.5.alpha.as_slice().unwrap(), "dα");
+        }
+    }
 }

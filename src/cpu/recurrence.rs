@@ -72,7 +72,7 @@ impl SpinBarrier {
 
 /// A buffer the loop's threads share; see the safety notes where it is read and written.
 #[derive(Clone, Copy)]
-struct Shared<F> {
+pub(super) struct Shared<F> {
     ptr: *mut F,
     len: usize,
 }
@@ -83,11 +83,16 @@ unsafe impl<F: Send> Send for Shared<F> {}
 unsafe impl<F: Send> Sync for Shared<F> {}
 
 impl<F> Shared<F> {
+    /// Shares `buffer` among one loop's threads.
+    pub(super) fn new(buffer: &mut [F]) -> Self {
+        Shared { ptr: buffer.as_mut_ptr(), len: buffer.len() }
+    }
+
     /// Rows [row, row + rows) of a row-major [·, width] buffer, read-only.
     ///
     /// # Safety
     /// No thread may write those rows until the caller is done with the view.
-    unsafe fn rows(&self, row: usize, rows: usize, width: usize) -> MatRef<'_, F> {
+    pub(super) unsafe fn rows(&self, row: usize, rows: usize, width: usize) -> MatRef<'_, F> {
         assert!((row + rows) * width <= self.len, "rows inside the buffer");
         unsafe { MatRef::from_raw_parts(self.ptr.add(row * width), rows, width, width as isize, 1) }
     }
@@ -97,7 +102,7 @@ impl<F> Shared<F> {
     /// # Safety
     /// No other thread may read or write those elements until the caller is done.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn row_mut(&self, row: usize, width: usize, cols: &Range<usize>) -> &mut [F] {
+    pub(super) unsafe fn row_mut(&self, row: usize, width: usize, cols: &Range<usize>) -> &mut [F] {
         assert!(row * width + cols.end <= self.len && cols.end <= width, "row inside the buffer");
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(row * width + cols.start), cols.len()) }
     }
@@ -107,7 +112,7 @@ impl<F> Shared<F> {
     /// # Safety
     /// No other thread may read or write those elements until the caller is done.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn block_mut(&self, row: usize, rows: usize, width: usize, cols: &Range<usize>) -> MatMut<'_, F> {
+    pub(super) unsafe fn block_mut(&self, row: usize, rows: usize, width: usize, cols: &Range<usize>) -> MatMut<'_, F> {
         assert!((row + rows) * width <= self.len && cols.end <= width, "block inside the buffer");
         unsafe { MatMut::from_raw_parts_mut(self.ptr.add(row * width + cols.start), rows, cols.len(), width as isize, 1) }
     }
@@ -115,7 +120,7 @@ impl<F> Shared<F> {
 
 /// How one loop's work is shared among the pool's threads.
 #[derive(Clone, Debug, PartialEq)]
-enum Split {
+pub(super) enum Split {
     /// One thread does everything.
     Serial,
     /// Each thread owns a block of batch rows for the whole loop: rows never depend on
@@ -129,7 +134,7 @@ enum Split {
 /// The split for [n, h] · [h, h] steps: serial when small, by rows when there are rows
 /// enough (measured as fast as the column split at h = 512 and 1024, and faster below), by
 /// columns when there are not (evaluation with n = 1).
-fn split_for(n: usize, h: usize) -> Split {
+pub(super) fn split_for(n: usize, h: usize) -> Split {
     let threads = rayon::current_num_threads();
     if threads <= 1 || n * h * h < PARALLEL_MIN_MACS {
         Split::Serial
@@ -147,7 +152,7 @@ fn split_for(n: usize, h: usize) -> Split {
 /// has nothing else to do meanwhile, so no thread waits for work that cannot start).
 /// `sums` is a per-thread array of `slots` f64 the step may add to; the threads' arrays
 /// are added in thread order, so the totals do not depend on scheduling.
-fn run_steps(
+pub(super) fn run_steps(
     n: usize,
     h: usize,
     split: Split,
