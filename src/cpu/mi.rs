@@ -19,8 +19,8 @@
 //!
 //! With α = 0, β_h = β_x = 1 every line is the Elman cell's.
 
-use super::ops::{activate, activation_derivative, matmul};
-use super::recurrence::{run_steps, split_for, Shared};
+use super::ops::matmul;
+use super::recurrence::{activate_all, run_steps, scale_by_derivative, split_for, Shared};
 use super::Scalar;
 use crate::model::{Activation, MiGates};
 use faer::{Accum, MatRef, Par};
@@ -51,14 +51,18 @@ pub fn forward<F: Scalar>(act: Activation, n: usize, h: usize, x: &[F], width_in
         // own block of R's slot t and of H's slot t + 1.
         let (prev, out) = unsafe { (states.rows(t * n + rows.start, rows.len(), h), recurrent.block_mut(t * n + rows.start, rows.len(), h, cols)) };
         faer::linalg::matmul::matmul(out, Accum::Replace, prev, w.subcols(cols.start, cols.len()), F::one(), Par::Seq);
+        let (a, bh, bx, bias) = (&alpha[cols.clone()], &beta_h[cols.clone()], &beta_x[cols.clone()], &b[cols.clone()]);
         for row in rows.clone() {
             let at = (t * n + row) * h;
             let r_row = unsafe { recurrent.row_mut(t * n + row, h, cols) };
             let h_row = unsafe { states.row_mut((t + 1) * n + row, h, cols) };
-            for ((c, o), &rv) in cols.clone().zip(h_row.iter_mut()).zip(r_row.iter()) {
-                let pv = p_ref[at + c];
-                *o = activate(act, alpha[c] * pv * rv + beta_h[c] * rv + beta_x[c] * pv + b[c]);
+            let p_row = &p_ref[at + cols.start..at + cols.end];
+            // Z into the state's slot (plain slices: the loop vectorizes), then φ in place.
+            for (k, z) in h_row.iter_mut().enumerate() {
+                let (pv, rv) = (p_row[k], r_row[k]);
+                *z = a[k] * pv * rv + bh[k] * rv + bx[k] * pv + bias[k];
             }
+            activate_all(act, h_row);
         }
     });
     MiCache { p, r }
@@ -99,20 +103,21 @@ pub fn backward<F: Scalar>(
             let (next, out) = unsafe { (shared_r.rows((t + 1) * n + rows.start, rows.len(), h), shared_z.block_mut(t * n + rows.start, rows.len(), h, cols)) };
             faer::linalg::matmul::matmul(out, Accum::Add, next, w_t.subcols(cols.start, cols.len()), F::one(), Par::Seq);
         }
+        let (a, bh, bx) = (&alpha[cols.clone()], &beta_h[cols.clone()], &beta_x[cols.clone()]);
         for row in rows.clone() {
-            let at = (t * n + row) * h;
+            let at = (t * n + row) * h + cols.start;
             let g_row = unsafe { shared_z.row_mut(t * n + row, h, cols) };
             if let Some(sum) = sums.get_mut(t) {
                 *sum += g_row.iter().map(|g| g.to_f64() * g.to_f64()).sum::<f64>();
             }
+            // dZ = G ⊙ φ'(H) in place, then dR and dP from it (plain slices: vectorized).
+            scale_by_derivative(act, g_row, &hs[n * h + at..n * h + at + cols.len()]);
             let r_row = unsafe { shared_r.row_mut(t * n + row, h, cols) };
             let p_row = unsafe { shared_p.row_mut(t * n + row, h, cols) };
-            for (k, c) in cols.clone().enumerate() {
-                let e = at + c;
-                let dz = g_row[k] * activation_derivative(act, hs[n * h + e]);
-                g_row[k] = dz;
-                r_row[k] = dz * (alpha[c] * cache.p[e] + beta_h[c]);
-                p_row[k] = dz * (alpha[c] * cache.r[e] + beta_x[c]);
+            let (p_fwd, r_fwd) = (&cache.p[at..at + cols.len()], &cache.r[at..at + cols.len()]);
+            for k in 0..g_row.len() {
+                r_row[k] = g_row[k] * (a[k] * p_fwd[k] + bh[k]);
+                p_row[k] = g_row[k] * (a[k] * r_fwd[k] + bx[k]);
             }
         }
     });
@@ -141,8 +146,11 @@ mod tests {
         (0..len).map(|i| ((i as f64 + seed) * 0.37).sin() * 0.4).collect()
     }
 
+    /// H, dR, dP, dZ, ‖G_t‖² and the gates' gradients of one layer.
+    type Outputs = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, MiGates<f64>);
+
     /// Forward and backward of one layer, returning everything they produce.
-    fn run(n: usize, h: usize, steps: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, MiGates<f64>) {
+    fn run(n: usize, h: usize, steps: usize) -> Outputs {
         let width_in = 7;
         let x = values(steps * n * width_in, 1.0);
         let (w_xh, w_hh, b) = (values(width_in * h, 2.0), values(h * h, 3.0).iter().map(|v| v * 0.3).collect::<Vec<_>>(), values(h, 4.0));

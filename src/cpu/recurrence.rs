@@ -255,7 +255,7 @@ pub fn backward_steps<F: Scalar>(act: Activation, n: usize, h: usize, steps: usi
 }
 
 /// v ← φ(v) for every element (one branch for the whole run, so the loop vectorizes).
-fn activate_all<F: Scalar>(act: Activation, values: &mut [F]) {
+pub(super) fn activate_all<F: Scalar>(act: Activation, values: &mut [F]) {
     match act {
         Activation::Tanh => F::tanh_in_place(values),
         Activation::Relu => values.iter_mut().for_each(|v| *v = activate(Activation::Relu, *v)),
@@ -263,7 +263,7 @@ fn activate_all<F: Scalar>(act: Activation, values: &mut [F]) {
 }
 
 /// d ← d ⊙ φ'(y) for every element, φ' written through the outputs y.
-fn scale_by_derivative<F: Scalar>(act: Activation, d: &mut [F], y: &[F]) {
+pub(super) fn scale_by_derivative<F: Scalar>(act: Activation, d: &mut [F], y: &[F]) {
     match act {
         Activation::Tanh => d.iter_mut().zip(y).for_each(|(d, &y)| *d *= activation_derivative(Activation::Tanh, y)),
         Activation::Relu => d.iter_mut().zip(y).for_each(|(d, &y)| *d *= activation_derivative(Activation::Relu, y)),
