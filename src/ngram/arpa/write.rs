@@ -1,6 +1,7 @@
 //! Writing a model as ARPA text. Lines are formatted in parallel, a batch of chunks at a
-//! time (bounded memory), and written in order; floats are the shortest text that reads
-//! back to the same `f32`, so export → import is exact.
+//! time (bounded memory), each batch while the one before is being written, in order;
+//! floats are the shortest text that reads back to the same `f32`, so export → import is
+//! exact.
 
 use crate::choice::Choice;
 use super::{escape_char_token, HEADER_PREFIX, LOG10_ZERO};
@@ -13,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 
 const CHUNK: usize = 16_384;
-const CHUNKS_PER_BATCH: usize = 8;
+const CHUNKS_PER_BATCH: usize = 4;
 
 /// Writes `model` to `path` (through a temp file and a rename, so a failed write never
 /// leaves a truncated model behind).
@@ -27,7 +28,7 @@ pub fn write_arpa_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
 }
 
 /// Writes `model` as ARPA text.
-pub fn write_arpa(model: &NgramModel<f32>, out: &mut impl Write) -> Result<()> {
+pub fn write_arpa(model: &NgramModel<f32>, out: &mut (impl Write + Send)) -> Result<()> {
     let io_err = |source| ElmanError::Write { path: "<ARPA output>".into(), source };
     let words: Vec<String> = match model.info.tokenizer {
         Tokenizer::Word => model.vocab.words().to_vec(),
@@ -48,12 +49,19 @@ pub fn write_arpa(model: &NgramModel<f32>, out: &mut impl Write) -> Result<()> {
         out.write_all(format!("\n\\{n}-grams:\n").as_bytes()).map_err(io_err)?;
         let len = model.levels[n - 1].len();
         let chunks: Vec<usize> = (0..len).step_by(CHUNK).collect();
+        // Each batch is formatted while the one before is being written.
+        let mut pending: Vec<Vec<u8>> = Vec::new();
         for batch in chunks.chunks(CHUNKS_PER_BATCH) {
-            let texts: Vec<Vec<u8>> =
-                batch.par_iter().map(|&start| format_lines(model, &words, n, start..(start + CHUNK).min(len))).collect();
-            for text in texts {
-                out.write_all(&text).map_err(io_err)?;
-            }
+            let previous = std::mem::take(&mut pending);
+            let (texts, written) = rayon::join(
+                || batch.par_iter().map(|&start| format_lines(model, &words, n, start..(start + CHUNK).min(len))).collect::<Vec<Vec<u8>>>(),
+                || previous.iter().try_for_each(|text| out.write_all(text)),
+            );
+            written.map_err(io_err)?;
+            pending = texts;
+        }
+        for text in pending {
+            out.write_all(&text).map_err(io_err)?;
         }
     }
     out.write_all(b"\n\\end\\\n").map_err(io_err)
