@@ -59,12 +59,10 @@ pub fn measure(config: &ModelConfig, params: &Params<f32>, h0: &[Vec<f32>], batc
     GradFlow { step, loss, layers, grad_norm: norm, clip_factor: clip_factor(norm, clip) }
 }
 
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 420.0;
-const LEFT: f64 = 64.0;
+use crate::plot::{escape, HEIGHT, MARGIN_BOTTOM as BOTTOM, MARGIN_LEFT as LEFT, MARGIN_TOP as TOP, WIDTH};
+
+/// The right margin, wide enough for the legend.
 const RIGHT: f64 = 110.0;
-const TOP: f64 = 36.0;
-const BOTTOM: f64 = 48.0;
 /// One hue per layer; records fade from light (early) to full (latest).
 const LAYER_COLOURS: [(u8, u8, u8); 6] = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207)];
 
@@ -130,8 +128,4 @@ pub fn gradflow_svg(title: &str, records: &[GradFlow]) -> String {
     }
     svg.push_str("</svg>\n");
     svg
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

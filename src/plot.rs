@@ -2,12 +2,14 @@
 
 use std::fmt::Write;
 
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 420.0;
-const MARGIN_LEFT: f64 = 64.0;
+/// The canvas every elman plot draws on, and its margins (the gradient-flow plot widens
+/// the right one for its legend).
+pub const WIDTH: f64 = 720.0;
+pub const HEIGHT: f64 = 420.0;
+pub const MARGIN_LEFT: f64 = 64.0;
 const MARGIN_RIGHT: f64 = 20.0;
-const MARGIN_TOP: f64 = 36.0;
-const MARGIN_BOTTOM: f64 = 48.0;
+pub const MARGIN_TOP: f64 = 36.0;
+pub const MARGIN_BOTTOM: f64 = 48.0;
 
 /// An SVG document plotting `train` and `valid` (step, nats/token) series.
 pub fn loss_svg(title: &str, train: &[(u64, f64)], valid: &[(u64, f64)]) -> String {
@@ -78,7 +80,8 @@ pub fn loss_svg(title: &str, train: &[(u64, f64)], valid: &[(u64, f64)]) -> Stri
     svg
 }
 
-fn escape(s: &str) -> String {
+/// Text made safe inside SVG markup.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 

@@ -98,6 +98,8 @@ pub fn run(
         settings.data.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in manual".into())
     );
     let mut run_log = RunLog::open(out, &title, start.step)?;
+    // The gradient-flow records so far (a resumed run continues its file), read once.
+    let mut flow_records = if settings.grad_flow > 0 { read_gradient_flow(out) } else { Vec::new() };
     let elapsed_before = run_log.elapsed_s();
 
     let best_path = best_checkpoint_path(out);
@@ -122,7 +124,9 @@ pub fn run(
         }
         let lr = schedule.lr_at(settings.lr, progress.step, total, &progress.validation);
         if settings.grad_flow > 0 && (progress.step + 1).is_multiple_of(settings.grad_flow) {
-            record_gradient_flow(trainer, settings, corpus.vocab.len(), &batch, progress.step + 1, out, &title)?;
+            let flow = record_gradient_flow(trainer, settings, corpus.vocab.len(), &batch, progress.step + 1, out)?;
+            flow_records.push(flow);
+            write_atomic(&out.join("gradflow.svg"), crate::gradflow::gradflow_svg(&title, &flow_records).as_bytes())?;
         }
         trainer.step(&batch, lr)?;
         progress.step += 1;
@@ -218,19 +222,22 @@ pub fn run(
     Ok(Outcome { progress, last_train_loss: last_train, last_valid_loss: last_valid, checkpoint: ckpt_path, interrupted })
 }
 
+/// The records of `out`/gradflow.jsonl (none when it does not exist yet).
+fn read_gradient_flow(out: &Path) -> Vec<crate::gradflow::GradFlow> {
+    let text = std::fs::read_to_string(out.join("gradflow.jsonl")).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
 /// Measures the gradient flow of the chunk step `step` is about to train on (from the
-/// trainer's parameters and carried state, read back on a GPU), appends it to
-/// gradflow.jsonl and redraws gradflow.svg from every record so far.
-fn record_gradient_flow(trainer: &mut dyn Trainer, settings: &TrainSettings, vocab: usize, batch: &crate::data::batcher::Batch, step: u64, out: &Path, title: &str) -> Result<()> {
+/// trainer's parameters and carried state, read back on a GPU) and appends it to
+/// gradflow.jsonl.
+fn record_gradient_flow(trainer: &mut dyn Trainer, settings: &TrainSettings, vocab: usize, batch: &crate::data::batcher::Batch, step: u64, out: &Path) -> Result<crate::gradflow::GradFlow> {
     let config = settings.model_config(vocab);
     let params = trainer.params()?;
     let hidden = trainer.hidden()?;
     let flow = crate::gradflow::measure(&config, &params, &hidden, batch, settings.update_config().clip, step);
-    let jsonl = out.join("gradflow.jsonl");
-    crate::atomic_file::append_line(&jsonl, &serde_json::to_string(&flow).expect("a gradient flow serializes"))?;
-    let text = std::fs::read_to_string(&jsonl).map_err(|source| ElmanError::Io { path: jsonl.clone(), source })?;
-    let records: Vec<crate::gradflow::GradFlow> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    write_atomic(&out.join("gradflow.svg"), crate::gradflow::gradflow_svg(title, &records).as_bytes())
+    crate::atomic_file::append_line(&out.join("gradflow.jsonl"), &serde_json::to_string(&flow).expect("a gradient flow serializes"))?;
+    Ok(flow)
 }
 
 fn mean(xs: impl Iterator<Item = f32>) -> f32 {
