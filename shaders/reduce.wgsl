@@ -6,16 +6,20 @@
 //   grad_norm_finish:   ‖g‖ = √(Σ_w src[w]); c = min(1, θ/‖g‖) (1 when θ ≤ 0);   (pass 2)
 //                       dst[0] = c (read by the optimizer); stats[slot] = (·, ‖g‖, [c < 1], ·)
 //   loss_sum:           stats[slot·stride + field] = scale · Σ_r src[r]         (mean loss)
+//   sum_squares:        dst[dst_off + b] = Σ_{k<count} src[src_off + b·count + k]²  for each
+//                       of the `field` blocks b, one workgroup each (the gradient flow's
+//                       ‖∂L/∂H_t‖² per step, ‖dW_hh‖², ‖g‖²)
 // Everything stays on the GPU; `slot` comes from the per-step uniform so many steps'
 // stats accumulate before the host reads them back.
 //
 // | binding | name  | access     | norm_partial   | norm_finish     | loss_sum     |
 // |---------|-------|------------|----------------|-----------------|--------------|
-// | 0       | src   | read       | grads [count]  | partials        | row_loss     |
-// | 1       | dst   | read_write | partials       | clip [4]        | —            |
-// | 2       | stats | read_write | —              | stats [slots,4] | stats        |
-// | 3       | p     | uniform    | Params         | Params          | Params       |
-// | 4       | step  | uniform    | —              | StepParams      | StepParams   |
+// | 0       | src   | read       | grads [count]  | partials        | row_loss     | any          |
+// | 1       | dst   | read_write | partials       | clip [4]        | —            | block sums   |
+// | 2       | stats | read_write | —              | stats [slots,4] | stats        | —            |
+// | 3       | p     | uniform    | Params         | Params          | Params       | Params       |
+// | 4       | step  | uniform    | —              | StepParams      | StepParams   | —            |
+// (the last column is sum_squares)
 
 const WG: u32 = 256u;
 const NUM_PARTIALS: u32 = 256u;
@@ -26,9 +30,9 @@ struct Params {
     field: u32,
     clip: f32,
     scale: f32,
+    src_off: u32,
+    dst_off: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -97,5 +101,23 @@ fn loss_sum(@builtin(local_invocation_index) li: u32) {
     let total = workgroup_sum(s, li);
     if li == 0u {
         stats[step.slot * p.stride + p.field] = total * p.scale;
+    }
+}
+
+// `field` workgroups (a 1-D grid spilling into y); block b = the workgroup's flat index.
+@compute @workgroup_size(256, 1, 1)
+fn sum_squares(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let b = wid.x + wid.y * nwg.x;
+    var s = 0.0;
+    if b < p.field {
+        let base = p.src_off + b * p.count;
+        for (var e = li; e < p.count; e += WG) {
+            let g = src[base + e];
+            s = fma(g, g, s);
+        }
+    }
+    let total = workgroup_sum(s, li);
+    if li == 0u && b < p.field {
+        dst[p.dst_off + b] = total;
     }
 }

@@ -31,6 +31,16 @@
 // the slice-0 thread finishes and stores its 16 results. A lane whose widths or offsets
 // are not multiples of 4 runs the same layout on a scalar path.
 //
+// The multiplicative cell (lane flag MI; Wu et al. 2016, src/cpu/mi.rs):
+//   forward   Z_t = α ⊙ P_t ⊙ R_t + β_h ⊙ R_t + β_x ⊙ P_t + b,  H_t = φ(Z_t), with
+//             P_t = X_t·W_xh (layer 0: P^0_t from the batched GEMM, without the bias; above:
+//             the input part) and R_t = H_{t-1}·W_hh summed apart (a second reduction);
+//             P_t and R_t are stored for the backward;
+//   backward  G_t = dH_t + dR_{t+1}·W_hhᵀ (input part dP^{l+1}_t·W_xh^{l+1}ᵀ below the top),
+//             dZ_t = G_t ⊙ φ'(H_t), dR_t = dZ_t ⊙ (α ⊙ P_t + β_h), dP_t = dZ_t ⊙ (α ⊙ R_t + β_x).
+// With α = 0, β_h = β_x = 1 every line is the Elman cell's. RECORD (backward, either cell)
+// also stores G_t, whose per-step norms are the gradient flow (src/gradflow.rs).
+//
 // Guards: a thread's rows past n load row n − 1 again (clamped) and are never stored; a
 // thread stores only rows < n and columns < h; every thread reaches the barriers; every
 // offset comes from the host's layout of the buffers.
@@ -38,9 +48,9 @@
 // | binding | name  | access     | forward                          | backward                      |
 // |---------|-------|------------|----------------------------------|-------------------------------|
 // | 0       | x_in  | read       | P^0 [T·n, h_0]                   | dH^L [T·n, h_L]               |
-// | 1       | y_out | read_write | all H^l and masked copies        | all dZ^l                      |
-// | 2       | w     | read       | parameters (W_xh, W_hh, b)       | transposed W_hhᵀ, W_xhᵀ       |
-// | 3       | aux   | read       | (unused)                         | all H^l                       |
+// | 1       | y_out | read_write | all H^l, masked copies, P^l, R^l | all dZ^l (dR^l, dP^l, G^l)     |
+// | 2       | w     | read       | parameters (W_xh, W_hh, b, α, β) | W_hhᵀ, W_xhᵀ, a copy of α, β  |
+// | 3       | aux   | read       | (unused)                         | all H^l (and mi's P^l, R^l)   |
 // | 4       | p     | uniform    | Params                           | Params                        |
 // | 5       | step  | uniform    | StepParams (update k, dropout)   | StepParams                    |
 
@@ -53,6 +63,8 @@ const HAS_RECURRENT: u32 = 1u; // the K2 part (always forward; backward: t < T �
 const VEC4: u32 = 2u;          // every width and offset of the lane is a multiple of 4
 const DROP: u32 = 4u;          // forward: write the masked copy; backward: mask dH
 const X_TERM: u32 = 8u;        // add x_in (P^0 forward, dH^L backward); else the bias (forward)
+const MI: u32 = 16u;           // the multiplicative cell
+const RECORD: u32 = 32u;       // backward: store G_t at flow_off
 
 struct Lane {
     h: u32,
@@ -71,6 +83,14 @@ struct Lane {
     aux_off: u32,     // row 0 of H^l_t in aux (backward)
     drop_off: u32,    // row 0 of the masked copy in y_out (forward)
     site: u32,        // dropout site of the mask
+    gate_off: u32,    // MI: α in w; β_h, β_x at +gate_stride, +2·gate_stride
+    gate_stride: u32,
+    p_off: u32,       // MI: row 0 of P_t, R_t (forward: in y_out; backward: in aux)
+    r_off: u32,
+    dp_off: u32,      // MI, backward: row 0 of dP_t, dR_t in y_out
+    dr_off: u32,
+    flow_off: u32,    // RECORD: row 0 of G_t in y_out
+    _pad0: u32,
 }
 
 struct Params {
@@ -267,26 +287,53 @@ fn lane_of(g: u32) -> u32 {
     return found;
 }
 
-// Finishes result row i (columns j..j+3) of lane `ln` from its summed product.
-fn finish_row(ln: Lane, mask_at: u32, i: u32, j: u32, sum: vec4<f32>, back: bool) {
+// Finishes result row i (columns j..j+3) of lane `ln` from its summed product `sum`
+// (MI forward: the input part P; `rsum` is the recurrent part R).
+fn finish_row(ln: Lane, mask_at: u32, i: u32, j: u32, sum: vec4<f32>, rsum: vec4<f32>, back: bool) {
     if i >= p.rows {
         return;
     }
     let v4 = (ln.flags & VEC4) != 0u;
+    let mi = (ln.flags & MI) != 0u;
     let valid = min(4u, ln.h - j);
     let row = i * ln.h + j;
     var x = vec4<f32>(0.0);
     if (ln.flags & X_TERM) != 0u {
         x = load4(0u, ln.x_off + row, valid, v4);
-    } else if !back {
+    } else if !back && !mi {
         x = load4(2u, ln.bias_off + j, valid, v4);
     }
     if back {
-        let d = (x + sum) * activation_derivative(load4(1u, ln.aux_off + row, valid, v4));
+        let g = x + sum;
+        if (ln.flags & RECORD) != 0u {
+            store4(ln.flow_off + row, valid, g, v4);
+        }
+        let d = g * activation_derivative(load4(1u, ln.aux_off + row, valid, v4));
         store4(ln.out_off + row, valid, d, v4);
+        if mi {
+            let alpha = load4(2u, ln.gate_off + j, valid, v4);
+            let beta_h = load4(2u, ln.gate_off + ln.gate_stride + j, valid, v4);
+            let beta_x = load4(2u, ln.gate_off + 2u * ln.gate_stride + j, valid, v4);
+            let pv = load4(1u, ln.p_off + row, valid, v4);
+            let rv = load4(1u, ln.r_off + row, valid, v4);
+            store4(ln.dr_off + row, valid, d * (alpha * pv + beta_h), v4);
+            store4(ln.dp_off + row, valid, d * (alpha * rv + beta_x), v4);
+        }
         return;
     }
-    let y = activate(x + sum);
+    var z = x + sum;
+    if mi {
+        // P = the x term (layer 0) or the input part; R = the recurrent part.
+        let pv = x + sum;
+        let alpha = load4(2u, ln.gate_off + j, valid, v4);
+        let beta_h = load4(2u, ln.gate_off + ln.gate_stride + j, valid, v4);
+        let beta_x = load4(2u, ln.gate_off + 2u * ln.gate_stride + j, valid, v4);
+        let bias = load4(2u, ln.bias_off + j, valid, v4);
+        z = alpha * pv * rsum + beta_h * rsum + beta_x * pv + bias;
+        store4(ln.p_off + row, valid, pv, v4);
+        store4(ln.r_off + row, valid, rsum, v4);
+    }
+    let y = activate(z);
     store4(ln.out_off + row, valid, y, v4);
     if (ln.flags & DROP) != 0u {
         store4(ln.drop_off + row, valid, y * mask4(mask_at, (ln.t * p.rows + i) * ln.h + j), v4);
@@ -305,7 +352,11 @@ fn wave(gid: u32, li: u32, back: bool) {
     let v4 = (ln.flags & VEC4) != 0u;
     // The lane's dropout mask (used only when its DROP flag is set).
     let mask_at = mask_base(p.seed, step.update, ln.site);
-    var b = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    // The MI forward sums the recurrent part apart (R, a second reduction); every other
+    // lane adds it to the input part.
+    let split = (ln.flags & MI) != 0u && !back;
+    let zero = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var b = zero;
     if i0 < p.rows && j < ln.h {
         if ln.k1 > 0u {
             b = accumulate(b, ln.a1_off, ln.k1, ln.w1_off, ln.h, v4, i0, j, s);
@@ -318,16 +369,26 @@ fn wave(gid: u32, li: u32, back: bool) {
                 b.r3 *= mask4(mask_at, e + 3u * ln.h);
             }
         }
-        if (ln.flags & HAS_RECURRENT) != 0u {
+        if (ln.flags & HAS_RECURRENT) != 0u && !split {
             b = accumulate(b, ln.a2_off, ln.h, ln.w2_off, ln.h, v4, i0, j, s);
         }
     }
     let sum = reduce_slices(li, s, b);
+    var rsum = zero;
+    // `split` is the same for the whole workgroup (its lane's flags), so every thread
+    // reaches the second reduction's barriers or none does.
+    if split {
+        var r = zero;
+        if i0 < p.rows && j < ln.h && (ln.flags & HAS_RECURRENT) != 0u {
+            r = accumulate(r, ln.a2_off, ln.h, ln.w2_off, ln.h, v4, i0, j, s);
+        }
+        rsum = reduce_slices(li, s, r);
+    }
     if s == 0u && j < ln.h {
-        finish_row(ln, mask_at, i0, j, sum.r0, back);
-        finish_row(ln, mask_at, i0 + 1u, j, sum.r1, back);
-        finish_row(ln, mask_at, i0 + 2u, j, sum.r2, back);
-        finish_row(ln, mask_at, i0 + 3u, j, sum.r3, back);
+        finish_row(ln, mask_at, i0, j, sum.r0, rsum.r0, back);
+        finish_row(ln, mask_at, i0 + 1u, j, sum.r1, rsum.r1, back);
+        finish_row(ln, mask_at, i0 + 2u, j, sum.r2, rsum.r2, back);
+        finish_row(ln, mask_at, i0 + 3u, j, sum.r3, rsum.r3, back);
     }
 }
 

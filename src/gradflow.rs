@@ -11,9 +11,10 @@
 //! so the gradient reaching step t from the chunk's end carries a product of T − t factors
 //! diag(φ'(H)) · W_hhᵀ: it decays geometrically when their norm is below 1 (tanh's
 //! saturation, a small spectral radius) and grows when above (relu with a large one). The
-//! norms are taken before clipping, from the same BPTT the training step runs
-//! ([`crate::cpu::bptt::loss_gradients_and_flow`]), so a GPU run records them from its
-//! parameters and carried state read back every N steps.
+//! norms are taken before clipping, from the same BPTT the training step runs: on the CPU
+//! [`crate::cpu::bptt::loss_gradients_and_flow`] ([`measure`]), on a GPU the trainer's own
+//! backward waves, which store G_t = ∂L/∂H_t beside dZ_t and sum the squares per step on
+//! the GPU (`Trainer::gradient_flow`; tests/gradflow.rs compares the two).
 
 use crate::cpu::bptt::loss_gradients_and_flow;
 use crate::cpu::ops::{clip_factor, grad_norm};

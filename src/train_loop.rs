@@ -124,7 +124,7 @@ pub fn run(
         }
         let lr = schedule.lr_at(settings.lr, progress.step, total, &progress.validation);
         if settings.grad_flow > 0 && (progress.step + 1).is_multiple_of(settings.grad_flow) {
-            let flow = record_gradient_flow(trainer, settings, corpus.vocab.len(), &batch, progress.step + 1, out)?;
+            let flow = record_gradient_flow(trainer, &batch, progress.step + 1, out)?;
             flow_records.push(flow);
             write_atomic(&out.join("gradflow.svg"), crate::gradflow::gradflow_svg(&title, &flow_records).as_bytes())?;
         }
@@ -228,14 +228,11 @@ fn read_gradient_flow(out: &Path) -> Vec<crate::gradflow::GradFlow> {
     text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
-/// Measures the gradient flow of the chunk step `step` is about to train on (from the
-/// trainer's parameters and carried state, read back on a GPU) and appends it to
+/// Measures the gradient flow of the chunk step `step` is about to train on (on the
+/// trainer's device, from its parameters and carried state) and appends it to
 /// gradflow.jsonl.
-fn record_gradient_flow(trainer: &mut dyn Trainer, settings: &TrainSettings, vocab: usize, batch: &crate::data::batcher::Batch, step: u64, out: &Path) -> Result<crate::gradflow::GradFlow> {
-    let config = settings.model_config(vocab);
-    let params = trainer.params()?;
-    let hidden = trainer.hidden()?;
-    let flow = crate::gradflow::measure(&config, &params, &hidden, batch, settings.update_config().clip, step);
+fn record_gradient_flow(trainer: &mut dyn Trainer, batch: &crate::data::batcher::Batch, step: u64, out: &Path) -> Result<crate::gradflow::GradFlow> {
+    let flow = trainer.gradient_flow(batch, step)?;
     crate::atomic_file::append_line(&out.join("gradflow.jsonl"), &serde_json::to_string(&flow).expect("a gradient flow serializes"))?;
     Ok(flow)
 }

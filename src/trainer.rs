@@ -96,4 +96,9 @@ pub trait Trainer: Evaluate {
     fn hidden(&mut self) -> Result<Vec<Vec<f32>>>;
     /// Overwrites the carried hidden state (resume, or zeros to restart streams).
     fn set_hidden(&mut self, hidden: &[Vec<f32>]) -> Result<()>;
+    /// The gradient flow of `batch` from the carried state with the current parameters
+    /// ([`crate::gradflow`]): forward and backward without dropout, norms before clipping.
+    /// Trains nothing: parameters, optimizer state and carried state stay as they are.
+    /// `step` is the training step the record is labelled with.
+    fn gradient_flow(&mut self, batch: &Batch, step: u64) -> Result<crate::gradflow::GradFlow>;
 }

@@ -123,6 +123,44 @@ fn train_on_gpu_logs_the_cpu_losses_norms_and_valid_losses() {
     }
 }
 
+/// The mi cell trained with `--grad-flow` on both devices: the same logs, and the same
+/// gradient-flow records (the GPU's from its own backward waves).
+#[test]
+fn mi_cell_and_gradient_flow_on_gpu_match_the_cpu() {
+    if gpu().is_none() {
+        return;
+    }
+    let steps = 20;
+    let extra = ["--hidden", "12,8", "--cell", "mi", "--lr", "0.01", "--grad-flow", "5"];
+    let (dir, data) = setup("gpu-mi");
+    // θ between the two middle gradient norms of an unclipped CPU run.
+    train(&data, &dir.join("probe"), "cpu", steps, 1e6, &extra);
+    let mut norms = column(&log(&dir.join("probe")), "grad_norm");
+    norms.sort_by(f32::total_cmp);
+    let clip = 0.5 * (norms[norms.len() / 2 - 1] + norms[norms.len() / 2]);
+    train(&data, &dir.join("gpu"), "gpu", steps, clip, &extra);
+    train(&data, &dir.join("cpu"), "cpu", steps, clip, &extra);
+    compare_logs("mi, 2 layers", &log(&dir.join("gpu")), &log(&dir.join("cpu")), steps as usize, clip);
+    compare_params("mi: final parameters", &params(&dir.join("gpu")), &params(&dir.join("cpu")));
+    let flows = |run: &str| -> Vec<elman::gradflow::GradFlow> {
+        let text = std::fs::read_to_string(dir.join(run).join("gradflow.jsonl")).expect("the run wrote gradflow.jsonl");
+        text.lines().map(|l| serde_json::from_str(l).expect("records are JSON")).collect()
+    };
+    let (fg, fc) = (flows("gpu"), flows("cpu"));
+    assert_eq!(fg.iter().map(|f| f.step).collect::<Vec<_>>(), [5, 10, 15, 20]);
+    assert_eq!(fc.len(), fg.len());
+    let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    for (g, c) in fg.iter().zip(&fc) {
+        assert_within(&format!("mi flow at step {}: loss", g.step), &[g.loss as f32], &[c.loss as f32], KERNEL);
+        assert_within(&format!("mi flow at step {}: ‖g‖", g.step), &[g.grad_norm as f32], &[c.grad_norm as f32], GRAD_NORM);
+        for (l, (gl, cl)) in g.layers.iter().zip(&c.layers).enumerate() {
+            assert_within(&format!("mi flow at step {} layer {l}: ‖∂L/∂H_t‖", g.step), &narrow(&gl.hidden_grad_norms), &narrow(&cl.hidden_grad_norms), GRAD_NORM);
+        }
+    }
+    assert!(dir.join("gpu").join("gradflow.svg").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn resume_on_gpu_matches_one_gpu_run_and_the_cpu() {
     if gpu().is_none() {

@@ -266,11 +266,123 @@ fn reductions_optimizers_and_dropout(r: &mut Runner) {
             pb.dropout_apply(&src.buffer, DropoutParams { dst_off: src.off(), ..dp });
         });
         let case = format!("reduce/optimizer/dropout count={count}");
+        // Block sums of squares: three blocks of count/3 (the last element unread), at an
+        // odd offset, into an odd offset.
+        let block = (count / 3).max(1);
+        let blocks = if count >= 3 { 3 } else { 1 };
+        let sums = Guarded::new(&mut alloc, "block sums", &vec![0.0; blocks], 5);
+        let squares = Guarded::new(&mut alloc, "squares src", &uniform(4, count, -1.0, 1.0), 3);
+        r.run(None, |pb| pb.sum_squares(&squares.buffer, &sums.buffer, squares.off(), block as u32, blocks as u32, sums.off()));
+        squares.check(&ctx, &case);
+        sums.check_finite(&ctx, &case, 0..blocks);
         grads.check(&ctx, &case);
         clip.check_finite(&ctx, &case, 0..1);
         stats.check_finite(&ctx, &case, 0..12);
         for (g, len) in [(&partials, NUM_PARTIALS as usize), (&params, count), (&params2, count), (&m, count), (&m2, count), (&v, count), (&src, count), (&dst, count)] {
             g.check_finite(&ctx, &case, 0..len);
+        }
+    }
+}
+
+/// A payload of several regions with `GUARD` guard elements between them (one buffer the
+/// kernel writes at several offsets): (buffer, offset of each region).
+fn regions(alloc: &mut Allocator, label: &str, parts: &[Vec<f32>]) -> (Guarded, Vec<u32>) {
+    let guard = f32::from_bits(GUARD_BITS);
+    let (mut data, mut offs) = (Vec::new(), Vec::new());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            data.extend(std::iter::repeat_n(guard, GUARD));
+        }
+        offs.push((GUARD + data.len()) as u32);
+        data.extend_from_slice(part);
+    }
+    (Guarded::new(alloc, label, &data, GUARD), offs)
+}
+
+/// [`Guarded::check`] for a [`regions`] buffer: the guards between regions hold their
+/// bits and every region is finite.
+fn check_regions(g: &Guarded, ctx: &GpuContext, case: &str, offs: &[u32], lens: &[usize]) {
+    let payload = g.check(ctx, case);
+    for (i, v) in payload.iter().enumerate() {
+        let at = (i + g.pre) as u32;
+        let inside = offs.iter().zip(lens).any(|(&o, &l)| at >= o && at < o + l as u32);
+        if inside {
+            assert!(v.is_finite(), "{case}: '{}' holds a non-finite result at {i}", g.label);
+        } else {
+            assert_eq!(v.to_bits(), GUARD_BITS, "{case}: wrote between the regions of '{}' at {i}", g.label);
+        }
+    }
+}
+
+/// The multiplicative cell's lanes (P and R stored forward; dR and dP backward), with G
+/// recorded, and its gate gradients: every region between guards.
+fn mi_waves_and_gates(r: &mut Runner) {
+    let ctx = r.ctx.clone();
+    for &(rows, h) in &[(1, 7), (5, 33), (9, 40)] {
+        for &tile_rows in &[RNN_ROWS_PER_TILE[0], RNN_ROWS_PER_TILE[2]] {
+            let steps = 3;
+            let block = rows * h;
+            let mut alloc = Allocator::new(&ctx.device);
+            // w: W_hh, then α, β_h, β_x at a stride of h + 3, then b.
+            let stride = h + 3;
+            let gates: Vec<f32> = uniform(6, 3 * stride, 0.2, 1.0);
+            let (w, w_offs) = regions(&mut alloc, "w", &[uniform(1, h * h, -0.5, 0.5), gates, uniform(7, h, -0.5, 0.5)]);
+            let p_all = Guarded::new(&mut alloc, "p", &uniform(2, steps * block, -1.0, 1.0), 0);
+            let dh = Guarded::new(&mut alloc, "dh", &uniform(4, steps * block, -1.0, 1.0), 0);
+            // hidden: H [(T+1)·n, h], P, R [T·n, h] each.
+            let (hs, h_offs) = regions(&mut alloc, "hidden", &[uniform(3, (steps + 1) * block, -1.0, 1.0), vec![0.0; steps * block], vec![0.0; steps * block]]);
+            // d_pre: dZ, dR, dP, G.
+            let (dz, d_offs) = regions(&mut alloc, "d_pre", &[vec![0.0; steps * block], uniform(8, steps * block, -1.0, 1.0), vec![0.0; steps * block], vec![0.0; steps * block]]);
+            // grads: db, dα, dβ_h, dβ_x (so the gates' stride is h + GUARD).
+            let (grads, g_offs) = regions(&mut alloc, "grads", &[vec![0.0; h], vec![0.0; h], vec![0.0; h], vec![0.0; h]]);
+            let step = alloc.uniform("step", bytemuck::bytes_of(&StepParams::default()));
+            let case = format!("mi rnn_step rows={rows} h={h} rows/tile={tile_rows}");
+            let at = |base: u32, t: usize| base + (t * block) as u32;
+            let lane = |back: bool, t: usize, recurrent: bool| {
+                let mut p = single_layer_wave(back, Activation::Tanh, rows as u32, h as u32, t as u32, recurrent, w_offs[0]);
+                let l = &mut p.lane[0];
+                l.flags |= RnnLane::MI;
+                (l.gate_off, l.gate_stride, l.bias_off) = (w_offs[1], stride as u32, w_offs[2]);
+                (l.p_off, l.r_off) = (at(h_offs[1], t), at(h_offs[2], t));
+                if back {
+                    l.flags |= RnnLane::RECORD;
+                    (l.out_off, l.dr_off, l.dp_off, l.flow_off) = (at(d_offs[0], t), at(d_offs[1], t), at(d_offs[2], t), at(d_offs[3], t));
+                    l.aux_off = at(h_offs[0], t + 1);
+                    if recurrent {
+                        l.a2_off = at(d_offs[1], t + 1);
+                    }
+                } else {
+                    (l.a2_off, l.out_off) = (at(h_offs[0], t), at(h_offs[0], t + 1));
+                }
+                l.flags &= !RnnLane::VEC4;
+                *l = l.with_vec4_if_aligned();
+                p
+            };
+            let g = MiGateParams {
+                rows: (steps * rows) as u32,
+                h: h as u32,
+                dz_off: d_offs[0],
+                p_off: h_offs[1],
+                r_off: h_offs[2],
+                gate_off: g_offs[1],
+                gate_stride: g_offs[2] - g_offs[1],
+                bias_off: g_offs[0],
+            };
+            r.run(Some(&step), |pb| {
+                for t in 0..steps {
+                    pb.rnn_wave(&p_all.buffer, &hs.buffer, &w.buffer, None, lane(false, t, true), tile_rows);
+                }
+                for t in (0..steps).rev() {
+                    pb.rnn_wave(&dh.buffer, &dz.buffer, &w.buffer, Some(&hs.buffer), lane(true, t, t + 1 < steps), tile_rows);
+                }
+                pb.mi_gate_grads(&dz.buffer, &hs.buffer, &grads.buffer, g);
+            });
+            w.check(&ctx, &case);
+            p_all.check(&ctx, &case);
+            dh.check(&ctx, &case);
+            check_regions(&hs, &ctx, &case, &h_offs, &[(steps + 1) * block, steps * block, steps * block]);
+            check_regions(&dz, &ctx, &case, &d_offs, &[steps * block; 4]);
+            check_regions(&grads, &ctx, &case, &g_offs, &[h; 4]);
         }
     }
 }
@@ -281,6 +393,7 @@ fn every_kernel_stays_inside_its_operands() {
     let mut r = Runner { ctx: ctx.clone(), seen: HashSet::new() };
     matmuls(&mut r);
     rnn_waves(&mut r);
+    mi_waves_and_gates(&mut r);
     wave_lanes_in_a_trainer(&mut r);
     embeddings_and_softmax(&mut r);
     reductions_optimizers_and_dropout(&mut r);

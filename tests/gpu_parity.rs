@@ -27,7 +27,7 @@ use elman::data::batcher::Batcher;
 use elman::gpu::kernels::Kernel;
 use elman::gpu::{GpuGenerator, GpuModel, GpuTrainer};
 use elman::model::init::init_params;
-use elman::model::{Activation, ModelConfig};
+use elman::model::{Activation, Cell, ModelConfig};
 use elman::sample::{Generator, NextToken};
 use elman::trainer::{Batch, Evaluate, Optimizer, StepStats, Trainer, UpdateConfig};
 
@@ -91,15 +91,16 @@ fn check_case(case: Case) {
     let got = run(&mut gpu, &batches, case.lr);
     let name = case.name;
     // docs/gpu.md: 2·(T + L − 1) recurrent waves + 4·L + 11 batched dispatches, + 1 per
-    // product split over K, + 3 with dropout, + 1 with tied weights.
+    // product split over K, + 3 with dropout, + 1 with tied weights, + 2·L for the mi cell.
     let layers = case.config.layers();
+    let mi = if case.config.cell == Cell::Mi { 2 * layers } else { 0 };
     let masks = if case.dropout > 0.0 { 3 } else { 0 };
     let tied = case.config.tied as usize; // E's output-layer gradient: one more GEMM
     let splits = gpu.step_dispatches().iter().filter(|d| d.kernel == Kernel::MatmulReduce).count();
     let waves = gpu.step_dispatches().iter().filter(|d| matches!(d.kernel, Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_))).count();
     assert_eq!(waves, 2 * (case.t + layers - 1), "{name}: recurrent waves per step");
     assert_eq!(gpu.recurrent_dispatches_per_step(), waves, "{name}: reported recurrent dispatches");
-    assert_eq!(gpu.dispatches_per_step(), waves + 4 * layers + 11 + splits + masks + tied, "{name}: dispatches per step");
+    assert_eq!(gpu.dispatches_per_step(), waves + 4 * layers + 11 + splits + masks + tied + mi, "{name}: dispatches per step");
     assert_eq!(splits > 0, case.n * case.t >= 1024, "{name}: split-K products (only the weight gradients of n·T ≥ 1024 rows split)");
     if case.dropout > 0.0 {
         // The case must exercise dropout: the CPU's losses without it are different.
@@ -294,6 +295,49 @@ fn three_relu_layers_with_dropout_sgd_momentum() {
     });
 }
 
+#[test]
+fn mi_cell_two_unequal_tanh_layers_with_adam_clipping_and_carry() {
+    // 17 columns: the scalar path of the recurrent kernel.
+    check_case(Case {
+        name: "mi tanh adam L=2",
+        config: ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false, cell: Cell::Mi },
+        optimizer: Optimizer::adam(),
+        lr: 0.01,
+        n: 3,
+        t: 5,
+        dropout: 0.0,
+        weight_decay: 0.0,
+    });
+}
+
+#[test]
+fn mi_cell_three_relu_layers_with_dropout_sgd_momentum_vec4_widths() {
+    check_case(Case {
+        name: "mi relu sgd L=3 dropout 0.3",
+        config: ModelConfig { vocab: 11, embed: 8, hidden: vec![8, 32, 12], activation: Activation::Relu, tied: false, cell: Cell::Mi },
+        optimizer: Optimizer::Sgd { momentum: 0.9 },
+        lr: 0.05,
+        n: 4,
+        t: 6,
+        dropout: 0.3,
+        weight_decay: 0.0,
+    });
+}
+
+#[test]
+fn mi_cell_tied_weights_adamw_and_split_k_weight_gradients() {
+    check_case(Case {
+        name: "mi tanh tied adamw n·T = 1024",
+        config: ModelConfig { vocab: 17, embed: 16, hidden: vec![16], activation: Activation::Tanh, tied: true, cell: Cell::Mi },
+        optimizer: Optimizer::adam(),
+        lr: 0.01,
+        n: 32,
+        t: 32,
+        dropout: 0.0,
+        weight_decay: 0.1,
+    });
+}
+
 /// Feeds the same tokens to the CPU [`Generator`], to the forward model inside a trainer
 /// of n × T (the sampling program is n = T = 1 whatever the trainer's batch shape), and to
 /// a [`GpuGenerator`] on a forward-only [`GpuModel`] of the trainer's parameters, and
@@ -330,4 +374,9 @@ fn sampling_logits_match_the_cpu_generator_tanh() {
 #[test]
 fn sampling_logits_match_the_cpu_generator_relu_on_a_batch_trainer() {
     check_sampling("sample relu L=2", ModelConfig { vocab: 11, embed: 5, hidden: vec![9, 33], activation: Activation::Relu, tied: false, cell: Default::default() }, 3, 4);
+}
+
+#[test]
+fn sampling_logits_match_the_cpu_generator_mi_cell() {
+    check_sampling("sample mi L=2", ModelConfig { vocab: 13, embed: 6, hidden: vec![24, 17], activation: Activation::Tanh, tied: false, cell: Cell::Mi }, 2, 3);
 }

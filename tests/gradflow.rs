@@ -112,3 +112,57 @@ fn training_and_the_command_write_the_records_and_the_picture() {
     assert!(g[0] > 100.0 * g[g.len() - 1], "no growth through time: {} vs {}", g[0], g[g.len() - 1]);
     assert!(svg_path.exists());
 }
+
+/// The GPU's gradient flow (G_t stored by the backward waves, norms summed on the GPU)
+/// against the CPU's, after a few training steps of each in lockstep so the carried state
+/// and the parameters are not the initial ones; the measurement leaves the trainer's
+/// state alone (the next step still matches the CPU's).
+fn check_gpu_flow(name: &str, config: ModelConfig, dropout: f32) {
+    use common::{assert_within, gpu, tokens, GRAD_NORM, KERNEL};
+    use elman::cpu::CpuTrainer;
+    use elman::data::batcher::Batcher;
+    use elman::gpu::GpuTrainer;
+    use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+    let Some(ctx) = gpu() else { return };
+    let (n, t) = (3, 7);
+    let update = UpdateConfig { dropout, dropout_seed: 9, ..UpdateConfig::new(Optimizer::adam(), Some(1e-3)) };
+    let params = init_params::<f32>(&config, 4);
+    let mut cpu = CpuTrainer::new(config.clone(), params.clone(), update, n).unwrap();
+    let mut gpu = GpuTrainer::new(ctx, config.clone(), &params, update, n, t).unwrap();
+    let stream = tokens(3, n * t * 5 + 1, config.vocab);
+    let batcher = Batcher::new(stream.len(), n, t).unwrap();
+    for k in 0..3 {
+        let b = batcher.batch_at(&stream, k);
+        cpu.step(&b, 0.01).unwrap();
+        gpu.step(&b, 0.01).unwrap();
+    }
+    let probe = batcher.batch_at(&stream, 3);
+    let (params_before, hidden_before) = (gpu.params().unwrap(), gpu.hidden().unwrap());
+    let want = cpu.gradient_flow(&probe, 4).unwrap();
+    let got = gpu.gradient_flow(&probe, 4).unwrap();
+    assert_eq!(got.step, 4);
+    assert_within(&format!("{name}: loss"), &[got.loss as f32], &[want.loss as f32], KERNEL);
+    assert_within(&format!("{name}: ‖g‖"), &[got.grad_norm as f32], &[want.grad_norm as f32], GRAD_NORM);
+    assert_within(&format!("{name}: clip factor"), &[got.clip_factor as f32], &[want.clip_factor as f32], GRAD_NORM);
+    assert!(want.clip_factor < 1.0, "{name}: the case should clip");
+    for (l, (g, w)) in got.layers.iter().zip(&want.layers).enumerate() {
+        assert_eq!(g.hidden_grad_norms.len(), t);
+        let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        assert_within(&format!("{name}: layer {l} ‖∂L/∂H_t‖"), &narrow(&g.hidden_grad_norms), &narrow(&w.hidden_grad_norms), GRAD_NORM);
+        assert_within(&format!("{name}: layer {l} ‖∂L/∂W_hh‖"), &[g.w_hh_grad_norm as f32], &[w.w_hh_grad_norm as f32], GRAD_NORM);
+    }
+    assert_eq!(gpu.params().unwrap(), params_before, "{name}: measuring changed the parameters");
+    assert_eq!(gpu.hidden().unwrap(), hidden_before, "{name}: measuring changed the carried state");
+    cpu.step(&probe, 0.01).unwrap();
+    gpu.step(&probe, 0.01).unwrap();
+    let (sc, sg) = (cpu.drain_stats().unwrap(), gpu.drain_stats().unwrap());
+    assert_within(&format!("{name}: losses of every step, the one after the measurement last"), &sg.iter().map(|s| s.loss).collect::<Vec<_>>(), &sc.iter().map(|s| s.loss).collect::<Vec<_>>(), KERNEL);
+}
+
+#[test]
+fn the_gpu_measures_the_same_flow_as_the_cpu() {
+    let config = |hidden: Vec<usize>, activation, cell| ModelConfig { vocab: 11, embed: 6, hidden, activation, tied: false, cell };
+    check_gpu_flow("elman tanh L=2", config(vec![12, 9], Activation::Tanh, Cell::Elman), 0.0);
+    check_gpu_flow("elman relu L=1, trained with dropout", config(vec![16], Activation::Relu, Cell::Elman), 0.3);
+    check_gpu_flow("mi tanh L=2", config(vec![8, 13], Activation::Tanh, Cell::Mi), 0.0);
+}

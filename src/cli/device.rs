@@ -26,14 +26,6 @@ fn gpu_context(device: DeviceChoice, adapter: Option<&str>, what: &str) -> anyho
     }
 }
 
-/// `auto` for a model the GPU cannot run yet (the mi cell) is the CPU.
-fn device_for(device: DeviceChoice, config: &ModelConfig) -> DeviceChoice {
-    if device == DeviceChoice::Auto && config.cell != elman::model::Cell::Elman {
-        DeviceChoice::Cpu
-    } else {
-        device
-    }
-}
 
 /// A trainer for batches of n × T on the chosen device.
 pub fn make_trainer(
@@ -45,7 +37,7 @@ pub fn make_trainer(
     n: usize,
     t: usize,
 ) -> anyhow::Result<Box<dyn Trainer>> {
-    Ok(match gpu_context(device_for(device, config), adapter, "training")? {
+    Ok(match gpu_context(device, adapter, "training")? {
         Some(ctx) => Box::new(GpuTrainer::new(ctx, config.clone(), &params, update, n, t)?),
         None => {
             check_cpu_memory("training this model on the CPU", config, n, t)?;
@@ -67,7 +59,7 @@ fn check_cpu_forward_memory(what: &str, config: &ModelConfig, n: usize, t: usize
 /// A model that scores batches of n × T as one stream on the chosen device: the
 /// forward-only model (no gradients or optimizer state) on either.
 pub fn make_evaluator(device: DeviceChoice, adapter: Option<&str>, config: &ModelConfig, params: Params<f32>, n: usize, t: usize) -> anyhow::Result<Box<dyn Evaluate>> {
-    Ok(match gpu_context(device_for(device, config), adapter, "evaluating")? {
+    Ok(match gpu_context(device, adapter, "evaluating")? {
         Some(ctx) => Box::new(GpuModel::new(ctx, config.clone(), &params, n, t)?),
         None => {
             check_cpu_forward_memory("evaluating this model on the CPU", config, n, t)?;
@@ -84,7 +76,7 @@ pub fn make_generator<'a>(
     config: &'a ModelConfig,
     params: &'a Params<f32>,
 ) -> anyhow::Result<Box<dyn NextToken + 'a>> {
-    Ok(match gpu_context(device_for(device, config), adapter, "sampling")? {
+    Ok(match gpu_context(device, adapter, "sampling")? {
         Some(ctx) => Box::new(GpuGenerator::new(GpuModel::new(ctx, config.clone(), params, 1, 1)?)),
         None => {
             check_cpu_forward_memory("sampling from this model on the CPU", config, 1, 1)?;

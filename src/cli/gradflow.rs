@@ -9,10 +9,12 @@ use elman::data::batcher::Batch;
 use elman::data::corpus::read_for;
 use elman::choice::Choice;
 use elman::data::{Corpus, TokenizerKind};
-use elman::gradflow::{gradflow_svg, measure};
+use elman::gradflow::gradflow_svg;
 use elman::model::checkpoint::Checkpoint;
 use elman::model::init::init_params;
-use elman::model::{Activation, ModelConfig};
+use elman::model::{Activation, Cell, ModelConfig};
+use elman::trainer::{Optimizer, UpdateConfig};
+use super::device::{make_trainer, DeviceChoice};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -55,6 +57,15 @@ pub struct GradflowArgs {
     /// Print the record as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Fresh model: the recurrent cell.
+    #[arg(long, value_parser = choice::<Cell>(), default_value = "elman")]
+    pub cell: Cell,
+    /// Where to measure: the GPU's backward waves record ∂L/∂H_t themselves.
+    #[arg(long, value_parser = choice::<DeviceChoice>(), default_value = "auto")]
+    pub device: DeviceChoice,
+    /// GPU adapter whose name contains this text.
+    #[arg(long)]
+    pub adapter: Option<String>,
 }
 
 pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
@@ -76,7 +87,7 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
         None => {
             let text = read_for(a.tokenizer, &a.data)?;
             let corpus = Corpus::from_texts(a.tokenizer, &text, Some(&text), None, None)?;
-            let config = ModelConfig { vocab: corpus.vocab.len(), embed: a.embed, hidden: a.hidden.clone(), activation: a.activation, tied: false, cell: Default::default() };
+            let config = ModelConfig { vocab: corpus.vocab.len(), embed: a.embed, hidden: a.hidden.clone(), activation: a.activation, tied: false, cell: a.cell };
             config.validate()?;
             let params = init_params(&config, a.seed);
             (config, params, corpus.valid, "a fresh model".to_string())
@@ -100,16 +111,20 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
         }
     }
     let batch = Batch { n, t, inputs, targets };
-    let h0: Vec<Vec<f32>> = config.hidden.iter().map(|&h| vec![0.0; n * h]).collect();
     let mut scales = a.init_scale.clone();
     scales.sort_by(f32::total_cmp);
     let mut flows = Vec::with_capacity(scales.len());
+    let mut device = String::new();
     for &scale in &scales {
         let mut scaled = params.clone();
         for layer in &mut scaled.layers {
             layer.w_hh.iter_mut().for_each(|w| *w *= scale);
         }
-        flows.push(measure(&config, &scaled, &h0, &batch, (a.clip > 0.0).then_some(a.clip), 0));
+        // A trainer from a zero state measures without training (no dropout, no update).
+        let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, (a.clip > 0.0).then_some(a.clip));
+        let mut trainer = make_trainer(a.device, a.adapter.as_deref(), &config, scaled, update, n, t)?;
+        flows.push(trainer.gradient_flow(&batch, 0)?);
+        device = trainer.device_name();
     }
     let shown: Vec<String> = scales.iter().map(|s| s.to_string()).collect();
     let title = format!("gradient flow: {what}, h={:?} {}, W_hh × {}, T={t}", config.hidden, config.activation.name(), shown.join(" / "));
@@ -134,7 +149,7 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
         }
     }
     if !a.json {
-        println!("drawn to {} (smaller scales lighter)", a.out.display());
+        println!("measured on {device}; drawn to {} (smaller scales lighter)", a.out.display());
     }
     Ok(())
 }

@@ -192,6 +192,11 @@ impl Trainer for CpuTrainer {
         self.hidden = hidden.to_vec();
         Ok(())
     }
+
+    fn gradient_flow(&mut self, batch: &Batch, step: u64) -> Result<crate::gradflow::GradFlow> {
+        self.check_batch(batch)?;
+        Ok(crate::gradflow::measure(&self.config, &self.params, &self.hidden, batch, self.update.clip, step))
+    }
 }
 
 /// Threads of the rayon pool the CPU path runs on (RAYON_NUM_THREADS, else every CPU).

@@ -24,7 +24,13 @@ pub struct ParamLayout {
     /// buffer, and that buffer's total elements (aligned the same way).
     pub transposed_hh: Vec<usize>,
     pub transposed_xh: Vec<Option<usize>>,
+    /// The multiplicative cell: a copy of layer l's α, β_h, β_x (the span from α to the
+    /// end of β_x, pads included) in the transposed buffer, for the backward waves, which
+    /// read their weights from there.
+    pub transposed_gates: Vec<Option<usize>>,
     pub transposed_total: usize,
+    /// Tensors per layer in the canonical order: w_xh, w_hh, b_h (and α, β_h, β_x for mi).
+    layer_tensors: usize,
 }
 
 impl ParamLayout {
@@ -38,7 +44,12 @@ impl ParamLayout {
             lens.push(len);
             at = (at + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
         }
-        let (mut transposed_hh, mut transposed_xh) = (Vec::new(), Vec::new());
+        let layer_tensors = if config.cell == crate::model::Cell::Mi { 6 } else { 3 };
+        let gate_span = |l: usize| {
+            let alpha = offsets[4 + layer_tensors * l];
+            offsets[6 + layer_tensors * l] + lens[6 + layer_tensors * l] - alpha
+        };
+        let (mut transposed_hh, mut transposed_xh, mut transposed_gates) = (Vec::new(), Vec::new(), Vec::new());
         let mut at_t = 0;
         let mut place = |len: usize| {
             let here = at_t;
@@ -48,8 +59,18 @@ impl ParamLayout {
         for (l, &h) in config.hidden.iter().enumerate() {
             transposed_hh.push(place(h * h));
             transposed_xh.push((l > 0).then(|| place(h * config.hidden[l - 1])));
+            transposed_gates.push((layer_tensors == 6).then(|| place(gate_span(l))));
         }
-        ParamLayout { offsets, lens, total: at.max(TENSOR_ALIGN), transposed_hh, transposed_xh, transposed_total: at_t.max(TENSOR_ALIGN) }
+        ParamLayout {
+            offsets,
+            lens,
+            total: at.max(TENSOR_ALIGN),
+            transposed_hh,
+            transposed_xh,
+            transposed_gates,
+            transposed_total: at_t.max(TENSOR_ALIGN),
+            layer_tensors,
+        }
     }
 
     /// Layer l's W_hhᵀ in the transposed buffer.
@@ -67,13 +88,31 @@ impl ParamLayout {
         self.offsets[0] as u32
     }
     pub fn w_xh(&self, l: usize) -> u32 {
-        self.offsets[1 + 3 * l] as u32
+        self.offsets[1 + self.layer_tensors * l] as u32
     }
     pub fn w_hh(&self, l: usize) -> u32 {
-        self.offsets[2 + 3 * l] as u32
+        self.offsets[2 + self.layer_tensors * l] as u32
     }
     pub fn b_h(&self, l: usize) -> u32 {
-        self.offsets[3 + 3 * l] as u32
+        self.offsets[3 + self.layer_tensors * l] as u32
+    }
+
+    /// The multiplicative cell's α of layer l, and the elements from α to β_h (and from
+    /// β_h to β_x): (offset, stride).
+    pub fn gates(&self, l: usize) -> (u32, u32) {
+        assert_eq!(self.layer_tensors, 6, "only the mi cell has gates");
+        let alpha = self.offsets[4 + 6 * l];
+        (alpha as u32, (self.offsets[5 + 6 * l] - alpha) as u32)
+    }
+
+    /// Elements from α to the end of β_x (what the transposed buffer's copy holds).
+    pub fn gate_span(&self, l: usize) -> u32 {
+        (self.offsets[6 + 6 * l] + self.lens[6 + 6 * l] - self.offsets[4 + 6 * l]) as u32
+    }
+
+    /// Layer l's copy of α, β_h, β_x in the transposed buffer (mi only).
+    pub fn gates_t(&self, l: usize) -> u32 {
+        self.transposed_gates[l].expect("only the mi cell keeps a copy of its gates") as u32
     }
     pub fn out_w(&self) -> u32 {
         self.offsets[self.offsets.len() - 2] as u32

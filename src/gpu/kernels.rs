@@ -96,10 +96,11 @@ pub enum Shader {
     Optimizer,
     Dropout,
     Transpose,
+    MiGates,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Matmul,
         Shader::RnnStep,
         Shader::Embedding,
@@ -108,6 +109,7 @@ impl Shader {
         Shader::Optimizer,
         Shader::Dropout,
         Shader::Transpose,
+        Shader::MiGates,
     ];
 
     /// File name under shaders/.
@@ -121,6 +123,7 @@ impl Shader {
             Shader::Optimizer => "optimizer.wgsl",
             Shader::Dropout => "dropout.wgsl",
             Shader::Transpose => "transpose.wgsl",
+            Shader::MiGates => "mi_gates.wgsl",
         }
     }
 
@@ -140,6 +143,7 @@ impl Shader {
             Shader::Optimizer => include_str!("../../shaders/optimizer.wgsl"),
             Shader::Dropout => include_str!("../../shaders/dropout.wgsl"),
             Shader::Transpose => include_str!("../../shaders/transpose.wgsl"),
+            Shader::MiGates => include_str!("../../shaders/mi_gates.wgsl"),
         }
     }
 }
@@ -174,7 +178,7 @@ impl MatmulTile {
 /// rnn_step.wgsl's overridable `ROWS` (rows of the result per workgroup): one pipeline each.
 pub const RNN_ROWS_PER_TILE: [u32; 5] = [4, 8, 16, 32, 64];
 /// Threads per workgroup of the element-wise and reduction kernels (embedding, optimizer,
-/// dropout, matmul_reduce, reduce.wgsl) and of rnn_step.
+/// dropout, matmul_reduce, reduce.wgsl, mi_gates) and of rnn_step.
 pub const ELEMENTWISE_WG: u32 = 256;
 /// softmax_xent.wgsl: threads per row.
 pub const SOFTMAX_WG: u32 = 64;
@@ -209,6 +213,8 @@ pub enum Kernel {
     GradNormPartial,
     GradNormFinish,
     LossSum,
+    SumSquares,
+    MiGateGrads,
     SgdUpdate,
     AdamUpdate,
     DropoutApply,
@@ -231,6 +237,8 @@ impl Kernel {
             Kernel::GradNormPartial,
             Kernel::GradNormFinish,
             Kernel::LossSum,
+            Kernel::SumSquares,
+            Kernel::MiGateGrads,
             Kernel::SgdUpdate,
             Kernel::AdamUpdate,
             Kernel::DropoutApply,
@@ -255,6 +263,8 @@ impl Kernel {
             Kernel::GradNormPartial => "grad_norm_partial",
             Kernel::GradNormFinish => "grad_norm_finish",
             Kernel::LossSum => "loss_sum",
+            Kernel::SumSquares => "sum_squares",
+            Kernel::MiGateGrads => "mi_gate_grads",
             Kernel::SgdUpdate => "sgd_update",
             Kernel::AdamUpdate => "adam_update",
             Kernel::DropoutApply => "dropout_apply",
@@ -269,7 +279,8 @@ impl Kernel {
             Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_) => Shader::RnnStep,
             Kernel::EmbeddingGather | Kernel::EmbeddingScatterAdd => Shader::Embedding,
             Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => Shader::SoftmaxXent,
-            Kernel::GradNormPartial | Kernel::GradNormFinish | Kernel::LossSum => Shader::Reduce,
+            Kernel::GradNormPartial | Kernel::GradNormFinish | Kernel::LossSum | Kernel::SumSquares => Shader::Reduce,
+            Kernel::MiGateGrads => Shader::MiGates,
             Kernel::SgdUpdate | Kernel::AdamUpdate => Shader::Optimizer,
             Kernel::DropoutApply | Kernel::DropoutCopy => Shader::Dropout,
             Kernel::Transpose => Shader::Transpose,
@@ -311,6 +322,8 @@ impl Kernel {
             Kernel::GradNormPartial => &[(0, Read), (1, ReadWrite), (3, Uniform)],
             Kernel::GradNormFinish => &[(0, Read), (1, ReadWrite), (2, ReadWrite), (3, Uniform), (4, Uniform)],
             Kernel::LossSum => &[(0, Read), (2, ReadWrite), (3, Uniform), (4, Uniform)],
+            Kernel::SumSquares => &[(0, Read), (1, ReadWrite), (3, Uniform)],
+            Kernel::MiGateGrads => &[(0, Read), (1, Read), (2, ReadWrite), (3, Uniform)],
             Kernel::SgdUpdate => &[(0, ReadWrite), (1, Read), (2, ReadWrite), (4, Read), (5, Uniform), (6, Uniform)],
             Kernel::AdamUpdate => &[(0, ReadWrite), (1, Read), (2, ReadWrite), (3, ReadWrite), (4, Read), (5, Uniform), (6, Uniform)],
             Kernel::DropoutApply => &[(1, ReadWrite), (2, Uniform), (3, Uniform)],

@@ -10,6 +10,8 @@ use super::program::{Bind, Cost, ProgramBuilder};
 
 /// rnn_step.wgsl: output columns per workgroup.
 pub const RNN_COLS: u32 = 16;
+/// mi_gates.wgsl: columns per workgroup.
+pub const MI_GATE_COLS: u32 = 16;
 /// reduce.wgsl: workgroups (= partial sums) of grad_norm_partial.
 pub const NUM_PARTIALS: u32 = 256;
 /// Most workgroups along one dispatch dimension (WebGPU's guaranteed minimum).
@@ -61,7 +63,8 @@ fn rnn_wave_cost(p: &RnnStepParams) -> Cost {
     p.lane[..p.lanes as usize].iter().fold(Cost::default(), |c, l| {
         let (h, k1) = (l.h as f64, l.k1 as f64);
         let k2 = if l.flags & RnnLane::HAS_RECURRENT != 0 { h } else { 0.0 };
-        let writes = if l.flags & RnnLane::DROP != 0 { 2.0 } else { 1.0 };
+        // The result, its masked copy, mi's P and R (forward) or dR and dP (backward), G.
+        let writes = 1.0 + [RnnLane::DROP, RnnLane::MI, RnnLane::MI, RnnLane::RECORD].iter().filter(|&&f| l.flags & f != 0).count() as f64;
         let step = Cost::new(2.0 * n * h * (k1 + k2), (k1 + k2) * h + n * (k1 + k2) + (1.0 + writes) * n * h);
         Cost { flops: c.flops + step.flops, bytes: c.bytes + step.bytes }
     })
@@ -286,6 +289,26 @@ impl ProgramBuilder<'_> {
             bytes(&p),
             [1, 1, 1],
             Cost::new(NUM_PARTIALS as f64, NUM_PARTIALS as f64 + 3.0),
+        );
+    }
+
+    /// dst[dst_off + b] = Σ_k src[src_off + b·len + k]² for blocks b < `blocks`, k < `len`.
+    pub fn sum_squares(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, src_off: u32, len: u32, blocks: u32, dst_off: u32) {
+        let p = ReduceParams { count: len, field: blocks, src_off, dst_off, ..Default::default() };
+        let elements = len as f64 * blocks as f64;
+        self.push(Kernel::SumSquares, &[(0, Bind::Buffer(src)), (1, Bind::Buffer(dst)), (3, Bind::Params)], bytes(&p), grid_1d(blocks), Cost::new(2.0 * elements, elements + blocks as f64));
+    }
+
+    /// The multiplicative cell's db, dα, dβ_h, dβ_x of one layer (mi_gates.wgsl): column
+    /// sums over `p.rows` rows of dZ (in `d_pre`) with P and R (in `hidden`), into `grads`.
+    pub fn mi_gate_grads(&mut self, d_pre: &wgpu::Buffer, hidden: &wgpu::Buffer, grads: &wgpu::Buffer, p: MiGateParams) {
+        let elements = p.rows as f64 * p.h as f64;
+        self.push(
+            Kernel::MiGateGrads,
+            &[(0, Bind::Buffer(d_pre)), (1, Bind::Buffer(hidden)), (2, Bind::Buffer(grads)), (3, Bind::Params)],
+            bytes(&p),
+            grid_1d(p.h.div_ceil(MI_GATE_COLS)),
+            Cost::new(6.0 * elements, 3.0 * elements + 4.0 * p.h as f64),
         );
     }
 

@@ -30,6 +30,20 @@ fn first_violation(limits: &wgpu::Limits, plan: &[PlannedBuffer]) -> Option<(Str
     None
 }
 
+/// Ok when every buffer of `plan` fits the adapter's limits; otherwise one line naming
+/// the buffer, its size and the limit (for buffers made after the model's, such as the
+/// gradient-flow program's).
+pub fn check_buffers(limits: &wgpu::Limits, plan: &[PlannedBuffer]) -> Result<()> {
+    match first_violation(limits, plan) {
+        None => Ok(()),
+        Some((label, bytes, limit, max)) => Err(ElmanError::Gpu(format!(
+            "buffer '{label}' needs {:.1} MiB but the adapter's {limit} is {:.1} MiB; a smaller batch or chunk fits",
+            bytes as f64 / (1 << 20) as f64,
+            max as f64 / (1 << 20) as f64
+        ))),
+    }
+}
+
 /// The most rows (or columns) a matrix product launches for: 65,535 workgroups, the
 /// grid's limit along one dimension, of 64 (the small tile's side).
 pub const MAX_PRODUCT_SIDE: usize = 65_535 * 64;

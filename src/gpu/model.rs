@@ -22,7 +22,7 @@ use super::params::StepParams;
 use super::profile::{Timer, Timestamps};
 use super::program::Program;
 use super::recurrence::ActivationLayout;
-use super::step_program::{self, ForwardBuffers, Mode, ProgramSpec, TrainBuffers};
+use super::step_program::{self, FlowBuffers, ForwardBuffers, Mode, ProgramSpec, TrainBuffers};
 use super::tokens::TokenLayout;
 use crate::error::{ElmanError, Result};
 use crate::model::{ModelConfig, Params};
@@ -58,9 +58,6 @@ impl GpuModel {
     /// room for the dropout copies when `update` drops.
     pub(super) fn build(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, n: usize, t: usize, update: Option<&UpdateConfig>) -> Result<Self> {
         config.validate()?;
-        if config.cell != crate::model::Cell::Elman {
-            return Err(ElmanError::Gpu("the mi cell has no GPU kernels yet; use --device cpu".into()));
-        }
         if n == 0 || t == 0 {
             return Err(ElmanError::Config(format!("the GPU model needs a batch of n ≥ 1 rows and T ≥ 1 steps, got n={n}, T={t}")));
         }
@@ -107,7 +104,7 @@ impl GpuModel {
     fn program(&mut self, mode: Mode, n: usize, t: usize) -> &Program {
         debug_assert!(mode != Mode::Train, "training programs belong to the trainer");
         if !self.programs.contains_key(&(mode, n, t)) {
-            let program = step_program::build(&self.ctx, &self.spec(None), &self.bufs, None, n, t, mode);
+            let program = step_program::build(&self.ctx, &self.spec(None), &self.bufs, None, None, n, t, mode);
             self.bytes += program.bytes;
             self.programs.insert((mode, n, t), program);
         }
@@ -125,10 +122,7 @@ impl GpuModel {
     /// Appends to `enc`: `states` (one per layer) → H's first n rows, `program` (timed when
     /// `timing` is given), H_T → `states`.
     pub(super) fn encode(&self, enc: &mut wgpu::CommandEncoder, program: &Program, states: &[wgpu::Buffer], n: usize, t: usize, timing: Option<(Timer, &Timestamps)>) {
-        for (l, (state, &h)) in states.iter().zip(&self.config.hidden).enumerate() {
-            let at = self.acts.hidden_block(&self.config, n, l, 0);
-            enc.copy_buffer_to_buffer(state, 0, &self.bufs.hidden, (at * 4) as u64, (n * h * 4) as u64);
-        }
+        self.load_states(enc, states, n);
         match timing {
             Some((Timer::PassPerDispatch, stamps)) => program.record_pass_per_dispatch(&self.ctx, enc, &stamps.set, 0),
             _ => {
@@ -142,6 +136,21 @@ impl GpuModel {
         for (l, (state, &h)) in states.iter().zip(&self.config.hidden).enumerate() {
             let at = self.acts.hidden_block(&self.config, n, l, t);
             enc.copy_buffer_to_buffer(&self.bufs.hidden, (at * 4) as u64, state, 0, (n * h * 4) as u64);
+        }
+    }
+
+    /// Appends to `enc`: `states` → H's first n rows, then `program`; the states are not
+    /// written back (a measurement that must not advance them).
+    pub(super) fn encode_from(&self, enc: &mut wgpu::CommandEncoder, program: &Program, states: &[wgpu::Buffer], n: usize) {
+        self.load_states(enc, states, n);
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("program"), timestamp_writes: None });
+        program.record(&self.ctx, &mut pass);
+    }
+
+    fn load_states(&self, enc: &mut wgpu::CommandEncoder, states: &[wgpu::Buffer], n: usize) {
+        for (l, (state, &h)) in states.iter().zip(&self.config.hidden).enumerate() {
+            let at = self.acts.hidden_block(&self.config, n, l, 0);
+            enc.copy_buffer_to_buffer(state, 0, &self.bufs.hidden, (at * 4) as u64, (n * h * 4) as u64);
         }
     }
 
@@ -251,6 +260,11 @@ impl GpuModel {
 
     /// The training buffers a trainer of this model allocates (trainer.rs).
     pub(super) fn train_program(&self, update: &UpdateConfig, train: &TrainBuffers, n: usize, t: usize) -> Program {
-        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), n, t, Mode::Train)
+        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), None, n, t, Mode::Train)
+    }
+
+    /// The gradient-flow program for chunks of T steps (trainer.rs).
+    pub(super) fn flow_program(&self, update: &UpdateConfig, train: &TrainBuffers, flow: &FlowBuffers, t: usize) -> Program {
+        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), Some(flow), self.n, t, Mode::Flow)
     }
 }

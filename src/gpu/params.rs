@@ -73,7 +73,7 @@ uniform! {
         /// Width of the input part's rows (0: no input part).
         pub k1: u32,
         pub t: u32,
-        /// [`RnnLane::HAS_RECURRENT`] | VEC4 | DROP | X_TERM.
+        /// [`RnnLane::HAS_RECURRENT`] | VEC4 | DROP | X_TERM | MI | RECORD.
         pub flags: u32,
         pub first_group: u32,
         pub groups_x: u32,
@@ -87,6 +87,20 @@ uniform! {
         pub aux_off: u32,
         pub drop_off: u32,
         pub site: u32,
+        /// MI: α of the layer in w (forward: the parameters; backward: their copy in the
+        /// transposed buffer); β_h and β_x follow at `gate_stride` and 2·`gate_stride`.
+        pub gate_off: u32,
+        pub gate_stride: u32,
+        /// MI: row 0 of P_t and R_t in the hidden buffer (forward writes them to y_out,
+        /// backward reads them from aux).
+        pub p_off: u32,
+        pub r_off: u32,
+        /// MI, backward: row 0 of dP_t and dR_t in y_out.
+        pub dp_off: u32,
+        pub dr_off: u32,
+        /// RECORD, backward: row 0 in y_out where G_t = ∂L/∂H_t (before φ') is written.
+        pub flow_off: u32,
+        pub _pad0: u32,
     }
 }
 
@@ -95,12 +109,36 @@ impl RnnLane {
     pub const VEC4: u32 = 2;
     pub const DROP: u32 = 4;
     pub const X_TERM: u32 = 8;
+    /// The multiplicative cell: forward sums P and R apart and gates them; backward writes
+    /// dR and dP beside dZ.
+    pub const MI: u32 = 16;
+    /// Backward: also write G_t (the gradient flow).
+    pub const RECORD: u32 = 32;
     /// Lanes one dispatch holds.
     pub const MAX: usize = 4;
 
     /// Sets VEC4 when the lane's widths and offsets are all multiples of 4.
     pub fn with_vec4_if_aligned(mut self) -> Self {
-        let all = [self.h, self.k1, self.a1_off, self.a2_off, self.w1_off, self.w2_off, self.x_off, self.bias_off, self.out_off, self.aux_off, self.drop_off];
+        let all = [
+            self.h,
+            self.k1,
+            self.a1_off,
+            self.a2_off,
+            self.w1_off,
+            self.w2_off,
+            self.x_off,
+            self.bias_off,
+            self.out_off,
+            self.aux_off,
+            self.drop_off,
+            self.gate_off,
+            self.gate_stride,
+            self.p_off,
+            self.r_off,
+            self.dp_off,
+            self.dr_off,
+            self.flow_off,
+        ];
         if all.iter().all(|v| v % 4 == 0) {
             self.flags |= Self::VEC4;
         }
@@ -163,7 +201,7 @@ uniform! {
 }
 
 uniform! {
-    /// reduce.wgsl: gradient norm, loss sum.
+    /// reduce.wgsl: gradient norm, loss sum, block sums of squares.
     pub struct ReduceParams {
         pub count: u32,
         /// loss_sum: stats[slot·stride + field] receives the sum.
@@ -172,9 +210,26 @@ uniform! {
         /// θ for clipping (≤ 0: off).
         pub clip: f32,
         pub scale: f32,
+        /// sum_squares: where the blocks start in src, and their sums in dst.
+        pub src_off: u32,
+        pub dst_off: u32,
         pub _pad0: u32,
-        pub _pad1: u32,
-        pub _pad2: u32,
+    }
+}
+
+uniform! {
+    /// mi_gates.wgsl: the multiplicative cell's bias and gate gradients over R rows of h
+    /// columns (offsets into the dZ, hidden and gradient buffers).
+    pub struct MiGateParams {
+        pub rows: u32,
+        pub h: u32,
+        pub dz_off: u32,
+        pub p_off: u32,
+        pub r_off: u32,
+        /// dα in grads; dβ_h and dβ_x follow at `gate_stride` and 2·`gate_stride`.
+        pub gate_off: u32,
+        pub gate_stride: u32,
+        pub bias_off: u32,
     }
 }
 
@@ -246,8 +301,9 @@ mod tests {
     #[test]
     fn uniform_structs_are_padded_to_16_bytes() {
         assert_eq!(std::mem::size_of::<MatmulParams>(), 48);
-        assert_eq!(std::mem::size_of::<RnnLane>(), 64);
-        assert_eq!(std::mem::size_of::<RnnStepParams>(), 288);
+        assert_eq!(std::mem::size_of::<RnnLane>(), 96);
+        assert_eq!(std::mem::size_of::<RnnStepParams>(), 416);
+        assert_eq!(std::mem::size_of::<MiGateParams>(), 32);
         assert_eq!(std::mem::size_of::<TransposeParams>(), 16);
         assert_eq!(std::mem::size_of::<EmbeddingParams>(), 32);
         assert_eq!(std::mem::size_of::<SoftmaxParams>(), 16);

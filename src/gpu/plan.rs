@@ -35,6 +35,9 @@ pub enum Role {
     Clip,
     Stats,
     State(usize),
+    // The gradient-flow program's (trainer.rs, allocated on its first use).
+    FlowDPre,
+    FlowSums,
 }
 
 impl Role {
@@ -106,6 +109,16 @@ pub fn plan(config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConf
     out
 }
 
+
+/// The buffers a trainer adds for its gradient-flow program (no dropout, G^l kept beside
+/// dZ^l): the d_pre buffer of [`ActivationLayout::for_flow`] and the norms' sums.
+pub fn flow_plan(config: &ModelConfig, n: usize, t: usize, dropout: bool) -> Vec<PlannedBuffer> {
+    let acts = ActivationLayout::for_flow(config, n, t, dropout);
+    vec![
+        PlannedBuffer { role: Role::FlowDPre, label: "gradient-flow pre-activation grads".into(), elements: acts.d_pre_total },
+        PlannedBuffer { role: Role::FlowSums, label: "gradient-flow sums".into(), elements: super::step_program::FlowBuffers::sums_len(config.layers(), t) },
+    ]
+}
 
 /// Every buffer of `plan` whose role `keep` accepts, zero-filled, by role.
 pub fn allocate(alloc: &mut Allocator, plan: &[PlannedBuffer], keep: impl Fn(Role) -> bool) -> Allocated {

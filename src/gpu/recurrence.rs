@@ -20,41 +20,69 @@ use crate::model::{Activation, ModelConfig};
 /// - `hidden` buffer: layer l's H^l [(T+1)·n, h_l] at `hidden[l]` (row block 0 is the
 ///   carried state H_{-1}, block t + 1 is H_t); then, with dropout, the masked copies
 ///   X^s = H^{s-1} ⊙ M_s [R, h_{s-1}] at `dropped[s]` for s = 1..=L (s = L: the input of
-///   the output layer).
-/// - `d_pre` buffer: layer l's dZ^l [R, h_l] at `d_pre[l]`.
+///   the output layer); then, for the mi cell, each layer's P^l and R^l [R, h_l].
+/// - `d_pre` buffer: layer l's dZ^l [R, h_l] at `d_pre[l]`; for the mi cell also dR^l and
+///   dP^l [R, h_l]; when laid out for the gradient flow, G^l = ∂L/∂H^l [R, h_l].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivationLayout {
     pub hidden: Vec<usize>,
     /// Index s (0 unused): the masked copy of H^{s-1}, with dropout.
     pub dropped: Vec<Option<usize>>,
+    /// The mi cell's P^l and R^l (forward) in the hidden buffer.
+    pub mi_p: Vec<Option<usize>>,
+    pub mi_r: Vec<Option<usize>>,
     pub hidden_total: usize,
     pub d_pre: Vec<usize>,
+    /// The mi cell's dR^l and dP^l in the d_pre buffer.
+    pub mi_dr: Vec<Option<usize>>,
+    pub mi_dp: Vec<Option<usize>>,
+    /// G^l in the d_pre buffer (gradient-flow layouts only).
+    pub flow: Vec<Option<usize>>,
     pub d_pre_total: usize,
+}
+
+/// Hands out aligned regions one after another.
+struct Regions(usize);
+
+impl Regions {
+    fn place(&mut self, len: usize) -> usize {
+        let here = self.0;
+        self.0 = (self.0 + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
+        here
+    }
+
+    fn total(&self) -> usize {
+        self.0.max(TENSOR_ALIGN)
+    }
 }
 
 impl ActivationLayout {
     pub fn new(config: &ModelConfig, n: usize, t: usize, dropout: bool) -> ActivationLayout {
-        let mut at = 0;
-        let mut place = |len: usize| {
-            let here = at;
-            at = (at + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
-            here
-        };
-        let hidden: Vec<usize> = config.hidden.iter().map(|&h| place((t + 1) * n * h)).collect();
+        Self::build(config, n, t, dropout, false)
+    }
+
+    /// The layout of a gradient-flow program ([`super::GpuTrainer::gradient_flow`]): the
+    /// same hidden buffer as [`ActivationLayout::new`]'s, a d_pre buffer with G^l besides.
+    pub fn for_flow(config: &ModelConfig, n: usize, t: usize, dropout: bool) -> ActivationLayout {
+        Self::build(config, n, t, dropout, true)
+    }
+
+    fn build(config: &ModelConfig, n: usize, t: usize, dropout: bool, flow: bool) -> ActivationLayout {
+        let mi = config.cell == crate::model::Cell::Mi;
+        let rows = n * t;
+        let mut at = Regions(0);
+        let hidden: Vec<usize> = config.hidden.iter().map(|&h| at.place((t + 1) * n * h)).collect();
         let mut dropped = vec![None];
-        dropped.extend(config.hidden.iter().map(|&h| dropout.then(|| place(t * n * h))));
-        let hidden_total = at.max(TENSOR_ALIGN);
-        let mut at = 0;
-        let d_pre = config
-            .hidden
-            .iter()
-            .map(|&h| {
-                let here = at;
-                at = (at + t * n * h).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
-                here
-            })
-            .collect();
-        ActivationLayout { hidden, dropped, hidden_total, d_pre, d_pre_total: at.max(TENSOR_ALIGN) }
+        dropped.extend(config.hidden.iter().map(|&h| dropout.then(|| at.place(rows * h))));
+        let mi_p: Vec<Option<usize>> = config.hidden.iter().map(|&h| mi.then(|| at.place(rows * h))).collect();
+        let mi_r: Vec<Option<usize>> = config.hidden.iter().map(|&h| mi.then(|| at.place(rows * h))).collect();
+        let hidden_total = at.total();
+        let mut at = Regions(0);
+        let d_pre = config.hidden.iter().map(|&h| at.place(rows * h)).collect();
+        let mi_dr = config.hidden.iter().map(|&h| mi.then(|| at.place(rows * h))).collect();
+        let mi_dp = config.hidden.iter().map(|&h| mi.then(|| at.place(rows * h))).collect();
+        let flow = config.hidden.iter().map(|&h| flow.then(|| at.place(rows * h))).collect();
+        ActivationLayout { hidden, dropped, mi_p, mi_r, hidden_total, d_pre, mi_dr, mi_dp, flow, d_pre_total: at.total() }
     }
 
     /// Element offset of row block `block` of layer l's H (block 0: the carried state).
@@ -73,6 +101,8 @@ pub struct WavePlan<'a> {
     /// Training with dropout: the key (its update number is unused: the kernel reads k
     /// from the step uniform).
     pub dropout: Option<DropoutKey>,
+    /// The backward waves also write G^l_t (`acts` must be a gradient-flow layout).
+    pub record: bool,
 }
 
 impl WavePlan<'_> {
@@ -120,7 +150,22 @@ impl WavePlan<'_> {
             lane.flags |= RnnLane::DROP;
             lane.drop_off = self.block(base, h, t);
         }
+        if let (Some(p), Some(r)) = (acts.mi_p[l], acts.mi_r[l]) {
+            (lane.gate_off, lane.gate_stride) = self.params.gates(l);
+            (lane.p_off, lane.r_off) = (self.block(p, h, t), self.block(r, h, t));
+            lane.flags |= RnnLane::MI;
+        }
         lane.with_vec4_if_aligned()
+    }
+
+    /// Where the recurrent part of layer l's backward reads: dR^l (mi) or dZ^l.
+    fn d_recurrent(&self, l: usize) -> usize {
+        self.acts.mi_dr[l].unwrap_or(self.acts.d_pre[l])
+    }
+
+    /// Where the layer below layer l's input gradient comes from: dP^l (mi) or dZ^l.
+    fn d_input(&self, l: usize) -> usize {
+        self.acts.mi_dp[l].unwrap_or(self.acts.d_pre[l])
     }
 
     /// Layer l at step t, backward: input part dZ^{l+1}_t·W_xh^{l+1}ᵀ (masked), recurrent
@@ -140,7 +185,7 @@ impl WavePlan<'_> {
         };
         if t + 1 < self.t {
             lane.flags |= RnnLane::HAS_RECURRENT;
-            lane.a2_off = self.block(acts.d_pre[l], h, t + 1);
+            lane.a2_off = self.block(self.d_recurrent(l), h, t + 1);
         }
         if top {
             lane.flags |= RnnLane::X_TERM;
@@ -148,11 +193,23 @@ impl WavePlan<'_> {
         } else {
             let above = cfg.hidden[l + 1];
             lane.k1 = above as u32;
-            lane.a1_off = self.block(acts.d_pre[l + 1], above, t);
+            lane.a1_off = self.block(self.d_input(l + 1), above, t);
             lane.w1_off = self.params.w_xh_t(l + 1);
             if self.dropout.is_some() {
                 lane.flags |= RnnLane::DROP;
             }
+        }
+        if let (Some(p), Some(r), Some(dr), Some(dp)) = (acts.mi_p[l], acts.mi_r[l], acts.mi_dr[l], acts.mi_dp[l]) {
+            lane.gate_off = self.params.gates_t(l);
+            lane.gate_stride = self.params.gates(l).1;
+            (lane.p_off, lane.r_off) = (self.block(p, h, t), self.block(r, h, t));
+            (lane.dr_off, lane.dp_off) = (self.block(dr, h, t), self.block(dp, h, t));
+            lane.flags |= RnnLane::MI;
+        }
+        if self.record {
+            let base = acts.flow[l].expect("a recording plan needs a gradient-flow layout");
+            lane.flow_off = self.block(base, h, t);
+            lane.flags |= RnnLane::RECORD;
         }
         lane.with_vec4_if_aligned()
     }
@@ -253,7 +310,7 @@ mod tests {
         let cfg = config(vec![8, 12, 4]);
         let params = ParamLayout::new(&cfg);
         let acts = ActivationLayout::new(&cfg, 3, 5, false);
-        let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 3, t: 5, dropout: None };
+        let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 3, t: 5, dropout: None, record: false };
         let fwd = forward_waves(&plan);
         assert_eq!(fwd.len(), 5 + 3 - 1);
         let mut done = std::collections::HashSet::new();
@@ -294,7 +351,7 @@ mod tests {
         let params = ParamLayout::new(&cfg);
         let acts = ActivationLayout::new(&cfg, 2, 3, true);
         let key = DropoutKey { p: 0.3, seed: 5, update: 0 };
-        let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 2, t: 3, dropout: Some(key) };
+        let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 2, t: 3, dropout: Some(key), record: false };
         let fwd = forward_waves(&plan);
         // Wave 1: layer 0 at t = 1 and layer 1 at t = 0, reading layer 0's copy of step 0.
         let (l0, l1) = (fwd[1].lane[0], fwd[1].lane[1]);

@@ -26,9 +26,18 @@
 //! Eval: the forward and the loss sum into eval_sums[slot]. Logits (sampling, n = 1,
 //! T = 1): the forward up to and including the output GEMM.
 //!
+//! The mi cell (recurrence.rs, rnn_step.wgsl's MI lanes): P^0 without the bias (it is added
+//! inside the gate); the lanes store P^l and R^l forward and dR^l, dP^l backward; then
+//! dW_hh = [H_{-1..T-2}]ᵀ·dR, dW_xh = Xᵀ·dP, dX^0 = dP^0·W_xh^0ᵀ, and db with the gates'
+//! gradients from mi_gates.wgsl; the gates are copied beside the transposed weights.
+//!
+//! Flow (the gradient flow, src/gradflow.rs): the training step's forward and backward
+//! without dropout, the backward lanes storing G^l_t in the flow program's own d_pre
+//! buffer, then sums of squares into the flow sums; no clip, no update.
+//!
 //! Dispatches per training step: 2·(T + L − 1) recurrent waves (dependent; a wave of more
 //! than 4 lanes takes more dispatches) + 4·L + 11 batched, + 1 per product split over K,
-//! + 3 with dropout.
+//! + 3 with dropout, + 1 with tied weights, + 2·L for the mi cell.
 
 use super::buffers::ParamLayout;
 use super::context::GpuContext;
@@ -81,11 +90,30 @@ pub struct TrainBuffers {
     pub states: Vec<wgpu::Buffer>,
 }
 
+/// What a gradient-flow program adds (trainer.rs, `gradient_flow`): a d_pre buffer laid
+/// out with G^l ([`ActivationLayout::for_flow`]) and the sums it writes,
+/// [loss, ‖g‖², ‖dW_hh^l‖² for each l, ‖G^l_t‖² for each l and t].
+pub struct FlowBuffers {
+    pub acts: ActivationLayout,
+    pub d_pre: wgpu::Buffer,
+    pub sums: wgpu::Buffer,
+}
+
+impl FlowBuffers {
+    /// Elements of the sums buffer for L layers and T steps.
+    pub fn sums_len(layers: usize, t: usize) -> usize {
+        2 + layers + layers * t
+    }
+}
+
 /// What a program computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// Forward, backward, clip, update; loss into stats.
     Train,
+    /// Forward and backward without dropout, the gradient flow's norms into the flow sums;
+    /// no update (the parameters and the carried state stay as they are).
+    Flow,
     /// Forward and the loss sum into eval_sums.
     Eval,
     /// Forward up to the logits [R, V]; no loss (sampling).
@@ -105,17 +133,24 @@ pub struct ProgramSpec<'a> {
 }
 
 /// The dispatch list for a batch of n rows × t steps. `train` (the trainer's buffers) is
-/// required for [`Mode::Train`].
-pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Option<&TrainBuffers>, n: usize, t: usize, mode: Mode) -> Program {
-    let (cfg, lay, acts) = (s.config, s.layout, s.acts);
+/// required for [`Mode::Train`] and [`Mode::Flow`], `flow` for [`Mode::Flow`].
+#[allow(clippy::too_many_arguments)]
+pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Option<&TrainBuffers>, flow: Option<&FlowBuffers>, n: usize, t: usize, mode: Mode) -> Program {
+    let (cfg, lay) = (s.config, s.layout);
+    let acts = match (mode, flow) {
+        (Mode::Flow, Some(fl)) => &fl.acts,
+        (Mode::Flow, None) => panic!("a gradient-flow program needs its flow buffers"),
+        _ => s.acts,
+    };
+    let mi = cfg.cell == crate::model::Cell::Mi;
     let rows = (n * t) as u32;
     let layers = cfg.layers();
     let label = format!("{mode:?} n={n} T={t}");
     let mut pb = ProgramBuilder::new(ctx, &label, Some(&f.step));
     // Evaluation never drops; the key's update number is unused (the kernels read k from
     // the step uniform).
-    let update = s.update.filter(|_| mode == Mode::Train);
-    let dropout = update.and_then(|u| u.dropout_key(0));
+    let update = s.update.filter(|_| matches!(mode, Mode::Train | Mode::Flow));
+    let dropout = update.filter(|_| mode == Mode::Train).and_then(|u| u.dropout_key(0));
     let site = |site: usize, width: usize| dropout.as_ref().map(|key| DropoutParams::new(key, site as u32, rows * width as u32));
 
     // --- forward ---
@@ -133,17 +168,18 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     if let Some(p) = site(0, cfg.embed) {
         pb.dropout_apply(&f.emb_rows, p);
     }
+    // The mi cell adds b^0 inside its gate, not to P^0.
     let proj = MatmulParams {
         m: rows,
         n: cfg.hidden[0] as u32,
         k: cfg.embed as u32,
-        flags: MatmulParams::BIAS,
+        flags: if mi { 0 } else { MatmulParams::BIAS },
         b_off: lay.w_xh(0),
         bias_off: lay.b_h(0),
         ..Default::default()
     };
     pb.matmul(&f.emb_rows, &f.params, &f.proj0, Some(&f.params), proj);
-    let plan = WavePlan { config: cfg, params: lay, acts, n, t, dropout };
+    let plan = WavePlan { config: cfg, params: lay, acts, n, t, dropout, record: mode == Mode::Flow };
     let widths: Vec<u32> = cfg.hidden.iter().map(|&h| h as u32).collect();
     let rows_per_tile = rnn_rows_per_tile(n as u32, &widths);
     for wave in forward_waves(&plan) {
@@ -183,8 +219,14 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     }
     let tr = train.expect("a training program needs the trainer's buffers");
     let update = update.expect("a training program needs the trainer's update settings");
+    // dZ (and mi's dR, dP; G when recording): the trainer's buffer, or the flow program's.
+    let d_pre = flow.filter(|_| mode == Mode::Flow).map_or(&tr.d_pre, |fl| &fl.d_pre);
     pb.softmax_xent(&f.logits, &f.tokens, &f.row_loss, sp);
-    pb.loss_sum(&f.row_loss, &tr.stats, ReduceParams { count: rows, stride: 4, field: 0, scale: 1.0 / rows as f32, ..Default::default() });
+    let mean_loss = ReduceParams { count: rows, scale: 1.0 / rows as f32, ..Default::default() };
+    match flow.filter(|_| mode == Mode::Flow) {
+        Some(fl) => pb.loss_sum(&f.row_loss, &fl.sums, mean_loss),
+        None => pb.loss_sum(&f.row_loss, &tr.stats, ReduceParams { stride: 4, ..mean_loss }),
+    }
 
     // --- backward: output layer ---
     let mm = |m, n, k, flags, a_off, b_off, c_off| MatmulParams { m, n, k, flags, a_off, b_off, c_off, ..Default::default() };
@@ -209,24 +251,43 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
             let below = cfg.hidden[l - 1] as u32;
             pb.transpose(&f.params, &tr.recurrent_t, TransposeParams { rows: below, cols: h, src_off: lay.w_xh(l), dst_off: lay.w_xh_t(l) });
         }
+        if mi {
+            // α, β_h, β_x beside the transposed weights (a [1, span] "transpose" is a copy).
+            let (gates, _) = lay.gates(l);
+            pb.transpose(&f.params, &tr.recurrent_t, TransposeParams { rows: 1, cols: lay.gate_span(l), src_off: gates, dst_off: lay.gates_t(l) });
+        }
     }
     for wave in backward_waves(&plan) {
-        pb.rnn_wave(&tr.d_top, &tr.d_pre, &tr.recurrent_t, Some(&f.hidden), wave, rows_per_tile);
+        pb.rnn_wave(&tr.d_top, d_pre, &tr.recurrent_t, Some(&f.hidden), wave, rows_per_tile);
     }
 
     // --- backward: weight gradients, and the embedding's ---
+    // Elman: [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ (the first R rows of H^l, and the
+    // column sums of dZ through ONES_ROW) and dW_xh = Xᵀ·dZ. mi: dW_hh = [H_{-1..T-2}]ᵀ·dR,
+    // dW_xh = Xᵀ·dP, and db_h with the gates' gradients from mi_gate_grads.
     for l in 0..layers {
         let (h, inw) = (cfg.hidden[l] as u32, cfg.layer_input(l) as u32);
         let dz = acts.d_pre[l] as u32;
-        // [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ: the first R rows of H^l, and the
-        // column sums of dZ (ONES_ROW).
-        let dw_hh = mm(h, h, rows, ones, acts.hidden[l] as u32, dz, lay.w_hh(l));
-        pb.matmul(&f.hidden, &tr.d_pre, &tr.grads, None, MatmulParams { ones_off: lay.b_h(l), ..dw_hh });
         let (x, x_off) = if l == 0 { (&f.emb_rows, 0) } else { (&f.hidden, input(l)) };
-        pb.matmul(x, &tr.d_pre, &tr.grads, None, mm(inw, h, rows, MatmulParams::TRANS_A, x_off, dz, lay.w_xh(l)));
+        let hidden_rows = acts.hidden[l] as u32;
+        match (acts.mi_dr[l], acts.mi_dp[l], acts.mi_p[l], acts.mi_r[l]) {
+            (Some(dr), Some(dp), Some(p_off), Some(r_off)) => {
+                pb.matmul(&f.hidden, d_pre, &tr.grads, None, mm(h, h, rows, MatmulParams::TRANS_A, hidden_rows, dr as u32, lay.w_hh(l)));
+                pb.matmul(x, d_pre, &tr.grads, None, mm(inw, h, rows, MatmulParams::TRANS_A, x_off, dp as u32, lay.w_xh(l)));
+                let (gate_off, gate_stride) = lay.gates(l);
+                let g = MiGateParams { rows, h, dz_off: dz, p_off: p_off as u32, r_off: r_off as u32, gate_off, gate_stride, bias_off: lay.b_h(l) };
+                pb.mi_gate_grads(d_pre, &f.hidden, &tr.grads, g);
+            }
+            _ => {
+                let dw_hh = mm(h, h, rows, ones, hidden_rows, dz, lay.w_hh(l));
+                pb.matmul(&f.hidden, d_pre, &tr.grads, None, MatmulParams { ones_off: lay.b_h(l), ..dw_hh });
+                pb.matmul(x, d_pre, &tr.grads, None, mm(inw, h, rows, MatmulParams::TRANS_A, x_off, dz, lay.w_xh(l)));
+            }
+        }
     }
-    let dz0 = acts.d_pre[0] as u32;
-    pb.matmul(&tr.d_pre, &f.params, &tr.d_emb_rows, None, mm(rows, cfg.embed as u32, cfg.hidden[0] as u32, MatmulParams::TRANS_B, dz0, lay.w_xh(0), 0));
+    // dX^0 = dZ^0·W_xh^0ᵀ (mi: dP^0·W_xh^0ᵀ).
+    let dx0 = acts.mi_dp[0].unwrap_or(acts.d_pre[0]) as u32;
+    pb.matmul(d_pre, &f.params, &tr.d_emb_rows, None, mm(rows, cfg.embed as u32, cfg.hidden[0] as u32, MatmulParams::TRANS_B, dx0, lay.w_xh(0), 0));
     if let Some(p) = site(0, cfg.embed) {
         pb.dropout_apply(&tr.d_emb_rows, p);
     }
@@ -237,8 +298,20 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
         pb.matmul(&f.logits, &f.hidden, &tr.grads, None, mm(vocab, htop, rows, acc, 0, top_off, lay.embedding()));
     }
 
-    // --- clip and update ---
     let count = lay.total as u32;
+    if let Some(fl) = flow.filter(|_| mode == Mode::Flow) {
+        // [loss, ‖g‖², ‖dW_hh^l‖² …, ‖G^l_t‖² …] (the loss went to slot 0 above).
+        pb.sum_squares(&tr.grads, &fl.sums, 0, count, 1, 1);
+        for l in 0..layers {
+            let h = cfg.hidden[l] as u32;
+            pb.sum_squares(&tr.grads, &fl.sums, lay.w_hh(l), h * h, 1, (2 + l) as u32);
+            let g = acts.flow[l].expect("a gradient-flow layout") as u32;
+            pb.sum_squares(&fl.d_pre, &fl.sums, g, n as u32 * h, t as u32, (2 + layers + l * t) as u32);
+        }
+        return pb.finish();
+    }
+
+    // --- clip and update ---
     pb.grad_norm(&tr.grads, &tr.partials, &tr.clip, &tr.stats, count, update.clip);
     match update.optimizer {
         Optimizer::Sgd { momentum } => {

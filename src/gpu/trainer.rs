@@ -19,8 +19,9 @@ use super::params::StepParams;
 use super::profile::{self, StepProfile, Timer, Timestamps};
 use super::program::{DispatchInfo, Program};
 use super::recurrence;
-use super::step_program::TrainBuffers;
+use super::step_program::{FlowBuffers, TrainBuffers};
 use crate::error::{ElmanError, Result};
+use crate::gradflow::{GradFlow, LayerFlow};
 use crate::model::{ModelConfig, Params};
 use crate::trainer::{Batch, Evaluate, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
 use std::collections::HashMap;
@@ -36,6 +37,9 @@ pub struct GpuTrainer {
     slot: usize,
     drained: Vec<StepStats>,
     updates: u64,
+    /// The gradient-flow buffers (made on the first `gradient_flow`) and program per T'.
+    flow: Option<FlowBuffers>,
+    flow_programs: HashMap<usize, Program>,
 }
 
 impl GpuTrainer {
@@ -59,7 +63,8 @@ impl GpuTrainer {
             states: (0..model.config.layers()).map(|l| made.take(Role::State(l))).collect(),
         };
         model.bytes += a.bytes;
-        let mut trainer = GpuTrainer { model, update, train, programs: HashMap::new(), slot: 0, drained: Vec::new(), updates: 0 };
+        let mut trainer =
+            GpuTrainer { model, update, train, programs: HashMap::new(), slot: 0, drained: Vec::new(), updates: 0, flow: None, flow_programs: HashMap::new() };
         trainer.program(t);
         Ok(trainer)
     }
@@ -179,6 +184,23 @@ impl GpuTrainer {
         Ok(StepProfile { timer, dispatches, ns: profile::median_rows(&per_step), step_wall_us })
     }
 
+    /// The gradient-flow buffers, made (after a check against the adapter's limits) on
+    /// first use.
+    fn flow_buffers(&mut self) -> Result<&FlowBuffers> {
+        if self.flow.is_none() {
+            let m = &self.model;
+            let dropout = self.update.dropout > 0.0;
+            let planned = plan::flow_plan(&m.config, m.n, m.t, dropout);
+            super::limits::check_buffers(m.ctx.limits(), &planned)?;
+            let mut a = Allocator::new(&m.ctx.device);
+            let mut made = plan::allocate(&mut a, &planned, |_| true);
+            let acts = super::recurrence::ActivationLayout::for_flow(&m.config, m.n, m.t, dropout);
+            self.flow = Some(FlowBuffers { acts, d_pre: made.take(Role::FlowDPre), sums: made.take(Role::FlowSums) });
+            self.model.bytes += a.bytes;
+        }
+        Ok(self.flow.as_ref().expect("made above"))
+    }
+
     /// Reads stats slots [0, slot) into `drained` (a sync point).
     fn read_stats(&mut self) -> Result<()> {
         let raw = self.model.ctx.read_f32(&self.train.stats, 0, self.slot * 4)?;
@@ -266,5 +288,37 @@ impl Trainer for GpuTrainer {
             m.ctx.write(state, 0, s);
         }
         Ok(())
+    }
+
+    /// The flow program (forward, backward with G^l_t stored, the norms summed on the GPU)
+    /// from a copy of the carried state; one readback of the sums.
+    fn gradient_flow(&mut self, batch: &Batch, step: u64) -> Result<GradFlow> {
+        if batch.n != self.model.n || batch.t == 0 || batch.t > self.model.t {
+            return Err(ElmanError::Config(format!(
+                "batch of {}×{} does not fit a GPU trainer built for {} rows × up to {} steps",
+                batch.n, batch.t, self.model.n, self.model.t
+            )));
+        }
+        self.model.check_tokens(batch)?;
+        self.flow_buffers()?;
+        let t = batch.t;
+        let flow = self.flow.as_ref().expect("made above");
+        if !self.flow_programs.contains_key(&t) {
+            let program = self.model.flow_program(&self.update, &self.train, flow, t);
+            self.model.bytes += program.bytes;
+            self.flow_programs.insert(t, program);
+        }
+        let m = &self.model;
+        m.ctx.write(&m.bufs.tokens, 0, &m.tokens.pack(&batch.inputs, &batch.targets));
+        let mut enc = m.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("gradient flow") });
+        m.encode_from(&mut enc, &self.flow_programs[&t], &self.train.states, m.n);
+        let layers = m.config.layers();
+        let sums = m.ctx.submit_and_read(enc, &flow.sums, 0, FlowBuffers::sums_len(layers, t))?;
+        let root = |s: f32| (s as f64).sqrt();
+        let grad_norm = root(sums[1]);
+        let layers = (0..layers)
+            .map(|l| LayerFlow { hidden_grad_norms: sums[2 + layers + l * t..][..t].iter().map(|&s| root(s)).collect(), w_hh_grad_norm: root(sums[2 + l]) })
+            .collect();
+        Ok(GradFlow { step, loss: sums[0] as f64, layers, grad_norm, clip_factor: crate::cpu::ops::clip_factor(grad_norm, self.update.clip) })
     }
 }

@@ -35,7 +35,7 @@ impl Choice for Cell {
     const WHAT: &'static str = "cell";
     const TABLE: &'static [(Self, &'static str, &'static str)] = &[
         (Cell::Elman, "elman", "H_t = φ(X_t W_xh + H_{t−1} W_hh + b)"),
-        (Cell::Mi, "mi", "multiplicative integration: φ(α⊙P⊙R + β_h⊙R + β_x⊙P + b), P = X W_xh, R = H W_hh (CPU only)"),
+        (Cell::Mi, "mi", "multiplicative integration: φ(α⊙P⊙R + β_h⊙R + β_x⊙P + b), P = X W_xh, R = H W_hh"),
     ];
 }
 
