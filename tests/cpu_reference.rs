@@ -136,6 +136,52 @@ fn hand_derived_two_step_gradients() {
     assert_close("dE", g.embedding.as_slice().unwrap(), &[2.0 * a - b, -2.0 * b], 1e-12, 0.0);
 }
 
+/// The same case with the multiplicative cell (src/cpu/mi.rs) and gates α = β_h = β_x = 1,
+/// so Z_t = P_t ⊙ R_t + R_t + P_t with P_t = x_t W_xh, R_t = H_{t-1} W_hh.
+/// Forward (relu, every Z positive):
+///   P_0 = [1, 0.5], R_0 = 0:                 Z_0 = H_0 = [1, 0.5];
+///   P_1 = [2, 1],   R_1 = H_0 W_hh = [0.5, 0.25]: Z_1 = H_1 = [1 + 0.5 + 2, 0.25 + 0.25 + 1] = [3.5, 1.5].
+///   loss = ½(ln(1+e²) + ln(1+e⁻⁷)); a = σ(2)/2, b = σ(−7)/2; dH_0 = [2a, 0], dH_1 = [−2b, 0].
+/// Backward (the product rule):
+///   t=1: dZ_1 = [−2b, 0]; dR_1 = dZ_1 ⊙ (αP_1 + β_h) = [−6b, 0]; dP_1 = dZ_1 ⊙ (αR_1 + β_x) = [−3b, 0].
+///   t=0: dZ_0 = dH_0 + dR_1 W_hhᵀ = [2a − 3b, 0]; dR_0 = dZ_0 ⊙ (αP_0 + β_h) = [4a − 6b, 0];
+///        dP_0 = dZ_0 ⊙ (αR_0 + β_x) = [2a − 3b, 0].
+///   dW_hh = H_{-1}ᵀ dR_0 + H_0ᵀ dR_1 = [[−6b, 0], [−3b, 0]];  dW_xh = 1·dP_0 + 2·dP_1 = [[2a − 9b, 0]];
+///   db_h = dZ_0 + dZ_1 = [2a − 5b, 0];  dα = Σ dZ⊙P⊙R = [−2b, 0];  dβ_h = Σ dZ⊙R = [−b, 0];
+///   dβ_x = Σ dZ⊙P = [2a − 7b, 0];  dE[0] = dP_0 W_xhᵀ = 2a − 3b,  dE[1] = dP_1 W_xhᵀ = −3b;
+///   dW_q = H_0ᵀ[a, −a] + H_1ᵀ[−b, b].
+#[test]
+fn hand_derived_two_step_gradients_of_the_multiplicative_cell() {
+    let config = ModelConfig { vocab: 2, embed: 1, hidden: vec![2], activation: Activation::Relu, tied: false, cell: Cell::Mi };
+    let mut p = Params::<f64>::zeros(&config);
+    p.embedding.as_slice_mut().unwrap().copy_from_slice(&[1.0, 2.0]);
+    p.layers[0].w_xh.as_slice_mut().unwrap().copy_from_slice(&[1.0, 0.5]);
+    p.layers[0].w_hh.as_slice_mut().unwrap().copy_from_slice(&[0.5, 0.0, 0.0, 0.5]);
+    let gates = p.layers[0].mi.as_mut().expect("the mi cell has gates");
+    for g in [&mut gates.alpha, &mut gates.beta_h, &mut gates.beta_x] {
+        g.fill(1.0);
+    }
+    p.out_w.as_slice_mut().unwrap().copy_from_slice(&[1.0, -1.0, 0.0, 0.0]);
+    let h0 = vec![vec![0.0, 0.0]];
+    let mut g = Params::<f64>::zeros(&config);
+    let (loss, cache) = loss_and_gradients(&config, &p, &h0, &[0, 1], &[1, 0], 1, None, &mut g);
+
+    let sigma = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let (a, b) = (sigma(2.0) / 2.0, sigma(-7.0) / 2.0);
+    let want_loss = 0.5 * ((1.0 + 2f64.exp()).ln() + (1.0 + (-7f64).exp()).ln());
+    assert_close("loss", &[loss], &[want_loss], 1e-12, 0.0);
+    assert_close("H", &cache.hidden[0], &[0.0, 0.0, 1.0, 0.5, 3.5, 1.5], 1e-12, 0.0);
+    assert_close("dW_q", g.out_w.as_slice().unwrap(), &[a - 3.5 * b, -a + 3.5 * b, 0.5 * a - 1.5 * b, -0.5 * a + 1.5 * b], 1e-12, 0.0);
+    assert_close("dW_hh", g.layers[0].w_hh.as_slice().unwrap(), &[-6.0 * b, 0.0, -3.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("dW_xh", g.layers[0].w_xh.as_slice().unwrap(), &[2.0 * a - 9.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("db_h", g.layers[0].b_h.as_slice().unwrap(), &[2.0 * a - 5.0 * b, 0.0], 1e-12, 0.0);
+    let dg = g.layers[0].mi.as_ref().unwrap();
+    assert_close("dα", dg.alpha.as_slice().unwrap(), &[-2.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("dβ_h", dg.beta_h.as_slice().unwrap(), &[-b, 0.0], 1e-12, 0.0);
+    assert_close("dβ_x", dg.beta_x.as_slice().unwrap(), &[2.0 * a - 7.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("dE", g.embedding.as_slice().unwrap(), &[2.0 * a - 3.0 * b, -3.0 * b], 1e-12, 0.0);
+}
+
 fn periodic_batch(text: &[u32], n: usize, t: usize, offset: usize) -> Batch {
     let mut inputs = vec![0; n * t];
     let mut targets = vec![0; n * t];
