@@ -111,6 +111,9 @@ fn training_and_the_command_write_the_records_and_the_picture() {
     let g = &flow.layers[0].hidden_grad_norms;
     assert!(g[0] > 100.0 * g[g.len() - 1], "no growth through time: {} vs {}", g[0], g[g.len() - 1]);
     assert!(svg_path.exists());
+    let records = std::fs::read_to_string(dir.join("flow.jsonl")).unwrap();
+    let stored: elman::gradflow::GradFlow = serde_json::from_str(records.trim()).unwrap();
+    assert_eq!(stored, flow, "flow.jsonl holds the printed record");
 }
 
 /// The GPU's gradient flow (G_t stored by the backward waves, norms summed on the GPU)

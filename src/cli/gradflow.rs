@@ -51,7 +51,8 @@ pub struct GradflowArgs {
     /// Clip threshold θ for the reported clip factor (0 = none).
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
-    /// Where to draw the SVG.
+    /// Where to draw the SVG; the records go beside it as JSON lines (gradflow.jsonl for
+    /// gradflow.svg), one per --init-scale.
     #[arg(long, default_value = "gradflow.svg")]
     pub out: PathBuf,
     /// Print the record as one JSON object.
@@ -129,6 +130,9 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
     let shown: Vec<String> = scales.iter().map(|s| s.to_string()).collect();
     let title = format!("gradient flow: {what}, h={:?} {}, W_hh × {}, T={t}", config.hidden, config.activation.name(), shown.join(" / "));
     elman::atomic_file::write_atomic(&a.out, gradflow_svg(&title, &flows).as_bytes())?;
+    let records: Vec<String> = flows.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    let jsonl = a.out.with_extension("jsonl");
+    elman::atomic_file::write_atomic(&jsonl, (records.join("\n") + "\n").as_bytes())?;
     for (scale, flow) in scales.iter().zip(&flows) {
         if a.json {
             println!("{}", serde_json::to_string(&flow)?);
@@ -149,7 +153,7 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
         }
     }
     if !a.json {
-        println!("measured on {device}; drawn to {} (smaller scales lighter)", a.out.display());
+        println!("measured on {device}; drawn to {} (smaller scales lighter), records in {}", a.out.display(), jsonl.display());
     }
     Ok(())
 }
