@@ -1,5 +1,9 @@
-//! Bounded memory: a tiny `--memory` forces the highest-order counts through sorted runs
-//! on disk and a merge; the model must be byte-identical to the in-memory one.
+//! Bounded memory, two ways, each byte-identical to the in-memory model:
+//! - the in-memory path's counter spilling its highest-order keys as sorted runs;
+//! - the bounded pipeline (src/ngram/bounded), from text file to ARPA file through sorted
+//!   runs on disk, with budgets small enough that every sorter spills (every smoothing,
+//!   word and char level, with and without markers, orders 1 to 5; the PTB 5-gram when
+//!   ../shared/data is present).
 
 mod common;
 
@@ -41,13 +45,63 @@ fn spilled_counts_give_byte_identical_arpa() {
     }
 }
 
+/// The in-memory ARPA text of `text`.
+fn in_memory_arpa(text: &str, options: &TrainOptions) -> Vec<u8> {
+    let trained = train::<f32>(text, "corpus", options).unwrap();
+    let mut out = Vec::new();
+    write_arpa(&trained.model, &mut out).unwrap();
+    out
+}
+
 #[test]
-fn cli_memory_limit_gives_identical_file_and_reports_the_spill() {
+fn bounded_pipeline_writes_the_in_memory_arpa_byte_for_byte() {
+    let words = corpus();
+    // Char level: the same lines, with some multi-byte characters and tabs.
+    let chars = words.replace("w1", "é\t").replace("w2", "日");
+    let data_words = write_temp("bounded-words.txt", &words);
+    let data_chars = write_temp("bounded-chars.txt", &chars);
+    for smoothing in [Smoothing::Kn, Smoothing::AddK, Smoothing::Mle] {
+        for (tokenizer, markers, text, data) in [
+            (Tokenizer::Word, true, &words, &data_words),
+            (Tokenizer::Word, false, &words, &data_words),
+            (Tokenizer::Char, true, &chars, &data_chars),
+            (Tokenizer::Char, false, &chars, &data_chars),
+        ] {
+            for order in [1, 3, 5] {
+                let options = TrainOptions::new(order, TokenizeOptions { tokenizer, markers }, smoothing);
+                let want = in_memory_arpa(text, &options);
+                let out = temp_path("bounded.arpa");
+                let report = elman::ngram::bounded::train_to_arpa(data, &options, 4096, &out).unwrap();
+                let case = format!("{smoothing:?} {tokenizer:?} markers={markers} order {order}");
+                assert!(std::fs::read(&out).unwrap() == want, "{case}: the bounded ARPA differs");
+                assert!(report.runs > 2 && report.peak_disk_bytes > 0, "{case}: a 4 KiB budget must spill: {report:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cli_memory_limit_takes_the_bounded_pipeline_with_the_same_file() {
     let data = write_temp("spill.txt", &corpus());
     let (a, b) = (temp_path("mem.arpa"), temp_path("disk.arpa"));
     let d = data.to_str().unwrap();
-    elman_ok(&["ngram", "train", "--order", "3", "--data", d, "--out", a.to_str().unwrap()]);
+    let in_memory = elman_ok(&["ngram", "train", "--order", "3", "--data", d, "--out", a.to_str().unwrap()]);
+    assert!(in_memory.contains("pipeline: in memory"), "{in_memory}");
     let report = elman_ok(&["ngram", "train", "--order", "3", "--data", d, "--memory", "2K", "--out", b.to_str().unwrap()]);
-    assert!(report.contains("spilled"), "{report}");
+    assert!(report.contains("pipeline: bounded memory") && report.contains("disk: at most"), "{report}");
     assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "ARPA files differ");
+    let err = common::elman_err(&["ngram", "train", "--order", "3", "--data", d, "--memory", "2K", "--out", temp_path("x.bin").to_str().unwrap()]);
+    assert!(err.contains("writes ARPA only") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn ptb_five_gram_bounded_is_byte_identical() {
+    let Some(dir) = common::ptb_dir() else { return };
+    let data = dir.join("ptb.train.txt");
+    let options = TrainOptions::new(5, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+    let want = in_memory_arpa(&std::fs::read_to_string(&data).unwrap(), &options);
+    let out = temp_path("ptb5-bounded.arpa");
+    let report = elman::ngram::bounded::train_to_arpa(&data, &options, 8 << 20, &out).unwrap();
+    assert!(report.runs > 2, "{report:?}");
+    assert!(std::fs::read(&out).unwrap() == want, "PTB 5-gram: the bounded ARPA differs");
 }

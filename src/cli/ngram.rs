@@ -16,6 +16,7 @@ use elman::ngram::tokenize::tokenize_training;
 use super::choices::choice;
 use elman::choice::Choice;
 use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::train::Pipeline;
 use elman::ngram::arpa::escape_char_token;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -61,7 +62,9 @@ pub struct TrainArgs {
     /// Count raw tokens as one stream, without <s> … </s> per line.
     #[arg(long)]
     pub no_markers: bool,
-    /// Memory for buffered n-gram keys before sorted runs spill to disk, e.g. 512M, 1G.
+    /// Memory bound, e.g. 256M, 1G: when the in-memory estimate exceeds it, counting,
+    /// smoothing and writing stream sorted runs through disk within it (without it: the
+    /// in-memory path when it fits the memory available, else the bounded one).
     #[arg(long)]
     pub memory: Option<String>,
     /// Where to write the model.
@@ -214,6 +217,11 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         memory_bytes,
     };
     options.validate()?;
+    let text_bytes = std::fs::metadata(&a.data).map_err(|source| elman::error::ElmanError::Io { path: a.data.clone(), source })?.len();
+    let pipeline = Pipeline::choose(text_bytes, options.order, memory_bytes, elman::memory::available_bytes());
+    if let Pipeline::Bounded { budget, .. } = pipeline {
+        return run_train_bounded(&a, &options, budget, &pipeline, started);
+    }
     let text = read_text(&a.data)?;
     let read_time = started.elapsed();
     let source = a.data.display().to_string();
@@ -248,6 +256,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         println!("  spilled {} sorted runs ({}) under --memory", trained.spill.runs, human_bytes(trained.spill.bytes as f64));
     }
     let phases: Vec<String> = trained.phases.iter().map(|(name, t)| format!("{name} {:.3} s", t.as_secs_f64())).collect();
+    println!("  pipeline: {}", pipeline.describe());
     println!("  phases: read {:.3} s, {}, write {:.3} s", read_time.as_secs_f64(), phases.join(", "), (total - counted).as_secs_f64());
     let peak = peak_memory_bytes().map_or_else(|| "unknown".to_string(), |b| human_bytes(b as f64));
     println!(
@@ -258,6 +267,38 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         (total - counted).as_secs_f64(),
         total.as_secs_f64(),
     );
+    Ok(())
+}
+
+/// `ngram train` through the bounded pipeline (ARPA output only).
+fn run_train_bounded(a: &TrainArgs, options: &TrainOptions, budget: u64, pipeline: &Pipeline, started: Instant) -> anyhow::Result<()> {
+    if ModelFormat::of(a.format, &a.out) == ModelFormat::Binary {
+        bail!("{}: the bounded pipeline writes ARPA only (the binary writer holds the whole model in memory); write an .arpa file, or give --memory above {}", a.out.display(), human_bytes(elman::ngram::train::in_memory_estimate(std::fs::metadata(&a.data).map(|m| m.len()).unwrap_or(0), options.order) as f64));
+    }
+    let report = elman::ngram::bounded::train_to_arpa(&a.data, options, budget, &a.out)?;
+    let total = started.elapsed();
+    println!(
+        "trained a {}-gram {} model ({} level{}) on {}: {} predicted tokens, vocabulary {} (without <s>)",
+        options.order,
+        options.smoothing.name(),
+        a.tokenizer.name(),
+        if options.tokenize.markers { ", <s> … </s> per line" } else { ", no markers" },
+        a.data.display(),
+        report.predicted_tokens,
+        report.vocab_without_bos,
+    );
+    for (i, count) in report.counts.iter().enumerate() {
+        println!("  {}-grams: {count:>10}", i + 1);
+    }
+    for (n, d) in report.discounts.iter().enumerate() {
+        let note = if report.fallback_orders.contains(&(n + 1)) { " (fallback: too few counts-of-counts)" } else { "" };
+        println!("  KN discounts order {}: D1 {:.4}  D2 {:.4}  D3+ {:.4}{note}", n + 1, d[1], d[2], d[3]);
+    }
+    println!("  pipeline: {}", pipeline.describe());
+    println!("  disk: at most {} of sorted runs and level files at once (counting wrote {} runs)", human_bytes(report.peak_disk_bytes as f64), report.runs);
+    let phases: Vec<String> = report.phases.iter().map(|(name, t)| format!("{name} {:.3} s", t.as_secs_f64())).collect();
+    let peak = peak_memory_bytes().map_or_else(|| "unknown".to_string(), |b| human_bytes(b as f64));
+    println!("  phases: {}; wrote {}; wall {:.2} s; peak memory {peak}", phases.join(", "), a.out.display(), total.as_secs_f64());
     Ok(())
 }
 

@@ -182,7 +182,7 @@ fn derive_lower_order(upper: &CountLevel, layout: KeyLayout, starts: (Vec<u128>,
 }
 
 /// Ensures `<unk>` is a unigram and that `<s>` (with markers) is one with count 0.
-fn add_special_unigrams(unigrams: &mut CountLevel, markers: bool) {
+pub(crate) fn add_special_unigrams(unigrams: &mut CountLevel, markers: bool) {
     let mut ensure = |id: u32, zero: bool| {
         let key = id as u128;
         let at = match unigrams.keys.binary_search(&key) {

@@ -14,6 +14,7 @@
 
 pub mod arpa;
 pub mod binary;
+pub mod bounded;
 pub mod count;
 pub mod eval;
 pub mod fraction;

@@ -116,6 +116,38 @@ pub fn tokenize_training(text: &str, options: TokenizeOptions) -> (NgramVocab, N
     (source.vocab, corpus)
 }
 
+/// A piece's own vocabulary: new tokens numbered from [`SPECIALS`]'s length in the order
+/// they first occur (the specials keep their global ids).
+struct Local<'t> {
+    seen: FxHashMap<&'t str, u32>,
+    words: Vec<&'t str>,
+}
+
+impl<'t> IdSource<'t> for Local<'t> {
+    fn id(&mut self, token: &'t str, _position: usize) -> u32 {
+        if let Some(&id) = self.seen.get(token) {
+            return id;
+        }
+        let id = (super::vocab::SPECIALS.len() + self.words.len()) as u32;
+        self.words.push(token);
+        self.seen.insert(token, id);
+        id
+    }
+}
+
+/// Tokenizes one piece of a training text with ids local to the piece: the tokens, and
+/// the piece's new words in first-occurrence order (local id = SPECIALS.len() + index).
+/// Pieces tokenized apart, then mapped into one vocabulary in text order, give the
+/// training vocabulary of the whole text ([`super::bounded`]).
+pub(crate) fn tokenize_piece_local(text: &str, options: TokenizeOptions) -> (NgramCorpus, Vec<&str>) {
+    let mut source = Local { seen: FxHashMap::default(), words: Vec::new() };
+    for (i, special) in super::vocab::SPECIALS.iter().enumerate() {
+        source.seen.insert(special, i as u32);
+    }
+    let corpus = tokenize_with(text, options, &mut source);
+    (corpus, source.words)
+}
+
 /// Tokenizes text against a fixed vocabulary; unknown tokens map to `<unk>`. A long text
 /// is cut at line breaks into pieces tokenized on all cores and joined in order (the same
 /// result: no token spans a line break).

@@ -107,3 +107,46 @@ pub fn train_tokens<W: LogValue>(vocab: NgramVocab, corpus: NgramCorpus, source:
     lap("smooth", &mut phases);
     Ok(Trained { model, predicted_tokens, spill, discounts, fallback_orders, phases })
 }
+
+/// Bytes the in-memory path is expected to need for a training text of `text_bytes` at
+/// order `order`: the text, its tokens and every order's counts and model tables. Measured
+/// (docs/ngram.md): 18× the text for the PTB 5-gram, 22× for a 20M-word Zipf text; this
+/// estimate, (2 + 4.5·N) × the text, is a little above both.
+pub fn in_memory_estimate(text_bytes: u64, order: usize) -> u64 {
+    (text_bytes as f64 * (2.0 + 4.5 * order as f64)) as u64
+}
+
+/// Which pipeline `ngram train` runs, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pipeline {
+    /// Everything in memory (the fast path).
+    InMemory { estimate: u64, limit: Option<u64> },
+    /// Sorted runs through disk, the sorters holding `budget` bytes ([`super::bounded`]).
+    Bounded { estimate: u64, budget: u64 },
+}
+
+impl Pipeline {
+    /// In memory when the estimate fits `--memory` (or, without it, 80 % of the memory
+    /// available); otherwise bounded, with `--memory` or half the available memory.
+    pub fn choose(text_bytes: u64, order: usize, memory: Option<u64>, available: Option<u64>) -> Pipeline {
+        let estimate = in_memory_estimate(text_bytes, order);
+        match memory {
+            Some(limit) if estimate <= limit => Pipeline::InMemory { estimate, limit: Some(limit) },
+            Some(budget) => Pipeline::Bounded { estimate, budget },
+            None => match available {
+                Some(free) if estimate > free / 5 * 4 => Pipeline::Bounded { estimate, budget: (free / 2).max(64 << 20) },
+                _ => Pipeline::InMemory { estimate, limit: available },
+            },
+        }
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        let h = |b: u64| super::report::human_bytes(b as f64);
+        match self {
+            Pipeline::InMemory { estimate, limit: Some(limit) } => format!("in memory (estimated {} of {} allowed)", h(*estimate), h(*limit)),
+            Pipeline::InMemory { estimate, limit: None } => format!("in memory (estimated {})", h(*estimate)),
+            Pipeline::Bounded { estimate, budget } => format!("bounded memory: sorted runs on disk, sorters within {} (in memory it would need about {})", h(*budget), h(*estimate)),
+        }
+    }
+}

@@ -27,7 +27,7 @@
 
 mod lines;
 mod read;
-mod write;
+pub mod write;
 
 pub use read::{read_arpa, read_arpa_file, read_arpa_from};
 pub use write::{write_arpa, write_arpa_file};

@@ -6,7 +6,7 @@
 use crate::choice::Choice;
 use super::{escape_char_token, HEADER_PREFIX, LOG10_ZERO};
 use crate::error::{ElmanError, Result};
-use crate::ngram::key::SortedKeys;
+use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::NgramModel;
 use crate::ngram::tokenize::Tokenizer;
 use rayon::prelude::*;
@@ -30,20 +30,9 @@ pub fn write_arpa_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
 /// Writes `model` as ARPA text.
 pub fn write_arpa(model: &NgramModel<f32>, out: &mut (impl Write + Send)) -> Result<()> {
     let io_err = |source| ElmanError::Write { path: "<ARPA output>".into(), source };
-    let words: Vec<String> = match model.info.tokenizer {
-        Tokenizer::Word => model.vocab.words().to_vec(),
-        Tokenizer::Char => model.vocab.words().iter().map(|w| escape_char_token(w)).collect(),
-    };
-    let mut head = String::new();
-    head.push_str(&format!(
-        "{HEADER_PREFIX} tokenizer={} markers={} smoothing={}\n\n\\data\\\n",
-        model.info.tokenizer.name(),
-        if model.info.markers { "yes" } else { "no" },
-        model.info.smoothing.replace(' ', "_"),
-    ));
-    for (n, level) in model.levels.iter().enumerate() {
-        head.push_str(&format!("ngram {}={}\n", n + 1, level.len()));
-    }
+    let words = arpa_words(&model.vocab, model.info.tokenizer);
+    let counts: Vec<u64> = model.levels.iter().map(|l| l.len() as u64).collect();
+    let head = arpa_header(model.info.tokenizer, model.info.markers, &model.info.smoothing, &counts);
     out.write_all(head.as_bytes()).map_err(io_err)?;
     for n in 1..=model.order() {
         out.write_all(format!("\n\\{n}-grams:\n").as_bytes()).map_err(io_err)?;
@@ -67,6 +56,51 @@ pub fn write_arpa(model: &NgramModel<f32>, out: &mut (impl Write + Send)) -> Res
     out.write_all(b"\n\\end\\\n").map_err(io_err)
 }
 
+/// Token spellings as ARPA files write them (char-level whitespace and controls escaped).
+pub fn arpa_words(vocab: &crate::ngram::vocab::NgramVocab, tokenizer: Tokenizer) -> Vec<String> {
+    match tokenizer {
+        Tokenizer::Word => vocab.words().to_vec(),
+        Tokenizer::Char => vocab.words().iter().map(|w| escape_char_token(w)).collect(),
+    }
+}
+
+/// The header: elman's comment line (tokenizer, markers, smoothing), `\data\` and the
+/// n-grams of each order.
+pub fn arpa_header(tokenizer: Tokenizer, markers: bool, smoothing: &str, counts: &[u64]) -> String {
+    let mut head = format!(
+        "{HEADER_PREFIX} tokenizer={} markers={} smoothing={}\n\n\\data\\\n",
+        tokenizer.name(),
+        if markers { "yes" } else { "no" },
+        smoothing.replace(' ', "_"),
+    );
+    for (n, count) in counts.iter().enumerate() {
+        head.push_str(&format!("ngram {}={count}\n", n + 1));
+    }
+    head
+}
+
+/// Appends the line of one n-gram of order `n`: log10 p, the tokens, and the back-off
+/// weight when there is one and it is not 0 (log10 1).
+#[allow(clippy::too_many_arguments)]
+pub fn push_line(text: &mut Vec<u8>, buffer: &mut zmij::Buffer, ids: &mut Vec<u32>, words: &[String], layout: KeyLayout, n: usize, key: u128, log10_prob: f32, log10_backoff: Option<f32>) {
+    push_log10(text, buffer, log10_prob);
+    text.push(b'\t');
+    layout.unpack(key, n, ids);
+    for (j, &id) in ids.iter().enumerate() {
+        if j > 0 {
+            text.push(b' ');
+        }
+        text.extend_from_slice(words[id as usize].as_bytes());
+    }
+    if let Some(backoff) = log10_backoff {
+        if backoff != 0.0 {
+            text.push(b'\t');
+            push_log10(text, buffer, backoff);
+        }
+    }
+    text.push(b'\n');
+}
+
 fn push_log10(line: &mut Vec<u8>, buffer: &mut zmij::Buffer, value: f32) {
     let value = if value <= LOG10_ZERO || value.is_nan() { LOG10_ZERO } else { value };
     if value == LOG10_ZERO {
@@ -83,22 +117,7 @@ fn format_lines(model: &NgramModel<f32>, words: &[String], n: usize, range: std:
     let mut buffer = zmij::Buffer::new();
     let mut ids = Vec::with_capacity(n);
     for i in range {
-        push_log10(&mut text, &mut buffer, level.log10_prob[i]);
-        text.push(b'\t');
-        model.layout.unpack(level.keys[i], n, &mut ids);
-        for (j, &id) in ids.iter().enumerate() {
-            if j > 0 {
-                text.push(b' ');
-            }
-            text.extend_from_slice(words[id as usize].as_bytes());
-        }
-        if let Some(&backoff) = level.log10_backoff.get(i) {
-            if backoff != 0.0 {
-                text.push(b'\t');
-                push_log10(&mut text, &mut buffer, backoff);
-            }
-        }
-        text.push(b'\n');
+        push_line(&mut text, &mut buffer, &mut ids, words, model.layout, n, level.keys[i], level.log10_prob[i], level.log10_backoff.get(i).copied());
     }
     text
 }

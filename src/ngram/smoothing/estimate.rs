@@ -35,7 +35,9 @@ pub fn estimate<W: LogValue>(
     for n in 1..=order {
         let mut level = std::mem::take(&mut count_levels[n - 1]);
         let counts = kind.of(&level);
-        let mut predicted = level.keys.iter().zip(counts).filter(|(k, _)| Some(**k) != bos_key).map(|(_, &c)| c);
+        // `<s>` is never predicted (only the unigram key can be `<s>`'s: above, a key of the
+        // same value is another n-gram, e.g. the bigram `<s> <unk>`).
+        let mut predicted = level.keys.iter().zip(counts).filter(|(k, _)| n > 1 || Some(**k) != bos_key).map(|(_, &c)| c);
         smoother.prepare_order(n, &mut predicted)?;
         let probs = if n == 1 {
             unigram_probs(&level.keys, counts, bos_key, smoother)
@@ -55,7 +57,7 @@ pub fn estimate<W: LogValue>(
 }
 
 /// p_1(w) = α(w) + γ · 1/|V|; `<s>` gets 0.
-fn unigram_probs(keys: &[u128], counts: &[u32], bos_key: Option<u128>, smoother: &dyn Smoother) -> Vec<f64> {
+pub(crate) fn unigram_probs(keys: &[u128], counts: &[u32], bos_key: Option<u128>, smoother: &dyn Smoother) -> Vec<f64> {
     let mut stats = ContextStats::default();
     let mut vocab_size = 0usize;
     for (key, &c) in keys.iter().zip(counts) {

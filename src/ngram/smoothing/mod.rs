@@ -19,6 +19,7 @@ mod mle;
 
 pub use addk::AddK;
 pub use estimate::estimate;
+pub(crate) use estimate::unigram_probs;
 pub use kneser_ney::KneserNey;
 pub use mle::Mle;
 

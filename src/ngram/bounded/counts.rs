@@ -1,0 +1,186 @@
+//! Pass 2: counts of every order from the token file, each level written to disk in suffix
+//! order — the same counts as [`crate::ngram::count::count_ngrams`], by the same rules
+//! (that module's doc has the formulas), in bounded memory:
+//!
+//! - the highest order's windows go through an [`ExternalSorter`] (runs collapsed to
+//!   (key, count) before they are written);
+//! - the sentence-opening n-grams of each lower order through one sorter each;
+//! - one streaming cascade then derives every lower order from the one above it: along a
+//!   sorted level the suffixes come out sorted, so level n − 1 is produced in order while
+//!   level n streams past, merged with its sentence starts, and handed down in turn.
+//!
+//! The unigrams (at most |V| of them) are kept in memory.
+
+use super::external::{ExternalSorter, RecordFile, RecordWriter, Scratch, Sorted};
+use super::records::{combine_counts, KeyCount, LevelEntry, TokenId};
+use crate::error::Result;
+use crate::ngram::count::{add_special_unigrams, CountLevel};
+use crate::ngram::key::KeyLayout;
+use crate::ngram::spill::add_counts;
+use crate::ngram::vocab::BOS;
+
+/// Every level's counts: orders 2..N on disk, the unigrams in memory.
+pub struct LevelFiles {
+    pub unigrams: CountLevel,
+    /// `upper[n - 2]` holds order n (n ≥ 2).
+    pub upper: Vec<RecordFile<LevelEntry>>,
+    /// Sorted runs the counters wrote.
+    pub runs: usize,
+}
+
+impl LevelFiles {
+    /// N-grams per order, 1..=N.
+    pub fn counts(&self) -> Vec<u64> {
+        std::iter::once(self.unigrams.keys.len() as u64).chain(self.upper.iter().map(|f| f.count)).collect()
+    }
+}
+
+/// Counts orders 1..=`order` of the token file in about `budget` bytes.
+pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usize, markers: bool, scratch: &Scratch, budget: u64) -> Result<LevelFiles> {
+    // The windows get three quarters of the budget; the sentence starts share the rest.
+    let mut windows = ExternalSorter::<KeyCount>::new(scratch, "windows", budget / 4 * 3).combining(combine_counts);
+    let per_start = budget / 4 / (order.max(2) - 1) as u64;
+    let mut starts: Vec<ExternalSorter<KeyCount>> = (1..order).map(|_| ExternalSorter::new(scratch, "starts", per_start).combining(combine_counts)).collect();
+    let mut reader = tokens.reader()?;
+    // Position in the current sentence, and the key of its last `order` tokens.
+    let (mut position, mut key) = (0usize, 0u128);
+    let (mut opening, bits) = (0u128, layout.bits());
+    while let Some(TokenId(id)) = reader.next_record()? {
+        if markers && id == BOS {
+            (position, key, opening) = (0, 0, 0);
+        }
+        key = layout.slide(key, id, order);
+        if position < order - 1 {
+            opening |= (id as u128) << (position as u32 * bits);
+            starts[position].push(KeyCount { key: opening, count: 1 })?;
+        }
+        if position + 1 >= order && !(order == 1 && markers && id == BOS) {
+            windows.push(KeyCount { key, count: 1 })?;
+        }
+        position += 1;
+    }
+    let runs = windows.runs() + starts.iter().map(|s| s.runs()).sum::<usize>();
+    let top = Summed::new(windows.finish()?)?;
+    let mut start_streams = starts.into_iter().map(|s| s.finish().and_then(Summed::new)).collect::<Result<Vec<_>>>()?;
+    // The cascade: order N's file, then each lower order from the one above.
+    let mut writers = (2..=order).map(|_| RecordWriter::<LevelEntry>::create(scratch, "level")).collect::<Result<Vec<_>>>()?;
+    let mut derivers: Vec<Deriver> = (1..order).rev().map(|n| Deriver { layout, n, pending: None, starts: start_streams.pop().expect("one per lower order") }).collect();
+    let mut unigrams = CountLevel::default();
+    let mut top = top;
+    let mut sink = Sink { writers: &mut writers, unigrams: &mut unigrams };
+    while let Some(KeyCount { key, count }) = top.next()? {
+        sink.emit(order, LevelEntry { key, raw: count, adjusted: count }, &mut derivers)?;
+    }
+    for i in 0..derivers.len() {
+        let (this, below) = derivers.split_at_mut(i + 1);
+        this[i].finish(&mut sink, below)?;
+    }
+    add_special_unigrams(&mut unigrams, markers);
+    let upper = writers.into_iter().map(RecordWriter::finish).collect::<Result<Vec<_>>>()?;
+    Ok(LevelFiles { unigrams, upper, runs })
+}
+
+/// A sorted (key, count) stream with equal keys (from different runs) summed.
+struct Summed {
+    sorted: Sorted<KeyCount>,
+    next: Option<KeyCount>,
+}
+
+impl Summed {
+    fn new(mut sorted: Sorted<KeyCount>) -> Result<Self> {
+        let next = sorted.next_record()?;
+        Ok(Summed { sorted, next })
+    }
+
+    /// The next key's first record (its count may be partial: use [`Summed::next`]).
+    fn peek(&self) -> Option<KeyCount> {
+        self.next
+    }
+
+    fn next(&mut self) -> Result<Option<KeyCount>> {
+        let Some(mut current) = self.next else { return Ok(None) };
+        loop {
+            self.next = self.sorted.next_record()?;
+            match self.next {
+                Some(r) if r.key == current.key => current.count = add_counts(current.count, r.count)?,
+                _ => return Ok(Some(current)),
+            }
+        }
+    }
+}
+
+/// Where each level's entries go: orders ≥ 2 to their files, order 1 to memory.
+struct Sink<'a> {
+    writers: &'a mut [RecordWriter<LevelEntry>],
+    unigrams: &'a mut CountLevel,
+}
+
+impl Sink<'_> {
+    /// Stores an entry of order n and passes it to the deriver of order n − 1
+    /// (`derivers[0]`; the rest are the orders below it).
+    fn emit(&mut self, n: usize, entry: LevelEntry, derivers: &mut [Deriver]) -> Result<()> {
+        if n == 1 {
+            self.unigrams.keys.push(entry.key);
+            self.unigrams.raw.push(entry.raw);
+            self.unigrams.adjusted.push(entry.adjusted);
+            return Ok(());
+        }
+        self.writers[n - 2].push(&entry)?;
+        if let Some((first, below)) = derivers.split_first_mut() {
+            first.take(self, entry, below)?;
+        }
+        Ok(())
+    }
+}
+
+/// Derives order `n` from the sorted entries of order n + 1.
+struct Deriver {
+    layout: KeyLayout,
+    n: usize,
+    /// The suffix being summed: (key, raw, distinct left neighbours).
+    pending: Option<(u128, u32, u32)>,
+    starts: Summed,
+}
+
+impl Deriver {
+    fn take(&mut self, sink: &mut Sink, upper: LevelEntry, below: &mut [Deriver]) -> Result<()> {
+        let suffix = self.layout.suffix(upper.key);
+        match &mut self.pending {
+            Some((key, raw, distinct)) if *key == suffix => {
+                *raw = add_counts(*raw, upper.raw)?;
+                *distinct += 1;
+            }
+            _ => {
+                self.flush(sink, below)?;
+                self.pending = Some((suffix, upper.raw, 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits the pending suffix, after every sentence start below it.
+    fn flush(&mut self, sink: &mut Sink, below: &mut [Deriver]) -> Result<()> {
+        let Some((key, mut raw, mut distinct)) = self.pending.take() else { return Ok(()) };
+        // (Peeking shows the next run's record only; `next` sums the key across runs.)
+        while self.starts.peek().is_some_and(|s| s.key < key) {
+            let start = self.starts.next()?.expect("peeked");
+            sink.emit(self.n, LevelEntry { key: start.key, raw: start.count, adjusted: start.count }, below)?;
+        }
+        if self.starts.peek().is_some_and(|s| s.key == key) {
+            let start = self.starts.next()?.expect("peeked");
+            raw = add_counts(raw, start.count)?;
+            distinct = add_counts(distinct, start.count)?;
+        }
+        sink.emit(self.n, LevelEntry { key, raw, adjusted: distinct }, below)
+    }
+
+    /// The last suffix and the remaining starts; then the orders below finish in turn
+    /// (by the caller).
+    fn finish(&mut self, sink: &mut Sink, below: &mut [Deriver]) -> Result<()> {
+        self.flush(sink, below)?;
+        while let Some(start) = self.starts.next()? {
+            sink.emit(self.n, LevelEntry { key: start.key, raw: start.count, adjusted: start.count }, below)?;
+        }
+        Ok(())
+    }
+}
