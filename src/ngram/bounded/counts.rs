@@ -11,11 +11,12 @@
 //!
 //! The unigrams (at most |V| of them) are kept in memory.
 
-use super::external::{ExternalSorter, RecordFile, RecordWriter, Scratch, Sorted};
+use super::external::{key_bytes, ExternalSorter, RecordFile, RecordWriter, Scratch, Sorted};
 use super::records::{combine_counts, KeyCount, LevelEntry, TokenId};
 use crate::error::Result;
 use crate::ngram::count::{add_special_unigrams, CountLevel};
 use crate::ngram::key::KeyLayout;
+use crate::ngram::smoothing::OrderCounts;
 use crate::ngram::spill::add_counts;
 use crate::ngram::vocab::BOS;
 
@@ -24,6 +25,10 @@ pub struct LevelFiles {
     pub unigrams: CountLevel,
     /// `upper[n - 2]` holds order n (n ≥ 2).
     pub upper: Vec<RecordFile<LevelEntry>>,
+    /// The summaries a smoother prepares each order ≥ 2 from (`[n - 2]`), of the raw and
+    /// of the adjusted counts, gathered as the levels were written.
+    pub raw_summaries: Vec<OrderCounts>,
+    pub adjusted_summaries: Vec<OrderCounts>,
     /// Sorted runs the counters wrote.
     pub runs: usize,
 }
@@ -38,9 +43,10 @@ impl LevelFiles {
 /// Counts orders 1..=`order` of the token file in about `budget` bytes.
 pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usize, markers: bool, scratch: &Scratch, budget: u64) -> Result<LevelFiles> {
     // The windows get three quarters of the budget; the sentence starts share the rest.
-    let mut windows = ExternalSorter::<KeyCount>::new(scratch, "windows", budget / 4 * 3).combining(combine_counts);
+    let bytes = |n: usize| key_bytes(n, layout.bits());
+    let mut windows = ExternalSorter::<KeyCount>::new(scratch, "windows", budget / 4 * 3, bytes(order)).combining(combine_counts).single_buffer();
     let per_start = budget / 4 / (order.max(2) - 1) as u64;
-    let mut starts: Vec<ExternalSorter<KeyCount>> = (1..order).map(|_| ExternalSorter::new(scratch, "starts", per_start).combining(combine_counts)).collect();
+    let mut starts: Vec<ExternalSorter<KeyCount>> = (1..order).map(|n| ExternalSorter::new(scratch, "starts", per_start, bytes(n)).combining(combine_counts)).collect();
     let mut reader = tokens.reader()?;
     // Position in the current sentence, and the key of its last `order` tokens.
     let (mut position, mut key) = (0usize, 0u128);
@@ -63,11 +69,12 @@ pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usiz
     let top = Summed::new(windows.finish()?)?;
     let mut start_streams = starts.into_iter().map(|s| s.finish().and_then(Summed::new)).collect::<Result<Vec<_>>>()?;
     // The cascade: order N's file, then each lower order from the one above.
-    let mut writers = (2..=order).map(|_| RecordWriter::<LevelEntry>::create(scratch, "level")).collect::<Result<Vec<_>>>()?;
+    let mut writers = (2..=order).map(|n| RecordWriter::<LevelEntry>::create(scratch, "level", bytes(n))).collect::<Result<Vec<_>>>()?;
     let mut derivers: Vec<Deriver> = (1..order).rev().map(|n| Deriver { layout, n, pending: None, starts: start_streams.pop().expect("one per lower order") }).collect();
     let mut unigrams = CountLevel::default();
     let mut top = top;
-    let mut sink = Sink { writers: &mut writers, unigrams: &mut unigrams };
+    let (mut raw_summaries, mut adjusted_summaries) = (vec![OrderCounts::default(); order - 1], vec![OrderCounts::default(); order - 1]);
+    let mut sink = Sink { writers: &mut writers, unigrams: &mut unigrams, raw: &mut raw_summaries, adjusted: &mut adjusted_summaries };
     while let Some(KeyCount { key, count }) = top.next()? {
         sink.emit(order, LevelEntry { key, raw: count, adjusted: count }, &mut derivers)?;
     }
@@ -77,7 +84,7 @@ pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usiz
     }
     add_special_unigrams(&mut unigrams, markers);
     let upper = writers.into_iter().map(RecordWriter::finish).collect::<Result<Vec<_>>>()?;
-    Ok(LevelFiles { unigrams, upper, runs })
+    Ok(LevelFiles { unigrams, upper, raw_summaries, adjusted_summaries, runs })
 }
 
 /// A sorted (key, count) stream with equal keys (from different runs) summed.
@@ -113,6 +120,8 @@ impl Summed {
 struct Sink<'a> {
     writers: &'a mut [RecordWriter<LevelEntry>],
     unigrams: &'a mut CountLevel,
+    raw: &'a mut [OrderCounts],
+    adjusted: &'a mut [OrderCounts],
 }
 
 impl Sink<'_> {
@@ -126,6 +135,8 @@ impl Sink<'_> {
             return Ok(());
         }
         self.writers[n - 2].push(&entry)?;
+        self.raw[n - 2].add(entry.raw);
+        self.adjusted[n - 2].add(entry.adjusted);
         if let Some((first, below)) = derivers.split_first_mut() {
             first.take(self, entry, below)?;
         }

@@ -15,12 +15,12 @@
 //!    weights, merged; then order n's probabilities are kept on disk for order n + 1.
 
 use super::counts::LevelFiles;
-use super::external::{ExternalSorter, RecordFile, RecordReader, RecordWriter, Scratch};
+use super::external::{key_bytes, ExternalSorter, RecordFile, RecordWriter, Scratch, Sorted, SortedRuns};
 use super::records::{BackoffEntry, ContextEntry, LevelEntry, ProbEntry};
 use crate::error::{ElmanError, Result};
 use crate::ngram::arpa::write::{arpa_header, arpa_words, push_line};
 use crate::ngram::key::KeyLayout;
-use crate::ngram::smoothing::{unigram_probs, ContextStats, CountKind, Smoother};
+use crate::ngram::smoothing::{unigram_probs, ContextStats, CountKind, OrderCounts, Smoother};
 use crate::ngram::tokenize::Tokenizer;
 use crate::ngram::vocab::{NgramVocab, BOS};
 use rayon::prelude::*;
@@ -44,7 +44,7 @@ pub fn estimate_to_arpa(levels: LevelFiles, target: &ArpaTarget, smoother: &mut 
     let order = levels.upper.len() + 1;
     let kind = smoother.count_kind();
     let words = arpa_words(target.vocab, target.tokenizer);
-    let LevelFiles { unigrams, upper, .. } = levels;
+    let LevelFiles { unigrams, upper, raw_summaries, adjusted_summaries, .. } = levels;
     let counts: Vec<u64> = std::iter::once(unigrams.keys.len() as u64).chain(upper.iter().map(|f| f.count)).collect();
     // The header: the smoother describes itself only after estimating (KN's discounts do
     // not show in it), so its name is known now.
@@ -53,30 +53,19 @@ pub fn estimate_to_arpa(levels: LevelFiles, target: &ArpaTarget, smoother: &mut 
     // Order 1, in memory.
     let bos_key = target.markers.then_some(BOS as u128);
     let unigram_counts = kind.of(&unigrams);
-    let mut predicted = unigrams.keys.iter().zip(unigram_counts).filter(|(k, _)| Some(**k) != bos_key).map(|(_, &c)| c);
-    smoother.prepare_order(1, &mut predicted)?;
+    let predicted = unigrams.keys.iter().zip(unigram_counts).filter(|(k, _)| Some(**k) != bos_key).map(|(_, &c)| c);
+    smoother.prepare_order(1, &OrderCounts::of(predicted))?;
     let probs = unigram_probs(&unigrams.keys, unigram_counts, bos_key, smoother);
-    let mut lower = Lower::Memory(unigrams.keys.iter().zip(&probs).map(|(&key, &prob)| ProbEntry { key, prob, log10: (prob.log10()) as f32 }).collect());
+    let mut lower = Lower::Memory(unigrams.keys.iter().zip(&probs).map(|(&key, &prob)| ProbEntry { key, prob }).collect());
     let mut section = Section { out, words: &words, layout: target.layout };
-    for (i, level) in upper.into_iter().enumerate() {
+    let summaries = if kind == CountKind::Raw { raw_summaries } else { adjusted_summaries };
+    for (i, (level, summary)) in upper.into_iter().zip(&summaries).enumerate() {
         let n = i + 2;
         let level_counts = |e: &LevelEntry| if kind == CountKind::Raw { e.raw } else { e.adjusted };
-        // The smoother's per-order preparation (KN: the discounts) reads every count.
-        let mut reader = level.reader()?;
-        let mut failed = None;
-        let mut counts = std::iter::from_fn(|| match reader.next_record() {
-            Ok(e) => e.map(|e| level_counts(&e)),
-            Err(e) => {
-                failed = Some(e);
-                None
-            }
-        });
-        smoother.prepare_order(n, &mut counts)?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        smoother.prepare_order(n, summary)?;
         // 1. by context, with p_{n−1} of each suffix.
-        let mut by_context = ExternalSorter::<ContextEntry>::new(scratch, "context", budget / 2);
+        let width = key_bytes(n, target.layout.bits());
+        let mut by_context = ExternalSorter::<ContextEntry>::new(scratch, "context", budget, width);
         let mut reader = level.reader()?;
         let mut lower_reader = lower.reader()?;
         let mut current = lower_reader.next()?;
@@ -91,9 +80,10 @@ pub fn estimate_to_arpa(levels: LevelFiles, target: &ArpaTarget, smoother: &mut 
         }
         drop(level);
         // 2. each context's γ, each n-gram's p, back to suffix order.
-        let mut by_key = ExternalSorter::<ProbEntry>::new(scratch, "probs", budget / 2);
-        let mut backoffs = RecordWriter::<BackoffEntry>::create(scratch, "backoff")?;
-        let mut sorted = by_context.finish()?;
+        let mut by_key = ExternalSorter::<ProbEntry>::new(scratch, "probs", budget / 2, width);
+        let mut backoffs = RecordWriter::<BackoffEntry>::create(scratch, "backoff", key_bytes(n - 1, target.layout.bits()))?;
+        // (What stays in memory leaves the other half of the budget to the second sort.)
+        let mut sorted = by_context.finish_within(budget / 2)?;
         let mut next = sorted.next_record()?;
         let mut group: Vec<ContextEntry> = Vec::new();
         while let Some(first) = next {
@@ -108,48 +98,45 @@ pub fn estimate_to_arpa(levels: LevelFiles, target: &ArpaTarget, smoother: &mut 
             backoffs.push(&BackoffEntry { key: first.context, log10: gamma.log10() as f32 })?;
             for e in &group {
                 let prob = smoother.alpha(n, e.count, &stats) + gamma * e.lower;
-                by_key.push(ProbEntry { key: e.context | ((e.word as u128) << shift), prob, log10: prob.log10() as f32 })?;
+                by_key.push(ProbEntry { key: e.context | ((e.word as u128) << shift), prob })?;
             }
         }
         drop(sorted);
-        // 3. order n − 1's section, then order n's probabilities to disk.
+        // 3. order n − 1's section; order n's probabilities stay as sorted runs on disk,
+        // merged again for order n + 1 and for the section of order n.
         section.write(n - 1, &lower, Some(&backoffs.finish()?))?;
-        let mut probs = RecordWriter::<ProbEntry>::create(scratch, "level-probs")?;
-        let mut sorted = by_key.finish()?;
-        while let Some(p) = sorted.next_record()? {
-            probs.push(&p)?;
-        }
-        lower = Lower::File(probs.finish()?);
+        lower = Lower::Runs(by_key.finish_to_runs()?);
     }
     section.write(order, &lower, None)?;
     section.out.write_all(b"\n\\end\\\n").map_err(io_err)
 }
 
-/// Order n − 1's probabilities in suffix order: the unigrams in memory, or a file.
+/// Order n − 1's probabilities in suffix order: the unigrams in memory, or sorted runs.
 enum Lower {
     Memory(Vec<ProbEntry>),
-    File(RecordFile<ProbEntry>),
+    Runs(SortedRuns<ProbEntry>),
 }
 
 impl Lower {
     fn reader(&self) -> Result<LowerReader<'_>> {
         Ok(match self {
             Lower::Memory(entries) => LowerReader::Memory(entries.iter()),
-            Lower::File(file) => LowerReader::File(file.reader()?),
+            Lower::Runs(runs) => LowerReader::Merge(runs.merge()?),
         })
     }
 }
 
 enum LowerReader<'a> {
     Memory(std::slice::Iter<'a, ProbEntry>),
-    File(RecordReader<ProbEntry>),
+    Merge(Sorted<ProbEntry>),
 }
 
 impl LowerReader<'_> {
+    #[inline]
     fn next(&mut self) -> Result<Option<ProbEntry>> {
         match self {
             LowerReader::Memory(it) => Ok(it.next().copied()),
-            LowerReader::File(r) => r.next_record(),
+            LowerReader::Merge(r) => r.next_record(),
         }
     }
 }
@@ -173,7 +160,24 @@ impl<W: Write + Send> Section<'_, W> {
             Some(r) => r.next_record()?,
             None => None,
         };
-        let mut batch: Vec<(u128, f32, Option<f32>)> = Vec::with_capacity(BATCH);
+        // Each batch of lines is formatted (on all cores) while the one before is written.
+        let (words, layout) = (self.words, self.layout);
+        let format = |batch: &[(u128, f64, Option<f32>)]| -> Vec<Vec<u8>> {
+            batch
+                .par_chunks(BATCH / 4)
+                .map(|lines| {
+                    let mut text = Vec::with_capacity(lines.len() * (12 + 8 * n));
+                    let (mut buffer, mut ids) = (zmij::Buffer::new(), Vec::with_capacity(n));
+                    for &(key, prob, backoff) in lines {
+                        // log10 in f64, then the model's f32: as the in-memory model stores it.
+                        push_line(&mut text, &mut buffer, &mut ids, words, layout, n, key, prob.log10() as f32, backoff);
+                    }
+                    text
+                })
+                .collect()
+        };
+        let mut batch: Vec<(u128, f64, Option<f32>)> = Vec::with_capacity(BATCH);
+        let mut pending: Vec<Vec<u8>> = Vec::new();
         loop {
             let entry = reader.next()?;
             if let Some(p) = entry {
@@ -185,29 +189,22 @@ impl<W: Write + Send> Section<'_, W> {
                 if weight.is_some_and(|w| w.key < p.key) {
                     return Err(missing(n + 1, "context"));
                 }
-                batch.push((p.key, p.log10, backoff));
+                batch.push((p.key, p.prob, backoff));
             }
-            if batch.len() == BATCH || (entry.is_none() && !batch.is_empty()) {
-                let (words, layout) = (self.words, self.layout);
-                let texts: Vec<Vec<u8>> = batch
-                    .par_chunks(BATCH / 4)
-                    .map(|lines| {
-                        let mut text = Vec::with_capacity(lines.len() * (12 + 8 * n));
-                        let (mut buffer, mut ids) = (zmij::Buffer::new(), Vec::with_capacity(n));
-                        for &(key, log10, backoff) in lines {
-                            push_line(&mut text, &mut buffer, &mut ids, words, layout, n, key, log10, backoff);
-                        }
-                        text
-                    })
-                    .collect();
-                for text in texts {
-                    self.out.write_all(&text).map_err(io_err)?;
-                }
+            if batch.len() == BATCH || entry.is_none() {
+                let previous = std::mem::take(&mut pending);
+                let out = &mut *self.out;
+                let (texts, written) = rayon::join(|| format(&batch), || previous.iter().try_for_each(|text| out.write_all(text)));
+                written.map_err(io_err)?;
+                pending = texts;
                 batch.clear();
             }
             if entry.is_none() {
                 break;
             }
+        }
+        for text in pending {
+            self.out.write_all(&text).map_err(io_err)?;
         }
         if weight.is_some() {
             return Err(missing(n + 1, "context"));

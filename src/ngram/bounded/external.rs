@@ -12,20 +12,37 @@ use rayon::slice::ParallelSliceMut;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A record with a fixed little-endian encoding of `BYTES` bytes.
+/// A record with a little-endian encoding whose n-gram keys take `key_bytes` bytes (an
+/// n-gram of order n needs ⌈n·b/8⌉ of a key's 16, b bits per id: [`key_bytes`]).
 pub trait Record: Copy + Send + Sync + Ord {
-    const BYTES: usize;
-    fn encode(&self, out: &mut [u8]);
-    fn decode(bytes: &[u8]) -> Self;
+    /// Bytes of one encoded record.
+    fn size(key_bytes: usize) -> usize;
+    fn encode(&self, out: &mut [u8], key_bytes: usize);
+    fn decode(bytes: &[u8], key_bytes: usize) -> Self;
 }
 
-pub fn u128_at(b: &[u8], at: usize) -> u128 {
-    u128::from_le_bytes(b[at..at + 16].try_into().expect("16 bytes"))
+/// Bytes a key of order `n` needs with `bits` bits per id.
+pub fn key_bytes(n: usize, bits: u32) -> usize {
+    (n * bits as usize).div_ceil(8).clamp(1, 16)
+}
+
+/// Writes the low `key_bytes` bytes of `key`.
+#[inline]
+pub fn put_key(out: &mut [u8], key: u128, key_bytes: usize) {
+    out[..key_bytes].copy_from_slice(&key.to_le_bytes()[..key_bytes]);
+}
+
+/// Reads a key of `key_bytes` bytes.
+#[inline]
+pub fn get_key(b: &[u8], key_bytes: usize) -> u128 {
+    let mut full = [0u8; 16];
+    full[..key_bytes].copy_from_slice(&b[..key_bytes]);
+    u128::from_le_bytes(full)
 }
 
 pub fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -95,37 +112,58 @@ impl Drop for Scratch {
 }
 
 /// A file of records written in order; [`RecordWriter::finish`] makes it readable.
+/// Records are encoded straight into a 1 MiB block, written whole.
 pub struct RecordWriter<R: Record> {
     path: PathBuf,
-    out: BufWriter<File>,
-    scratch: [u8; 64],
+    out: File,
+    block: Vec<u8>,
+    size: usize,
+    key_bytes: usize,
     count: u64,
     disk: Arc<DiskUse>,
     _record: std::marker::PhantomData<R>,
 }
 
+const BLOCK: usize = 1 << 20;
+
 impl<R: Record> RecordWriter<R> {
-    pub fn create(scratch: &Scratch, what: &str) -> Result<Self> {
-        let path = scratch.path(what);
-        let file = File::create(&path).map_err(|source| ElmanError::Write { path: path.clone(), source })?;
-        Ok(RecordWriter { path, out: BufWriter::with_capacity(1 << 20, file), scratch: [0; 64], count: 0, disk: scratch.disk().clone(), _record: Default::default() })
+    /// A new file whose keys take `key_bytes` bytes.
+    pub fn create(scratch: &Scratch, what: &str, key_bytes: usize) -> Result<Self> {
+        Self::create_at(scratch.path(what), key_bytes, scratch.disk().clone())
+    }
+
+    /// A new file at `path` (in the scratch directory whose use `disk` counts).
+    fn create_at(path: PathBuf, key_bytes: usize, disk: Arc<DiskUse>) -> Result<Self> {
+        let out = File::create(&path).map_err(|source| ElmanError::Write { path: path.clone(), source })?;
+        let size = R::size(key_bytes);
+        Ok(RecordWriter { path, out, block: Vec::with_capacity(BLOCK + size), size, key_bytes, count: 0, disk, _record: Default::default() })
     }
 
     #[inline]
     pub fn push(&mut self, r: &R) -> Result<()> {
-        let bytes = &mut self.scratch[..R::BYTES];
-        r.encode(bytes);
+        let at = self.block.len();
+        self.block.resize(at + self.size, 0);
+        r.encode(&mut self.block[at..], self.key_bytes);
         self.count += 1;
+        if self.block.len() >= BLOCK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
         let path = &self.path;
-        self.out.write_all(bytes).map_err(|source| ElmanError::Write { path: path.clone(), source })
+        self.out.write_all(&self.block).map_err(|source| ElmanError::Write { path: path.clone(), source })?;
+        self.block.clear();
+        Ok(())
     }
 
     /// The finished file: its path and record count.
     pub fn finish(mut self) -> Result<RecordFile<R>> {
-        self.out.flush().map_err(|source| ElmanError::Write { path: self.path.clone(), source })?;
-        let bytes = self.count * R::BYTES as u64;
+        self.flush()?;
+        let bytes = self.count * self.size as u64;
         self.disk.add(bytes);
-        Ok(RecordFile { path: self.path, count: self.count, bytes, disk: self.disk, _record: Default::default() })
+        Ok(RecordFile { path: self.path, count: self.count, bytes, key_bytes: self.key_bytes, disk: self.disk, _record: Default::default() })
     }
 }
 
@@ -134,6 +172,7 @@ pub struct RecordFile<R: Record> {
     path: PathBuf,
     pub count: u64,
     bytes: u64,
+    key_bytes: usize,
     disk: Arc<DiskUse>,
     _record: std::marker::PhantomData<R>,
 }
@@ -141,7 +180,7 @@ pub struct RecordFile<R: Record> {
 impl<R: Record> RecordFile<R> {
     /// Reads the records from the start.
     pub fn reader(&self) -> Result<RecordReader<R>> {
-        RecordReader::open(&self.path, 1 << 20)
+        RecordReader::open(&self.path, 1 << 20, self.key_bytes)
     }
 }
 
@@ -153,52 +192,109 @@ impl<R: Record> Drop for RecordFile<R> {
     }
 }
 
-/// Sequential reader of a record file.
+/// Sequential reader of a record file, decoding from a block read whole.
 pub struct RecordReader<R: Record> {
     path: PathBuf,
-    input: BufReader<File>,
+    input: File,
+    block: Vec<u8>,
+    /// Bytes of `block` holding data, and the next record's offset.
+    filled: usize,
+    at: usize,
+    size: usize,
+    key_bytes: usize,
     _record: std::marker::PhantomData<R>,
 }
 
 impl<R: Record> RecordReader<R> {
-    fn open(path: &Path, buffer: usize) -> Result<Self> {
-        let file = File::open(path).map_err(|source| ElmanError::Io { path: path.to_path_buf(), source })?;
-        Ok(RecordReader { path: path.to_path_buf(), input: BufReader::with_capacity(buffer, file), _record: Default::default() })
+    fn open(path: &Path, buffer: usize, key_bytes: usize) -> Result<Self> {
+        let input = File::open(path).map_err(|source| ElmanError::Io { path: path.to_path_buf(), source })?;
+        let size = R::size(key_bytes);
+        // A whole number of records per block.
+        let block = vec![0u8; (buffer / size).max(1) * size];
+        Ok(RecordReader { path: path.to_path_buf(), input, block, filled: 0, at: 0, size, key_bytes, _record: Default::default() })
     }
 
     /// The next record, or `None` at the end.
     #[inline]
     pub fn next_record(&mut self) -> Result<Option<R>> {
-        let mut bytes = [0u8; 64];
-        let bytes = &mut bytes[..R::BYTES];
-        match self.input.read_exact(bytes) {
-            Ok(()) => Ok(Some(R::decode(bytes))),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-            Err(source) => Err(ElmanError::Io { path: self.path.clone(), source }),
+        if self.at + self.size > self.filled && !self.refill()? {
+            return Ok(None);
         }
+        let r = R::decode(&self.block[self.at..self.at + self.size], self.key_bytes);
+        self.at += self.size;
+        Ok(Some(r))
+    }
+
+    /// Moves the unread tail to the front and reads more; false at the end of the file.
+    #[cold]
+    fn refill(&mut self) -> Result<bool> {
+        self.block.copy_within(self.at..self.filled, 0);
+        self.filled -= self.at;
+        self.at = 0;
+        while self.filled < self.size {
+            let read = self.input.read(&mut self.block[self.filled..]).map_err(|source| ElmanError::Io { path: self.path.clone(), source })?;
+            if read == 0 {
+                return Ok(false);
+            }
+            self.filled += read;
+        }
+        // Fill the rest of the block where the file has it.
+        while self.filled < self.block.len() {
+            let read = self.input.read(&mut self.block[self.filled..]).map_err(|source| ElmanError::Io { path: self.path.clone(), source })?;
+            if read == 0 {
+                break;
+            }
+            self.filled += read;
+        }
+        Ok(true)
     }
 }
 
-/// Sorts records in bounded memory (see the module doc).
+/// Collapses a sorted run in place (e.g. sums the counts of equal keys).
+pub type Combine<R> = fn(&mut Vec<R>) -> Result<()>;
+
+/// A run being sorted and written on a thread of its own: its file, and the buffer back.
+type InFlight<R> = std::thread::JoinHandle<Result<(RecordFile<R>, Vec<R>)>>;
+
+/// Sorts records in bounded memory (see the module doc). Two buffers of half the budget
+/// each: while a full one is sorted and written on a thread of its own, records go on
+/// filling the other.
 pub struct ExternalSorter<'s, R: Record> {
     scratch: &'s Scratch,
     what: &'static str,
+    key_bytes: usize,
+    /// Records per buffer.
     budget: usize,
+    /// Two buffers (a full one sorted in the background) or one.
+    double: bool,
     buffer: Vec<R>,
+    in_flight: Option<InFlight<R>>,
     runs: Vec<RecordFile<R>>,
     /// Collapses a sorted buffer before it is written (equal keys summed), if given.
-    combine: Option<fn(&mut Vec<R>) -> Result<()>>,
+    combine: Option<Combine<R>>,
 }
 
-impl<'s, R: Record> ExternalSorter<'s, R> {
-    /// A sorter holding at most `budget_bytes` of records in memory.
-    pub fn new(scratch: &'s Scratch, what: &'static str, budget_bytes: u64) -> Self {
-        let budget = (budget_bytes / std::mem::size_of::<R>() as u64).max(64) as usize;
-        ExternalSorter { scratch, what, budget, buffer: Vec::new(), runs: Vec::new(), combine: None }
+impl<'s, R: Record + 'static> ExternalSorter<'s, R> {
+    /// A sorter holding at most `budget_bytes` of records in memory, writing keys of
+    /// `key_bytes` bytes.
+    pub fn new(scratch: &'s Scratch, what: &'static str, budget_bytes: u64, key_bytes: usize) -> Self {
+        let budget = (budget_bytes / 2 / std::mem::size_of::<R>() as u64).max(64) as usize;
+        ExternalSorter { scratch, what, key_bytes, budget, double: true, buffer: Vec::new(), in_flight: None, runs: Vec::new(), combine: None }
+    }
+
+    /// The same with one buffer of the whole budget, sorted and written while the pushes
+    /// wait: fewer, longer runs, for a producer too quick to gain from the overlap
+    /// (counting, whose runs collapse better the longer they are).
+    pub fn single_buffer(mut self) -> Self {
+        if self.double {
+            self.budget *= 2;
+            self.double = false;
+        }
+        self
     }
 
     /// The same, collapsing each sorted run with `combine` (e.g. summing counts).
-    pub fn combining(mut self, combine: fn(&mut Vec<R>) -> Result<()>) -> Self {
+    pub fn combining(mut self, combine: Combine<R>) -> Self {
         self.combine = Some(combine);
         self
     }
@@ -215,51 +311,107 @@ impl<'s, R: Record> ExternalSorter<'s, R> {
         Ok(())
     }
 
-    fn sort_buffer(&mut self) -> Result<()> {
-        self.buffer.par_sort_unstable();
-        if let Some(combine) = self.combine {
-            combine(&mut self.buffer)?;
+    fn sort(buffer: &mut Vec<R>, combine: Option<Combine<R>>) -> Result<()> {
+        buffer.par_sort_unstable();
+        if let Some(combine) = combine {
+            combine(buffer)?;
         }
         Ok(())
     }
 
+    /// Waits for the run in flight; returns its buffer, emptied, for reuse.
+    fn land(&mut self) -> Result<Option<Vec<R>>> {
+        let Some(handle) = self.in_flight.take() else { return Ok(None) };
+        let (run, mut buffer) = handle.join().map_err(|_| ElmanError::Ngram("internal: a sorting thread panicked".into()))??;
+        self.runs.push(run);
+        buffer.clear();
+        Ok(Some(buffer))
+    }
+
+    /// Hands the full buffer to a thread that sorts and writes it, and goes on with the
+    /// other one.
     fn spill(&mut self) -> Result<()> {
-        self.sort_buffer()?;
-        let mut out = RecordWriter::<R>::create(self.scratch, self.what)?;
-        for r in &self.buffer {
-            out.push(r)?;
+        let spare = self.land()?;
+        let mut full = std::mem::replace(&mut self.buffer, spare.unwrap_or_default());
+        let (path, key_bytes, disk, combine) = (self.scratch.path(self.what), self.key_bytes, self.scratch.disk().clone(), self.combine);
+        self.in_flight = Some(std::thread::spawn(move || {
+            Self::sort(&mut full, combine)?;
+            let mut out = RecordWriter::<R>::create_at(path, key_bytes, disk)?;
+            for r in &full {
+                out.push(r)?;
+            }
+            Ok((out.finish()?, full))
+        }));
+        if !self.double {
+            self.buffer = self.land()?.expect("a run was in flight");
         }
-        self.runs.push(out.finish()?);
-        self.buffer.clear();
         Ok(())
     }
 
-    /// Sorted runs written so far.
+    /// Sorted runs written so far (one may still be in flight).
     pub fn runs(&self) -> usize {
-        self.runs.len()
+        self.runs.len() + usize::from(self.in_flight.is_some())
     }
 
     /// Every record pushed, in order (equal records in no particular order; a combining
-    /// sorter's consumer still sums equal keys across runs).
-    pub fn finish(mut self) -> Result<Sorted<R>> {
-        if self.runs.is_empty() {
-            self.sort_buffer()?;
-            let buffer = std::mem::take(&mut self.buffer);
+    /// sorter's consumer still sums equal keys across runs). Records that never spilled
+    /// stay in memory unless they take more than `keep_in_memory` bytes.
+    pub fn finish(self) -> Result<Sorted<R>> {
+        self.finish_within(u64::MAX)
+    }
+
+    /// [`ExternalSorter::finish`], spilling the buffer as one more run when it holds more
+    /// than `keep_in_memory` bytes (so the next stage can have the memory).
+    pub fn finish_within(mut self, keep_in_memory: u64) -> Result<Sorted<R>> {
+        let held = (self.buffer.len() * std::mem::size_of::<R>()) as u64;
+        if self.runs() == 0 && held <= keep_in_memory {
+            let mut buffer = std::mem::take(&mut self.buffer);
+            Self::sort(&mut buffer, self.combine)?;
             return Ok(Sorted::Memory(buffer.into_iter()));
         }
-        if !self.buffer.is_empty() {
+        self.finish_to_runs()?.merge_owned()
+    }
+
+    /// Every record on disk as sorted runs, which can be merged more than once.
+    pub fn finish_to_runs(mut self) -> Result<SortedRuns<R>> {
+        if !self.buffer.is_empty() || self.runs() == 0 {
             self.spill()?;
         }
         self.buffer = Vec::new();
+        self.land()?;
+        Ok(SortedRuns { runs: std::mem::take(&mut self.runs) })
+    }
+}
+
+/// Sorted runs on disk (deleted on drop).
+pub struct SortedRuns<R: Record> {
+    runs: Vec<RecordFile<R>>,
+}
+
+impl<R: Record> SortedRuns<R> {
+    /// Every record of the runs, in order.
+    pub fn merge(&self) -> Result<Sorted<R>> {
+        Self::open(&self.runs, Vec::new())
+    }
+
+    /// The same, the merge owning (and finally deleting) the runs.
+    fn merge_owned(mut self) -> Result<Sorted<R>> {
         let runs = std::mem::take(&mut self.runs);
-        let mut readers = runs.iter().map(|r| RecordReader::open(&r.path, 1 << 18)).collect::<Result<Vec<_>>>()?;
+        Self::open(&runs, Vec::new()).map(|sorted| match sorted {
+            Sorted::Merge { heap, readers, .. } => Sorted::Merge { heap, readers, _runs: runs },
+            memory => memory,
+        })
+    }
+
+    fn open(runs: &[RecordFile<R>], owned: Vec<RecordFile<R>>) -> Result<Sorted<R>> {
+        let mut readers = runs.iter().map(|r| RecordReader::open(&r.path, 1 << 18, r.key_bytes)).collect::<Result<Vec<_>>>()?;
         let mut heap = BinaryHeap::with_capacity(readers.len());
         for (i, reader) in readers.iter_mut().enumerate() {
             if let Some(r) = reader.next_record()? {
                 heap.push(Reverse((r, i)));
             }
         }
-        Ok(Sorted::Merge { heap, readers, _runs: runs })
+        Ok(Sorted::Merge { heap, readers, _runs: owned })
     }
 }
 
@@ -297,13 +449,15 @@ mod tests {
     struct Pair(u128, u32);
 
     impl Record for Pair {
-        const BYTES: usize = 20;
-        fn encode(&self, out: &mut [u8]) {
-            out[..16].copy_from_slice(&self.0.to_le_bytes());
-            out[16..20].copy_from_slice(&self.1.to_le_bytes());
+        fn size(key_bytes: usize) -> usize {
+            key_bytes + 4
         }
-        fn decode(b: &[u8]) -> Self {
-            Pair(u128_at(b, 0), u32_at(b, 16))
+        fn encode(&self, out: &mut [u8], key_bytes: usize) {
+            put_key(out, self.0, key_bytes);
+            out[key_bytes..key_bytes + 4].copy_from_slice(&self.1.to_le_bytes());
+        }
+        fn decode(b: &[u8], key_bytes: usize) -> Self {
+            Pair(get_key(b, key_bytes), u32_at(b, key_bytes))
         }
     }
 
@@ -313,7 +467,7 @@ mod tests {
         let mut rng = crate::rng::Rng::new(3);
         let items: Vec<Pair> = (0..20_000).map(|i| Pair(rng.below(5000) as u128 * 0x1_0000_0001, i)).collect();
         let sort = |budget: u64| {
-            let mut s = ExternalSorter::new(&scratch, "test", budget);
+            let mut s = ExternalSorter::new(&scratch, "test", budget, 9);
             for &p in &items {
                 s.push(p).unwrap();
             }
@@ -332,7 +486,7 @@ mod tests {
         want.sort();
         assert_eq!(memory, want);
         assert_eq!(disk, want);
-        assert!(scratch.disk().peak() >= 20 * 20_000);
+        assert!(scratch.disk().peak() >= 13 * 20_000);
         assert_eq!(scratch.disk().now.load(Ordering::Relaxed), 0, "runs are deleted after the merge");
     }
 }

@@ -28,6 +28,11 @@ use crate::ngram::train::TrainOptions;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Of the memory bound, what the pipeline keeps for itself (a block of text and its
+/// tokens, the vocabulary and unigrams, file buffers); the sorters share the rest (at
+/// least half the bound).
+pub const RESERVED_BYTES: u64 = 32 << 20;
+
 /// What a bounded run did, for the training report.
 #[derive(Clone, Debug)]
 pub struct BoundedReport {
@@ -47,10 +52,11 @@ pub struct BoundedReport {
     pub phases: Vec<(&'static str, Duration)>,
 }
 
-/// Trains on the text file `data` and writes the ARPA model to `out` (atomically), the
-/// sorters holding about `budget` bytes.
-pub fn train_to_arpa(data: &Path, options: &TrainOptions, budget: u64, out: &Path) -> Result<BoundedReport> {
+/// Trains on the text file `data` and writes the ARPA model to `out` (atomically) within
+/// about `memory` bytes (the sorters get all but [`RESERVED_BYTES`] of it).
+pub fn train_to_arpa(data: &Path, options: &TrainOptions, memory: u64, out: &Path) -> Result<BoundedReport> {
     options.validate()?;
+    let budget = memory.saturating_sub(RESERVED_BYTES).max(memory / 2);
     let scratch = external::Scratch::create()?;
     let mut clock = Instant::now();
     let mut phases = Vec::new();

@@ -1,7 +1,8 @@
 //! The records the bounded pipeline keeps on disk between its passes, each with its sort
-//! order (keys in [`crate::ngram::key`]'s suffix order unless it says otherwise).
+//! order (keys in [`crate::ngram::key`]'s suffix order unless it says otherwise). Keys are
+//! written in the bytes their order needs ([`super::external::key_bytes`]).
 
-use super::external::{f32_at, f64_at, u128_at, u32_at, Record};
+use super::external::{f32_at, f64_at, get_key, put_key, u32_at, Record};
 use std::cmp::Ordering;
 
 /// A token id of the tokenized text.
@@ -9,11 +10,13 @@ use std::cmp::Ordering;
 pub struct TokenId(pub u32);
 
 impl Record for TokenId {
-    const BYTES: usize = 4;
-    fn encode(&self, out: &mut [u8]) {
-        out.copy_from_slice(&self.0.to_le_bytes());
+    fn size(_key_bytes: usize) -> usize {
+        4
     }
-    fn decode(b: &[u8]) -> Self {
+    fn encode(&self, out: &mut [u8], _key_bytes: usize) {
+        out[..4].copy_from_slice(&self.0.to_le_bytes());
+    }
+    fn decode(b: &[u8], _key_bytes: usize) -> Self {
         TokenId(u32_at(b, 0))
     }
 }
@@ -26,13 +29,15 @@ pub struct KeyCount {
 }
 
 impl Record for KeyCount {
-    const BYTES: usize = 20;
-    fn encode(&self, out: &mut [u8]) {
-        out[..16].copy_from_slice(&self.key.to_le_bytes());
-        out[16..20].copy_from_slice(&self.count.to_le_bytes());
+    fn size(key_bytes: usize) -> usize {
+        key_bytes + 4
     }
-    fn decode(b: &[u8]) -> Self {
-        KeyCount { key: u128_at(b, 0), count: u32_at(b, 16) }
+    fn encode(&self, out: &mut [u8], k: usize) {
+        put_key(out, self.key, k);
+        out[k..k + 4].copy_from_slice(&self.count.to_le_bytes());
+    }
+    fn decode(b: &[u8], k: usize) -> Self {
+        KeyCount { key: get_key(b, k), count: u32_at(b, k) }
     }
 }
 
@@ -60,15 +65,39 @@ pub struct LevelEntry {
 }
 
 impl Record for LevelEntry {
-    const BYTES: usize = 24;
-    fn encode(&self, out: &mut [u8]) {
-        out[..16].copy_from_slice(&self.key.to_le_bytes());
-        out[16..20].copy_from_slice(&self.raw.to_le_bytes());
-        out[20..24].copy_from_slice(&self.adjusted.to_le_bytes());
+    fn size(key_bytes: usize) -> usize {
+        key_bytes + 8
     }
-    fn decode(b: &[u8]) -> Self {
-        LevelEntry { key: u128_at(b, 0), raw: u32_at(b, 16), adjusted: u32_at(b, 20) }
+    fn encode(&self, out: &mut [u8], k: usize) {
+        put_key(out, self.key, k);
+        out[k..k + 4].copy_from_slice(&self.raw.to_le_bytes());
+        out[k + 4..k + 8].copy_from_slice(&self.adjusted.to_le_bytes());
     }
+    fn decode(b: &[u8], k: usize) -> Self {
+        LevelEntry { key: get_key(b, k), raw: u32_at(b, k), adjusted: u32_at(b, k + 4) }
+    }
+}
+
+/// Implements equality and order on the fields `$($f),*` only.
+macro_rules! order_by {
+    ($t:ty, $($f:ident),*) => {
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other) == Ordering::Equal
+            }
+        }
+        impl Eq for $t {}
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for $t {
+            fn cmp(&self, other: &Self) -> Ordering {
+                ($(self.$f),*).cmp(&($(other.$f),*))
+            }
+        }
+    };
 }
 
 /// An n-gram grouped under its context: sorted by (context, predicted word); its count
@@ -81,71 +110,42 @@ pub struct ContextEntry {
     pub lower: f64,
 }
 
-impl PartialEq for ContextEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for ContextEntry {}
-impl PartialOrd for ContextEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ContextEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.context, self.word).cmp(&(other.context, other.word))
-    }
-}
+order_by!(ContextEntry, context, word);
 
 impl Record for ContextEntry {
-    const BYTES: usize = 32;
-    fn encode(&self, out: &mut [u8]) {
-        out[..16].copy_from_slice(&self.context.to_le_bytes());
-        out[16..20].copy_from_slice(&self.word.to_le_bytes());
-        out[20..24].copy_from_slice(&self.count.to_le_bytes());
-        out[24..32].copy_from_slice(&self.lower.to_le_bytes());
+    fn size(key_bytes: usize) -> usize {
+        key_bytes + 16
     }
-    fn decode(b: &[u8]) -> Self {
-        ContextEntry { context: u128_at(b, 0), word: u32_at(b, 16), count: u32_at(b, 20), lower: f64_at(b, 24) }
+    fn encode(&self, out: &mut [u8], k: usize) {
+        put_key(out, self.context, k);
+        out[k..k + 4].copy_from_slice(&self.word.to_le_bytes());
+        out[k + 4..k + 8].copy_from_slice(&self.count.to_le_bytes());
+        out[k + 8..k + 16].copy_from_slice(&self.lower.to_le_bytes());
+    }
+    fn decode(b: &[u8], k: usize) -> Self {
+        ContextEntry { context: get_key(b, k), word: u32_at(b, k), count: u32_at(b, k + 4), lower: f64_at(b, k + 8) }
     }
 }
 
-/// An n-gram's interpolated probability (for the order above) and its log10 in the
-/// model's precision (for the ARPA file); sorted by key.
+/// An n-gram's interpolated probability (sorted by key); the ARPA file gets its log10.
 #[derive(Clone, Copy, Debug)]
 pub struct ProbEntry {
     pub key: u128,
     pub prob: f64,
-    pub log10: f32,
 }
 
-impl PartialEq for ProbEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl Eq for ProbEntry {}
-impl PartialOrd for ProbEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ProbEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key)
-    }
-}
+order_by!(ProbEntry, key);
 
 impl Record for ProbEntry {
-    const BYTES: usize = 28;
-    fn encode(&self, out: &mut [u8]) {
-        out[..16].copy_from_slice(&self.key.to_le_bytes());
-        out[16..24].copy_from_slice(&self.prob.to_le_bytes());
-        out[24..28].copy_from_slice(&self.log10.to_le_bytes());
+    fn size(key_bytes: usize) -> usize {
+        key_bytes + 8
     }
-    fn decode(b: &[u8]) -> Self {
-        ProbEntry { key: u128_at(b, 0), prob: f64_at(b, 16), log10: f32_at(b, 24) }
+    fn encode(&self, out: &mut [u8], k: usize) {
+        put_key(out, self.key, k);
+        out[k..k + 8].copy_from_slice(&self.prob.to_le_bytes());
+    }
+    fn decode(b: &[u8], k: usize) -> Self {
+        ProbEntry { key: get_key(b, k), prob: f64_at(b, k) }
     }
 }
 
@@ -157,30 +157,17 @@ pub struct BackoffEntry {
     pub log10: f32,
 }
 
-impl PartialEq for BackoffEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl Eq for BackoffEntry {}
-impl PartialOrd for BackoffEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for BackoffEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key)
-    }
-}
+order_by!(BackoffEntry, key);
 
 impl Record for BackoffEntry {
-    const BYTES: usize = 20;
-    fn encode(&self, out: &mut [u8]) {
-        out[..16].copy_from_slice(&self.key.to_le_bytes());
-        out[16..20].copy_from_slice(&self.log10.to_le_bytes());
+    fn size(key_bytes: usize) -> usize {
+        key_bytes + 4
     }
-    fn decode(b: &[u8]) -> Self {
-        BackoffEntry { key: u128_at(b, 0), log10: f32_at(b, 16) }
+    fn encode(&self, out: &mut [u8], k: usize) {
+        put_key(out, self.key, k);
+        out[k..k + 4].copy_from_slice(&self.log10.to_le_bytes());
+    }
+    fn decode(b: &[u8], k: usize) -> Self {
+        BackoffEntry { key: get_key(b, k), log10: f32_at(b, k) }
     }
 }

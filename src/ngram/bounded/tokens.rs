@@ -37,7 +37,7 @@ pub struct TokenFile {
 pub fn tokenize_file(path: &Path, options: TokenizeOptions, scratch: &Scratch) -> Result<TokenFile> {
     let io_err = |source| ElmanError::Io { path: path.to_path_buf(), source };
     let mut file = std::fs::File::open(path).map_err(io_err)?;
-    let mut out = RecordWriter::<TokenId>::create(scratch, "tokens")?;
+    let mut out = RecordWriter::<TokenId>::create(scratch, "tokens", 0)?;
     let mut vocab = NgramVocab::new();
     let (mut tokens, mut words, mut sentences) = (0u64, 0u64, 0u64);
     let mut pending: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (1 << 16));

@@ -11,7 +11,7 @@
 //! unlike textbook add-k it can be written as an ARPA back-off model (uniform spreading
 //! would need all |V| continuations of every seen context in the file).
 
-use super::{ContextStats, CountKind, Smoother};
+use super::{OrderCounts, ContextStats, CountKind, Smoother};
 use crate::error::{ElmanError, Result};
 
 /// Add-k with pseudo-count `k` per vocabulary entry.
@@ -44,9 +44,9 @@ impl Smoother for AddK {
         CountKind::Raw
     }
 
-    fn prepare_order(&mut self, n: usize, counts: &mut dyn Iterator<Item = u32>) -> Result<()> {
+    fn prepare_order(&mut self, n: usize, counts: &OrderCounts) -> Result<()> {
         if n == 1 {
-            self.vocab_size = counts.count() as f64;
+            self.vocab_size = counts.ngrams as f64;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! context key and the n-gram's index packed into one `u128` when they fit); the groups
 //! of equal context then meet level n−1 in its own order, again with one moving pointer.
 
-use super::{ContextStats, Smoother};
+use super::{ContextStats, OrderCounts, Smoother};
 use crate::error::{ElmanError, Result};
 use crate::ngram::count::NgramCounts;
 use crate::ngram::key::KeyLayout;
@@ -37,8 +37,8 @@ pub fn estimate<W: LogValue>(
         let counts = kind.of(&level);
         // `<s>` is never predicted (only the unigram key can be `<s>`'s: above, a key of the
         // same value is another n-gram, e.g. the bigram `<s> <unk>`).
-        let mut predicted = level.keys.iter().zip(counts).filter(|(k, _)| n > 1 || Some(**k) != bos_key).map(|(_, &c)| c);
-        smoother.prepare_order(n, &mut predicted)?;
+        let predicted = level.keys.iter().zip(counts).filter(|(k, _)| n > 1 || Some(**k) != bos_key).map(|(_, &c)| c);
+        smoother.prepare_order(n, &OrderCounts::of(predicted))?;
         let probs = if n == 1 {
             unigram_probs(&level.keys, counts, bos_key, smoother)
         } else {

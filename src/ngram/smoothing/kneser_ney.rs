@@ -27,7 +27,7 @@
 //! interpolate with the uniform distribution over |V| (`<unk>` included, `<s>`
 //! excluded), so `<unk>` gets γ/|V| when the text has none.
 
-use super::{ContextStats, CountKind, Smoother};
+use super::{ContextStats, CountKind, OrderCounts, Smoother};
 use crate::error::Result;
 
 /// KenLM's fallback discounts for orders whose counts-of-counts cannot give them.
@@ -84,14 +84,8 @@ impl Smoother for KneserNey {
         CountKind::Adjusted
     }
 
-    fn prepare_order(&mut self, n: usize, counts: &mut dyn Iterator<Item = u32>) -> Result<()> {
-        let mut t = [0u64; 5];
-        for a in counts {
-            if (1..=4).contains(&a) {
-                t[a as usize] += 1;
-            }
-        }
-        let d = Self::discounts_from_counts_of_counts(t).unwrap_or_else(|| {
+    fn prepare_order(&mut self, n: usize, counts: &OrderCounts) -> Result<()> {
+        let d = Self::discounts_from_counts_of_counts(counts.of_count).unwrap_or_else(|| {
             self.fallback_orders.push(n);
             [0.0, FALLBACK_DISCOUNTS[0], FALLBACK_DISCOUNTS[1], FALLBACK_DISCOUNTS[2]]
         });

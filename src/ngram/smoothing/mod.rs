@@ -82,6 +82,30 @@ impl ContextStats {
     }
 }
 
+/// What a smoother learns of one order before estimating it: how many n-grams it has, and
+/// how many have count 1, 2, 3 and 4 (`of_count[k]`; Kneser-Ney's counts-of-counts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderCounts {
+    pub ngrams: u64,
+    pub of_count: [u64; 5],
+}
+
+impl OrderCounts {
+    #[inline]
+    pub fn add(&mut self, count: u32) {
+        self.ngrams += 1;
+        if (1..=4).contains(&count) {
+            self.of_count[count as usize] += 1;
+        }
+    }
+
+    pub fn of(counts: impl Iterator<Item = u32>) -> OrderCounts {
+        let mut out = OrderCounts::default();
+        counts.for_each(|c| out.add(c));
+        out
+    }
+}
+
 /// One smoothing method: which counts it reads, α and γ.
 pub trait Smoother {
     /// Name for reports and the ARPA header, e.g. `kn` or `add-k k=0.5`.
@@ -91,8 +115,8 @@ pub trait Smoother {
     fn count_kind(&self) -> CountKind;
 
     /// Called once per order n (1-based) before any α or γ of that order, with the
-    /// counts of every n-gram of the order (`<s>` excluded).
-    fn prepare_order(&mut self, _n: usize, _counts: &mut dyn Iterator<Item = u32>) -> Result<()> {
+    /// summary of the counts of every n-gram of the order (the unigram `<s>` excluded).
+    fn prepare_order(&mut self, _n: usize, _counts: &OrderCounts) -> Result<()> {
         Ok(())
     }
 
