@@ -105,3 +105,54 @@ fn ptb_five_gram_bounded_is_byte_identical() {
     assert!(report.runs > 2, "{report:?}");
     assert!(std::fs::read(&out).unwrap() == want, "PTB 5-gram: the bounded ARPA differs");
 }
+
+/// Differential fuzzing: mutated texts (random bytes, cut and doubled lines, stray
+/// newlines, invalid UTF-8) through both pipelines. Each must give a one-line error or a
+/// model, the same one, byte for byte.
+#[test]
+fn mutated_texts_give_the_same_file_or_the_same_error_on_both_paths() {
+    let base = corpus().into_bytes();
+    let mut rng = Rng::new(99);
+    let (mut agreed, mut errors) = (0, 0);
+    for case in 0..300 {
+        let mut bytes = base[..(rng.below(base.len() as u64) as usize).max(1)].to_vec();
+        for _ in 0..1 + rng.below(6) {
+            let at = rng.below(bytes.len() as u64 + 1) as usize;
+            match rng.below(5) {
+                0 => bytes.insert(at, rng.below(256) as u8),
+                1 => bytes.insert(at, b'\n'),
+                2 => bytes.truncate(at),
+                3 => {
+                    let piece = bytes[at..].iter().take(40).copied().collect::<Vec<u8>>();
+                    bytes.splice(at..at, piece);
+                }
+                _ => {
+                    bytes.splice(at..at, "é 日\t".bytes());
+                }
+            }
+        }
+        let order = 1 + rng.below(4) as usize;
+        let tokenizer = if case % 2 == 0 { Tokenizer::Word } else { Tokenizer::Char };
+        let options = TrainOptions::new(order, TokenizeOptions { tokenizer, markers: case % 3 != 0 }, Smoothing::Kn);
+        let data = write_temp("fuzz-bounded.txt", "");
+        std::fs::write(&data, &bytes).unwrap();
+        let out = temp_path("fuzz-bounded.arpa");
+        let _ = std::fs::remove_file(&out);
+        let bounded = elman::ngram::bounded::train_to_arpa(&data, &options, 4096, &out);
+        let in_memory = std::str::from_utf8(&bytes).map_err(|_| ()).and_then(|text| train::<f32>(text, "fuzz", &options).map_err(|_| ()));
+        match (bounded, in_memory) {
+            (Ok(_), Ok(trained)) => {
+                let mut want = Vec::new();
+                write_arpa(&trained.model, &mut want).unwrap();
+                assert!(std::fs::read(&out).unwrap() == want, "case {case}: the files differ");
+                agreed += 1;
+            }
+            (Err(e), Err(())) => {
+                assert_eq!(e.to_string().lines().count(), 1, "case {case}: {e}");
+                errors += 1;
+            }
+            (b, m) => panic!("case {case}: bounded {:?} vs in memory {:?}", b.map(|_| ()).map_err(|e| e.to_string()), m.is_ok()),
+        }
+    }
+    assert!(agreed > 100 && errors > 10, "agreed {agreed}, errors {errors}");
+}

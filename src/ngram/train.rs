@@ -150,3 +150,22 @@ impl Pipeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipeline_follows_the_memory_bound_and_what_is_available() {
+        let need = in_memory_estimate(100 << 20, 5);
+        assert!(need > 2 << 30, "a 100 MiB text at order 5 needs gigabytes in memory: {need}");
+        // --memory: in memory when the estimate fits it, else bounded within it.
+        assert!(matches!(Pipeline::choose(100 << 20, 5, Some(need), None), Pipeline::InMemory { .. }));
+        assert_eq!(Pipeline::choose(100 << 20, 5, Some(256 << 20), None), Pipeline::Bounded { estimate: need, budget: 256 << 20 });
+        // No --memory: in memory up to 80 % of what is available, else half of it.
+        assert!(matches!(Pipeline::choose(100 << 20, 5, None, Some(need * 2)), Pipeline::InMemory { .. }));
+        assert_eq!(Pipeline::choose(100 << 20, 5, None, Some(need)), Pipeline::Bounded { estimate: need, budget: need / 2 });
+        assert!(matches!(Pipeline::choose(100 << 20, 5, None, None), Pipeline::InMemory { limit: None, .. }));
+        assert!(Pipeline::choose(100 << 20, 5, Some(1 << 20), None).describe().starts_with("bounded memory"));
+    }
+}

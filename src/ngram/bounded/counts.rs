@@ -46,7 +46,7 @@ pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usiz
     let bytes = |n: usize| key_bytes(n, layout.bits());
     let mut windows = ExternalSorter::<KeyCount>::new(scratch, "windows", budget / 4 * 3, bytes(order)).combining(combine_counts).single_buffer();
     let per_start = budget / 4 / (order.max(2) - 1) as u64;
-    let mut starts: Vec<ExternalSorter<KeyCount>> = (1..order).map(|n| ExternalSorter::new(scratch, "starts", per_start, bytes(n)).combining(combine_counts)).collect();
+    let mut starts: Vec<ExternalSorter<KeyCount>> = (1..order).map(|n| ExternalSorter::new(scratch, "starts", per_start, bytes(n)).combining(combine_counts).single_buffer()).collect();
     let mut reader = tokens.reader()?;
     // Position in the current sentence, and the key of its last `order` tokens.
     let (mut position, mut key) = (0usize, 0u128);

@@ -383,6 +383,9 @@ impl<'s, R: Record + 'static> ExternalSorter<'s, R> {
     }
 }
 
+/// Bytes of read buffer one merge shares among its runs.
+pub const MERGE_BUFFER_BYTES: usize = 4 << 20;
+
 /// Sorted runs on disk (deleted on drop).
 pub struct SortedRuns<R: Record> {
     runs: Vec<RecordFile<R>>,
@@ -404,7 +407,10 @@ impl<R: Record> SortedRuns<R> {
     }
 
     fn open(runs: &[RecordFile<R>], owned: Vec<RecordFile<R>>) -> Result<Sorted<R>> {
-        let mut readers = runs.iter().map(|r| RecordReader::open(&r.path, 1 << 18, r.key_bytes)).collect::<Result<Vec<_>>>()?;
+        // The merge's read buffers share MERGE_BUFFER_BYTES (each between 8 and 256 KiB), so
+        // a merge of many runs stays within the pipeline's reserve.
+        let per_run = (MERGE_BUFFER_BYTES / runs.len().max(1)).clamp(8 << 10, 256 << 10);
+        let mut readers = runs.iter().map(|r| RecordReader::open(&r.path, per_run, r.key_bytes)).collect::<Result<Vec<_>>>()?;
         let mut heap = BinaryHeap::with_capacity(readers.len());
         for (i, reader) in readers.iter_mut().enumerate() {
             if let Some(r) = reader.next_record()? {

@@ -11,10 +11,10 @@
 //!    back to suffix order, the ARPA sections written as soon as their back-off weights
 //!    are known.
 //!
-//! Memory: the sorters hold at most the budget (`--memory`); beyond it the pipeline keeps
-//! the vocabulary, the unigrams, a block of text (4 MiB plus the longest line) and its
-//! tokens, and I/O buffers (1 MiB per file being written, 256 KiB per sorted run being
-//! merged).
+//! Memory: the sorters hold at most the bound (`--memory`) less [`RESERVED_BYTES`]; that
+//! reserve covers the vocabulary, the unigrams, a block of text (4 MiB plus the longest
+//! line) and its tokens, and I/O buffers (1 MiB per file being written, 4 MiB per merge
+//! of sorted runs, five merges at most at once).
 
 pub mod counts;
 pub mod estimate;
