@@ -1,5 +1,6 @@
 // mi_gates: the multiplicative cell's bias and gate gradients of one layer, column sums
-// over the R = n·T rows of the chunk (src/cpu/mi.rs::gate_grads is the CPU twin):
+// over the R = n·T rows of the chunk (the CPU twin: the gate sums at the end of
+// src/cpu/mi.rs::backward):
 //
 //   db_j = Σ_r dZ[r, j]            dα_j  = Σ_r dZ[r, j] · P[r, j] · R[r, j]
 //   dβ_h_j = Σ_r dZ[r, j] · R[r, j]   dβ_x_j = Σ_r dZ[r, j] · P[r, j]

@@ -95,6 +95,22 @@ fn cli_memory_limit_takes_the_bounded_pipeline_with_the_same_file() {
 }
 
 #[test]
+fn a_stream_without_line_breaks_is_cut_between_tokens() {
+    // Past the 4 MiB block with no line break: without markers the stream is cut between
+    // two tokens (word level: after a space; char level: before a character).
+    let mut rng = Rng::new(5);
+    let text: String = (0..1_300_000).map(|_| format!("w{} ", rng.below(40))).collect::<String>() + "é日";
+    assert!(text.len() > 4 << 20 && !text.contains('\n'));
+    let data = write_temp("no-breaks.txt", &text);
+    for tokenizer in [Tokenizer::Word, Tokenizer::Char] {
+        let options = TrainOptions::new(3, TokenizeOptions { tokenizer, markers: false }, Smoothing::Kn);
+        let out = temp_path("no-breaks.arpa");
+        elman::ngram::bounded::train_to_arpa(&data, &options, 64 << 20, &out).unwrap();
+        assert!(std::fs::read(&out).unwrap() == in_memory_arpa(&text, &options), "{tokenizer:?}: the bounded ARPA differs");
+    }
+}
+
+#[test]
 fn ptb_five_gram_bounded_is_byte_identical() {
     let Some(dir) = common::ptb_dir() else { return };
     let data = dir.join("ptb.train.txt");

@@ -218,7 +218,13 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     };
     options.validate()?;
     let text_bytes = std::fs::metadata(&a.data).map_err(|source| elman::error::ElmanError::Io { path: a.data.clone(), source })?.len();
-    let pipeline = Pipeline::choose(text_bytes, options.order, memory_bytes, elman::memory::available_bytes());
+    let available = elman::memory::available_bytes();
+    let mut pipeline = Pipeline::choose(text_bytes, options.order, memory_bytes, available);
+    if let (Pipeline::Bounded { estimate, .. }, None, ModelFormat::Binary) = (&pipeline, memory_bytes, ModelFormat::of(a.format, &a.out)) {
+        // The binary writer needs the model in memory; without a bound asked for, try.
+        eprintln!("note: the counts may not fit in memory (estimated {}), but a binary model is built in memory; with --memory the bounded pipeline writes ARPA", human_bytes(*estimate as f64));
+        pipeline = Pipeline::InMemory { estimate: *estimate, limit: available };
+    }
     if let Pipeline::Bounded { budget, .. } = pipeline {
         return run_train_bounded(&a, &options, budget, &pipeline, started);
     }

@@ -87,12 +87,19 @@ impl DiskUse {
 }
 
 impl Scratch {
-    /// A fresh directory under the system's temp directory (`TMPDIR`).
+    /// A fresh directory under the system's temp directory (`TMPDIR`): one that did not
+    /// exist before (another run's is never shared).
     pub fn create() -> Result<Scratch> {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("elman-ngram-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|source| ElmanError::Write { path: dir.clone(), source })?;
-        Ok(Scratch { dir, next: AtomicU64::new(0), bytes: Arc::new(DiskUse::default()) })
+        for attempt in 0u32.. {
+            let dir = std::env::temp_dir().join(format!("elman-ngram-{}-{nanos}-{attempt}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Scratch { dir, next: AtomicU64::new(0), bytes: Arc::new(DiskUse::default()) }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 1000 => continue,
+                Err(source) => return Err(ElmanError::Write { path: dir, source }),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// A new file name in the directory.
@@ -120,6 +127,7 @@ pub struct RecordWriter<R: Record> {
     size: usize,
     key_bytes: usize,
     count: u64,
+    finished: bool,
     disk: Arc<DiskUse>,
     _record: std::marker::PhantomData<R>,
 }
@@ -136,7 +144,7 @@ impl<R: Record> RecordWriter<R> {
     fn create_at(path: PathBuf, key_bytes: usize, disk: Arc<DiskUse>) -> Result<Self> {
         let out = File::create(&path).map_err(|source| ElmanError::Write { path: path.clone(), source })?;
         let size = R::size(key_bytes);
-        Ok(RecordWriter { path, out, block: Vec::with_capacity(BLOCK + size), size, key_bytes, count: 0, disk, _record: Default::default() })
+        Ok(RecordWriter { path, out, block: Vec::with_capacity(BLOCK + size), size, key_bytes, count: 0, finished: false, disk, _record: Default::default() })
     }
 
     #[inline]
@@ -154,6 +162,7 @@ impl<R: Record> RecordWriter<R> {
     fn flush(&mut self) -> Result<()> {
         let path = &self.path;
         self.out.write_all(&self.block).map_err(|source| ElmanError::Write { path: path.clone(), source })?;
+        self.disk.add(self.block.len() as u64);
         self.block.clear();
         Ok(())
     }
@@ -161,9 +170,18 @@ impl<R: Record> RecordWriter<R> {
     /// The finished file: its path and record count.
     pub fn finish(mut self) -> Result<RecordFile<R>> {
         self.flush()?;
+        self.finished = true;
         let bytes = self.count * self.size as u64;
-        self.disk.add(bytes);
-        Ok(RecordFile { path: self.path, count: self.count, bytes, key_bytes: self.key_bytes, disk: self.disk, _record: Default::default() })
+        Ok(RecordFile { path: std::mem::take(&mut self.path), count: self.count, bytes, key_bytes: self.key_bytes, disk: self.disk.clone(), _record: Default::default() })
+    }
+}
+
+impl<R: Record> Drop for RecordWriter<R> {
+    /// An unfinished file (an error on the way) is removed.
+    fn drop(&mut self) {
+        if !self.finished && std::fs::remove_file(&self.path).is_ok() {
+            self.disk.remove(self.count * self.size as u64 - self.block.len() as u64);
+        }
     }
 }
 
@@ -233,8 +251,12 @@ impl<R: Record> RecordReader<R> {
         self.at = 0;
         while self.filled < self.size {
             let read = self.input.read(&mut self.block[self.filled..]).map_err(|source| ElmanError::Io { path: self.path.clone(), source })?;
-            if read == 0 {
+            if read == 0 && self.filled == 0 {
                 return Ok(false);
+            }
+            if read == 0 {
+                let source = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file ends inside a record");
+                return Err(ElmanError::Io { path: self.path.clone(), source });
             }
             self.filled += read;
         }
@@ -372,19 +394,51 @@ impl<'s, R: Record + 'static> ExternalSorter<'s, R> {
         self.finish_to_runs()?.merge_owned()
     }
 
-    /// Every record on disk as sorted runs, which can be merged more than once.
+    /// Every record on disk as sorted runs, which can be merged more than once: at most
+    /// [`MAX_FAN_IN`] of them (more are first merged, a group at a time, into longer runs).
     pub fn finish_to_runs(mut self) -> Result<SortedRuns<R>> {
         if !self.buffer.is_empty() || self.runs() == 0 {
             self.spill()?;
         }
         self.buffer = Vec::new();
         self.land()?;
-        Ok(SortedRuns { runs: std::mem::take(&mut self.runs) })
+        let mut runs = std::mem::take(&mut self.runs);
+        while runs.len() > MAX_FAN_IN {
+            let mut longer = Vec::with_capacity(runs.len().div_ceil(MAX_FAN_IN));
+            let mut rest = runs.into_iter();
+            loop {
+                let group: Vec<RecordFile<R>> = rest.by_ref().take(MAX_FAN_IN).collect();
+                if group.is_empty() {
+                    break;
+                }
+                let key_bytes = group[0].key_bytes;
+                let mut merged = SortedRuns { runs: group }.merge_owned()?;
+                let mut out = RecordWriter::<R>::create(self.scratch, self.what, key_bytes)?;
+                while let Some(r) = merged.next_record()? {
+                    out.push(&r)?;
+                }
+                longer.push(out.finish()?);
+            }
+            runs = longer;
+        }
+        Ok(SortedRuns { runs })
     }
 }
 
 /// Bytes of read buffer one merge shares among its runs.
 pub const MERGE_BUFFER_BYTES: usize = 4 << 20;
+/// The most runs one merge reads at once (open files, buffers of at least 64 KiB).
+pub const MAX_FAN_IN: usize = 64;
+
+impl<R: Record> Drop for ExternalSorter<'_, R> {
+    /// A run still in flight (an error elsewhere ended the sort early) is waited for, so
+    /// no thread goes on writing into the scratch directory.
+    fn drop(&mut self) {
+        if let Some(handle) = self.in_flight.take() {
+            let _ = handle.join();
+        }
+    }
+}
 
 /// Sorted runs on disk (deleted on drop).
 pub struct SortedRuns<R: Record> {
@@ -392,6 +446,15 @@ pub struct SortedRuns<R: Record> {
 }
 
 impl<R: Record> SortedRuns<R> {
+    /// Runs a merge reads.
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
     /// Every record of the runs, in order.
     pub fn merge(&self) -> Result<Sorted<R>> {
         Self::open(&self.runs, Vec::new())
@@ -407,9 +470,9 @@ impl<R: Record> SortedRuns<R> {
     }
 
     fn open(runs: &[RecordFile<R>], owned: Vec<RecordFile<R>>) -> Result<Sorted<R>> {
-        // The merge's read buffers share MERGE_BUFFER_BYTES (each between 8 and 256 KiB), so
+        // The merge's read buffers share MERGE_BUFFER_BYTES (each between 16 and 256 KiB), so
         // a merge of many runs stays within the pipeline's reserve.
-        let per_run = (MERGE_BUFFER_BYTES / runs.len().max(1)).clamp(8 << 10, 256 << 10);
+        let per_run = (MERGE_BUFFER_BYTES / runs.len().max(1)).clamp(16 << 10, 256 << 10);
         let mut readers = runs.iter().map(|r| RecordReader::open(&r.path, per_run, r.key_bytes)).collect::<Result<Vec<_>>>()?;
         let mut heap = BinaryHeap::with_capacity(readers.len());
         for (i, reader) in readers.iter_mut().enumerate() {
@@ -493,6 +556,19 @@ mod tests {
         assert_eq!(memory, want);
         assert_eq!(disk, want);
         assert!(scratch.disk().peak() >= 13 * 20_000);
+        // 64 records a buffer: 313 runs, merged 64 at a time into 5 longer ones first.
+        let mut s = ExternalSorter::new(&scratch, "test", 1, 9);
+        for &p in &items {
+            s.push(p).unwrap();
+        }
+        let runs = s.finish_to_runs().unwrap();
+        assert!(runs.len() <= MAX_FAN_IN && runs.len() > 1, "{} runs", runs.len());
+        let (mut merged, mut out) = (runs.merge().unwrap(), Vec::new());
+        while let Some(p) = merged.next_record().unwrap() {
+            out.push(p);
+        }
+        assert_eq!(out, want);
+        drop((merged, runs));
         assert_eq!(scratch.disk().now.load(Ordering::Relaxed), 0, "runs are deleted after the merge");
     }
 }

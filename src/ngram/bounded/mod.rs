@@ -11,10 +11,12 @@
 //!    back to suffix order, the ARPA sections written as soon as their back-off weights
 //!    are known.
 //!
-//! Memory: the sorters hold at most the bound (`--memory`) less [`RESERVED_BYTES`]; that
-//! reserve covers the vocabulary, the unigrams, a block of text (4 MiB plus the longest
-//! line) and its tokens, and I/O buffers (1 MiB per file being written, 4 MiB per merge
-//! of sorted runs, five merges at most at once).
+//! Memory: the sorters hold at most the bound (`--memory`) less [`RESERVED_BYTES`] (half
+//! the bound when it is under 64 MiB). The reserve covers a block of text (4 MiB; with
+//! markers, plus the longest line) and its tokens, and I/O buffers: 1 MiB per file being
+//! written, 4 MiB per merge of sorted runs (at most [`external::MAX_FAN_IN`] runs each; one
+//! merge per order at once while counting). Beyond it: the vocabulary and the unigrams,
+//! which grow with |V|, not with the text.
 
 pub mod counts;
 pub mod estimate;

@@ -2,8 +2,9 @@
 //! ids, and the vocabulary in first-occurrence order — the same ids as
 //! [`crate::ngram::tokenize::tokenize_training`] gives the whole text.
 //!
-//! A block ends at a line break (no token or sentence spans one); it is cut into pieces at
-//! line breaks, each piece tokenized with ids of its own
+//! A block ends at a line break (no token or sentence spans one; without markers, where a
+//! stretch of 4 MiB holds none, between two tokens). It is cut into pieces at line breaks,
+//! each piece tokenized with ids of its own
 //! ([`crate::ngram::tokenize::tokenize_piece_local`]), and the pieces' new words are
 //! added to the vocabulary in text order, which is first-occurrence order.
 
@@ -42,14 +43,30 @@ pub fn tokenize_file(path: &Path, options: TokenizeOptions, scratch: &Scratch) -
     let (mut tokens, mut words, mut sentences) = (0u64, 0u64, 0u64);
     let mut pending: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (1 << 16));
     let mut offset = 0usize; // bytes of the file before `pending`
+    let mut last_newline: Option<usize> = None; // in `pending`, found as bytes arrive
     let mut chunk = vec![0u8; BLOCK_BYTES];
     loop {
         let read = file.read(&mut chunk).map_err(io_err)?;
+        let before = pending.len();
         pending.extend_from_slice(&chunk[..read]);
+        if let Some(i) = chunk[..read].iter().rposition(|&b| b == b'\n') {
+            last_newline = Some(before + i);
+        }
         let at_end = read == 0;
-        // Whole lines only, unless the file ends here.
-        let cut = if at_end { pending.len() } else { pending.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
-        if cut > 0 && (at_end || pending.len() >= BLOCK_BYTES) {
+        // Whole lines; without markers (one stream), a long stretch with no line break is
+        // cut between tokens instead.
+        let cut = if at_end {
+            pending.len()
+        } else if pending.len() < BLOCK_BYTES {
+            0
+        } else {
+            match last_newline {
+                Some(i) => i + 1,
+                None if !options.markers => cut_between_tokens(&pending, options.tokenizer),
+                None => 0,
+            }
+        };
+        if cut > 0 {
             let text = std::str::from_utf8(&pending[..cut]).map_err(|e| {
                 let at = e.valid_up_to();
                 ElmanError::NotUtf8 { path: path.to_path_buf(), offset: offset + at, byte: pending[at] }
@@ -65,6 +82,7 @@ pub fn tokenize_file(path: &Path, options: TokenizeOptions, scratch: &Scratch) -
             }
             pending.drain(..cut);
             offset += cut;
+            last_newline = last_newline.filter(|&i| i >= cut).map(|i| i - cut);
         }
         if at_end {
             break;
@@ -77,6 +95,16 @@ pub fn tokenize_file(path: &Path, options: TokenizeOptions, scratch: &Scratch) -
         sentences = 1;
     }
     Ok(TokenFile { ids: out.finish()?, vocab, tokens, words, sentences })
+}
+
+/// Where a line-less stretch of a stream (no markers) can be cut without splitting a
+/// token: after its last ASCII whitespace (word level) or before its last character (char
+/// level); 0 when there is no such place.
+fn cut_between_tokens(bytes: &[u8], tokenizer: crate::ngram::tokenize::Tokenizer) -> usize {
+    match tokenizer {
+        crate::ngram::tokenize::Tokenizer::Word => bytes.iter().rposition(|b| b.is_ascii_whitespace()).map_or(0, |i| i + 1),
+        crate::ngram::tokenize::Tokenizer::Char => bytes.iter().rposition(|&b| b & 0xC0 != 0x80).unwrap_or(0),
+    }
 }
 
 /// The ids of one block of whole lines, growing `vocab`.
