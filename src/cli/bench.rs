@@ -10,7 +10,9 @@ use elman::cpu::CpuTrainer;
 use elman::gpu::kernel_bench;
 use elman::gpu::profile::Timer;
 use elman::gpu::{GpuContext, GpuTrainer};
+use elman::choice::Choice;
 use elman::model::init::init_params;
+use elman::model::{Cell, ModelConfig};
 use elman::trainer::{Evaluate, Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
@@ -36,6 +38,9 @@ pub struct BenchArgs {
     /// Dropout probability on the non-recurrent connections (adds 3 dispatches per step).
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f32,
+    /// The recurrent cell to time (mi: multiplicative integration).
+    #[arg(long, value_parser = super::choices::choice::<Cell>(), default_value = "elman")]
+    pub cell: Cell,
     /// Also time every GPU dispatch of a few steps with timestamp queries and print the
     /// time, GFLOP/s and GB/s per kernel family.
     #[arg(long)]
@@ -187,7 +192,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let gpu_name = gpu.as_ref().map(|g| g.describe());
     let mut rows = Vec::new();
     for size in &sizes {
-        let config = size.config();
+        let config = ModelConfig { cell: args.cell, ..size.config() };
         let params = init_params::<f32>(&config, 1);
         let cpu_tps = if want_cpu {
             let mut cpu = CpuTrainer::new(config.clone(), params.clone(), update, size.n)?;
@@ -242,6 +247,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "shader_checks": checks,
             "optimizer": "adam",
             "dropout": args.dropout,
+            "cell": args.cell.name(),
             "steps": args.steps,
             "results": rows,
         });
@@ -254,8 +260,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("shader runtime checks: {c} (ELMAN_SHADER_CHECKS)");
     }
     println!(
-        "Adam, clip 1.0, dropout {}, {} timed steps after {} warm-up, GPU drained inside the timing",
-        args.dropout, args.steps, args.warmup
+        "{} cell, Adam, clip 1.0, dropout {}, {} timed steps after {} warm-up, GPU drained inside the timing",
+        args.cell.name(),
+        args.dropout,
+        args.steps,
+        args.warmup
     );
     println!("{:<36} {:>12} {:>12} {:>8} {:>16} {:>10}", "size", "cpu tok/s", "gpu tok/s", "gpu/cpu", "dispatches/step", "gpu MiB");
     let f = |x: Option<f64>, prec: usize| x.map_or("-".to_string(), |v| format!("{v:.prec$}"));
@@ -278,6 +287,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let masks = if args.dropout > 0.0 { " + 3 dropout masks" } else { "" };
-    println!("dispatches per step = 2·(T + L − 1) recurrent waves (the layer wavefront, each way) + 4·L + 11 batched + 1 per product split over K{masks}");
+    let mi = if args.cell == Cell::Mi { " + 2·L for the mi cell" } else { "" };
+    println!("dispatches per step = 2·(T + L − 1) recurrent waves (the layer wavefront, each way) + 4·L + 11 batched + 1 per product split over K{masks}{mi}");
     Ok(())
 }
