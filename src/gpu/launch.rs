@@ -274,14 +274,7 @@ impl ProgramBuilder<'_> {
     /// Both passes of ‖g‖ over `count` gradients, then the clip factor into clip[0] and
     /// (‖g‖, clipped) into stats[step.slot]. `partials` holds [`NUM_PARTIALS`] values.
     pub fn grad_norm(&mut self, grads: &wgpu::Buffer, partials: &wgpu::Buffer, clip: &wgpu::Buffer, stats: &wgpu::Buffer, count: u32, theta: Option<f32>) {
-        let p = ReduceParams { count, ..Default::default() };
-        self.push(
-            Kernel::GradNormPartial,
-            &[(0, Bind::Buffer(grads)), (1, Bind::Buffer(partials)), (3, Bind::Params)],
-            bytes(&p),
-            [NUM_PARTIALS, 1, 1],
-            Cost::new(2.0 * count as f64, count as f64),
-        );
+        self.square_sum_partials(grads, partials, count);
         let p = ReduceParams { count: NUM_PARTIALS, clip: theta.unwrap_or(0.0), ..Default::default() };
         self.push(
             Kernel::GradNormFinish,
@@ -309,6 +302,19 @@ impl ProgramBuilder<'_> {
             bytes(&p),
             grid_1d(p.h.div_ceil(MI_GATE_COLS)),
             Cost::new(6.0 * elements, 3.0 * elements + 4.0 * p.h as f64),
+        );
+    }
+
+    /// The first pass of ‖g‖²: [`NUM_PARTIALS`] partial sums of squares of `count` values
+    /// into `partials` (their sum is ‖g‖²).
+    pub fn square_sum_partials(&mut self, grads: &wgpu::Buffer, partials: &wgpu::Buffer, count: u32) {
+        let p = ReduceParams { count, ..Default::default() };
+        self.push(
+            Kernel::GradNormPartial,
+            &[(0, Bind::Buffer(grads)), (1, Bind::Buffer(partials)), (3, Bind::Params)],
+            bytes(&p),
+            [NUM_PARTIALS, 1, 1],
+            Cost::new(2.0 * count as f64, count as f64),
         );
     }
 

@@ -301,7 +301,10 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     let count = lay.total as u32;
     if let Some(fl) = flow.filter(|_| mode == Mode::Flow) {
         // [loss, ‖g‖², ‖dW_hh^l‖² …, ‖G^l_t‖² …] (the loss went to slot 0 above).
-        pb.sum_squares(&tr.grads, &fl.sums, 0, count, 1, 1);
+        // ‖g‖²: the training step's first pass over every gradient (on all workgroups), then
+        // the partials summed into slot 1.
+        pb.square_sum_partials(&tr.grads, &tr.partials, count);
+        pb.loss_sum(&tr.partials, &fl.sums, ReduceParams { count: super::launch::NUM_PARTIALS, field: 1, scale: 1.0, ..Default::default() });
         for l in 0..layers {
             let h = cfg.hidden[l] as u32;
             pb.sum_squares(&tr.grads, &fl.sums, lay.w_hh(l), h * h, 1, (2 + l) as u32);
