@@ -37,7 +37,8 @@ pub enum MemoryHint {
 pub enum ElmanError {
     Io { path: PathBuf, source: std::io::Error },
     EmptyInput { path: PathBuf },
-    NotUtf8 { path: PathBuf, offset: usize, byte: u8 },
+    /// `byte_tokenizer`: whether the command reading it has a byte tokenizer to suggest.
+    NotUtf8 { path: PathBuf, offset: usize, byte: u8, byte_tokenizer: bool },
     /// A setting's value outside its range: "<setting> <problem>".
     Setting { key: &'static str, problem: String },
     Config(String),
@@ -73,11 +74,10 @@ impl ElmanError {
         match self {
             ElmanError::Io { path, source } => format!("cannot read {}: {source}", path.display()),
             ElmanError::EmptyInput { path } => format!("{} is empty", path.display()),
-            ElmanError::NotUtf8 { path, offset, byte } => format!(
-                "{} is not valid UTF-8: invalid byte 0x{byte:02x} at byte offset {offset} (use {} byte for binary files)",
-                path.display(),
-                name("tokenizer")
-            ),
+            ElmanError::NotUtf8 { path, offset, byte, byte_tokenizer } => {
+                let hint = if *byte_tokenizer { format!(" (use {} byte for binary files)", name("tokenizer")) } else { String::new() };
+                format!("{} is not valid UTF-8: invalid byte 0x{byte:02x} at byte offset {offset}{hint}", path.display())
+            }
             ElmanError::Setting { key, problem } => format!("{} {problem}", name(key)),
             ElmanError::Config(detail) => format!("invalid setting: {detail}"),
             ElmanError::Data { what, detail } => format!("{what}: {detail}"),

@@ -15,7 +15,7 @@ use crate::settings::TrainOptions;
 use std::path::Path;
 
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
-    std::str::from_utf8(bytes).map_err(|e| ElmanError::NotUtf8 { path: what.into(), offset: e.valid_up_to(), byte: bytes[e.valid_up_to()] })
+    std::str::from_utf8(bytes).map_err(|e| ElmanError::NotUtf8 { path: what.into(), offset: e.valid_up_to(), byte: bytes[e.valid_up_to()], byte_tokenizer: false })
 }
 
 /// A few scores from `model`, none NaN (ids past the vocabulary included).

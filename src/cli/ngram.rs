@@ -202,8 +202,12 @@ pub fn parse_memory(text: &str) -> anyhow::Result<u64> {
     }
 }
 
+/// The text of `path` (n-gram models have no byte tokenizer to suggest for binary files).
 fn read_text(path: &Path) -> anyhow::Result<String> {
-    Ok(elman::data::text::read_utf8(path)?)
+    elman::data::text::read_utf8(path).map_err(|e| match e {
+        elman::error::ElmanError::NotUtf8 { path, offset, byte, .. } => elman::error::ElmanError::NotUtf8 { path, offset, byte, byte_tokenizer: false }.into(),
+        other => other.into(),
+    })
 }
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {

@@ -18,7 +18,7 @@ pub fn read_utf8(path: &Path) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let byte = e.as_bytes()[offset];
-        ElmanError::NotUtf8 { path: path.to_path_buf(), offset, byte }
+        ElmanError::NotUtf8 { path: path.to_path_buf(), offset, byte, byte_tokenizer: true }
     })
 }
 

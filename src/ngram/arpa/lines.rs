@@ -103,6 +103,7 @@ impl<R: Read> BlockLines<R> {
             path: self.path.clone(),
             offset: self.offset + e.valid_up_to(),
             byte: bytes[e.valid_up_to()],
+            byte_tokenizer: false,
         })
     }
 

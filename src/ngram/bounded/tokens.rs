@@ -69,7 +69,7 @@ pub fn tokenize_file(path: &Path, options: TokenizeOptions, scratch: &Scratch) -
         if cut > 0 {
             let text = std::str::from_utf8(&pending[..cut]).map_err(|e| {
                 let at = e.valid_up_to();
-                ElmanError::NotUtf8 { path: path.to_path_buf(), offset: offset + at, byte: pending[at] }
+                ElmanError::NotUtf8 { path: path.to_path_buf(), offset: offset + at, byte: pending[at], byte_tokenizer: false }
             })?;
             for id in tokenize_block(text, options, &mut vocab) {
                 match id {
