@@ -1,22 +1,14 @@
-//! Counting a multiset of packed n-gram keys in bounded memory: keys collect in a buffer
-//! of at most `budget` entries; a full buffer is sorted (on all cores), run-length
-//! encoded and written to a temp directory as a sorted run; at the end the runs are
-//! merged with a heap. With no spill the buffer is simply sorted and encoded in memory,
-//! and both paths yield the same `(key, count)` list.
-//!
-//! Run file format: records of a little-endian `u128` key then a `u32` count, keys
-//! strictly increasing.
+//! Counting a multiset of packed n-gram keys in bounded memory (the in-memory path's
+//! highest order): keys collect in a buffer of at most `budget` entries; a full buffer is
+//! sorted (on all cores), run-length encoded and written as a sorted run of
+//! [`KeyCount`]s through the bounded pipeline's record files ([`super::bounded::external`]);
+//! at the end the runs are merged and equal keys summed. With no spill the buffer is
+//! simply sorted and encoded in memory, and both paths yield the same `(key, count)` list.
 
+use super::bounded::external::{RecordFile, RecordWriter, Scratch, SortedRuns};
+use super::bounded::records::{KeyCount, Summed};
 use crate::error::{ElmanError, Result};
 use rayon::slice::ParallelSliceMut;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-const RECORD_BYTES: usize = 20;
 
 /// What the counter did, for the training report.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,29 +17,6 @@ pub struct SpillStats {
     pub runs: usize,
     /// Bytes written to run files.
     pub bytes: u64,
-}
-
-/// A temp directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn create() -> Result<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("elman-ngram-{}-{}-{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&path).map_err(|source| ElmanError::Write { path: path.clone(), source })?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Adds two counts, refusing to wrap.
@@ -83,8 +52,10 @@ fn sort_and_count(keys: &mut Vec<u128>) -> Result<Vec<u32>> {
 pub struct SpillingCounter {
     budget: usize,
     buffer: Vec<u128>,
-    dir: Option<TempDir>,
-    runs: Vec<PathBuf>,
+    // (Declared before `scratch`: the runs are deleted before their directory.)
+    runs: Vec<RecordFile<KeyCount>>,
+    /// Made at the first spill.
+    scratch: Option<Scratch>,
     stats: SpillStats,
 }
 
@@ -93,13 +64,7 @@ impl SpillingCounter {
     /// expecting about `expected` keys in all (to size its buffer once).
     pub fn new(budget: Option<usize>, expected: usize) -> Self {
         let budget = budget.map_or(usize::MAX, |b| b.max(1));
-        SpillingCounter {
-            budget,
-            buffer: Vec::with_capacity(expected.min(budget)),
-            dir: None,
-            runs: Vec::new(),
-            stats: SpillStats::default(),
-        }
+        SpillingCounter { budget, buffer: Vec::with_capacity(expected.min(budget)), runs: Vec::new(), scratch: None, stats: SpillStats::default() }
     }
 
     /// Adds one occurrence of `key`.
@@ -113,22 +78,18 @@ impl SpillingCounter {
     }
 
     fn spill(&mut self) -> Result<()> {
-        if self.dir.is_none() {
-            self.dir = Some(TempDir::create()?);
+        if self.scratch.is_none() {
+            self.scratch = Some(Scratch::create()?);
         }
-        let dir = &self.dir.as_ref().expect("created above").0;
-        let path = dir.join(format!("run-{:06}.bin", self.runs.len()));
         let counts = sort_and_count(&mut self.buffer)?;
-        let io_err = |source| ElmanError::Write { path: path.clone(), source };
-        let mut out = BufWriter::new(File::create(&path).map_err(io_err)?);
-        for (key, count) in self.buffer.iter().zip(&counts) {
-            out.write_all(&key.to_le_bytes()).map_err(io_err)?;
-            out.write_all(&count.to_le_bytes()).map_err(io_err)?;
+        let mut out = RecordWriter::<KeyCount>::create(self.scratch.as_ref().expect("made above"), "run", 16)?;
+        for (&key, &count) in self.buffer.iter().zip(&counts) {
+            out.push(&KeyCount { key, count })?;
         }
-        out.flush().map_err(io_err)?;
+        let run = out.finish()?;
         self.stats.runs += 1;
-        self.stats.bytes += (counts.len() * RECORD_BYTES) as u64;
-        self.runs.push(path);
+        self.stats.bytes += run.count * 20;
+        self.runs.push(run);
         self.buffer.clear();
         Ok(())
     }
@@ -145,61 +106,15 @@ impl SpillingCounter {
             self.spill()?;
         }
         self.buffer = Vec::new();
-        let (keys, counts) = merge_runs(&self.runs)?;
-        Ok((keys, counts, self.stats))
-    }
-}
-
-/// One open run file, yielding its records in order.
-struct RunReader {
-    path: PathBuf,
-    input: BufReader<File>,
-}
-
-impl RunReader {
-    fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| ElmanError::Io { path: path.to_path_buf(), source })?;
-        Ok(RunReader { path: path.to_path_buf(), input: BufReader::with_capacity(1 << 16, file) })
-    }
-
-    fn next_record(&mut self) -> Result<Option<(u128, u32)>> {
-        let mut record = [0u8; RECORD_BYTES];
-        match self.input.read_exact(&mut record) {
-            Ok(()) => {
-                let key = u128::from_le_bytes(record[..16].try_into().expect("16 bytes"));
-                let count = u32::from_le_bytes(record[16..].try_into().expect("4 bytes"));
-                Ok(Some((key, count)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-            Err(source) => Err(ElmanError::Io { path: self.path.clone(), source }),
-        }
-    }
-}
-
-/// K-way merge of sorted runs, summing the counts of equal keys.
-fn merge_runs(paths: &[PathBuf]) -> Result<(Vec<u128>, Vec<u32>)> {
-    let mut readers = paths.iter().map(|p| RunReader::open(p)).collect::<Result<Vec<_>>>()?;
-    let mut heap = BinaryHeap::new();
-    for (run, reader) in readers.iter_mut().enumerate() {
-        if let Some((key, count)) = reader.next_record()? {
-            heap.push(Reverse((key, run, count)));
-        }
-    }
-    let mut keys: Vec<u128> = Vec::new();
-    let mut counts: Vec<u32> = Vec::new();
-    while let Some(Reverse((key, run, count))) = heap.pop() {
-        if keys.last() == Some(&key) {
-            let last = counts.last_mut().expect("counts parallel keys");
-            *last = add_counts(*last, count)?;
-        } else {
+        let scratch = self.scratch.as_ref().expect("runs were spilled into it");
+        let mut merged = Summed::new(SortedRuns::new(std::mem::take(&mut self.runs), scratch, "run")?.merge_owned()?)?;
+        let (mut keys, mut counts) = (Vec::new(), Vec::new());
+        while let Some(KeyCount { key, count }) = merged.next()? {
             keys.push(key);
             counts.push(count);
         }
-        if let Some((next, c)) = readers[run].next_record()? {
-            heap.push(Reverse((next, run, c)));
-        }
+        Ok((keys, counts, self.stats))
     }
-    Ok((keys, counts))
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 //!
 //! The unigrams (at most |V| of them) are kept in memory.
 
-use super::external::{key_bytes, ExternalSorter, RecordFile, RecordWriter, Scratch, Sorted};
-use super::records::{combine_counts, KeyCount, LevelEntry, TokenId};
+use super::external::{key_bytes, ExternalSorter, RecordFile, RecordWriter, Scratch};
+use super::records::{combine_counts, KeyCount, LevelEntry, Summed, TokenId};
 use crate::error::Result;
 use crate::ngram::count::{add_special_unigrams, CountLevel};
 use crate::ngram::key::KeyLayout;
@@ -85,35 +85,6 @@ pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usiz
     add_special_unigrams(&mut unigrams, markers);
     let upper = writers.into_iter().map(RecordWriter::finish).collect::<Result<Vec<_>>>()?;
     Ok(LevelFiles { unigrams, upper, raw_summaries, adjusted_summaries, runs })
-}
-
-/// A sorted (key, count) stream with equal keys (from different runs) summed.
-struct Summed {
-    sorted: Sorted<KeyCount>,
-    next: Option<KeyCount>,
-}
-
-impl Summed {
-    fn new(mut sorted: Sorted<KeyCount>) -> Result<Self> {
-        let next = sorted.next_record()?;
-        Ok(Summed { sorted, next })
-    }
-
-    /// The next key's first record (its count may be partial: use [`Summed::next`]).
-    fn peek(&self) -> Option<KeyCount> {
-        self.next
-    }
-
-    fn next(&mut self) -> Result<Option<KeyCount>> {
-        let Some(mut current) = self.next else { return Ok(None) };
-        loop {
-            self.next = self.sorted.next_record()?;
-            match self.next {
-                Some(r) if r.key == current.key => current.count = add_counts(current.count, r.count)?,
-                _ => return Ok(Some(current)),
-            }
-        }
-    }
 }
 
 /// Where each level's entries go: orders ≥ 2 to their files, order 1 to memory.

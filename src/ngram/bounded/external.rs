@@ -394,34 +394,15 @@ impl<'s, R: Record + 'static> ExternalSorter<'s, R> {
         self.finish_to_runs()?.merge_owned()
     }
 
-    /// Every record on disk as sorted runs, which can be merged more than once: at most
-    /// [`MAX_FAN_IN`] of them (more are first merged, a group at a time, into longer runs).
+    /// Every record on disk as sorted runs, which can be merged more than once (at most
+    /// [`MAX_FAN_IN`] of them: [`SortedRuns::new`]).
     pub fn finish_to_runs(mut self) -> Result<SortedRuns<R>> {
         if !self.buffer.is_empty() || self.runs() == 0 {
             self.spill()?;
         }
         self.buffer = Vec::new();
         self.land()?;
-        let mut runs = std::mem::take(&mut self.runs);
-        while runs.len() > MAX_FAN_IN {
-            let mut longer = Vec::with_capacity(runs.len().div_ceil(MAX_FAN_IN));
-            let mut rest = runs.into_iter();
-            loop {
-                let group: Vec<RecordFile<R>> = rest.by_ref().take(MAX_FAN_IN).collect();
-                if group.is_empty() {
-                    break;
-                }
-                let key_bytes = group[0].key_bytes;
-                let mut merged = SortedRuns { runs: group }.merge_owned()?;
-                let mut out = RecordWriter::<R>::create(self.scratch, self.what, key_bytes)?;
-                while let Some(r) = merged.next_record()? {
-                    out.push(&r)?;
-                }
-                longer.push(out.finish()?);
-            }
-            runs = longer;
-        }
-        Ok(SortedRuns { runs })
+        SortedRuns::new(std::mem::take(&mut self.runs), self.scratch, self.what)
     }
 }
 
@@ -446,6 +427,30 @@ pub struct SortedRuns<R: Record> {
 }
 
 impl<R: Record> SortedRuns<R> {
+    /// Sorted runs to be merged: at most [`MAX_FAN_IN`] of them (more are first merged, a
+    /// group at a time, into longer runs in `scratch`).
+    pub fn new(mut runs: Vec<RecordFile<R>>, scratch: &Scratch, what: &str) -> Result<Self> {
+        while runs.len() > MAX_FAN_IN {
+            let mut longer = Vec::with_capacity(runs.len().div_ceil(MAX_FAN_IN));
+            let mut rest = runs.into_iter();
+            loop {
+                let group: Vec<RecordFile<R>> = rest.by_ref().take(MAX_FAN_IN).collect();
+                if group.is_empty() {
+                    break;
+                }
+                let key_bytes = group[0].key_bytes;
+                let mut merged = SortedRuns { runs: group }.merge_owned()?;
+                let mut out = RecordWriter::<R>::create(scratch, what, key_bytes)?;
+                while let Some(r) = merged.next_record()? {
+                    out.push(&r)?;
+                }
+                longer.push(out.finish()?);
+            }
+            runs = longer;
+        }
+        Ok(SortedRuns { runs })
+    }
+
     /// Runs a merge reads.
     pub fn len(&self) -> usize {
         self.runs.len()
@@ -461,7 +466,7 @@ impl<R: Record> SortedRuns<R> {
     }
 
     /// The same, the merge owning (and finally deleting) the runs.
-    fn merge_owned(mut self) -> Result<Sorted<R>> {
+    pub fn merge_owned(mut self) -> Result<Sorted<R>> {
         let runs = std::mem::take(&mut self.runs);
         Self::open(&runs, Vec::new()).map(|sorted| match sorted {
             Sorted::Merge { heap, readers, .. } => Sorted::Merge { heap, readers, _runs: runs },

@@ -2,7 +2,8 @@
 //! order (keys in [`crate::ngram::key`]'s suffix order unless it says otherwise). Keys are
 //! written in the bytes their order needs ([`super::external::key_bytes`]).
 
-use super::external::{f32_at, f64_at, get_key, put_key, u32_at, Record};
+use super::external::{f32_at, f64_at, get_key, put_key, u32_at, Record, Sorted};
+use crate::error::Result;
 use std::cmp::Ordering;
 
 /// A token id of the tokenized text.
@@ -42,7 +43,7 @@ impl Record for KeyCount {
 }
 
 /// Sums the counts of equal neighbours of a sorted run in place.
-pub fn combine_counts(run: &mut Vec<KeyCount>) -> crate::error::Result<()> {
+pub fn combine_counts(run: &mut Vec<KeyCount>) -> Result<()> {
     let mut kept = 0usize;
     for i in 0..run.len() {
         if kept > 0 && run[kept - 1].key == run[i].key {
@@ -54,6 +55,35 @@ pub fn combine_counts(run: &mut Vec<KeyCount>) -> crate::error::Result<()> {
     }
     run.truncate(kept);
     Ok(())
+}
+
+/// A sorted (key, count) stream with equal keys (from different runs) summed.
+pub struct Summed {
+    sorted: Sorted<KeyCount>,
+    next: Option<KeyCount>,
+}
+
+impl Summed {
+    pub fn new(mut sorted: Sorted<KeyCount>) -> Result<Self> {
+        let next = sorted.next_record()?;
+        Ok(Summed { sorted, next })
+    }
+
+    /// The next key's first record (its count may be partial: use [`Summed::next`]).
+    pub fn peek(&self) -> Option<KeyCount> {
+        self.next
+    }
+
+    pub fn next(&mut self) -> Result<Option<KeyCount>> {
+        let Some(mut current) = self.next else { return Ok(None) };
+        loop {
+            self.next = self.sorted.next_record()?;
+            match self.next {
+                Some(r) if r.key == current.key => current.count = crate::ngram::spill::add_counts(current.count, r.count)?,
+                _ => return Ok(Some(current)),
+            }
+        }
+    }
 }
 
 /// One n-gram of a level with its raw and adjusted counts (sorted by key).
