@@ -12,7 +12,7 @@ pub use elman::settings::DeviceChoice;
 
 /// The GPU to run `what` on, or None for the CPU: `gpu` takes any adapter, software ones
 /// included; `auto` only a hardware GPU, else the CPU with a one-line warning.
-fn gpu_context(device: DeviceChoice, adapter: Option<&str>, what: &str) -> anyhow::Result<Option<Arc<GpuContext>>> {
+pub fn gpu_context(device: DeviceChoice, adapter: Option<&str>, what: &str) -> anyhow::Result<Option<Arc<GpuContext>>> {
     match device {
         DeviceChoice::Cpu => Ok(None),
         DeviceChoice::Gpu => Ok(Some(Arc::new(GpuContext::new(adapter, true)?))),
@@ -37,7 +37,12 @@ pub fn make_trainer(
     n: usize,
     t: usize,
 ) -> anyhow::Result<Box<dyn Trainer>> {
-    Ok(match gpu_context(device, adapter, "training")? {
+    make_trainer_on(gpu_context(device, adapter, "training")?, config, params, update, n, t)
+}
+
+/// A trainer on `gpu` (its pipelines already built), or on the CPU when None.
+pub fn make_trainer_on(gpu: Option<Arc<GpuContext>>, config: &ModelConfig, params: Params<f32>, update: UpdateConfig, n: usize, t: usize) -> anyhow::Result<Box<dyn Trainer>> {
+    Ok(match gpu {
         Some(ctx) => Box::new(GpuTrainer::new(ctx, config.clone(), &params, update, n, t)?),
         None => {
             check_cpu_memory("training this model on the CPU", config, n, t)?;

@@ -14,7 +14,7 @@ use elman::model::checkpoint::Checkpoint;
 use elman::model::init::init_params;
 use elman::model::{Activation, Cell, ModelConfig};
 use elman::trainer::{Optimizer, UpdateConfig};
-use super::device::{make_trainer, DeviceChoice};
+use super::device::{gpu_context, make_trainer_on, DeviceChoice};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -116,6 +116,8 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
     scales.sort_by(f32::total_cmp);
     let mut flows = Vec::with_capacity(scales.len());
     let mut device = String::new();
+    // One device for every scale (a GPU's pipelines are built once).
+    let gpu = gpu_context(a.device, a.adapter.as_deref(), "measuring")?;
     for &scale in &scales {
         let mut scaled = params.clone();
         for layer in &mut scaled.layers {
@@ -123,7 +125,7 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
         }
         // A trainer from a zero state measures without training (no dropout, no update).
         let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, (a.clip > 0.0).then_some(a.clip));
-        let mut trainer = make_trainer(a.device, a.adapter.as_deref(), &config, scaled, update, n, t)?;
+        let mut trainer = make_trainer_on(gpu.clone(), &config, scaled, update, n, t)?;
         flows.push(trainer.gradient_flow(&batch, 0)?);
         device = trainer.device_name();
     }

@@ -258,10 +258,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     for line in order_table(model) {
         println!("{line}");
     }
-    for (n, d) in trained.discounts.iter().enumerate() {
-        let note = if trained.fallback_orders.contains(&(n + 1)) { " (fallback: too few counts-of-counts)" } else { "" };
-        println!("  KN discounts order {}: D1 {:.4}  D2 {:.4}  D3+ {:.4}{note}", n + 1, d[1], d[2], d[3]);
-    }
+    print_discounts(&trained.discounts, &trained.fallback_orders);
     if trained.spill.runs > 0 {
         println!("  spilled {} sorted runs ({}) under --memory", trained.spill.runs, human_bytes(trained.spill.bytes as f64));
     }
@@ -300,16 +297,21 @@ fn run_train_bounded(a: &TrainArgs, options: &TrainOptions, budget: u64, pipelin
     for (i, count) in report.counts.iter().enumerate() {
         println!("  {}-grams: {count:>10}", i + 1);
     }
-    for (n, d) in report.discounts.iter().enumerate() {
-        let note = if report.fallback_orders.contains(&(n + 1)) { " (fallback: too few counts-of-counts)" } else { "" };
-        println!("  KN discounts order {}: D1 {:.4}  D2 {:.4}  D3+ {:.4}{note}", n + 1, d[1], d[2], d[3]);
-    }
+    print_discounts(&report.discounts, &report.fallback_orders);
     println!("  pipeline: {}", pipeline.describe());
     println!("  disk: at most {} of sorted runs and level files at once (counting wrote {} runs)", human_bytes(report.peak_disk_bytes as f64), report.runs);
     let phases: Vec<String> = report.phases.iter().map(|(name, t)| format!("{name} {:.3} s", t.as_secs_f64())).collect();
     let peak = peak_memory_bytes().map_or_else(|| "unknown".to_string(), |b| human_bytes(b as f64));
     println!("  phases: {}; wrote {}; wall {:.2} s; peak memory {peak}", phases.join(", "), a.out.display(), total.as_secs_f64());
     Ok(())
+}
+
+/// The Kneser-Ney discounts of each order, and which fell back to the defaults.
+fn print_discounts(discounts: &[[f64; 4]], fallback_orders: &[usize]) {
+    for (n, d) in discounts.iter().enumerate() {
+        let note = if fallback_orders.contains(&(n + 1)) { " (fallback: too few counts-of-counts)" } else { "" };
+        println!("  KN discounts order {}: D1 {:.4}  D2 {:.4}  D3+ {:.4}{note}", n + 1, d[1], d[2], d[3]);
+    }
 }
 
 /// Writes `model` to `path` in `format`.

@@ -137,11 +137,10 @@ pub struct ProgramSpec<'a> {
 #[allow(clippy::too_many_arguments)]
 pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Option<&TrainBuffers>, flow: Option<&FlowBuffers>, n: usize, t: usize, mode: Mode) -> Program {
     let (cfg, lay) = (s.config, s.layout);
-    let acts = match (mode, flow) {
-        (Mode::Flow, Some(fl)) => &fl.acts,
-        (Mode::Flow, None) => panic!("a gradient-flow program needs its flow buffers"),
-        _ => s.acts,
-    };
+    // The flow program's own buffers (other modes ignore `flow`).
+    let flow = flow.filter(|_| mode == Mode::Flow);
+    assert_eq!(flow.is_some(), mode == Mode::Flow, "a gradient-flow program needs its flow buffers");
+    let acts = flow.map_or(s.acts, |fl| &fl.acts);
     let mi = cfg.cell == crate::model::Cell::Mi;
     let rows = (n * t) as u32;
     let layers = cfg.layers();
@@ -220,10 +219,10 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     let tr = train.expect("a training program needs the trainer's buffers");
     let update = update.expect("a training program needs the trainer's update settings");
     // dZ (and mi's dR, dP; G when recording): the trainer's buffer, or the flow program's.
-    let d_pre = flow.filter(|_| mode == Mode::Flow).map_or(&tr.d_pre, |fl| &fl.d_pre);
+    let d_pre = flow.map_or(&tr.d_pre, |fl| &fl.d_pre);
     pb.softmax_xent(&f.logits, &f.tokens, &f.row_loss, sp);
     let mean_loss = ReduceParams { count: rows, scale: 1.0 / rows as f32, ..Default::default() };
-    match flow.filter(|_| mode == Mode::Flow) {
+    match flow {
         Some(fl) => pb.loss_sum(&f.row_loss, &fl.sums, mean_loss),
         None => pb.loss_sum(&f.row_loss, &tr.stats, ReduceParams { stride: 4, ..mean_loss }),
     }
@@ -299,7 +298,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     }
 
     let count = lay.total as u32;
-    if let Some(fl) = flow.filter(|_| mode == Mode::Flow) {
+    if let Some(fl) = flow {
         // [loss, ‖g‖², ‖dW_hh^l‖² …, ‖G^l_t‖² …] (the loss went to slot 0 above).
         // ‖g‖²: the training step's first pass over every gradient (on all workgroups), then
         // the partials summed into slot 1.

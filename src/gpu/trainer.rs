@@ -121,15 +121,20 @@ impl GpuTrainer {
         self.model.ctx.write(&self.model.bufs.step, 0, &[StepParams { lr, bc1, bc2, slot: slot as u32, update, ..Default::default() }]);
     }
 
-    /// Checks the batch, uploads its tokens and the step uniform, and counts the update.
-    fn prepare(&mut self, batch: &Batch, lr: f32) -> Result<()> {
+    /// Refuses a batch whose shape or tokens do not fit this trainer.
+    fn check_batch(&self, batch: &Batch) -> Result<()> {
         if batch.n != self.model.n || batch.t == 0 || batch.t > self.model.t {
             return Err(ElmanError::Config(format!(
                 "batch of {}×{} does not fit a GPU trainer built for {} rows × up to {} steps",
                 batch.n, batch.t, self.model.n, self.model.t
             )));
         }
-        self.model.check_tokens(batch)?;
+        self.model.check_tokens(batch)
+    }
+
+    /// Checks the batch, uploads its tokens and the step uniform, and counts the update.
+    fn prepare(&mut self, batch: &Batch, lr: f32) -> Result<()> {
+        self.check_batch(batch)?;
         if self.slot == STATS_SLOTS {
             self.read_stats()?;
         }
@@ -293,13 +298,7 @@ impl Trainer for GpuTrainer {
     /// The flow program (forward, backward with G^l_t stored, the norms summed on the GPU)
     /// from a copy of the carried state; one readback of the sums.
     fn gradient_flow(&mut self, batch: &Batch, step: u64) -> Result<GradFlow> {
-        if batch.n != self.model.n || batch.t == 0 || batch.t > self.model.t {
-            return Err(ElmanError::Config(format!(
-                "batch of {}×{} does not fit a GPU trainer built for {} rows × up to {} steps",
-                batch.n, batch.t, self.model.n, self.model.t
-            )));
-        }
-        self.model.check_tokens(batch)?;
+        self.check_batch(batch)?;
         self.flow_buffers()?;
         let t = batch.t;
         let flow = self.flow.as_ref().expect("made above");

@@ -109,7 +109,7 @@ impl SpillingCounter {
         let scratch = self.scratch.as_ref().expect("runs were spilled into it");
         let mut merged = Summed::new(SortedRuns::new(std::mem::take(&mut self.runs), scratch, "run")?.merge_owned()?)?;
         let (mut keys, mut counts) = (Vec::new(), Vec::new());
-        while let Some(KeyCount { key, count }) = merged.next()? {
+        while let Some(KeyCount { key, count }) = merged.next_sum()? {
             keys.push(key);
             counts.push(count);
         }

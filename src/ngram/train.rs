@@ -93,17 +93,9 @@ pub fn train_tokens<W: LogValue>(vocab: NgramVocab, corpus: NgramCorpus, source:
     let predicted_tokens = corpus.tokens.len() - sentence_starts;
     drop(corpus);
     let spill = counts.spill.clone();
-    let (model, discounts, fallback_orders) = match options.smoothing {
-        Smoothing::Kn => {
-            let mut kn = super::smoothing::KneserNey::default();
-            let model = estimate(counts, vocab, options.tokenize.tokenizer, &mut kn)?;
-            (model, kn.discounts().to_vec(), kn.fallback_orders().to_vec())
-        }
-        other => {
-            let mut smoother = other.smoother(options.k);
-            (estimate(counts, vocab, options.tokenize.tokenizer, smoother.as_mut())?, Vec::new(), Vec::new())
-        }
-    };
+    let mut smoother = options.smoothing.smoother(options.k);
+    let model = estimate(counts, vocab, options.tokenize.tokenizer, smoother.as_mut())?;
+    let (discounts, fallback_orders) = smoother.discounts();
     lap("smooth", &mut phases);
     Ok(Trained { model, predicted_tokens, spill, discounts, fallback_orders, phases })
 }

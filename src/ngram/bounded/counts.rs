@@ -75,7 +75,7 @@ pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usiz
     let mut top = top;
     let (mut raw_summaries, mut adjusted_summaries) = (vec![OrderCounts::default(); order - 1], vec![OrderCounts::default(); order - 1]);
     let mut sink = Sink { writers: &mut writers, unigrams: &mut unigrams, raw: &mut raw_summaries, adjusted: &mut adjusted_summaries };
-    while let Some(KeyCount { key, count }) = top.next()? {
+    while let Some(KeyCount { key, count }) = top.next_sum()? {
         sink.emit(order, LevelEntry { key, raw: count, adjusted: count }, &mut derivers)?;
     }
     for i in 0..derivers.len() {
@@ -145,11 +145,11 @@ impl Deriver {
         let Some((key, mut raw, mut distinct)) = self.pending.take() else { return Ok(()) };
         // (Peeking shows the next run's record only; `next` sums the key across runs.)
         while self.starts.peek().is_some_and(|s| s.key < key) {
-            let start = self.starts.next()?.expect("peeked");
+            let start = self.starts.next_sum()?.expect("peeked");
             sink.emit(self.n, LevelEntry { key: start.key, raw: start.count, adjusted: start.count }, below)?;
         }
         if self.starts.peek().is_some_and(|s| s.key == key) {
-            let start = self.starts.next()?.expect("peeked");
+            let start = self.starts.next_sum()?.expect("peeked");
             raw = add_counts(raw, start.count)?;
             distinct = add_counts(distinct, start.count)?;
         }
@@ -160,7 +160,7 @@ impl Deriver {
     /// (by the caller).
     fn finish(&mut self, sink: &mut Sink, below: &mut [Deriver]) -> Result<()> {
         self.flush(sink, below)?;
-        while let Some(start) = self.starts.next()? {
+        while let Some(start) = self.starts.next_sum()? {
             sink.emit(self.n, LevelEntry { key: start.key, raw: start.count, adjusted: start.count }, below)?;
         }
         Ok(())

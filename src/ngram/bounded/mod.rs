@@ -83,24 +83,16 @@ pub fn train_to_arpa(data: &Path, options: &TrainOptions, memory: u64, out: &Pat
     let (vocab, counts, runs) = (tokens.vocab, levels.counts(), levels.runs);
     drop(tokens.ids);
     lap("count", &mut phases);
-    let mut kn = crate::ngram::smoothing::KneserNey::default();
-    let mut other = options.smoothing.smoother(options.k);
-    let smoother: &mut dyn crate::ngram::smoothing::Smoother = match options.smoothing {
-        crate::ngram::Smoothing::Kn => &mut kn,
-        _ => other.as_mut(),
-    };
+    let mut smoother = options.smoothing.smoother(options.k);
     let target = estimate::ArpaTarget { vocab: &vocab, tokenizer: options.tokenize.tokenizer, markers: options.tokenize.markers, layout };
     crate::atomic_file::write_atomic_with(out, |w| {
-        estimate::estimate_to_arpa(levels, &target, smoother, &scratch, budget, w).map_err(|e| match e {
+        estimate::estimate_to_arpa(levels, &target, smoother.as_mut(), &scratch, budget, w).map_err(|e| match e {
             ElmanError::Write { source, .. } => ElmanError::Write { path: out.to_path_buf(), source },
             other => other,
         })
     })?;
     lap("smooth and write", &mut phases);
-    let (discounts, fallback_orders) = match options.smoothing {
-        crate::ngram::Smoothing::Kn => (kn.discounts().to_vec(), kn.fallback_orders().to_vec()),
-        _ => (Vec::new(), Vec::new()),
-    };
+    let (discounts, fallback_orders) = smoother.discounts();
     let vocab_without_bos = vocab.len() - usize::from(options.tokenize.markers);
     Ok(BoundedReport { counts, predicted_tokens, vocab_without_bos, runs, peak_disk_bytes: scratch.disk().peak(), discounts, fallback_orders, phases })
 }

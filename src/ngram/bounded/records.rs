@@ -69,12 +69,13 @@ impl Summed {
         Ok(Summed { sorted, next })
     }
 
-    /// The next key's first record (its count may be partial: use [`Summed::next`]).
+    /// The next key's first record (its count may be partial: use [`Summed::next_sum`]).
     pub fn peek(&self) -> Option<KeyCount> {
         self.next
     }
 
-    pub fn next(&mut self) -> Result<Option<KeyCount>> {
+    /// The next key with its count summed over every run.
+    pub fn next_sum(&mut self) -> Result<Option<KeyCount>> {
         let Some(mut current) = self.next else { return Ok(None) };
         loop {
             self.next = self.sorted.next_record()?;

@@ -105,4 +105,8 @@ impl Smoother for KneserNey {
         let d = &self.discounts[n - 1];
         (d[1] * stats.n1 as f64 + d[2] * stats.n2 as f64 + d[3] * stats.n3_plus as f64) / stats.total as f64
     }
+
+    fn discounts(&self) -> (Vec<[f64; 4]>, Vec<usize>) {
+        (self.discounts.clone(), self.fallback_orders.clone())
+    }
 }

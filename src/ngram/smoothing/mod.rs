@@ -125,6 +125,12 @@ pub trait Smoother {
 
     /// γ_n(c): the interpolation weight of the lower order.
     fn gamma(&self, n: usize, stats: &ContextStats) -> f64;
+
+    /// For the report, after estimation: the discounts [0, D1, D2, D3+] per order and the
+    /// orders that fell back to defaults (empty for methods without discounts).
+    fn discounts(&self) -> (Vec<[f64; 4]>, Vec<usize>) {
+        (Vec::new(), Vec::new())
+    }
 }
 
 /// The smoothing methods on offer.
