@@ -13,7 +13,7 @@ mod common;
 use common::{gpu, tokens, uniform};
 use elman::gpu::buffers::Allocator;
 use elman::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
-use elman::gpu::launch::{MatmulPlan, NUM_PARTIALS};
+use elman::gpu::launch::{MatmulPlan, WaveBuffers, NUM_PARTIALS};
 use elman::gpu::params::*;
 use elman::gpu::program::ProgramBuilder;
 use elman::gpu::recurrence::single_layer_wave;
@@ -172,6 +172,54 @@ fn rnn_waves(r: &mut Runner) {
             }
         }
     }
+}
+
+/// The persistent kernel (every wave of a chunk in one dispatch, rnn_persistent.wgsl) on
+/// the single-lane shapes above: T forward waves, then T backward waves, with the grid
+/// barrier on 2 workgroups and the counter reset; then a barrier made to give up at its
+/// first poll, so that the one-workgroup fallback runs too.
+fn rnn_persistent_waves(r: &mut Runner) {
+    use elman::gpu::persistent::{Recurrence, SOFTWARE_SPIN_LIMIT};
+    let ctx = r.ctx.clone();
+    let steps = 4;
+    for (give_up, &(rows, h)) in [(false, &(5, 33)), (false, &(9, 40)), (true, &(3, 20))] {
+        ctx.force_persistent(2, if give_up { 0 } else { SOFTWARE_SPIN_LIMIT });
+        for &tile_rows in &RNN_ROWS_PER_TILE {
+            let block = rows * h;
+            let mut alloc = Allocator::new(&ctx.device);
+            let w = Guarded::new(&mut alloc, "w", &uniform(1, h * h, -0.5, 0.5), 9);
+            let p_all = Guarded::new(&mut alloc, "p", &uniform(2, steps * block, -1.0, 1.0), 0);
+            let hs = Guarded::new(&mut alloc, "h", &uniform(3, (steps + 1) * block, -1.0, 1.0), 0);
+            let dh = Guarded::new(&mut alloc, "dh", &uniform(4, steps * block, -1.0, 1.0), 0);
+            let dz = Guarded::new(&mut alloc, "dz", &uniform(5, steps * block, -1.0, 1.0), 0);
+            let step = alloc.uniform("step", bytemuck::bytes_of(&StepParams::default()));
+            let case = format!("rnn_persistent rows={rows} h={h} rows/tile={tile_rows} give_up={give_up}");
+            let wave = |back: bool, t: usize| single_layer_wave(back, Activation::Tanh, rows as u32, h as u32, t as u32, back && t + 1 < steps, w.off());
+            let forward: Vec<RnnStepParams> = (0..steps).map(|t| wave(false, t)).collect();
+            let backward: Vec<RnnStepParams> = (0..steps).rev().map(|t| wave(true, t)).collect();
+            let launch = ctx.persistent_launch(64, tile_rows).expect("forced on");
+            r.run(Some(&step), |pb| {
+                let fwd = WaveBuffers { x_in: &p_all.buffer, y_out: &hs.buffer, w: &w.buffer, backward_hidden: None };
+                pb.rnn_persistent(fwd, &forward, tile_rows, &launch);
+                // W itself stands in for Wᵀ: only where the kernel reads and writes matters here.
+                let bwd = WaveBuffers { x_in: &dh.buffer, y_out: &dz.buffer, w: &w.buffer, backward_hidden: Some(&hs.buffer) };
+                pb.rnn_persistent(bwd, &backward, tile_rows, &launch);
+            });
+            w.check(&ctx, &case);
+            p_all.check(&ctx, &case);
+            dh.check(&ctx, &case);
+            hs.check_finite(&ctx, &case, 0..(steps + 1) * block);
+            dz.check_finite(&ctx, &case, 0..steps * block);
+        }
+        // A barrier held, or gave up (the fallback then ran): both must stay inside the
+        // guards. One made to give up at once must have.
+        if give_up {
+            assert!(ctx.persistent_failed().unwrap(), "rows={rows} h={h}: no barrier gave up");
+        }
+    }
+    // The failure is sticky for the context: nothing else here runs persistent.
+    ctx.give_up_persistent();
+    assert_eq!(ctx.recurrence(), Recurrence::Waves);
 }
 
 /// Training steps through the trainer's own buffers, which the schedule fills with
@@ -395,6 +443,7 @@ fn every_kernel_stays_inside_its_operands() {
     rnn_waves(&mut r);
     mi_waves_and_gates(&mut r);
     wave_lanes_in_a_trainer(&mut r);
+    rnn_persistent_waves(&mut r);
     embeddings_and_softmax(&mut r);
     reductions_optimizers_and_dropout(&mut r);
     let missing: Vec<Kernel> = Kernel::all().into_iter().filter(|k| ctx.kernels.has(*k) && !r.seen.contains(k)).collect();

@@ -6,7 +6,7 @@
 //! ProgramBuilder::push holds every launcher to); the WGSL constants the launchers mirror
 //! have the same values.
 
-use elman::gpu::kernels::{Access, Kernel, Shader, ELEMENTWISE_WG, PRELUDE, SOFTMAX_WG, TRANSPOSE_TILE, TRANSPOSE_WG_ROWS};
+use elman::gpu::kernels::{Access, Kernel, Shader, ELEMENTWISE_WG, PRELUDE, RNN_WAVE, SOFTMAX_WG, TRANSPOSE_TILE, TRANSPOSE_WG_ROWS};
 use elman::gpu::launch::{NUM_PARTIALS, RNN_COLS};
 use elman::gpu::params::*;
 use naga::{AddressSpace, Expression, Literal, Module, StorageAccess, TypeInner};
@@ -41,11 +41,17 @@ fn every_wgsl_file_validates_and_is_embedded() {
             assert_eq!(PRELUDE, source, "{f}: embedded copy differs");
             continue;
         }
+        if f == "rnn_wave.wgsl" {
+            // The recurrent kernels' shared body: validated inside both of their modules.
+            assert_eq!(RNN_WAVE, source, "{f}: embedded copy differs");
+            assert!(Shader::RnnStep.source().contains(RNN_WAVE) && Shader::RnnPersistent.source().contains(RNN_WAVE));
+            continue;
+        }
         let embedded = Shader::ALL.iter().find(|s| s.file() == f).unwrap_or_else(|| panic!("{f} is not embedded in kernels.rs"));
         assert_eq!(embedded.file_source(), source, "{f}: embedded copy differs");
         parse(f, &embedded.source());
     }
-    assert_eq!(files.len(), Shader::ALL.len() + 1, "files {files:?}");
+    assert_eq!(files.len(), Shader::ALL.len() + 2, "files {files:?}");
 }
 
 /// (member name, offset) of a WGSL struct, and its size.
@@ -72,6 +78,8 @@ fn uniform_structs_match_their_rust_mirrors_member_by_member() {
     pin::<MatmulParams>(Shader::Matmul, "Params");
     pin::<RnnStepParams>(Shader::RnnStep, "Params");
     pin::<RnnLane>(Shader::RnnStep, "Lane");
+    pin::<RnnStepParams>(Shader::RnnPersistent, "Params");
+    pin::<PersistentRun>(Shader::RnnPersistent, "Run");
     pin::<TransposeParams>(Shader::Transpose, "Params");
     pin::<EmbeddingParams>(Shader::Embedding, "Params");
     pin::<SoftmaxParams>(Shader::SoftmaxXent, "Params");
@@ -176,4 +184,11 @@ fn wgsl_constants_equal_their_rust_mirrors() {
     for (name, rust) in [("HAS_RECURRENT", RnnLane::HAS_RECURRENT), ("VEC4", RnnLane::VEC4), ("DROP", RnnLane::DROP), ("X_TERM", RnnLane::X_TERM)] {
         assert_eq!(wgsl_const(Shader::RnnStep, name), rust, "rnn_step.wgsl {name}");
     }
+    // The persistent kernel's run flags and the words of its sync buffer.
+    let run = [("RUN_BACK", PersistentRun::BACK), ("RUN_MI", PersistentRun::MI), ("RUN_FALLBACK", PersistentRun::FALLBACK)];
+    let words = [("FAILED_WORD", PersistentRun::FAILED_WORD as u32), ("PERSISTENT_ARRIVALS", PersistentRun::PERSISTENT_ARRIVALS), ("FALLBACK_ARRIVALS", PersistentRun::FALLBACK_ARRIVALS)];
+    for (name, rust) in run.into_iter().chain(words) {
+        assert_eq!(wgsl_const(Shader::RnnPersistent, name), rust, "rnn_persistent.wgsl {name}");
+    }
+    assert_eq!(wgsl_const(Shader::RnnPersistent, "MI"), RnnLane::MI);
 }

@@ -8,6 +8,8 @@ use clap::Args;
 use elman::bench::{random_batches, time_steps, BenchSize};
 use elman::cpu::CpuTrainer;
 use elman::gpu::kernel_bench;
+use elman::gpu::kernels::Kernel;
+use elman::gpu::persistent::Recurrence;
 use elman::gpu::profile::Timer;
 use elman::gpu::{GpuContext, GpuTrainer};
 use elman::choice::Choice;
@@ -56,6 +58,10 @@ pub struct BenchArgs {
     /// [N, H] for every rows-per-workgroup choice: "N,H", repeatable.
     #[arg(long)]
     pub rnn: Vec<String>,
+    /// How the GPU runs the recurrence: waves (one dispatch per wave), persistent (every
+    /// wave of a chunk in one dispatch; hardware adapters only), or both, side by side.
+    #[arg(long, default_value = "both")]
+    pub recurrence: String,
 }
 
 #[derive(serde::Serialize)]
@@ -70,6 +76,20 @@ struct Row {
     gpu_bytes_allocated: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<ProfileJson>,
+    /// The same steps with the persistent recurrence (`--recurrence persistent|both`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    persistent: Option<PersistentRow>,
+}
+
+#[derive(serde::Serialize)]
+struct PersistentRow {
+    /// None when the persistent kernel was not used (no resident grid of ≥ 8 workgroups).
+    gpu_tokens_per_s: Option<f64>,
+    /// Workgroups of its dispatches (the probed resident grid).
+    grid: Option<u32>,
+    dispatches_per_step: usize,
+    /// A grid barrier gave up during the timing (the fallback ran; the speed is not the kernel's).
+    barrier_gave_up: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -167,6 +187,19 @@ fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The training steps of `size` with every chunk's waves in one persistent dispatch per
+/// direction (the grid probed on first use; per-wave dispatches when none is resident).
+fn measure_persistent(ctx: &Arc<GpuContext>, config: &ModelConfig, params: &elman::model::Params<f32>, update: UpdateConfig, size: &BenchSize, args: &BenchArgs) -> anyhow::Result<PersistentRow> {
+    ctx.set_recurrence(Recurrence::Persistent);
+    let mut g = GpuTrainer::new(ctx.clone(), config.clone(), params, update, size.n, size.t)?;
+    let dispatches = g.step_dispatches();
+    let grid = dispatches.iter().find(|d| matches!(d.kernel, Kernel::RnnPersistent(_)) && d.workgroups[0] > 0).map(|d| d.workgroups[0] * d.workgroups[1]);
+    let tps = measure(&mut g, size, args)?;
+    let barrier_gave_up = ctx.persistent_failed()?;
+    ctx.set_recurrence(Recurrence::Waves);
+    Ok(PersistentRow { gpu_tokens_per_s: grid.map(|_| tps), grid, dispatches_per_step: dispatches.len(), barrier_gave_up })
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.steps > 0, "--steps must be > 0");
     if !args.gemm.is_empty() {
@@ -176,6 +209,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return run_rnn(&args);
     }
     anyhow::ensure!((0.0..1.0).contains(&args.dropout), "--dropout must be in [0, 1), got {}", args.dropout);
+    let (time_waves, time_persistent) = match args.recurrence.as_str() {
+        "waves" => (true, false),
+        "persistent" => (false, true),
+        "both" => (true, true),
+        other => anyhow::bail!("--recurrence must be waves, persistent or both, got '{other}'"),
+    };
     let sizes = if args.sizes.is_empty() {
         BenchSize::defaults()
     } else {
@@ -202,7 +241,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             None
         };
         let (mut gpu_tps, mut disp, mut rec, mut bytes, mut profile) = (None, None, None, None, None);
-        if let Some(ctx) = &gpu {
+        let mut persistent = None;
+        if let Some(ctx) = gpu.as_ref().filter(|c| time_persistent && !c.is_software()) {
+            persistent = Some(measure_persistent(ctx, &config, &params, update, size, &args)?);
+        }
+        if let Some(ctx) = gpu.as_ref().filter(|_| time_waves) {
+            ctx.set_recurrence(Recurrence::Waves);
             let mut g = GpuTrainer::new(ctx.clone(), config.clone(), &params, update, size.n, size.t)?;
             gpu_tps = Some(measure(&mut g, size, &args)?);
             disp = Some(g.dispatches_per_step());
@@ -234,6 +278,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             recurrent_dispatches_per_step: rec,
             gpu_bytes_allocated: bytes,
             profile,
+            persistent,
         });
     }
     let software = gpu.as_ref().is_some_and(|g| g.is_software());
@@ -248,6 +293,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "optimizer": "adam",
             "dropout": args.dropout,
             "cell": args.cell.name(),
+            "recurrence": args.recurrence,
             "steps": args.steps,
             "results": rows,
         });
@@ -279,6 +325,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             disp,
             f(r.gpu_bytes_allocated.map(|b| b as f64 / (1u64 << 20) as f64), 1)
         );
+    }
+    if rows.iter().any(|r| r.persistent.is_some()) {
+        println!("\npersistent recurrence (every wave of a chunk in one dispatch per direction, ELMAN_RECURRENCE=persistent):");
+        println!("{:<36} {:>12} {:>12} {:>10} {:>16}", "size", "gpu tok/s", "vs waves", "grid", "dispatches/step");
+        for r in &rows {
+            if let Some(p) = &r.persistent {
+                let vs = p.gpu_tokens_per_s.zip(r.gpu_tokens_per_s).map(|(a, b)| a / b);
+                let grid = match (p.grid, p.barrier_gave_up) {
+                    (None, _) => "none".to_string(),
+                    (Some(g), false) => g.to_string(),
+                    (Some(g), true) => format!("{g} (gave up)"),
+                };
+                println!("{:<36} {:>12} {:>12} {:>10} {:>16}", r.size.label(), f(p.gpu_tokens_per_s, 0), f(vs, 2), grid, p.dispatches_per_step);
+            }
+        }
+    } else if time_persistent && software {
+        println!("persistent recurrence: not timed on a software adapter (it is never used there)");
     }
     for r in &rows {
         if let Some(p) = &r.profile {

@@ -6,6 +6,7 @@
 //! Mesa's llvmpipe) only when `allow_software` (`--device gpu`), never for `--device auto`.
 
 use super::kernels::{Kernels, ShaderChecks};
+use super::persistent::{PersistentState, Recurrence};
 use crate::error::{ElmanError, Result};
 
 /// What `elman info` prints about one adapter.
@@ -75,6 +76,8 @@ pub struct GpuContext {
     limits: wgpu::Limits,
     /// The split-K scratch all programs share ([`GpuContext::scratch`]).
     scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
+    /// The recurrence's dispatch choice and the persistent kernel's shared state.
+    pub(crate) persistent: PersistentState,
 }
 
 impl GpuContext {
@@ -82,6 +85,7 @@ impl GpuContext {
     /// Errors, naming what was found, when nothing fits.
     pub fn new(adapter_substring: Option<&str>, allow_software: bool) -> Result<GpuContext> {
         let checks = ShaderChecks::from_env()?;
+        let recurrence = Recurrence::from_env()?;
         let (instance, backends) = instance();
         let adapters = enumerate(&instance, backends);
         let found: Vec<String> = adapters.iter().map(|a| describe_info(&a.get_info())).collect();
@@ -120,7 +124,7 @@ impl GpuContext {
         }))
         .map_err(|e| ElmanError::Gpu(format!("cannot open a device on {}: {e}", describe_info(&info))))?;
         let kernels = Kernels::new(&device, checks);
-        Ok(GpuContext { device, queue, kernels, info, limits, scratch: std::sync::Mutex::new(None) })
+        Ok(GpuContext { device, queue, kernels, info, limits, scratch: std::sync::Mutex::new(None), persistent: PersistentState::new(recurrence) })
     }
 
     /// The scratch buffer of split-K products (partial sums, written and read within one

@@ -85,6 +85,10 @@ impl ShaderChecks {
 /// share; prepended to every module (WGSL has no includes).
 pub const PRELUDE: &str = include_str!("../../shaders/prelude.wgsl");
 
+/// shaders/rnn_wave.wgsl: the recurrent kernels' body (one wave's tiles), joined after the
+/// prelude before rnn_step.wgsl and rnn_persistent.wgsl, which declare the wave's `p`.
+pub const RNN_WAVE: &str = include_str!("../../shaders/rnn_wave.wgsl");
+
 /// One WGSL file (a kernel family), embedded in the binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shader {
@@ -97,12 +101,14 @@ pub enum Shader {
     Dropout,
     Transpose,
     MiGates,
+    RnnPersistent,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 10] = [
         Shader::Matmul,
         Shader::RnnStep,
+        Shader::RnnPersistent,
         Shader::Embedding,
         Shader::SoftmaxXent,
         Shader::Reduce,
@@ -124,12 +130,17 @@ impl Shader {
             Shader::Dropout => "dropout.wgsl",
             Shader::Transpose => "transpose.wgsl",
             Shader::MiGates => "mi_gates.wgsl",
+            Shader::RnnPersistent => "rnn_persistent.wgsl",
         }
     }
 
-    /// The module's WGSL: [`PRELUDE`] followed by the file.
+    /// The module's WGSL: [`PRELUDE`] followed by the file (the recurrent ones with
+    /// [`RNN_WAVE`] between them).
     pub fn source(self) -> String {
-        format!("{PRELUDE}\n{}", self.file_source())
+        match self {
+            Shader::RnnStep | Shader::RnnPersistent => format!("{PRELUDE}\n{RNN_WAVE}\n{}", self.file_source()),
+            _ => format!("{PRELUDE}\n{}", self.file_source()),
+        }
     }
 
     /// The file's own text, as in shaders/.
@@ -144,6 +155,7 @@ impl Shader {
             Shader::Dropout => include_str!("../../shaders/dropout.wgsl"),
             Shader::Transpose => include_str!("../../shaders/transpose.wgsl"),
             Shader::MiGates => include_str!("../../shaders/mi_gates.wgsl"),
+            Shader::RnnPersistent => include_str!("../../shaders/rnn_persistent.wgsl"),
         }
     }
 }
@@ -175,6 +187,8 @@ impl MatmulTile {
     }
 }
 
+/// rnn_wave.wgsl's workgroup array of partial sums (1,024 vec4s).
+pub const RNN_PARTIAL_BYTES: u32 = 1024 * 16;
 /// rnn_step.wgsl's overridable `ROWS` (rows of the result per workgroup): one pipeline each.
 pub const RNN_ROWS_PER_TILE: [u32; 5] = [4, 8, 16, 32, 64];
 /// Threads per workgroup of the element-wise and reduction kernels (embedding, optimizer,
@@ -206,6 +220,10 @@ pub enum Kernel {
     /// Rows of the result per workgroup (one of [`RNN_ROWS_PER_TILE`]).
     RnnStepForward(u32),
     RnnStepBackward(u32),
+    /// Every wave of a chunk's recurrence in one dispatch (rows per workgroup as above).
+    RnnPersistent(u32),
+    /// Zeroes the persistent kernel's arrival counters.
+    RnnPersistentReset,
     EmbeddingGather,
     EmbeddingScatterAdd,
     SoftmaxXent,
@@ -229,6 +247,8 @@ impl Kernel {
         out.push(Kernel::MatmulReduce);
         out.extend(RNN_ROWS_PER_TILE.iter().map(|&r| Kernel::RnnStepForward(r)));
         out.extend(RNN_ROWS_PER_TILE.iter().map(|&r| Kernel::RnnStepBackward(r)));
+        out.extend(RNN_ROWS_PER_TILE.iter().map(|&r| Kernel::RnnPersistent(r)));
+        out.push(Kernel::RnnPersistentReset);
         out.extend([
             Kernel::EmbeddingGather,
             Kernel::EmbeddingScatterAdd,
@@ -256,6 +276,8 @@ impl Kernel {
             Kernel::MatmulReduce => "matmul_reduce",
             Kernel::RnnStepForward(_) => "rnn_step_forward",
             Kernel::RnnStepBackward(_) => "rnn_step_backward",
+            Kernel::RnnPersistent(_) => "rnn_persistent",
+            Kernel::RnnPersistentReset => "rnn_persistent_reset",
             Kernel::EmbeddingGather => "embedding_gather",
             Kernel::EmbeddingScatterAdd => "embedding_scatter_add",
             Kernel::SoftmaxXent => "softmax_xent",
@@ -277,6 +299,7 @@ impl Kernel {
         match self {
             Kernel::Matmul(_) | Kernel::MatmulReduce => Shader::Matmul,
             Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_) => Shader::RnnStep,
+            Kernel::RnnPersistent(_) | Kernel::RnnPersistentReset => Shader::RnnPersistent,
             Kernel::EmbeddingGather | Kernel::EmbeddingScatterAdd => Shader::Embedding,
             Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => Shader::SoftmaxXent,
             Kernel::GradNormPartial | Kernel::GradNormFinish | Kernel::LossSum | Kernel::SumSquares => Shader::Reduce,
@@ -291,7 +314,7 @@ impl Kernel {
     pub fn constants(self) -> Vec<(&'static str, f64)> {
         match self {
             Kernel::Matmul(tile) => vec![("TILE", tile.side() as f64)],
-            Kernel::RnnStepForward(rows) | Kernel::RnnStepBackward(rows) => vec![("ROWS", rows as f64)],
+            Kernel::RnnStepForward(rows) | Kernel::RnnStepBackward(rows) | Kernel::RnnPersistent(rows) => vec![("ROWS", rows as f64)],
             _ => Vec::new(),
         }
     }
@@ -303,6 +326,7 @@ impl Kernel {
             Kernel::Matmul(tile) => [tile.side() / 8, tile.side() / 8, 1],
             Kernel::Transpose => [TRANSPOSE_TILE, TRANSPOSE_WG_ROWS, 1],
             Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => [SOFTMAX_WG, 1, 1],
+            Kernel::RnnPersistentReset => [1, 1, 1],
             _ => [ELEMENTWISE_WG, 1, 1],
         }
     }
@@ -316,6 +340,10 @@ impl Kernel {
             Kernel::Matmul(_) => &[(0, Read), (1, Read), (2, ReadWrite), (3, Read), (4, Uniform)],
             Kernel::MatmulReduce => &[(0, Read), (2, ReadWrite), (3, Read), (4, Uniform)],
             Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_) => &[(0, Read), (1, ReadWrite), (2, Read), (3, Read), (4, Uniform), (5, Uniform)],
+            Kernel::RnnPersistent(_) => {
+                &[(0, Read), (1, ReadWrite), (2, Read), (3, Read), (4, Uniform), (5, Uniform), (6, Read), (7, ReadWrite), (8, ReadWrite)]
+            }
+            Kernel::RnnPersistentReset => &[(7, ReadWrite)],
             Kernel::Transpose => &[(0, Read), (1, ReadWrite), (2, Uniform)],
             Kernel::EmbeddingGather | Kernel::EmbeddingScatterAdd => &[(0, Read), (1, Read), (2, ReadWrite), (3, Uniform)],
             Kernel::SoftmaxXent | Kernel::SoftmaxXentLoss => &[(0, ReadWrite), (1, Read), (2, ReadWrite), (3, Uniform)],
@@ -332,10 +360,12 @@ impl Kernel {
     }
 
     /// Workgroup memory the pipeline needs beyond the 16 KiB every adapter offers (the
-    /// large matmul tile), checked against the device before building it.
+    /// large matmul tile; the persistent kernel's wave Params beside rnn_wave's 16 KiB of
+    /// partial sums), checked against the device before building it.
     pub fn workgroup_bytes(self) -> u32 {
         match self {
             Kernel::Matmul(tile) => tile.workgroup_bytes(),
+            Kernel::RnnPersistent(_) => RNN_PARTIAL_BYTES + std::mem::size_of::<super::params::RnnStepParams>() as u32 + 16,
             _ => 0,
         }
     }

@@ -6,7 +6,8 @@
 
 use super::kernels::{Kernel, MatmulTile, ELEMENTWISE_WG, RNN_ROWS_PER_TILE, TRANSPOSE_TILE};
 use super::params::*;
-use super::program::{Bind, Cost, ProgramBuilder};
+use super::persistent::PersistentLaunch;
+use super::program::{Bind, Cost, Grid, ProgramBuilder};
 
 /// rnn_step.wgsl: output columns per workgroup.
 pub const RNN_COLS: u32 = 16;
@@ -137,6 +138,29 @@ pub fn rnn_rows_per_tile(n: u32, widths: &[u32]) -> u32 {
         .unwrap_or(fewest)
 }
 
+/// The buffers of one direction of the recurrence (see [`ProgramBuilder::rnn_wave`]):
+/// forward x_in = P^0, y_out = the hidden buffer, w = the parameters; backward x_in = dH^L,
+/// y_out = the dZ buffer, w = the transposed weights, `backward_hidden` = the hidden buffer.
+#[derive(Clone, Copy)]
+pub struct WaveBuffers<'a> {
+    pub x_in: &'a wgpu::Buffer,
+    pub y_out: &'a wgpu::Buffer,
+    pub w: &'a wgpu::Buffer,
+    pub backward_hidden: Option<&'a wgpu::Buffer>,
+}
+
+/// `p` with each lane's workgroup range and the wave's total set, `rows` rows per workgroup.
+pub fn place_lanes(mut p: RnnStepParams, rows: u32) -> RnnStepParams {
+    let mut groups = 0;
+    for lane in &mut p.lane[..p.lanes as usize] {
+        lane.first_group = groups;
+        lane.groups_x = lane.h.div_ceil(RNN_COLS);
+        groups += rnn_lane_groups(p.rows, lane.h, rows);
+    }
+    p.groups = groups;
+    p
+}
+
 /// Workgroups of one lane of h columns over n rows, `rows` rows per workgroup.
 pub fn rnn_lane_groups(n: u32, h: u32, rows: u32) -> u32 {
     h.div_ceil(RNN_COLS) * n.div_ceil(rows)
@@ -194,13 +218,7 @@ impl ProgramBuilder<'_> {
     /// y_out = the dZ buffer, w = the transposed weights. Sets each lane's workgroup range.
     pub fn rnn_wave(&mut self, x_in: &wgpu::Buffer, y_out: &wgpu::Buffer, w: &wgpu::Buffer, backward_hidden: Option<&wgpu::Buffer>, p: RnnStepParams, rows: u32) {
         let back = backward_hidden.is_some();
-        let mut p = p;
-        let mut groups = 0;
-        for lane in &mut p.lane[..p.lanes as usize] {
-            lane.first_group = groups;
-            lane.groups_x = lane.h.div_ceil(RNN_COLS);
-            groups += rnn_lane_groups(p.rows, lane.h, rows);
-        }
+        let p = place_lanes(p, rows);
         let kernel = if back { Kernel::RnnStepBackward(rows) } else { Kernel::RnnStepForward(rows) };
         // The forward reads nothing from aux; x_in is bound there again (read-only).
         let aux = backward_hidden.unwrap_or(x_in);
@@ -208,9 +226,68 @@ impl ProgramBuilder<'_> {
             kernel,
             &[(0, Bind::Buffer(x_in)), (1, Bind::Buffer(y_out)), (2, Bind::Buffer(w)), (3, Bind::Buffer(aux)), (4, Bind::Params), (5, Bind::Step)],
             bytes(&p),
-            grid_1d(groups),
+            grid_1d(p.groups),
             rnn_wave_cost(&p),
         );
+    }
+
+    /// Every wave of `waves` (one direction of a chunk's recurrence, in order) in one
+    /// persistent dispatch of `launch.grid` workgroups (rnn_persistent.wgsl), `bufs` bound
+    /// as [`ProgramBuilder::rnn_wave`] binds them. Three dispatches: the arrival
+    /// counters zeroed, the persistent one, and the fallback, an indirect dispatch of one
+    /// workgroup that runs only when a grid barrier gave up (its count is 0 otherwise).
+    pub fn rnn_persistent(&mut self, bufs: WaveBuffers, waves: &[RnnStepParams], rows: u32, launch: &PersistentLaunch) {
+        let WaveBuffers { x_in, y_out, w, backward_hidden } = bufs;
+        let waves: Vec<RnnStepParams> = waves.iter().map(|&p| place_lanes(p, rows)).collect();
+        let cost = waves.iter().map(rnn_wave_cost).fold(Cost::default(), |a, c| Cost { flops: a.flops + c.flops, bytes: a.bytes + c.bytes });
+        let list = self.storage_data("recurrent waves", bytemuck::cast_slice(&waves));
+        let back = backward_hidden.is_some();
+        let mi = waves.first().is_some_and(|p| p.lane[0].flags & RnnLane::MI != 0);
+        let flags = if back { PersistentRun::BACK } else { 0 } | if mi { PersistentRun::MI } else { 0 };
+        let run = PersistentRun {
+            count: waves.len() as u32,
+            arrivals: PersistentRun::PERSISTENT_ARRIVALS,
+            flags,
+            spin_limit: launch.spin_limit,
+            ..Default::default()
+        };
+        self.push(Kernel::RnnPersistentReset, &[(7, Bind::Buffer(&launch.sync))], &[], [1, 1, 1], Cost::default());
+        let aux = backward_hidden.unwrap_or(x_in);
+        let binds = |args| {
+            [
+                (0, Bind::Buffer(x_in)),
+                (1, Bind::Buffer(y_out)),
+                (2, Bind::Buffer(w)),
+                (3, Bind::Buffer(aux)),
+                (4, Bind::Params),
+                (5, Bind::Step),
+                (6, Bind::Buffer(&list)),
+                (7, Bind::Buffer(&launch.sync)),
+                (8, Bind::Buffer(args)),
+            ]
+        };
+        let kernel = Kernel::RnnPersistent(rows);
+        self.push(kernel, &binds(&launch.args), bytes(&run), grid_1d(launch.grid), cost);
+        // The fallback never gives up, so its `args` binding is a spare (the real one is
+        // its indirect buffer, which a dispatch may not also write).
+        let fallback = PersistentRun { arrivals: PersistentRun::FALLBACK_ARRIVALS, flags: flags | PersistentRun::FALLBACK, ..run };
+        self.push_grid(kernel, &binds(&launch.spare_args), bytes(&fallback), Grid::Indirect(launch.args.clone()), Cost::default());
+    }
+
+    /// One direction of a chunk's recurrence: `waves` in order, as one persistent dispatch
+    /// when the context runs them so ([`super::GpuContext::persistent_launch`]; there are at
+    /// least two waves), else one [`ProgramBuilder::rnn_wave`] each.
+    pub fn rnn_waves(&mut self, bufs: WaveBuffers, waves: &[RnnStepParams], rows: u32) {
+        let widest = waves.iter().map(|&p| place_lanes(p, rows).groups).max().unwrap_or(0);
+        let launch = if waves.len() >= 2 { self.context().persistent_launch(widest, rows) } else { None };
+        match launch {
+            Some(launch) => self.rnn_persistent(bufs, waves, rows, &launch),
+            None => {
+                for &wave in waves {
+                    self.rnn_wave(bufs.x_in, bufs.y_out, bufs.w, bufs.backward_hidden, wave, rows);
+                }
+            }
+        }
     }
 
     /// dst[dst_off..] = srcᵀ: src [rows, cols] at src_off, dst [cols, rows] at dst_off.

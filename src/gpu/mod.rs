@@ -12,6 +12,7 @@
 //! - [`kernel_bench`]: one product or recurrent step per tiling (`bench --gemm`, `--rnn`).
 //! - [`profile`]: per-dispatch timestamps summed per kernel family (`bench --profile`).
 //! - [`recurrence`]: the layer wavefront (activation layout, the lanes of each wave);
+//!   [`persistent`]: all of a chunk's waves in one dispatch (opt-in, probed, with fallback);
 //!   [`step_program`]: the forward/backward/update dispatch list.
 //! - [`model`]: [`GpuModel`], the forward-only model (evaluation streamed, sampling);
 //!   [`trainer`]: [`GpuTrainer`], a model plus gradients and optimizer state;
@@ -25,6 +26,7 @@ pub mod launch;
 pub mod limits;
 pub mod model;
 pub mod params;
+pub mod persistent;
 pub mod plan;
 pub mod profile;
 pub mod program;

@@ -111,6 +111,11 @@ impl GpuModel {
         &self.programs[&(mode, n, t)]
     }
 
+    /// Drops the cached programs (rebuilt on next use, e.g. with another recurrence).
+    pub(super) fn forget_programs(&mut self) {
+        self.programs.clear();
+    }
+
     /// Checks that a batch's tokens are in the vocabulary and its lengths agree.
     pub(super) fn check_tokens(&self, batch: &Batch) -> Result<()> {
         if batch.inputs.len() != batch.n * batch.t || batch.targets.len() != batch.inputs.len() {

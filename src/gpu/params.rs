@@ -159,10 +159,46 @@ uniform! {
         pub seed: u32,
         pub p: f32,
         pub keep: f32,
-        pub _pad0: u32,
+        /// Workgroups of the wave (its lanes' tiles one after another; set by the
+        /// launcher, read by rnn_persistent.wgsl).
+        pub groups: u32,
         pub _pad1: u32,
         pub lane: [RnnLane; RnnLane::MAX],
     }
+}
+
+uniform! {
+    /// rnn_persistent.wgsl: which waves one persistent dispatch runs, and how.
+    pub struct PersistentRun {
+        /// Index of the first wave in the program's wave list.
+        pub first: u32,
+        /// Waves to run.
+        pub count: u32,
+        /// The arrival counter's word in the sync buffer
+        /// ([`PersistentRun::PERSISTENT_ARRIVALS`] or FALLBACK_ARRIVALS).
+        pub arrivals: u32,
+        /// [`PersistentRun::BACK`] | MI | FALLBACK.
+        pub flags: u32,
+        /// Polls of the arrival counter, over all of the dispatch's barriers, before a
+        /// barrier gives up.
+        pub spin_limit: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
+}
+
+impl PersistentRun {
+    pub const BACK: u32 = 1;
+    pub const MI: u32 = 2;
+    /// The one-workgroup rerun after a failed grid barrier.
+    pub const FALLBACK: u32 = 4;
+    /// Words of the sync buffer: the sticky failure flag and the two arrival counters.
+    pub const FAILED_WORD: usize = 0;
+    pub const PERSISTENT_ARRIVALS: u32 = 4;
+    pub const FALLBACK_ARRIVALS: u32 = 8;
+    /// Length of the sync buffer in words.
+    pub const SYNC_WORDS: usize = 12;
 }
 
 uniform! {
@@ -303,6 +339,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<MatmulParams>(), 48);
         assert_eq!(std::mem::size_of::<RnnLane>(), 96);
         assert_eq!(std::mem::size_of::<RnnStepParams>(), 416);
+        assert_eq!(std::mem::size_of::<PersistentRun>(), 32);
         assert_eq!(std::mem::size_of::<MiGateParams>(), 32);
         assert_eq!(std::mem::size_of::<TransposeParams>(), 16);
         assert_eq!(std::mem::size_of::<EmbeddingParams>(), 32);

@@ -51,8 +51,34 @@ impl Cost {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DispatchInfo {
     pub kernel: Kernel,
+    /// The workgroup counts; [0, 0, 0] for an indirect dispatch (the GPU writes its counts).
     pub workgroups: [u32; 3],
     pub cost: Cost,
+}
+
+/// How many workgroups a dispatch launches: counts fixed when the program is built, or
+/// read by the GPU from the first 12 bytes of a buffer when it runs (the persistent
+/// kernel's fallback, rnn_persistent.wgsl).
+#[derive(Clone)]
+pub enum Grid {
+    Direct([u32; 3]),
+    Indirect(wgpu::Buffer),
+}
+
+impl Grid {
+    fn counts(&self) -> [u32; 3] {
+        match self {
+            Grid::Direct(counts) => *counts,
+            Grid::Indirect(_) => [0, 0, 0],
+        }
+    }
+
+    fn dispatch(&self, pass: &mut wgpu::ComputePass) {
+        match self {
+            Grid::Direct([x, y, z]) => pass.dispatch_workgroups(*x, *y, *z),
+            Grid::Indirect(args) => pass.dispatch_workgroups_indirect(args, 0),
+        }
+    }
 }
 
 struct Pending {
@@ -61,7 +87,7 @@ struct Pending {
     binds: Vec<(u32, PendingBind)>,
     params_offset: u64,
     params_size: u64,
-    workgroups: [u32; 3],
+    grid: Grid,
 }
 
 /// Collects dispatches; [`ProgramBuilder::finish`] creates the uniform buffer and bind groups.
@@ -72,12 +98,14 @@ pub struct ProgramBuilder<'c> {
     uniforms: Vec<u8>,
     pending: Vec<Pending>,
     scratch_len: usize,
+    /// Bytes of storage buffers the launchers made for this program alone.
+    owned_bytes: u64,
 }
 
 /// A recorded sequence of dispatches, replayable any number of times.
 pub struct Program {
     label: String,
-    dispatches: Vec<(Kernel, wgpu::BindGroup, [u32; 3])>,
+    dispatches: Vec<(Kernel, wgpu::BindGroup, Grid)>,
     costs: Vec<Cost>,
     /// Bytes the program allocated: its uniforms, and the shared scratch's growth if it
     /// made it grow (kept alive by the bind groups).
@@ -87,7 +115,7 @@ pub struct Program {
 impl<'c> ProgramBuilder<'c> {
     /// `step`: the per-step uniform buffer, required by kernels that bind [`Bind::Step`].
     pub fn new(ctx: &'c GpuContext, label: &str, step: Option<&wgpu::Buffer>) -> Self {
-        ProgramBuilder { ctx, label: label.to_string(), step: step.cloned(), uniforms: Vec::new(), pending: Vec::new(), scratch_len: 0 }
+        ProgramBuilder { ctx, label: label.to_string(), step: step.cloned(), uniforms: Vec::new(), pending: Vec::new(), scratch_len: 0, owned_bytes: 0 }
     }
 
     /// The device this program is built for.
@@ -100,9 +128,21 @@ impl<'c> ProgramBuilder<'c> {
         self.scratch_len = self.scratch_len.max(len);
     }
 
+    /// A read-only storage buffer holding `bytes`, made for this program (and counted in
+    /// its bytes); the program's bind groups keep it alive.
+    pub fn storage_data(&mut self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        self.owned_bytes += bytes.len() as u64;
+        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytes, usage: wgpu::BufferUsages::STORAGE })
+    }
+
     /// Appends one dispatch of `kernel` with `params` (a Pod `Params` struct, as bytes);
     /// `cost` is what the profile credits it with.
     pub fn push(&mut self, kernel: Kernel, binds: &[(u32, Bind)], params: &[u8], workgroups: [u32; 3], cost: Cost) {
+        self.push_grid(kernel, binds, params, Grid::Direct(workgroups), cost);
+    }
+
+    /// [`ProgramBuilder::push`] with the workgroup counts given as a [`Grid`].
+    pub fn push_grid(&mut self, kernel: Kernel, binds: &[(u32, Bind)], params: &[u8], grid: Grid, cost: Cost) {
         // The launcher binds exactly what the kernel declares: storage buffers at its storage
         // bindings, uniforms at its uniform ones (Kernel::bindings, pinned to the WGSL by naga).
         let declared: Vec<(u32, bool)> = kernel.bindings().iter().map(|&(i, a)| (i, a == Access::Uniform)).collect();
@@ -130,7 +170,7 @@ impl<'c> ProgramBuilder<'c> {
             binds,
             params_offset: params_offset as u64,
             params_size: params.len() as u64,
-            workgroups,
+            grid,
         });
     }
 
@@ -191,11 +231,11 @@ impl<'c> ProgramBuilder<'c> {
                     layout: &pipeline.get_bind_group_layout(0),
                     entries: &entries,
                 });
-                (p.kernel, bind_group, p.workgroups)
+                (p.kernel, bind_group, p.grid.clone())
             })
             .collect();
         let costs = self.pending.iter().map(|p| p.cost).collect();
-        Program { label: self.label, dispatches, costs, bytes: bytes.len() as u64 + scratch_bytes }
+        Program { label: self.label, dispatches, costs, bytes: bytes.len() as u64 + scratch_bytes + self.owned_bytes }
     }
 }
 
@@ -203,10 +243,10 @@ impl Program {
     /// Records every dispatch, in order, into `pass`. wgpu orders dispatches that share a
     /// written buffer, so each one sees its predecessors' results.
     pub fn record(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass) {
-        for (kernel, bind_group, [x, y, z]) in &self.dispatches {
+        for (kernel, bind_group, grid) in &self.dispatches {
             pass.set_pipeline(ctx.kernels.pipeline(*kernel));
             pass.set_bind_group(0, bind_group, &[]);
-            pass.dispatch_workgroups(*x, *y, *z);
+            grid.dispatch(pass);
         }
     }
 
@@ -215,10 +255,10 @@ impl Program {
     /// differences time each dispatch (TIMESTAMP_QUERY_INSIDE_PASSES).
     pub fn record_timed(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass, queries: &wgpu::QuerySet, first: u32) {
         pass.write_timestamp(queries, first);
-        for (i, (kernel, bind_group, [x, y, z])) in self.dispatches.iter().enumerate() {
+        for (i, (kernel, bind_group, grid)) in self.dispatches.iter().enumerate() {
             pass.set_pipeline(ctx.kernels.pipeline(*kernel));
             pass.set_bind_group(0, bind_group, &[]);
-            pass.dispatch_workgroups(*x, *y, *z);
+            grid.dispatch(pass);
             pass.write_timestamp(queries, first + 1 + i as u32);
         }
     }
@@ -227,7 +267,7 @@ impl Program {
     /// timestamps `first + 2i` and `first + 2i + 1` (adapters with TIMESTAMP_QUERY but
     /// without timestamps inside passes).
     pub fn record_pass_per_dispatch(&self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder, queries: &wgpu::QuerySet, first: u32) {
-        for (i, (kernel, bind_group, [x, y, z])) in self.dispatches.iter().enumerate() {
+        for (i, (kernel, bind_group, grid)) in self.dispatches.iter().enumerate() {
             let at = first + 2 * i as u32;
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(kernel.entry_point()),
@@ -239,7 +279,7 @@ impl Program {
             });
             pass.set_pipeline(ctx.kernels.pipeline(*kernel));
             pass.set_bind_group(0, bind_group, &[]);
-            pass.dispatch_workgroups(*x, *y, *z);
+            grid.dispatch(&mut pass);
         }
     }
 
@@ -248,7 +288,7 @@ impl Program {
         self.dispatches
             .iter()
             .zip(&self.costs)
-            .map(|((kernel, _, workgroups), cost)| DispatchInfo { kernel: *kernel, workgroups: *workgroups, cost: *cost })
+            .map(|((kernel, _, grid), cost)| DispatchInfo { kernel: *kernel, workgroups: grid.counts(), cost: *cost })
             .collect()
     }
 

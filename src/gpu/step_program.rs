@@ -41,7 +41,7 @@
 
 use super::buffers::ParamLayout;
 use super::context::GpuContext;
-use super::launch::rnn_rows_per_tile;
+use super::launch::{rnn_rows_per_tile, WaveBuffers};
 use super::params::*;
 use super::program::{Program, ProgramBuilder};
 use super::recurrence::{backward_waves, forward_waves, ActivationLayout, WavePlan};
@@ -181,9 +181,8 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
     let plan = WavePlan { config: cfg, params: lay, acts, n, t, dropout, record: mode == Mode::Flow };
     let widths: Vec<u32> = cfg.hidden.iter().map(|&h| h as u32).collect();
     let rows_per_tile = rnn_rows_per_tile(n as u32, &widths);
-    for wave in forward_waves(&plan) {
-        pb.rnn_wave(&f.proj0, &f.hidden, &f.params, None, wave, rows_per_tile);
-    }
+    let forward = WaveBuffers { x_in: &f.proj0, y_out: &f.hidden, w: &f.params, backward_hidden: None };
+    pb.rnn_waves(forward, &forward_waves(&plan), rows_per_tile);
     // Layer l's input X^l in the hidden buffer: H^{l-1}_0..T-1 (past the carried block),
     // or under dropout its masked copy; X^0 is the embedding rows.
     let input = |l: usize| -> u32 {
@@ -256,9 +255,8 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
             pb.transpose(&f.params, &tr.recurrent_t, TransposeParams { rows: 1, cols: lay.gate_span(l), src_off: gates, dst_off: lay.gates_t(l) });
         }
     }
-    for wave in backward_waves(&plan) {
-        pb.rnn_wave(&tr.d_top, d_pre, &tr.recurrent_t, Some(&f.hidden), wave, rows_per_tile);
-    }
+    let backward = WaveBuffers { x_in: &tr.d_top, y_out: d_pre, w: &tr.recurrent_t, backward_hidden: Some(&f.hidden) };
+    pb.rnn_waves(backward, &backward_waves(&plan), rows_per_tile);
 
     // --- backward: weight gradients, and the embedding's ---
     // Elman: [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ (the first R rows of H^l, and the

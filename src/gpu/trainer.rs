@@ -212,6 +212,22 @@ impl GpuTrainer {
         self.drained
             .extend(raw.chunks_exact(4).map(|s| StepStats { loss: s[0], grad_norm: s[1], clipped: s[2] > 0.5 }));
         self.slot = 0;
+        self.check_persistent()
+    }
+
+    /// When a persistent grid barrier gave up (its fallback kept every step exact, but
+    /// slow), rebuilds every program with per-wave dispatches.
+    fn check_persistent(&mut self) -> Result<()> {
+        let ctx = self.model.ctx.clone();
+        if ctx.recurrence() != super::persistent::Recurrence::Persistent || !ctx.persistent_failed()? {
+            return Ok(());
+        }
+        eprintln!("warning: a persistent recurrent kernel's grid barrier timed out on {}; using one dispatch per wave from now on", ctx.describe());
+        ctx.give_up_persistent();
+        self.programs.clear();
+        self.flow_programs.clear();
+        self.model.forget_programs();
+        self.program(self.model.t);
         Ok(())
     }
 }
