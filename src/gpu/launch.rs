@@ -23,6 +23,11 @@ const MAX_GROUPS_PER_DIM: u32 = 65535;
 /// 32 rows each.
 pub const RECURRENT_TARGET_WORKGROUPS: u32 = 256;
 pub const RECURRENT_MAX_ROWS: u32 = 32;
+/// The most K values one thread of a recurrent workgroup sums (h·ROWS/256: its 256 threads
+/// split K into 256/ROWS slices). Measured on an H200 (`bench --rnn 128,2048`, docs/gpu.md):
+/// at h = 2048, 16 rows (slices of 128) took 123 µs a step where 32 rows (slices of 256)
+/// took 150; at every other measured size the fastest choice already met this bound.
+pub const RECURRENT_MAX_K_PER_THREAD: u32 = 128;
 /// Workgroups a batched product should launch: measured on an H200 (docs/gpu.md), large
 /// tiles run fastest from about 1,000 workgroups on; K is split until a product has that
 /// many, as far as K allows.
@@ -123,13 +128,16 @@ impl MatmulPlan {
 
 /// Rows of the result per workgroup of a recurrent wave with n rows whose lanes are
 /// `widths` wide: the most rows (fewest re-reads of the weights), up to
-/// [`RECURRENT_MAX_ROWS`], with which a lane of the average width still launches
+/// [`RECURRENT_MAX_ROWS`] and to [`RECURRENT_MAX_K_PER_THREAD`] K values per thread for the
+/// widest lane, with which a lane of the average width still launches
 /// [`RECURRENT_TARGET_WORKGROUPS`]; never more than n rounds up to (at least 4, a thread's
 /// rows). When no choice reaches the target, the fewest rows (the most workgroups).
 pub fn rnn_rows_per_tile(n: u32, widths: &[u32]) -> u32 {
     let cols = widths.iter().map(|h| h.div_ceil(RNN_COLS)).sum::<u32>().div_ceil(widths.len().max(1) as u32);
+    let widest = widths.iter().copied().max().unwrap_or(0);
     let fewest = RNN_ROWS_PER_TILE[0];
-    let fits = |r: u32| r <= RECURRENT_MAX_ROWS && r <= n.max(1).next_power_of_two().max(fewest);
+    let k_per_thread = |r: u32| widest * r / super::kernels::ELEMENTWISE_WG;
+    let fits = |r: u32| r <= RECURRENT_MAX_ROWS && k_per_thread(r) <= RECURRENT_MAX_K_PER_THREAD && r <= n.max(1).next_power_of_two().max(fewest);
     RNN_ROWS_PER_TILE
         .iter()
         .rev()
@@ -502,13 +510,14 @@ mod tests {
     #[test]
     fn recurrent_waves_launch_at_least_256_workgroups_per_lane_at_the_bench_sizes() {
         // (n, lane widths) of the six bench sizes (steady-state waves): rows per workgroup
-        // and workgroups per recurrent dispatch (the H200's fastest at each, docs/gpu.md).
+        // and workgroups per recurrent dispatch (the H200's fastest at each, docs/gpu.md;
+        // h = 2048 takes 16 rows since the K-per-thread bound, untimed in a whole step yet).
         let sizes: [(u32, &[u32], u32, u32); 6] = [
             (32, &[512], 4, 256),
             (32, &[512, 512], 4, 512),
             (64, &[1024], 16, 256),
             (64, &[1024, 1024], 16, 512),
-            (128, &[2048], 32, 512),
+            (128, &[2048], 16, 1024),
             (256, &[512], 32, 256),
         ];
         for (n, widths, rows, groups) in sizes {
