@@ -13,8 +13,9 @@
 // before the dispatch): barrier b is passed when the counter reaches (b + 1)·G. A
 // workgroup's stores are released before its arrival, and acquired by the others after
 // they see the count, through storageBarrier, whose memory scope naga makes the device.
-// One thread per workgroup polls; it gives up after `spin_limit` polls in all: it then sets
-// the sticky FAILED word and writes 1 into the fallback dispatch's workgroup count (`args`),
+// One thread per workgroup polls; it gives up after `spin_limit` polls at one barrier (or
+// `poll_budget` over the dispatch, where set: tests on llvmpipe): it then sets the sticky
+// FAILED word and writes 1 into the fallback dispatch's workgroup count (`args`),
 // and every workgroup leaves at its next barrier (or at its start). The indirect dispatch
 // that follows (FALLBACK: one workgroup, its own counter, FAILED ignored) then runs every
 // wave of the chunk again — each wave is a pure function of inputs no wave writes, so a
@@ -38,14 +39,15 @@ const FALLBACK_ARRIVALS: u32 = 8u;
 const RUN_BACK: u32 = 1u;
 const RUN_MI: u32 = 2u;
 const RUN_FALLBACK: u32 = 4u;
+const RUN_SLOW_POLL: u32 = 8u;
 
 struct Run {
     first: u32,      // index in `waves` of this dispatch's first wave
     count: u32,      // waves to run
     arrivals: u32,   // the counter word in `sync` (PERSISTENT_ARRIVALS or FALLBACK_ARRIVALS)
-    flags: u32,      // RUN_BACK | RUN_MI | RUN_FALLBACK
-    spin_limit: u32, // polls of the counter, over all barriers, before a barrier gives up
-    _pad0: u32,
+    flags: u32,      // RUN_BACK | RUN_MI | RUN_FALLBACK | RUN_SLOW_POLL
+    spin_limit: u32, // polls of the counter at one barrier before it gives up
+    poll_budget: u32, // polls over all of the dispatch's barriers (0: no such bound)
     _pad1: u32,
     _pad2: u32,
 }
@@ -107,31 +109,39 @@ fn pause(x0: f32) -> f32 {
 }
 
 // Polls this workgroup's thread 0 has spent, over all barriers of the dispatch.
-var<private> polls: u32;
+var<private> polls_spent: u32;
 
 // Waits until `needed` arrivals have been counted (this workgroup's included). Returns
-// false when this or another workgroup gave up (FALLBACK never gives up: it runs alone).
-// Only a loop left through its `break` on the count passes: a loop that ends any other
-// way (Mesa's llvmpipe silently ends every loop of an invocation after 65,535 iterations
-// in all) counts as giving up.
+// false when this or another workgroup gave up. Only a loop left through its `break` on
+// the count passes: a loop that ends any other way (Mesa's llvmpipe silently ends every
+// loop of an invocation after 65,535 iterations in all) counts as giving up. FALLBACK runs
+// alone: nothing to wait for, it never polls and never gives up.
 fn grid_barrier(li: u32, needed: u32) -> bool {
     // Release: every store of this workgroup happens before its arrival.
     storageBarrier();
+    if (run.flags & RUN_FALLBACK) != 0u {
+        return true;
+    }
     if li == 0u {
         var passed = 0u;
         atomicAdd(&sync[run.arrivals], 1u);
-        let fallback = (run.flags & RUN_FALLBACK) != 0u;
         var x = 1.0;
+        var polls = 0u;
         loop {
             if atomicLoad(&sync[run.arrivals]) >= needed {
                 passed = 1u;
                 break;
             }
-            if !fallback && (atomicLoad(&sync[FAILED_WORD]) != 0u || polls >= run.spin_limit) {
+            let over_budget = run.poll_budget != 0u && polls_spent >= run.poll_budget;
+            if atomicLoad(&sync[FAILED_WORD]) != 0u || polls >= run.spin_limit || over_budget {
                 break;
             }
             polls += 1u;
-            x = pause(pause(pause(pause(x))));
+            polls_spent += 1u;
+            x = pause(x);
+            if (run.flags & RUN_SLOW_POLL) != 0u {
+                x = pause(pause(pause(pause(pause(pause(pause(pause(x))))))));
+            }
         }
         // (x is never 2; the comparison keeps the pause from being optimized away.)
         if passed == 0u || x == 2.0 {

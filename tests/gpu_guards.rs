@@ -179,11 +179,12 @@ fn rnn_waves(r: &mut Runner) {
 /// barrier on 2 workgroups and the counter reset; then a barrier made to give up at its
 /// first poll, so that the one-workgroup fallback runs too.
 fn rnn_persistent_waves(r: &mut Runner) {
-    use elman::gpu::persistent::{Recurrence, SOFTWARE_SPIN_LIMIT};
+    use elman::gpu::persistent::{Polling, Recurrence};
     let ctx = r.ctx.clone();
     let steps = 4;
     for (give_up, &(rows, h)) in [(false, &(5, 33)), (false, &(9, 40)), (true, &(3, 20))] {
-        ctx.force_persistent(2, if give_up { 0 } else { SOFTWARE_SPIN_LIMIT });
+        let polling = if ctx.is_software() { Polling::SOFTWARE } else { Polling::HARDWARE };
+        ctx.force_persistent(2, if give_up { Polling::GIVE_UP_AT_ONCE } else { polling });
         for &tile_rows in &RNN_ROWS_PER_TILE {
             let block = rows * h;
             let mut alloc = Allocator::new(&ctx.device);

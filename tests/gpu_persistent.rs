@@ -9,13 +9,14 @@
 //! and Adam (multi-lane waves), the mi cell with SGD momentum, tied weights with a shorter
 //! last chunk. Then a barrier made to give up at once: the one-workgroup fallback keeps
 //! every step exact, and the trainer's next stats drain switches it to per-wave dispatches.
-//! One test function, so that nothing else in this binary shares the adapter's threads.
+//! The residency probe has a test of its own. The two share the device's failure flag and,
+//! on a software adapter, its few threads, so they take turns (`SERIAL`).
 
 mod common;
 
 use common::{gpu, tokens};
 use elman::gpu::kernels::Kernel;
-use elman::gpu::persistent::{Recurrence, SOFTWARE_SPIN_LIMIT, SPIN_LIMIT};
+use elman::gpu::persistent::{Polling, Recurrence};
 use elman::gpu::{GpuContext, GpuTrainer};
 use elman::model::init::init_params;
 use elman::model::{Activation, Cell, ModelConfig};
@@ -23,6 +24,9 @@ use elman::trainer::{Batch, Evaluate, Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
 const STEPS: usize = 6;
+
+/// Held by each test for its whole run.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Case {
     name: &'static str,
@@ -44,14 +48,14 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "mi cell, SGD momentum",
-            config: config(11, 6, vec![16], Activation::Tanh, false, Cell::Mi),
+            config: config(11, 6, vec![32], Activation::Tanh, false, Cell::Mi),
             update: UpdateConfig::new(Optimizer::Sgd { momentum: 0.9 }, Some(0.5)),
             n: 4,
             t: 6,
         },
         Case {
             name: "tied weights, T' < T",
-            config: config(9, 12, vec![12], Activation::Tanh, true, Cell::Elman),
+            config: config(9, 20, vec![20], Activation::Tanh, true, Cell::Elman),
             update: UpdateConfig { weight_decay: 0.01, ..UpdateConfig::new(Optimizer::adam(), Some(1.0)) },
             n: 2,
             t: 7,
@@ -82,24 +86,26 @@ fn trainer(ctx: &Arc<GpuContext>, case: &Case, mode: Mode) -> GpuTrainer {
 }
 
 fn set(ctx: &GpuContext, mode: Mode) {
-    let budget = if ctx.is_software() { SOFTWARE_SPIN_LIMIT } else { SPIN_LIMIT };
+    let polling = if ctx.is_software() { Polling::SOFTWARE } else { Polling::HARDWARE };
     match mode {
         Mode::Waves => ctx.set_recurrence(Recurrence::Waves),
-        Mode::Persistent { grid, give_up } => ctx.force_persistent(grid, if give_up { 0 } else { budget }),
+        Mode::Persistent { grid, give_up } => ctx.force_persistent(grid, if give_up { Polling::GIVE_UP_AT_ONCE } else { polling }),
     }
 }
 
 /// Whether a barrier gave up so far. One workgroup never waits, so none may; on hardware
-/// none may either (every workgroup is resident); on a software adapter one may run out of
-/// polls (see SOFTWARE_SPIN_LIMIT), and then the fallback ran, which the bit-for-bit
-/// checks cover either way.
-fn check_barriers(ctx: &GpuContext, grid: u32, what: &str) {
+/// none may either (every workgroup is resident). On a software adapter a barrier may run
+/// out of polls when the machine is busy (Polling::SOFTWARE), and then the fallback ran,
+/// which the bit-for-bit checks cover either way; the test asks that at least one run on
+/// two workgroups held.
+fn barriers_held(ctx: &GpuContext, grid: u32, what: &str) -> bool {
     let failed = ctx.persistent_failed().unwrap();
     if ctx.is_software() && grid > 1 {
         eprintln!("{what}: grid barriers {}", if failed { "gave up (the fallback ran)" } else { "held" });
     } else {
-        assert!(!failed, "{what}: a grid barrier gave up on a hardware adapter");
+        assert!(!failed, "{what}: a grid barrier gave up");
     }
+    !failed
 }
 
 fn count(trainer: &GpuTrainer, kernel: fn(&Kernel) -> bool) -> usize {
@@ -121,6 +127,7 @@ fn run(ctx: &GpuContext, trainer: &mut GpuTrainer, case: &Case, mode: Mode) -> (
 
 #[test]
 fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let Some(ctx) = gpu() else { return };
     // Asked for but not forced: a software adapter keeps per-wave dispatches, and so does a
     // hardware one for waves this small.
@@ -129,6 +136,7 @@ fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
     let plain = GpuTrainer::new(ctx.clone(), case.config.clone(), &init_params::<f32>(&case.config, 5), case.update, case.n, case.t).unwrap();
     assert_eq!(count(&plain, |k| matches!(k, Kernel::RnnPersistent(_))), 0);
 
+    let mut held_on_two = 0;
     for case in &cases() {
         for grid in [1, 2] {
             let name = format!("{}, {grid} workgroup(s)", case.name);
@@ -144,7 +152,7 @@ fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
             let got = run(&ctx, &mut persistent, case, persistent_mode);
             assert_eq!(got.0, want.0, "{name}: per-step loss, ‖g‖, clipped");
             assert!(got.1 == want.1, "{name}: parameters differ in their bits");
-            check_barriers(&ctx, grid, &name);
+            held_on_two += (barriers_held(&ctx, grid, &name) && grid == 2) as usize;
 
             // The streamed evaluation and the gradient flow, each program built in its mode.
             let eval: Vec<Batch> = (0..3).map(|k| batch(case, k)).collect();
@@ -154,9 +162,10 @@ fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
             let (got_eval, got_flow) = (persistent.evaluate(&eval).unwrap(), persistent.gradient_flow(&eval[0], 1).unwrap());
             assert_eq!(got_eval.to_bits(), want_eval.to_bits(), "{name}: evaluation");
             assert_eq!(format!("{got_flow:?}"), format!("{want_flow:?}"), "{name}: gradient flow");
-            check_barriers(&ctx, grid, &name);
+            held_on_two += (barriers_held(&ctx, grid, &name) && grid == 2) as usize;
         }
     }
+    assert!(held_on_two > 0, "no run on two workgroups passed its grid barriers: the barrier itself went untested");
 
     // A barrier that gives up at its first unanswered poll: the fallback reruns each chunk.
     let case = &cases()[0];
@@ -176,3 +185,21 @@ fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
     waves.step(&batch(case, 0), 0.01).unwrap();
     assert_eq!(failing.drain_stats().unwrap()[0].loss.to_bits(), waves.drain_stats().unwrap()[0].loss.to_bits());
 }
+
+/// The residency probe: grid barriers alone (no work) on a grid that cannot all run at once
+/// give up, are reported as not resident, and leave the device as they found it; on
+/// hardware a grid of 128 is resident (an H100/H200 runs several workgroups per
+/// multiprocessor). On a software adapter the kernel is otherwise never used.
+#[test]
+fn the_residency_probe_reports_what_runs_at_once() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(ctx) = gpu() else { return };
+    if ctx.is_software() {
+        // llvmpipe runs as many workgroups at once as it has threads (one per core).
+        assert!(!ctx.probe_resident(256, 4).unwrap(), "256 workgroups resident at once on a software adapter?");
+    } else {
+        assert!(ctx.probe_resident(128, 4).unwrap(), "128 workgroups were not resident at once on {}", ctx.describe());
+    }
+    assert!(!ctx.persistent_failed().unwrap(), "the probe left its failure behind");
+}
+

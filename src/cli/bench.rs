@@ -88,7 +88,8 @@ struct PersistentRow {
     /// Workgroups of its dispatches (the probed resident grid).
     grid: Option<u32>,
     dispatches_per_step: usize,
-    /// A grid barrier gave up during the timing (the fallback ran; the speed is not the kernel's).
+    /// A grid barrier gave up during the timing (the fallback ran; the speed is not the
+    /// kernel's, and later sizes run per wave).
     barrier_gave_up: bool,
 }
 
@@ -191,11 +192,12 @@ fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
 /// direction (the grid probed on first use; per-wave dispatches when none is resident).
 fn measure_persistent(ctx: &Arc<GpuContext>, config: &ModelConfig, params: &elman::model::Params<f32>, update: UpdateConfig, size: &BenchSize, args: &BenchArgs) -> anyhow::Result<PersistentRow> {
     ctx.set_recurrence(Recurrence::Persistent);
+    let failed_before = ctx.persistent_failed()?;
     let mut g = GpuTrainer::new(ctx.clone(), config.clone(), params, update, size.n, size.t)?;
     let dispatches = g.step_dispatches();
     let grid = dispatches.iter().find(|d| matches!(d.kernel, Kernel::RnnPersistent(_)) && d.workgroups[0] > 0).map(|d| d.workgroups[0] * d.workgroups[1]);
     let tps = measure(&mut g, size, args)?;
-    let barrier_gave_up = ctx.persistent_failed()?;
+    let barrier_gave_up = grid.is_some() && !failed_before && ctx.persistent_failed()?;
     ctx.set_recurrence(Recurrence::Waves);
     Ok(PersistentRow { gpu_tokens_per_s: grid.map(|_| tps), grid, dispatches_per_step: dispatches.len(), barrier_gave_up })
 }

@@ -251,12 +251,14 @@ impl ProgramBuilder<'_> {
         let list = self.storage_data("recurrent waves", bytemuck::cast_slice(&waves));
         let back = backward_hidden.is_some();
         let mi = waves.first().is_some_and(|p| p.lane[0].flags & RnnLane::MI != 0);
-        let flags = if back { PersistentRun::BACK } else { 0 } | if mi { PersistentRun::MI } else { 0 };
+        let slow = if launch.polling.slow { PersistentRun::SLOW_POLL } else { 0 };
+        let flags = if back { PersistentRun::BACK } else { 0 } | if mi { PersistentRun::MI } else { 0 } | slow;
         let run = PersistentRun {
             count: waves.len() as u32,
             arrivals: PersistentRun::PERSISTENT_ARRIVALS,
             flags,
-            spin_limit: launch.spin_limit,
+            spin_limit: launch.polling.spin_limit,
+            poll_budget: launch.polling.poll_budget,
             ..Default::default()
         };
         self.push(Kernel::RnnPersistentReset, &[(7, Bind::Buffer(&launch.sync))], &[], [1, 1, 1], Cost::default());

@@ -113,6 +113,7 @@ impl GpuModel {
 
     /// Drops the cached programs (rebuilt on next use, e.g. with another recurrence).
     pub(super) fn forget_programs(&mut self) {
+        self.bytes -= self.programs.values().map(|p| p.bytes).sum::<u64>();
         self.programs.clear();
     }
 
@@ -215,8 +216,26 @@ impl GpuModel {
         // The one wait: the chunk losses, summed in f64 in stream order.
         let sums = self.ctx.submit_and_read(enc, &totals, 0, batches.len())?;
         let count: usize = batches.iter().map(|b| b.targets.len()).sum();
+        self.persistent_gave_up()?;
         // The step uniform now holds an eval slot; a trainer rewrites it before its next step.
         Ok(sums.iter().map(|&s| s as f64).sum::<f64>() / count as f64)
+    }
+
+    /// Whether any cached program runs the persistent recurrence.
+    pub(super) fn uses_persistent(&self) -> bool {
+        self.programs.values().any(Program::has_persistent)
+    }
+
+    /// When a persistent grid barrier on this device gave up (the fallback kept every
+    /// result exact, but slow) and this model's programs use it: drops them, to be rebuilt
+    /// with per-wave dispatches. Returns whether it did.
+    pub(super) fn persistent_gave_up(&mut self) -> Result<bool> {
+        if !self.uses_persistent() || !self.ctx.persistent_failed()? {
+            return Ok(false);
+        }
+        self.ctx.give_up_persistent();
+        self.forget_programs();
+        Ok(true)
     }
 
     /// Zeroes the sampling state, leaving the training and evaluation states alone.

@@ -177,12 +177,12 @@ uniform! {
         /// The arrival counter's word in the sync buffer
         /// ([`PersistentRun::PERSISTENT_ARRIVALS`] or FALLBACK_ARRIVALS).
         pub arrivals: u32,
-        /// [`PersistentRun::BACK`] | MI | FALLBACK.
+        /// [`PersistentRun::BACK`] | MI | FALLBACK | SLOW_POLL.
         pub flags: u32,
-        /// Polls of the arrival counter, over all of the dispatch's barriers, before a
-        /// barrier gives up.
+        /// Polls of the arrival counter at one barrier before it gives up.
         pub spin_limit: u32,
-        pub _pad0: u32,
+        /// Polls over all of the dispatch's barriers before one gives up (0: no bound).
+        pub poll_budget: u32,
         pub _pad1: u32,
         pub _pad2: u32,
     }
@@ -193,6 +193,9 @@ impl PersistentRun {
     pub const MI: u32 = 2;
     /// The one-workgroup rerun after a failed grid barrier.
     pub const FALLBACK: u32 = 4;
+    /// Nine times the busy work between two polls (tests on llvmpipe, whose loops end
+    /// after 65,535 iterations in all: the same polls then cover a longer wait).
+    pub const SLOW_POLL: u32 = 8;
     /// Words of the sync buffer: the sticky failure flag and the two arrival counters.
     pub const FAILED_WORD: usize = 0;
     pub const PERSISTENT_ARRIVALS: u32 = 4;

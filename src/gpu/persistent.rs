@@ -56,26 +56,46 @@ impl Recurrence {
     }
 }
 
-/// Polls of the arrival counter, over all of one dispatch's grid barriers, before a
-/// barrier gives up: seconds on a GPU (a poll is an L2 round trip, under a microsecond),
-/// far longer than the waits of any chunk's waves.
-pub const SPIN_LIMIT: u32 = 1 << 22;
-/// The budget for tests on a software adapter: Mesa's llvmpipe ends every loop of an
-/// invocation after 65,535 iterations in all, so the polls must leave room for the
-/// waves' own loops (and a barrier that runs out gives up, which the fallback makes exact).
+/// Polls of the arrival counter at one grid barrier before it gives up: about a second on
+/// a GPU (a poll is an L2 round trip, under a microsecond), far longer than any wave.
+pub const SPIN_LIMIT: u32 = 1 << 20;
+/// The budget of polls over a whole dispatch for tests forced onto a software adapter:
+/// Mesa's llvmpipe ends every loop of an invocation after 65,535 iterations in all, so the
+/// polls must leave room for the waves' own loops (and a barrier that runs out gives up,
+/// which the fallback makes exact). Its polls are slow ones there (SLOW_POLL).
 pub const SOFTWARE_SPIN_LIMIT: u32 = 40_000;
-/// The probe's barriers give up sooner: a grid that is not resident never passes.
+/// Polls at one barrier of the probe: a grid that is not resident never passes.
 const PROBE_SPIN_LIMIT: u32 = 1 << 16;
 /// Barriers each probe runs.
 const PROBE_WAVES: usize = 8;
 /// The smallest grid worth probing: below it the per-wave dispatches win.
 const MIN_GRID: u32 = 8;
 
+/// How a barrier polls: at most `spin_limit` times each, at most `poll_budget` times over
+/// a dispatch (0: no such bound), with `slow` polls (more busy work between two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Polling {
+    pub spin_limit: u32,
+    pub poll_budget: u32,
+    pub slow: bool,
+}
+
+impl Polling {
+    /// A GPU's: a bound per barrier only.
+    pub const HARDWARE: Polling = Polling { spin_limit: SPIN_LIMIT, poll_budget: 0, slow: false };
+    /// Tests forced onto llvmpipe (see [`SOFTWARE_SPIN_LIMIT`]).
+    pub const SOFTWARE: Polling = Polling { spin_limit: SOFTWARE_SPIN_LIMIT, poll_budget: SOFTWARE_SPIN_LIMIT, slow: true };
+    /// Tests of the fallback: give up at the first unanswered poll.
+    pub const GIVE_UP_AT_ONCE: Polling = Polling { spin_limit: 0, poll_budget: 0, slow: false };
+    /// The probe's barriers give up sooner: a grid that is not resident never passes.
+    const PROBE: Polling = Polling { spin_limit: PROBE_SPIN_LIMIT, poll_budget: 0, slow: false };
+}
+
 /// What a persistent dispatch needs from its context.
 pub struct PersistentLaunch {
     /// Workgroups of the dispatch (every one resident).
     pub grid: u32,
-    pub spin_limit: u32,
+    pub polling: Polling,
     /// FAILED and the arrival counters ([`PersistentRun::SYNC_WORDS`] words).
     pub sync: wgpu::Buffer,
     /// The fallback's workgroup counts (x, y, z): (0, 1, 1) until a barrier gives up.
@@ -97,20 +117,20 @@ pub struct PersistentState {
 
 struct State {
     recurrence: Recurrence,
-    /// Tests only: use it on a software adapter, with at most this many workgroups.
-    software_grid: Option<u32>,
-    spin_limit: u32,
+    /// Tests only: no probe, at most this many workgroups, on software adapters too.
+    forced_grid: Option<u32>,
+    polling: Polling,
     buffers: Option<Buffers>,
-    /// The largest grid a probe passed, and the smallest one that failed.
-    resident: u32,
-    not_resident: u32,
+    /// Per rows-per-workgroup pipeline (their register use, and so how many fit at once,
+    /// may differ): the largest grid a probe passed, and the smallest one that failed.
+    residency: std::collections::HashMap<u32, (u32, u32)>,
     /// A barrier gave up: per-wave dispatches from now on.
     failed: bool,
 }
 
 impl PersistentState {
     pub fn new(recurrence: Recurrence) -> PersistentState {
-        let state = State { recurrence, software_grid: None, spin_limit: SPIN_LIMIT, buffers: None, resident: 0, not_resident: u32::MAX, failed: false };
+        let state = State { recurrence, forced_grid: None, polling: Polling::HARDWARE, buffers: None, residency: Default::default(), failed: false };
         PersistentState { inner: Mutex::new(state) }
     }
 
@@ -143,14 +163,14 @@ impl GpuContext {
     }
 
     /// Tests only: the persistent kernel with at most `grid` workgroups, no probe, on a
-    /// software adapter too, with barriers that give up after `spin_limit` polls.
-    /// Also forgets an earlier failure: the sticky flag and the fallback's counts are
-    /// written back to their first values.
-    pub fn force_persistent(&self, grid: u32, spin_limit: u32) {
+    /// software adapter too, its barriers polling as `polling` says. Also forgets an
+    /// earlier failure: the sticky flag and the fallback's counts are written back to their
+    /// first values.
+    pub fn force_persistent(&self, grid: u32, polling: Polling) {
         let mut s = self.persistent.lock();
         s.recurrence = Recurrence::Persistent;
-        s.software_grid = Some(grid.max(1));
-        s.spin_limit = spin_limit;
+        s.forced_grid = Some(grid.max(1));
+        s.polling = polling;
         s.failed = false;
         if let Some(b) = s.buffers.as_ref() {
             self.write(&b.sync, 0, &initial_sync());
@@ -161,26 +181,28 @@ impl GpuContext {
     /// The launch of a persistent dispatch whose waves have at most `wanted` workgroups,
     /// or None for per-wave dispatches: not asked for, a software adapter, a device that
     /// lacks the pipeline, a barrier that gave up before, or no resident grid of at least
-    /// [`MIN_GRID`] (probed once per grid size on first use).
+    /// [`MIN_GRID`] (probed once per grid size and pipeline on first use).
     pub fn persistent_launch(&self, wanted: u32, rows: u32) -> Option<PersistentLaunch> {
         if self.recurrence() != Recurrence::Persistent || !self.kernels.has(super::kernels::Kernel::RnnPersistent(rows)) {
             return None;
         }
-        let (software_grid, spin_limit) = {
+        let (forced_grid, polling) = {
             let s = self.persistent.lock();
-            (s.software_grid, s.spin_limit)
+            (s.forced_grid, s.polling)
         };
-        let grid = match software_grid {
-            Some(cap) => {
-                self.persistent_buffers();
-                wanted.min(cap)
-            }
+        self.persistent_buffers();
+        let grid = match forced_grid {
+            Some(cap) => wanted.min(cap),
             None if self.is_software() => return None,
             None => self.resident_grid(wanted, rows)?,
         };
+        Some(self.launch_with(grid.max(1), polling))
+    }
+
+    fn launch_with(&self, grid: u32, polling: Polling) -> PersistentLaunch {
         let s = self.persistent.lock();
         let b = s.buffers.as_ref().expect("made by persistent_buffers");
-        Some(PersistentLaunch { grid: grid.max(1), spin_limit, sync: b.sync.clone(), args: b.args.clone(), spare_args: b.spare_args.clone() })
+        PersistentLaunch { grid, polling, sync: b.sync.clone(), args: b.args.clone(), spare_args: b.spare_args.clone() }
     }
 
     /// Makes the shared buffers on first use.
@@ -201,40 +223,40 @@ impl GpuContext {
     }
 
     /// The largest grid ≤ `wanted` (halving, at least [`MIN_GRID`]) whose workgroups all
-    /// run at once, by probing; None when there is none.
+    /// run at once, by probing; None when there is none, or when a barrier already gave up
+    /// (unseen by the host so far: a probe would take the blame and hide it).
     fn resident_grid(&self, wanted: u32, rows: u32) -> Option<u32> {
-        self.persistent_buffers();
+        if self.persistent_failed().unwrap_or(true) {
+            self.give_up_persistent();
+            return None;
+        }
         let mut grid = wanted;
         while grid >= MIN_GRID {
-            let (resident, not_resident) = {
-                let s = self.persistent.lock();
-                (s.resident, s.not_resident)
-            };
+            let (resident, not_resident) = self.persistent.lock().residency.get(&rows).copied().unwrap_or((0, u32::MAX));
             if grid <= resident {
                 return Some(grid);
             }
             if grid < not_resident {
-                let passed = self.probe(grid, rows).unwrap_or(false);
+                let passed = self.probe_resident(grid, rows).unwrap_or(false);
                 let mut s = self.persistent.lock();
+                let entry = s.residency.entry(rows).or_insert((0, u32::MAX));
                 if passed {
-                    s.resident = s.resident.max(grid);
+                    entry.0 = entry.0.max(grid);
                     return Some(grid);
                 }
-                s.not_resident = s.not_resident.min(grid);
+                entry.1 = entry.1.min(grid);
             }
             grid /= 2;
         }
         None
     }
 
-    /// Runs [`PROBE_WAVES`] grid barriers with no work on `grid` workgroups and reads
-    /// whether one gave up; a failed probe leaves the buffers as they were made.
-    fn probe(&self, grid: u32, rows: u32) -> Result<bool> {
-        let launch = {
-            let s = self.persistent.lock();
-            let b = s.buffers.as_ref().expect("made by persistent_buffers");
-            PersistentLaunch { grid, spin_limit: PROBE_SPIN_LIMIT, sync: b.sync.clone(), args: b.args.clone(), spare_args: b.spare_args.clone() }
-        };
+    /// Whether `grid` workgroups of the `rows` pipeline all run at once: [`PROBE_WAVES`]
+    /// grid barriers with no work, then whether one gave up. A failed probe puts the
+    /// buffers back as they were made.
+    pub fn probe_resident(&self, grid: u32, rows: u32) -> Result<bool> {
+        self.persistent_buffers();
+        let launch = self.launch_with(grid, Polling::PROBE);
         let mut alloc = super::buffers::Allocator::new(&self.device);
         let (x_in, y_out, w) = (alloc.zeros("probe x_in", 4), alloc.zeros("probe y_out", 4), alloc.zeros("probe w", 4));
         let step = alloc.uniform("probe step", bytemuck::bytes_of(&StepParams::default()));
@@ -266,7 +288,11 @@ impl GpuContext {
     /// After a barrier gave up ([`GpuContext::persistent_failed`]): programs built from
     /// now on dispatch per wave.
     pub fn give_up_persistent(&self) {
-        self.persistent.lock().failed = true;
+        let mut s = self.persistent.lock();
+        if !s.failed {
+            eprintln!("warning: a persistent recurrent kernel's grid barrier gave up on {}; using one dispatch per wave from now on", self.describe());
+        }
+        s.failed = true;
     }
 }
 

@@ -302,6 +302,11 @@ impl Program {
         ctx.queue.submit([encoder.finish()]);
     }
 
+    /// Whether it runs the persistent recurrence (rnn_persistent.wgsl).
+    pub fn has_persistent(&self) -> bool {
+        self.dispatches.iter().any(|(k, _, _)| matches!(k, Kernel::RnnPersistent(_)))
+    }
+
     /// Number of dispatches per replay.
     pub fn len(&self) -> usize {
         self.dispatches.len()

@@ -172,6 +172,9 @@ impl GpuTrainer {
                 return Err(ElmanError::Config(format!("profile batches must be {}×{t}, got {}×{}", self.model.n, batch.n, batch.t)));
             }
             self.prepare(batch, lr)?;
+            if self.programs[&t].len() != dispatches.len() {
+                return Err(ElmanError::Gpu("the step program was rebuilt while profiling (a persistent grid barrier gave up); profile again".into()));
+            }
             let start = std::time::Instant::now();
             let enc = self.encode_step(t, stamps.as_ref().map(|s| (timer, s)));
             let ns = match &stamps {
@@ -215,15 +218,19 @@ impl GpuTrainer {
         self.check_persistent()
     }
 
-    /// When a persistent grid barrier gave up (its fallback kept every step exact, but
-    /// slow), rebuilds every program with per-wave dispatches.
+    /// When a persistent grid barrier on this device gave up (its fallback kept every step
+    /// exact, but slow) and this trainer's programs use it: rebuilds them with per-wave
+    /// dispatches.
     fn check_persistent(&mut self) -> Result<()> {
-        let ctx = self.model.ctx.clone();
-        if ctx.recurrence() != super::persistent::Recurrence::Persistent || !ctx.persistent_failed()? {
+        let mine = self.programs.values().chain(self.flow_programs.values()).any(Program::has_persistent);
+        if !mine && !self.model.uses_persistent() {
             return Ok(());
         }
-        eprintln!("warning: a persistent recurrent kernel's grid barrier timed out on {}; using one dispatch per wave from now on", ctx.describe());
-        ctx.give_up_persistent();
+        if !self.model.ctx.persistent_failed()? {
+            return Ok(());
+        }
+        self.model.ctx.give_up_persistent();
+        self.model.bytes -= self.programs.values().chain(self.flow_programs.values()).map(|p| p.bytes).sum::<u64>();
         self.programs.clear();
         self.flow_programs.clear();
         self.model.forget_programs();
