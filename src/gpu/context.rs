@@ -124,6 +124,9 @@ impl GpuContext {
         }))
         .map_err(|e| ElmanError::Gpu(format!("cannot open a device on {}: {e}", describe_info(&info))))?;
         let kernels = Kernels::new(&device, checks);
+        if recurrence == Recurrence::Persistent && info.device_type == wgpu::DeviceType::Cpu {
+            eprintln!("note: {}=persistent is not used on a software adapter ({}); one dispatch per wave instead", Recurrence::ENV, describe_info(&info));
+        }
         Ok(GpuContext { device, queue, kernels, info, limits, scratch: std::sync::Mutex::new(None), persistent: PersistentState::new(recurrence) })
     }
 
