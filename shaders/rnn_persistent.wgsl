@@ -158,7 +158,9 @@ fn grid_barrier(li: u32, needed: u32) -> bool {
 
 @compute @workgroup_size(256, 1, 1)
 fn rnn_persistent(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let grid = nwg.x * nwg.y;
+    // (At least 1: a grid-stride loop by 0 would never end, should a backend report no
+    // workgroups for an indirect dispatch, as D3D12 does without wgpu's indirect validation.)
+    let grid = max(nwg.x * nwg.y, 1u);
     let me = wid.x + wid.y * nwg.x;
     let fallback = (run.flags & RUN_FALLBACK) != 0u;
     if li == 0u {
