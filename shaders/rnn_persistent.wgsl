@@ -108,6 +108,12 @@ fn pause(x0: f32) -> f32 {
     return x;
 }
 
+// 32 pauses: one poll's wait under RUN_SLOW_POLL is 4 of these (llvmpipe counts loop
+// iterations, not time, so each poll there should take long).
+fn slow_pause(x: f32) -> f32 {
+    return pause(pause(pause(pause(pause(pause(pause(pause(x))))))));
+}
+
 // Polls this workgroup's thread 0 has spent, over all barriers of the dispatch.
 var<private> polls_spent: u32;
 
@@ -140,7 +146,7 @@ fn grid_barrier(li: u32, needed: u32) -> bool {
             polls_spent += 1u;
             x = pause(x);
             if (run.flags & RUN_SLOW_POLL) != 0u {
-                x = pause(pause(pause(pause(pause(pause(pause(pause(x))))))));
+                x = slow_pause(slow_pause(slow_pause(slow_pause(x))));
             }
         }
         // (x is never 2; the comparison keeps the pause from being optimized away.)

@@ -193,8 +193,8 @@ impl PersistentRun {
     pub const MI: u32 = 2;
     /// The one-workgroup rerun after a failed grid barrier.
     pub const FALLBACK: u32 = 4;
-    /// Nine times the busy work between two polls (tests on llvmpipe, whose loops end
-    /// after 65,535 iterations in all: the same polls then cover a longer wait).
+    /// 33 times the busy work between two polls (tests on llvmpipe, whose loops end after
+    /// 65,535 iterations in all: the same polls then cover a longer wait).
     pub const SLOW_POLL: u32 = 8;
     /// Words of the sync buffer: the sticky failure flag and the two arrival counters.
     pub const FAILED_WORD: usize = 0;
