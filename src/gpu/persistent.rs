@@ -173,8 +173,7 @@ impl GpuContext {
         s.polling = polling;
         s.failed = false;
         if let Some(b) = s.buffers.as_ref() {
-            self.write(&b.sync, 0, &initial_sync());
-            self.write(&b.args, 0, &INITIAL_ARGS);
+            self.reset_persistent_buffers(&b.sync, &b.args);
         }
     }
 
@@ -266,10 +265,15 @@ impl GpuContext {
         pb.finish().submit(self);
         let failed = self.persistent_failed()?;
         if failed {
-            self.write(&launch.sync, 0, &initial_sync());
-            self.write(&launch.args, 0, &INITIAL_ARGS);
+            self.reset_persistent_buffers(&launch.sync, &launch.args);
         }
         Ok(!failed)
+    }
+
+    /// The failure flag, the counters and the fallback's counts back to their first values.
+    fn reset_persistent_buffers(&self, sync: &wgpu::Buffer, args: &wgpu::Buffer) {
+        self.write(sync, 0, &initial_sync());
+        self.write(args, 0, &INITIAL_ARGS);
     }
 
     /// Whether a grid barrier on this device gave up (a blocking readback of the sticky
