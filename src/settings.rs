@@ -364,7 +364,7 @@ settings_table! {
     hidden "hidden": Vec<usize> = vec![128], Fixed;
     /// φ, the hidden layers' nonlinearity.
     activation "activation": Activation = Activation::Tanh, Fixed;
-    /// The recurrent cell: elman, or mi (multiplicative integration; CPU only so far).
+    /// The recurrent cell: elman, or mi (multiplicative integration, Wu et al. 2016; both devices).
     cell "cell": Cell = Cell::Elman, Fixed;
     /// Tie the output layer to the embedding (W_q = Eᵀ; needs embed = the top layer's width).
     tie_weights "tie-weights": bool = false, Fixed;

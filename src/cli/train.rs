@@ -182,7 +182,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 
     let source = settings.data.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in manual".into());
     println!(
-        "elman train: {source}: {} train / {} valid tokens, {} tokenizer, V = {}; model d={} h={:?} {}, {} parameters; device {}; {}out {}",
+        "elman train: {source}: {} train / {} valid tokens, {} tokenizer, V = {}; model d={} h={:?} {} {} cell{}, {} parameters; device {}; {}out {}",
         corpus.train.len(),
         corpus.valid.len(),
         corpus.vocab.kind.name(),
@@ -190,6 +190,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         model.embed,
         model.hidden,
         model.activation.name(),
+        model.cell.name(),
+        if model.tied { ", tied weights" } else { "" },
         model.parameter_count(),
         trainer.device_name(),
         if start.step > 0 { format!("resuming at step {}; ", start.step) } else { String::new() },
