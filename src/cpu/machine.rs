@@ -33,5 +33,6 @@ pub fn simd_level() -> &'static str {
 
 /// "AMD EPYC, AVX-512, 2 threads".
 pub fn describe(threads: usize) -> String {
-    format!("{}, {}, {threads} threads", cpu_model(), simd_level())
+    let plural = if threads == 1 { "" } else { "s" };
+    format!("{}, {}, {threads} thread{plural}", cpu_model(), simd_level())
 }
