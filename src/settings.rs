@@ -448,6 +448,27 @@ impl TrainSettings {
         update
     }
 
+    /// The settings `explicit` gives (config file or flags) that these settings leave
+    /// unused: those of another schedule than the chosen one (lr-decay: step and plateau;
+    /// lr-decay-every: step; warmup: cosine; min-lr: cosine and plateau; patience and
+    /// min-improvement: plateau) and SGD's momentum under Adam. A recipe switched to another
+    /// schedule on the command line would otherwise carry them silently.
+    pub fn unused_settings(&self, explicit: &TrainOptions) -> Vec<&'static str> {
+        use ScheduleKind::{Cosine, Plateau, Step};
+        let schedule = self.schedule;
+        let used_by = |kinds: &[ScheduleKind]| kinds.contains(&schedule);
+        let rules: [(&'static str, bool, bool); 7] = [
+            ("lr-decay", explicit.lr_decay.is_some(), used_by(&[Step, Plateau])),
+            ("lr-decay-every", explicit.lr_decay_every.is_some(), used_by(&[Step])),
+            ("warmup", explicit.warmup.is_some(), used_by(&[Cosine])),
+            ("min-lr", explicit.min_lr.is_some(), used_by(&[Cosine, Plateau])),
+            ("patience", explicit.patience.is_some(), used_by(&[Plateau])),
+            ("min-improvement", explicit.min_improvement.is_some(), used_by(&[Plateau])),
+            ("momentum", explicit.momentum.is_some(), self.optimizer == OptimizerKind::Sgd),
+        ];
+        rules.iter().filter(|(_, given, used)| *given && !used).map(|(key, ..)| *key).collect()
+    }
+
     /// The run's length in steps: `epochs` passes of `batches_per_epoch` when set, else `steps`.
     pub fn total_steps(&self, batches_per_epoch: u64) -> u64 {
         self.epochs.map_or(self.steps, |e| e.saturating_mul(batches_per_epoch))
@@ -545,6 +566,22 @@ mod tests {
         for info in setting_infos() {
             assert!(!info.help.is_empty() && !info.default.is_empty(), "{info:?}");
         }
+    }
+
+    #[test]
+    fn settings_of_another_schedule_or_optimizer_are_named_unused() {
+        let mut recipe = TrainOptions::default();
+        for (key, value) in [("schedule", "plateau"), ("patience", "1"), ("lr-decay", "0.5"), ("min-lr", "1e-5"), ("momentum", "0.9")] {
+            recipe.set(key, value).unwrap();
+        }
+        let plateau = recipe.clone().resolve().unwrap();
+        assert_eq!(plateau.unused_settings(&recipe), vec!["momentum"], "Adam ignores momentum; plateau uses the rest");
+        let mut flags = TrainOptions::default();
+        flags.set("schedule", "cosine").unwrap();
+        let explicit = flags.or(recipe);
+        let cosine = explicit.resolve().unwrap();
+        assert_eq!(cosine.unused_settings(&explicit), vec!["lr-decay", "patience", "momentum"]);
+        assert!(TrainOptions::default().resolve().unwrap().unused_settings(&TrainOptions::default()).is_empty(), "defaults are never reported");
     }
 
     #[test]

@@ -147,6 +147,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         settings.lr_decay_every.get_or_insert((total / 4).max(1));
     }
 
+    let unused = settings.unused_settings(&explicit);
+    if !unused.is_empty() {
+        let keys = unused.iter().map(|k| format!("--{k}")).collect::<Vec<_>>().join(", ");
+        println!("note: {keys} unused with schedule {} and optimizer {}", settings.schedule.name(), settings.optimizer.name());
+    }
     // The parameters, their gradients and moments must fit before the first is allocated
     // (the CPU trainer checks its activations too, once the device is known).
     let (n, t) = (settings.batch, settings.seq_len);
