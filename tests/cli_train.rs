@@ -86,7 +86,7 @@ fn bad_inputs_get_one_line_errors_and_write_nothing() {
 }
 
 /// Every shipped recipe parses as a config file, resolves to valid settings, and names
-/// keys the train command knows; it does not train.
+/// keys the train command knows, each of which takes effect; it does not train.
 #[test]
 fn every_recipe_parses_and_validates() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
@@ -102,6 +102,8 @@ fn every_recipe_parses_and_validates() {
         settings.lr_schedule(settings.steps).validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // The model it describes is valid for any vocabulary (tied weights: embed = h_L).
         settings.model_config(100).validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // Every key it sets takes effect (none belongs to another schedule or optimizer).
+        assert_eq!(settings.unused_settings(&options), Vec::<&str>::new(), "{}", path.display());
         seen += 1;
     }
     assert!(seen >= 2, "recipes/ holds {seen} recipes");
