@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 
-W, H, LEFT, RIGHT, TOP, BOTTOM = 720.0, 420.0, 64.0, 150.0, 36.0, 48.0
+W, H, LEFT, RIGHT, TOP, BOTTOM = 760.0, 420.0, 64.0, 190.0, 36.0, 48.0
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
