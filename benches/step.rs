@@ -5,11 +5,11 @@
 //! skipped, with the reason printed, when no adapter is found (software ones are allowed).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use elman::bench::{random_batches, BenchSize};
-use elman::cpu::CpuTrainer;
-use elman::gpu::{GpuContext, GpuTrainer};
-use elman::model::init::init_params;
-use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+use elman::rnn::bench::{random_batches, BenchSize};
+use elman::rnn::cpu::CpuTrainer;
+use elman::rnn::gpu::{GpuContext, GpuTrainer};
+use elman::rnn::model::init::init_params;
+use elman::rnn::backend::{Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
 fn sizes() -> Vec<BenchSize> {

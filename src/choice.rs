@@ -29,8 +29,8 @@ pub trait Choice: Copy + PartialEq + Sized + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::TokenizerKind;
-    use crate::model::Activation;
+    use crate::rnn::data::TokenizerKind;
+    use crate::rnn::model::Activation;
     use crate::ngram::smoothing::Smoothing;
     use crate::ngram::tokenize::Tokenizer;
 
@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn serde_and_the_tables_agree() {
-        use crate::settings::{DeviceChoice, OptimizerKind, ScheduleKind};
+        use crate::rnn::train::settings::{DeviceChoice, OptimizerKind, ScheduleKind};
         serde_spells_the_table_names::<Activation>();
         serde_spells_the_table_names::<TokenizerKind>();
         serde_spells_the_table_names::<ScheduleKind>();

@@ -1,29 +1,22 @@
 //! elman: Elman RNN and n-gram language models, trained on any wgpu GPU (WGSL kernels)
 //! or on a CPU reference path that checks every GPU result.
 //!
+//! Two wings over a few shared pieces:
+//! - [`rnn`]: the recurrent models: their data, parameters, CPU and GPU backends, the
+//!   training loop and its settings, sampling;
+//! - [`ngram`]: n-gram Markov models: counting, smoothing, ARPA and binary files, scoring;
+//! - shared by both: [`error`], [`choice`] (named choices), [`rng`] (the project's seeded
+//!   generator), [`host`] (atomic files, the run lock, available memory) and
+//!   [`untrusted`] (every reader of untrusted bytes, for the fuzzers).
+//!
 //! Shape legend used throughout: n = batch rows, T = time steps per chunk, d = embedding
 //! width, h_l = hidden width of layer l, V = vocabulary size. Activations are row-major
-//! `[rows, width]`, weights `[in, out]` (row-vector convention, see DESIGN.md).
+//! `[rows, width]`, weights `[in, out]` (row-vector convention, docs/design.md).
 
-pub mod atomic_file;
-pub mod bench;
 pub mod choice;
-pub mod cpu;
-pub mod data;
-pub mod dropout;
 pub mod error;
-pub mod gpu;
-pub mod gradflow;
-pub mod memory;
-pub mod model;
-pub mod plot;
+pub mod host;
 pub mod ngram;
 pub mod rng;
-pub mod run_lock;
-pub mod sample;
-pub mod settings;
-pub mod runlog;
-pub mod lr_schedule;
-pub mod train_loop;
-pub mod trainer;
+pub mod rnn;
 pub mod untrusted;

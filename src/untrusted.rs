@@ -3,15 +3,15 @@
 //! `Ok` only when the result also passes its own consistency checks, and an error for
 //! anything else — never a panic, and never an allocation the input's size cannot justify.
 
-use crate::data::corpus::Corpus;
-use crate::data::TokenizerKind;
+use crate::rnn::data::corpus::Corpus;
+use crate::rnn::data::TokenizerKind;
 use crate::error::{ElmanError, Result};
-use crate::model::checkpoint::Checkpoint;
+use crate::rnn::model::checkpoint::Checkpoint;
 use crate::ngram::arpa::read_arpa_from;
 use crate::ngram::binary::BinaryFile;
 use crate::ngram::lm::LanguageModel;
 use crate::ngram::tokenize::{tokenize_training, TokenizeOptions, Tokenizer};
-use crate::settings::TrainOptions;
+use crate::rnn::train::settings::TrainOptions;
 use std::path::Path;
 
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
@@ -52,7 +52,7 @@ pub fn checkpoint(bytes: &[u8]) -> Result<()> {
     let ckpt = Checkpoint::from_bytes(bytes, path)?;
     let bad = |detail: &str| ElmanError::Checkpoint { path: path.into(), detail: detail.into() };
     let shapes = ckpt.config.tensor_shapes();
-    let sizes_fit = |p: &crate::model::Params<f32>| p.tensors().into_iter().zip(&shapes).all(|(t, (_, s))| t.len() == s.iter().product::<usize>());
+    let sizes_fit = |p: &crate::rnn::model::Params<f32>| p.tensors().into_iter().zip(&shapes).all(|(t, (_, s))| t.len() == s.iter().product::<usize>());
     if !sizes_fit(&ckpt.params) || ckpt.optimizer.as_ref().is_some_and(|o| !sizes_fit(&o.first) || !sizes_fit(&o.second)) {
         return Err(bad("a tensor does not match the model's shape"));
     }
@@ -64,7 +64,7 @@ pub fn checkpoint(bytes: &[u8]) -> Result<()> {
             return Err(bad("the carried state does not match the layers"));
         }
     }
-    crate::train_loop::stored_run(&ckpt, path).map(|_| ())
+    crate::rnn::train::session::stored_run(&ckpt, path).map(|_| ())
 }
 
 /// A `--config` TOML file, layered and checked as `train` does before reading any data.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_one_line_error, elman, fresh_dir, path_str as s};
-use elman::model::checkpoint::Checkpoint;
+use elman::rnn::model::checkpoint::Checkpoint;
 use safetensors::{tensor::TensorView, SafeTensors};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -121,7 +121,7 @@ fn eval_equals_the_logged_validation_loss_and_sampling_is_reproducible() {
     let greedy = ok(&elman(&["sample", "--ckpt", &ckpt, "--len", "15", "--top-k", "1", "--prime", "a "]));
     let model = Checkpoint::load(Path::new(&ckpt)).unwrap();
     let vocab = model.vocab.clone().unwrap();
-    let mut g = elman::sample::Generator::new(&model.config, &model.params);
+    let mut g = elman::rnn::cpu::CpuGenerator::new(&model.config, &model.params);
     let mut want = String::from("a ");
     for id in vocab.encode(b"a ").unwrap() {
         g.feed(id);
@@ -163,8 +163,8 @@ fn penn_treebank_word_conventions() {
         println!("skipping: {} not found (the corpora live beside the project, not in it)", root.display());
         return;
     }
-    let corpus = elman::data::Corpus::load(
-        elman::data::TokenizerKind::Word,
+    let corpus = elman::rnn::data::Corpus::load(
+        elman::rnn::data::TokenizerKind::Word,
         &root.join("ptb.train.txt"),
         Some(&root.join("ptb.test.txt")),
         None,
@@ -286,7 +286,7 @@ fn sigint_finishes_the_step_saves_and_exits_130() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let ckpt = Checkpoint::load(&dir.join("run/model.safetensors")).expect("a loadable checkpoint after Ctrl-C");
-    let (_, progress) = elman::train_loop::stored_run(&ckpt, &dir.join("run/model.safetensors")).unwrap();
+    let (_, progress) = elman::rnn::train::session::stored_run(&ckpt, &dir.join("run/model.safetensors")).unwrap();
     assert!(progress.step >= 1 && progress.step < 1_000_000);
     std::fs::remove_dir_all(&dir).ok();
 }

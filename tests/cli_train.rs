@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_one_line_error, elman, fresh_dir, path_str};
-use elman::model::checkpoint::Checkpoint;
+use elman::rnn::model::checkpoint::Checkpoint;
 
 #[test]
 fn short_run_writes_a_loadable_checkpoint_and_config() {
@@ -97,7 +97,7 @@ fn every_recipe_parses_and_validates() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let options: elman::settings::TrainOptions = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let options: elman::rnn::train::settings::TrainOptions = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let settings = options.resolve().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         settings.lr_schedule(settings.steps).validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // The model it describes is valid for any vocabulary (tied weights: embed = h_L).

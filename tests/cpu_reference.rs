@@ -4,13 +4,13 @@
 mod common;
 
 use common::assert_close;
-use elman::cpu::bptt::{forward, loss_and_gradients};
-use elman::cpu::{ops, CpuTrainer};
-use elman::dropout::DropoutKey;
-use elman::model::init::init_params;
-use elman::model::{Cell, Activation, ModelConfig, Params};
+use elman::rnn::cpu::bptt::{forward, loss_and_gradients};
+use elman::rnn::cpu::{ops, CpuTrainer};
+use elman::rnn::dropout::DropoutKey;
+use elman::rnn::model::init::init_params;
+use elman::rnn::model::{Cell, Activation, ModelConfig, Params};
 use elman::rng::Rng;
-use elman::trainer::{Batch, Optimizer, Trainer, UpdateConfig};
+use elman::rnn::backend::{Batch, Optimizer, Trainer, UpdateConfig};
 
 fn random_tokens(rng: &mut Rng, count: usize, vocab: usize) -> Vec<u32> {
     (0..count).map(|_| rng.below(vocab as u64) as u32).collect()
@@ -21,7 +21,7 @@ fn random_state(rng: &mut Rng, config: &ModelConfig, n: usize) -> Vec<Vec<f64>> 
 }
 
 fn loss_with(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs: &[u32], targets: &[u32], n: usize, dropout: Option<&DropoutKey>) -> f64 {
-    elman::cpu::bptt::mean_loss(&forward(config, params, h0, inputs, n, dropout), targets, config.vocab)
+    elman::rnn::cpu::bptt::mean_loss(&forward(config, params, h0, inputs, n, dropout), targets, config.vocab)
 }
 
 fn loss_only(config: &ModelConfig, params: &Params<f64>, h0: &[Vec<f64>], inputs: &[u32], targets: &[u32], n: usize) -> f64 {

@@ -12,7 +12,7 @@
 //! `ALLOWANCE_PER_BYTE` × the input's size + `ALLOWANCE_FIXED` (a counting global
 //! allocator watches every allocation; the loaders run one at a time).
 
-use elman::data::TokenizerKind;
+use elman::rnn::data::TokenizerKind;
 use elman::ngram::arpa::write_arpa;
 use elman::ngram::binary::checksum::checksum;
 use elman::ngram::binary::write_binary;

@@ -13,8 +13,9 @@
 mod common;
 
 use common::{assert_within, AFTER_STEPS, GRAD_NORM, KERNEL, elman_ok, fresh_dir, gpu, path_str as s};
-use elman::model::checkpoint::Checkpoint;
-use elman::sample::{Generator, NextToken};
+use elman::rnn::model::checkpoint::Checkpoint;
+use elman::rnn::backend::NextToken;
+use elman::rnn::cpu::CpuGenerator;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -142,7 +143,7 @@ fn mi_cell_and_gradient_flow_on_gpu_match_the_cpu() {
     train(&data, &dir.join("cpu"), "cpu", steps, clip, &extra);
     compare_logs("mi, 2 layers", &log(&dir.join("gpu")), &log(&dir.join("cpu")), steps as usize, clip);
     compare_params("mi: final parameters", &params(&dir.join("gpu")), &params(&dir.join("cpu")));
-    let flows = |run: &str| -> Vec<elman::gradflow::GradFlow> {
+    let flows = |run: &str| -> Vec<elman::rnn::backend::GradFlow> {
         let text = std::fs::read_to_string(dir.join(run).join("gradflow.jsonl")).expect("the run wrote gradflow.jsonl");
         text.lines().map(|l| serde_json::from_str(l).expect("records are JSON")).collect()
     };
@@ -236,9 +237,9 @@ fn sample_on_gpu_is_the_cpu_greedy_text_and_reproducible() {
     };
     // Greedy decoding is only comparable across devices where no step is a near-tie: walk
     // the CPU's greedy path and require a top-2 logit gap far above the logit tolerance.
-    let model = Checkpoint::load(&elman::train_loop::checkpoint_path(&run)).expect("the run saved a checkpoint");
+    let model = Checkpoint::load(&elman::rnn::train::session::checkpoint_path(&run)).expect("the run saved a checkpoint");
     let vocab = model.vocab.clone().expect("the checkpoint holds its vocabulary");
-    let mut cpu = Generator::new(&model.config, &model.params);
+    let mut cpu = CpuGenerator::new(&model.config, &model.params);
     let prime = vocab.encode(b"the ").expect("the prime is in the vocabulary");
     let mut logits = Vec::new();
     for &id in &prime {

@@ -11,15 +11,15 @@
 mod common;
 
 use common::{gpu, tokens, uniform};
-use elman::gpu::buffers::Allocator;
-use elman::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
-use elman::gpu::launch::{MatmulPlan, WaveBuffers, NUM_PARTIALS};
-use elman::gpu::params::*;
-use elman::gpu::program::ProgramBuilder;
-use elman::gpu::recurrence::single_layer_wave;
-use elman::model::Activation;
-use elman::gpu::tokens::TokenLayout;
-use elman::gpu::GpuContext;
+use elman::rnn::gpu::buffers::Allocator;
+use elman::rnn::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
+use elman::rnn::gpu::launch::{MatmulPlan, WaveBuffers, NUM_PARTIALS};
+use elman::rnn::gpu::params::*;
+use elman::rnn::gpu::program::ProgramBuilder;
+use elman::rnn::gpu::recurrence::single_layer_wave;
+use elman::rnn::model::Activation;
+use elman::rnn::gpu::tokens::TokenLayout;
+use elman::rnn::gpu::GpuContext;
 use std::collections::HashSet;
 
 /// A quiet NaN no kernel computes.
@@ -179,7 +179,7 @@ fn rnn_waves(r: &mut Runner) {
 /// barrier on 2 workgroups and the counter reset; then a barrier made to give up at its
 /// first poll, so that the one-workgroup fallback runs too.
 fn rnn_persistent_waves(r: &mut Runner) {
-    use elman::gpu::persistent::{Polling, Recurrence};
+    use elman::rnn::gpu::persistent::{Polling, Recurrence};
     let ctx = r.ctx.clone();
     let steps = 4;
     for (give_up, &(rows, h)) in [(false, &(5, 33)), (false, &(9, 40)), (true, &(3, 20))] {
@@ -229,9 +229,9 @@ fn rnn_persistent_waves(r: &mut Runner) {
 /// check is that a few steps stay finite and match the parity tests' CPU run (in
 /// gpu_parity.rs); the single-lane cases above put guards around every operand.
 fn wave_lanes_in_a_trainer(r: &mut Runner) {
-    use elman::gpu::GpuTrainer;
-    use elman::model::{init::init_params, ModelConfig};
-    use elman::trainer::{Batch, Optimizer, Trainer, UpdateConfig};
+    use elman::rnn::gpu::GpuTrainer;
+    use elman::rnn::model::{init::init_params, ModelConfig};
+    use elman::rnn::backend::{Batch, Optimizer, Trainer, UpdateConfig};
     let config = ModelConfig { vocab: 13, embed: 8, hidden: vec![20, 9], activation: Activation::Relu, tied: false, cell: Default::default() };
     let update = UpdateConfig { dropout: 0.3, dropout_seed: 3, ..UpdateConfig::new(Optimizer::adam(), Some(1.0)) };
     let mut trainer = GpuTrainer::new(r.ctx.clone(), config.clone(), &init_params::<f32>(&config, 2), update, 3, 4).unwrap();
@@ -303,7 +303,7 @@ fn reductions_optimizers_and_dropout(r: &mut Runner) {
         let src = Guarded::new(&mut alloc, "dropout src", &uniform(3, count, -1.0, 1.0), 13);
         let dst = Guarded::new(&mut alloc, "dropout dst", &vec![0.0; count], 17);
         let step = alloc.uniform("step", bytemuck::bytes_of(&StepParams { lr: 0.01, bc1: 0.1, bc2: 0.001, slot: 1, update: 3, ..Default::default() }));
-        let key = elman::dropout::DropoutKey { p: 0.3, seed: 9, update: 3 };
+        let key = elman::rnn::dropout::DropoutKey { p: 0.3, seed: 9, update: 3 };
         let dp = DropoutParams::new(&key, 1, count as u32);
         let op = OptimizerParams { count: count as u32, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, ..Default::default() };
         r.run(Some(&step), |pb| {

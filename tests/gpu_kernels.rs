@@ -10,16 +10,16 @@
 mod common;
 
 use common::{assert_close32 as assert_close, gpu, tokens, uniform};
-use elman::cpu::ops;
-use elman::gpu::buffers::Allocator;
-use elman::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
-use elman::gpu::launch::MatmulPlan;
-use elman::gpu::recurrence::single_layer_wave;
-use elman::gpu::params::*;
-use elman::gpu::program::ProgramBuilder;
-use elman::gpu::tokens::TokenLayout;
-use elman::gpu::GpuContext;
-use elman::model::Activation;
+use elman::rnn::cpu::ops;
+use elman::rnn::gpu::buffers::Allocator;
+use elman::rnn::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
+use elman::rnn::gpu::launch::MatmulPlan;
+use elman::rnn::gpu::recurrence::single_layer_wave;
+use elman::rnn::gpu::params::*;
+use elman::rnn::gpu::program::ProgramBuilder;
+use elman::rnn::gpu::tokens::TokenLayout;
+use elman::rnn::gpu::GpuContext;
+use elman::rnn::model::Activation;
 use elman::choice::Choice;
 
 const ATOL: f32 = common::KERNEL.atol;
@@ -370,7 +370,7 @@ fn first_bit_mismatch(got: &[f32], want: &[f32]) -> Option<(usize, f32, f32)> {
 
 #[test]
 fn dropout_masks_are_bit_identical_to_the_cpu_masks() {
-    use elman::dropout::DropoutKey;
+    use elman::rnn::dropout::DropoutKey;
     let Some(ctx) = gpu() else { return };
     // Wrapping seeds/update numbers, tiny and huge p, counts that are not multiples of 256.
     let cases = [

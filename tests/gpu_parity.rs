@@ -22,14 +22,15 @@
 mod common;
 
 use common::{assert_within, AFTER_STEPS, GRAD_NORM, KERNEL, SECOND_MOMENT, gpu, tokens};
-use elman::cpu::CpuTrainer;
-use elman::data::batcher::Batcher;
-use elman::gpu::kernels::Kernel;
-use elman::gpu::{GpuGenerator, GpuModel, GpuTrainer};
-use elman::model::init::init_params;
-use elman::model::{Activation, Cell, ModelConfig};
-use elman::sample::{Generator, NextToken};
-use elman::trainer::{Batch, Evaluate, Optimizer, StepStats, Trainer, UpdateConfig};
+use elman::rnn::cpu::CpuTrainer;
+use elman::rnn::data::batcher::Batcher;
+use elman::rnn::gpu::kernels::Kernel;
+use elman::rnn::gpu::{GpuGenerator, GpuModel, GpuTrainer};
+use elman::rnn::model::init::init_params;
+use elman::rnn::model::{Activation, Cell, ModelConfig};
+use elman::rnn::backend::NextToken;
+use elman::rnn::cpu::CpuGenerator;
+use elman::rnn::backend::{Batch, Evaluate, Optimizer, StepStats, Trainer, UpdateConfig};
 
 const STEPS: usize = 20;
 
@@ -131,7 +132,7 @@ fn check_case(case: Case) {
     // Evaluation from a zero state over chunks with a shorter last one, and training state
     // left as it was.
     let stream = tokens(99, 2 * case.t + case.t / 2 + 1, case.config.vocab);
-    let eval = elman::data::batcher::stream_batches(&stream, case.t);
+    let eval = elman::rnn::data::batcher::stream_batches(&stream, case.t);
     let (eg, ec) = (gpu.evaluate(&eval).unwrap(), cpu.evaluate(&eval).unwrap());
     assert_within(&format!("{name}: evaluation loss"), &[eg as f32], &[ec as f32], KERNEL);
     assert_eq!(gpu.params().unwrap(), pg, "{name}: evaluate changed the parameters");
@@ -271,8 +272,8 @@ fn streamed_evaluation_over_many_submissions_matches_the_cpu() {
     let config = ModelConfig { vocab: 17, embed: 5, hidden: vec![12, 8], activation: Activation::Tanh, tied: false, cell: Default::default() };
     let params = init_params::<f32>(&config, 4);
     let stream = tokens(31, 3 * 600 + 2, config.vocab);
-    let eval = elman::data::batcher::stream_batches(&stream, 3);
-    assert!(eval.len() > 2 * elman::gpu::model::CHUNKS_PER_SUBMISSION && eval.last().unwrap().t < 3);
+    let eval = elman::rnn::data::batcher::stream_batches(&stream, 3);
+    assert!(eval.len() > 2 * elman::rnn::gpu::model::CHUNKS_PER_SUBMISSION && eval.last().unwrap().t < 3);
     let mut model = GpuModel::new(ctx, config.clone(), &params, 1, 3).unwrap();
     let mut cpu = CpuTrainer::new(config, params, UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None), 1).unwrap();
     let (g, c) = (model.evaluate(&eval).unwrap(), cpu.evaluate(&eval).unwrap());
@@ -351,7 +352,7 @@ fn check_sampling(name: &'static str, config: ModelConfig, n: usize, t: usize) {
     run(&mut trainer, &batches(&case)[..3], case.lr);
     let params = trainer.params().unwrap();
     let state = trainer.hidden().unwrap();
-    let mut cpu = Generator::new(&config, &params);
+    let mut cpu = CpuGenerator::new(&config, &params);
     let mut gpu = GpuGenerator::new(GpuModel::new(ctx, config.clone(), &params, 1, 1).unwrap());
     trainer.model().reset_sample_state();
     for (step, &tok) in tokens(21, 12, config.vocab).iter().enumerate() {

@@ -15,12 +15,12 @@
 mod common;
 
 use common::{gpu, tokens};
-use elman::gpu::kernels::Kernel;
-use elman::gpu::persistent::{Polling, Recurrence};
-use elman::gpu::{GpuContext, GpuTrainer};
-use elman::model::init::init_params;
-use elman::model::{Activation, Cell, ModelConfig};
-use elman::trainer::{Batch, Evaluate, Optimizer, Trainer, UpdateConfig};
+use elman::rnn::gpu::kernels::Kernel;
+use elman::rnn::gpu::persistent::{Polling, Recurrence};
+use elman::rnn::gpu::{GpuContext, GpuTrainer};
+use elman::rnn::model::init::init_params;
+use elman::rnn::model::{Activation, Cell, ModelConfig};
+use elman::rnn::backend::{Batch, Evaluate, Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
 const STEPS: usize = 6;

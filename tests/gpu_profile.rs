@@ -6,12 +6,12 @@
 mod common;
 
 use common::{elman_ok, gpu};
-use elman::bench::{random_batches, BenchSize};
-use elman::gpu::kernels::{MatmulTile, RNN_ROWS_PER_TILE};
-use elman::gpu::profile::{families_of, Timer};
-use elman::gpu::GpuTrainer;
-use elman::model::init::init_params;
-use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+use elman::rnn::bench::{random_batches, BenchSize};
+use elman::rnn::gpu::kernels::{MatmulTile, RNN_ROWS_PER_TILE};
+use elman::rnn::gpu::profile::{families_of, Timer};
+use elman::rnn::gpu::GpuTrainer;
+use elman::rnn::model::init::init_params;
+use elman::rnn::backend::{Optimizer, Trainer, UpdateConfig};
 
 #[test]
 fn the_profile_reports_every_family_of_a_training_step() {

@@ -5,9 +5,9 @@
 mod common;
 
 use common::{elman_ok, fresh_dir, path_str};
-use elman::cpu::bptt::{forward, loss_gradients_and_flow, mean_loss};
-use elman::model::init::init_params;
-use elman::model::{Activation, Cell, ModelConfig, Params};
+use elman::rnn::cpu::bptt::{forward, loss_gradients_and_flow, mean_loss};
+use elman::rnn::model::init::init_params;
+use elman::rnn::model::{Activation, Cell, ModelConfig, Params};
 use elman::rng::Rng;
 
 /// Σ_r CE of the output layer at one step's rows `h_top` [n, h] against `targets`.
@@ -96,7 +96,7 @@ fn training_and_the_command_write_the_records_and_the_picture() {
     let out = dir.join("run");
     elman_ok(&["train", "--device", "cpu", "--steps", "30", "--grad-flow", "10", "--hidden", "32,16", "--out", path_str(&out)]);
     let jsonl = std::fs::read_to_string(out.join("gradflow.jsonl")).unwrap();
-    let records: Vec<elman::gradflow::GradFlow> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<elman::rnn::backend::GradFlow> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(records.iter().map(|r| r.step).collect::<Vec<_>>(), [10, 20, 30]);
     assert!(records.iter().all(|r| r.layers.len() == 2 && r.layers.iter().all(|l| l.hidden_grad_norms.len() == 64 && l.w_hh_grad_norm > 0.0)));
     assert!(records.iter().all(|r| r.clip_factor > 0.0 && r.clip_factor <= 1.0));
@@ -107,12 +107,12 @@ fn training_and_the_command_write_the_records_and_the_picture() {
     let data = format!("{}/corpus/manual.txt", env!("CARGO_MANIFEST_DIR"));
     let svg_path = dir.join("flow.svg");
     let json = elman_ok(&["gradflow", "--data", &data, "--seq-len", "100", "--batch", "2", "--activation", "relu", "--init-scale", "3", "--out", path_str(&svg_path), "--json"]);
-    let flow: elman::gradflow::GradFlow = serde_json::from_str(json.trim()).unwrap();
+    let flow: elman::rnn::backend::GradFlow = serde_json::from_str(json.trim()).unwrap();
     let g = &flow.layers[0].hidden_grad_norms;
     assert!(g[0] > 100.0 * g[g.len() - 1], "no growth through time: {} vs {}", g[0], g[g.len() - 1]);
     assert!(svg_path.exists());
     let records = std::fs::read_to_string(dir.join("flow.jsonl")).unwrap();
-    let stored: elman::gradflow::GradFlow = serde_json::from_str(records.trim()).unwrap();
+    let stored: elman::rnn::backend::GradFlow = serde_json::from_str(records.trim()).unwrap();
     assert_eq!(stored, flow, "flow.jsonl holds the printed record");
 }
 
@@ -122,10 +122,10 @@ fn training_and_the_command_write_the_records_and_the_picture() {
 /// state alone (the next step still matches the CPU's).
 fn check_gpu_flow(name: &str, config: ModelConfig, dropout: f32) {
     use common::{assert_within, gpu, tokens, GRAD_NORM, KERNEL};
-    use elman::cpu::CpuTrainer;
-    use elman::data::batcher::Batcher;
-    use elman::gpu::GpuTrainer;
-    use elman::trainer::{Optimizer, Trainer, UpdateConfig};
+    use elman::rnn::cpu::CpuTrainer;
+    use elman::rnn::data::batcher::Batcher;
+    use elman::rnn::gpu::GpuTrainer;
+    use elman::rnn::backend::{Optimizer, Trainer, UpdateConfig};
     let Some(ctx) = gpu() else { return };
     let (n, t) = (3, 7);
     let update = UpdateConfig { dropout, dropout_seed: 9, ..UpdateConfig::new(Optimizer::adam(), Some(1e-3)) };

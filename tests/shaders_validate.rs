@@ -6,9 +6,9 @@
 //! ProgramBuilder::push holds every launcher to); the WGSL constants the launchers mirror
 //! have the same values.
 
-use elman::gpu::kernels::{Access, Kernel, Shader, ELEMENTWISE_WG, PRELUDE, RNN_WAVE, SOFTMAX_WG, TRANSPOSE_TILE, TRANSPOSE_WG_ROWS};
-use elman::gpu::launch::{NUM_PARTIALS, RNN_COLS};
-use elman::gpu::params::*;
+use elman::rnn::gpu::kernels::{Access, Kernel, Shader, ELEMENTWISE_WG, PRELUDE, RNN_WAVE, SOFTMAX_WG, TRANSPOSE_TILE, TRANSPOSE_WG_ROWS};
+use elman::rnn::gpu::launch::{NUM_PARTIALS, RNN_COLS};
+use elman::rnn::gpu::params::*;
 use naga::{AddressSpace, Expression, Literal, Module, StorageAccess, TypeInner};
 use std::path::Path;
 

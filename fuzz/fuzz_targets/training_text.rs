@@ -2,7 +2,7 @@
 //! char, byte, word; n-gram word, char) must tokenize or be refused, never panic.
 #![no_main]
 
-use elman::data::TokenizerKind;
+use elman::rnn::data::TokenizerKind;
 use elman::ngram::Tokenizer;
 use libfuzzer_sys::fuzz_target;
 

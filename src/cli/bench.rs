@@ -2,20 +2,20 @@
 //! GPU/CPU ratio, device names, dispatches per step (total and recurrent) and GPU bytes
 //! allocated, as a table or `--json`.
 
-use super::device::DeviceChoice;
+use elman::rnn::devices::DeviceChoice;
 use anyhow::Context;
 use clap::Args;
-use elman::bench::{random_batches, time_steps, BenchSize};
-use elman::cpu::CpuTrainer;
-use elman::gpu::kernel_bench;
-use elman::gpu::kernels::Kernel;
-use elman::gpu::persistent::Recurrence;
-use elman::gpu::profile::Timer;
-use elman::gpu::{GpuContext, GpuTrainer};
+use elman::rnn::bench::{random_batches, time_steps, BenchSize};
+use elman::rnn::cpu::CpuTrainer;
+use elman::rnn::gpu::kernel_bench;
+use elman::rnn::gpu::kernels::Kernel;
+use elman::rnn::gpu::persistent::Recurrence;
+use elman::rnn::gpu::profile::Timer;
+use elman::rnn::gpu::{GpuContext, GpuTrainer};
 use elman::choice::Choice;
-use elman::model::init::init_params;
-use elman::model::{Cell, ModelConfig};
-use elman::trainer::{Evaluate, Optimizer, Trainer, UpdateConfig};
+use elman::rnn::model::init::init_params;
+use elman::rnn::model::{Cell, ModelConfig};
+use elman::rnn::backend::{Evaluate, Optimizer, Trainer, UpdateConfig};
 use std::sync::Arc;
 
 #[derive(Args, Debug)]
@@ -98,7 +98,7 @@ struct ProfileJson {
     timer: &'static str,
     dispatch_us_per_step: f64,
     wall_us_per_step: f64,
-    families: Vec<elman::gpu::profile::FamilyRow>,
+    families: Vec<elman::rnn::gpu::profile::FamilyRow>,
     #[serde(skip)]
     table: String,
 }
@@ -190,7 +190,7 @@ fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// The training steps of `size` with every chunk's waves in one persistent dispatch per
 /// direction (the grid probed on first use; per-wave dispatches when none is resident).
-fn measure_persistent(ctx: &Arc<GpuContext>, config: &ModelConfig, params: &elman::model::Params<f32>, update: UpdateConfig, size: &BenchSize, args: &BenchArgs) -> anyhow::Result<PersistentRow> {
+fn measure_persistent(ctx: &Arc<GpuContext>, config: &ModelConfig, params: &elman::rnn::model::Params<f32>, update: UpdateConfig, size: &BenchSize, args: &BenchArgs) -> anyhow::Result<PersistentRow> {
     ctx.set_recurrence(Recurrence::Persistent);
     let failed_before = ctx.persistent_failed()?;
     let mut g = GpuTrainer::new(ctx.clone(), config.clone(), params, update, size.n, size.t)?;

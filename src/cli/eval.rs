@@ -1,11 +1,11 @@
 //! `elman eval`: score a whole text as one stream (zero start, state carried across chunks).
 
-use super::device::{make_evaluator, DeviceChoice};
+use elman::rnn::devices::{make_evaluator, DeviceChoice};
 use anyhow::Context;
 use clap::Args;
-use elman::data::corpus::read_for;
-use elman::model::checkpoint::Checkpoint;
-use elman::train_loop::{evaluate_stream, stored_run};
+use elman::rnn::data::corpus::read_for;
+use elman::rnn::model::checkpoint::Checkpoint;
+use elman::rnn::train::session::{evaluate_stream, stored_run};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

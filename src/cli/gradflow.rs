@@ -5,16 +5,16 @@
 use super::choices::choice;
 use anyhow::{bail, Context};
 use clap::Args;
-use elman::data::batcher::Batch;
-use elman::data::corpus::read_for;
+use elman::rnn::data::batcher::Batch;
+use elman::rnn::data::corpus::read_for;
 use elman::choice::Choice;
-use elman::data::{Corpus, TokenizerKind};
-use elman::gradflow::gradflow_svg;
-use elman::model::checkpoint::Checkpoint;
-use elman::model::init::init_params;
-use elman::model::{Activation, Cell, ModelConfig};
-use elman::trainer::{Optimizer, UpdateConfig};
-use super::device::{gpu_context, make_trainer_on, DeviceChoice};
+use elman::rnn::data::{Corpus, TokenizerKind};
+use elman::rnn::train::gradflow::gradflow_svg;
+use elman::rnn::model::checkpoint::Checkpoint;
+use elman::rnn::model::init::init_params;
+use elman::rnn::model::{Activation, Cell, ModelConfig};
+use elman::rnn::backend::{Optimizer, UpdateConfig};
+use elman::rnn::devices::{gpu_context, make_trainer_on, DeviceChoice};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -94,8 +94,8 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
             (config, params, corpus.valid, "a fresh model".to_string())
         }
     };
-    elman::memory::check("measuring this model", elman::memory::training_need(&config, a.batch, a.seq_len, true), |available| {
-        elman::memory::fitting_setting(&config, a.batch, a.seq_len, true, available)
+    elman::rnn::memory::check("measuring this model", elman::rnn::memory::training_need(&config, a.batch, a.seq_len, true), |available| {
+        elman::rnn::memory::fitting_setting(&config, a.batch, a.seq_len, true, available)
     })?;
     let (n, t) = (a.batch, a.seq_len);
     let stride = tokens.len().saturating_sub(1) / n;
@@ -131,10 +131,10 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
     }
     let shown: Vec<String> = scales.iter().map(|s| s.to_string()).collect();
     let title = format!("gradient flow: {what}, h={:?} {}, W_hh × {}, T={t}", config.hidden, config.activation.name(), shown.join(" / "));
-    elman::atomic_file::write_atomic(&a.out, gradflow_svg(&title, &flows).as_bytes())?;
+    elman::host::atomic_file::write_atomic(&a.out, gradflow_svg(&title, &flows).as_bytes())?;
     let records: Vec<String> = flows.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
     let jsonl = a.out.with_extension("jsonl");
-    elman::atomic_file::write_atomic(&jsonl, (records.join("\n") + "\n").as_bytes())?;
+    elman::host::atomic_file::write_atomic(&jsonl, (records.join("\n") + "\n").as_bytes())?;
     for (scale, flow) in scales.iter().zip(&flows) {
         if a.json {
             println!("{}", serde_json::to_string(&flow)?);

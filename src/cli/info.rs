@@ -11,7 +11,7 @@ fn mib(bytes: u64) -> String {
 }
 
 pub fn run(_args: InfoArgs) -> anyhow::Result<()> {
-    let adapters = elman::gpu::list_adapters();
+    let adapters = elman::rnn::gpu::list_adapters();
     if adapters.is_empty() {
         println!("no GPU adapters found (WGPU_BACKEND={}); training runs on the CPU", std::env::var("WGPU_BACKEND").unwrap_or_else(|_| "unset".into()));
         return Ok(());

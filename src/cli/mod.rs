@@ -2,7 +2,6 @@
 
 pub mod bench;
 pub mod choices;
-pub mod device;
 pub mod eval;
 pub mod gradflow;
 pub mod info;
@@ -14,7 +13,7 @@ pub mod train;
 /// A checkpoint file from a path that may name a run directory.
 pub fn checkpoint_file(p: &std::path::Path) -> std::path::PathBuf {
     if p.is_dir() {
-        elman::train_loop::checkpoint_path(p)
+        elman::rnn::train::session::checkpoint_path(p)
     } else {
         p.to_path_buf()
     }
@@ -25,7 +24,7 @@ pub fn checkpoint_file(p: &std::path::Path) -> std::path::PathBuf {
 pub fn install_ctrlc_handler() {
     use std::sync::atomic::Ordering;
     let _ = ctrlc::set_handler(|| {
-        if elman::train_loop::STOP_REQUESTED.swap(true, Ordering::SeqCst) {
+        if elman::rnn::train::session::STOP_REQUESTED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
         eprintln!("\ninterrupt: finishing the current step and saving (Ctrl-C again to quit now)");

@@ -10,7 +10,8 @@ use elman::ngram::lm::{LanguageModel, Lexicon};
 use elman::ngram::query::{LineScorer, TokenScore};
 use elman::ngram::{ModelFile, NgramModel};
 use elman::ngram::fraction::mle_fraction;
-use elman::ngram::report::{human_bytes, order_table, peak_memory_bytes};
+use elman::host::memory::{human_bytes, peak_memory_bytes};
+use elman::ngram::report::order_table;
 use elman::ngram::sample::{render, sample};
 use elman::ngram::tokenize::tokenize_training;
 use super::choices::choice;
@@ -204,7 +205,7 @@ pub fn parse_memory(text: &str) -> anyhow::Result<u64> {
 
 /// The text of `path` (n-gram models have no byte tokenizer to suggest for binary files).
 fn read_text(path: &Path) -> anyhow::Result<String> {
-    elman::data::text::read_utf8(path).map_err(|e| match e {
+    elman::rnn::data::text::read_utf8(path).map_err(|e| match e {
         elman::error::ElmanError::NotUtf8 { path, offset, byte, .. } => elman::error::ElmanError::NotUtf8 { path, offset, byte, byte_tokenizer: false }.into(),
         other => other.into(),
     })
@@ -222,7 +223,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     };
     options.validate()?;
     let text_bytes = std::fs::metadata(&a.data).map_err(|source| elman::error::ElmanError::Io { path: a.data.clone(), source })?.len();
-    let available = elman::memory::available_bytes();
+    let available = elman::host::memory::available_bytes();
     let mut pipeline = Pipeline::choose(text_bytes, options.order, memory_bytes, available);
     if let (Pipeline::Bounded { estimate, .. }, None, ModelFormat::Binary) = (&pipeline, memory_bytes, ModelFormat::of(a.format, &a.out)) {
         // The binary writer needs the model in memory; without a bound asked for, try.

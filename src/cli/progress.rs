@@ -1,6 +1,6 @@
 //! Training output: one dense line per log interval; on a terminal, a progress bar under it.
 
-use elman::train_loop::LogLine;
+use elman::rnn::train::session::LogLine;
 use std::io::{IsTerminal, Write};
 
 /// Prints log lines (stdout) and, when stderr is a terminal, a redrawn progress bar.

@@ -1,12 +1,12 @@
 //! `elman sample`: stream generated text to stdout, one token at a time, on the CPU or
 //! the GPU (`--device`).
 
-use super::device::{make_generator, DeviceChoice};
+use elman::rnn::devices::{make_generator, DeviceChoice};
 use anyhow::{bail, Context};
 use clap::Args;
-use elman::model::checkpoint::Checkpoint;
+use elman::rnn::model::checkpoint::Checkpoint;
 use elman::rng::Rng;
-use elman::sample::{encode_prime, pick, SampleOptions};
+use elman::rnn::sample::{encode_prime, pick, SampleOptions};
 use std::io::Write;
 use std::path::PathBuf;
 

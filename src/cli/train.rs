@@ -1,23 +1,23 @@
-//! `elman train`: the flags (one per setting of the library's table, elman::settings; also
+//! `elman train`: the flags (one per setting of the library's table, elman::rnn::train::settings; also
 //! readable from `--config run.toml`), resume, and the run that wires data, model, device
 //! and loop together. Precedence: command-line flags, then the config file, then (with
 //! `--resume`) the checkpoint's stored settings, then defaults.
 
-use super::device::make_trainer;
+use elman::rnn::devices::make_trainer;
 use elman::choice::Choice;
 use super::progress::Reporter;
 use anyhow::{bail, Context};
-use elman::data::Corpus;
-use elman::model::checkpoint::{load_params, Checkpoint};
-use elman::model::init::init_params;
-use elman::settings::{setting_infos, Resume, ScheduleKind, TrainOptions, TrainSettings};
-use elman::train_loop::{self, Progress};
+use elman::rnn::data::Corpus;
+use elman::rnn::model::checkpoint::{load_params, Checkpoint};
+use elman::rnn::model::init::init_params;
+use elman::rnn::train::settings::{setting_infos, Resume, ScheduleKind, TrainOptions, TrainSettings};
+use elman::rnn::train::session::{self, Progress};
 use std::path::{Path, PathBuf};
 
 /// The built-in corpus: elman's own manual, so `elman train` runs with no arguments.
 pub const DEFAULT_CORPUS: &str = include_str!("../../corpus/manual.txt");
 
-/// The flags of `elman train`: every setting of the library's table (elman::settings) as
+/// The flags of `elman train`: every setting of the library's table (elman::rnn::train::settings) as
 /// `--key`, plus `--resume` and `--config`, which only the command line has.
 #[derive(Clone, Debug, Default)]
 pub struct TrainArgs {
@@ -84,11 +84,11 @@ impl clap::FromArgMatches for TrainArgs {
     }
 }
 
-fn load_corpus(s: &TrainSettings, vocab: Option<elman::data::Vocab>) -> anyhow::Result<Corpus> {
+fn load_corpus(s: &TrainSettings, vocab: Option<elman::rnn::data::Vocab>) -> anyhow::Result<Corpus> {
     Ok(match &s.data {
         Some(path) => Corpus::load(s.tokenizer, path, s.valid.as_deref(), s.max_vocab, vocab)?,
         None => {
-            let valid = s.valid.as_deref().map(|p| elman::data::corpus::read_for(s.tokenizer, p)).transpose()?;
+            let valid = s.valid.as_deref().map(|p| elman::rnn::data::corpus::read_for(s.tokenizer, p)).transpose()?;
             Corpus::from_texts(s.tokenizer, DEFAULT_CORPUS.as_bytes(), valid.as_deref(), s.max_vocab, vocab)?
         }
     })
@@ -107,7 +107,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         Some(p) => {
             let path = super::checkpoint_file(p);
             let ckpt = Checkpoint::load(&path)?;
-            let (stored, progress) = train_loop::stored_run(&ckpt, &path)?;
+            let (stored, progress) = session::stored_run(&ckpt, &path)?;
             if let Some(c) = stored.resume_clash(&explicit) {
                 bail!(
                     "--resume {}: --{} mismatch: the command line/config says {}, the checkpoint has {}",
@@ -140,7 +140,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let model = settings.model_config(corpus.vocab.len());
     model.validate()?;
     // Fail on a too-short text before anything is written.
-    let batcher = elman::data::Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
+    let batcher = elman::rnn::data::Batcher::new(corpus.train.len(), settings.batch, settings.seq_len)?;
     let total = settings.total_steps(batcher.batches_per_epoch());
     if resumed.is_none() && settings.schedule == ScheduleKind::Step {
         // Fixed at the start and stored, so a resumed, longer run keeps the interval.
@@ -155,8 +155,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // The parameters, their gradients and moments must fit before the first is allocated
     // (the CPU trainer checks its activations too, once the device is known).
     let (n, t) = (settings.batch, settings.seq_len);
-    elman::memory::check("training this model", elman::memory::training_need(&model, n, t, false), |available| {
-        elman::memory::fitting_setting(&model, n, t, false, available)
+    elman::rnn::memory::check("training this model", elman::rnn::memory::training_need(&model, n, t, false), |available| {
+        elman::rnn::memory::fitting_setting(&model, n, t, false, available)
     })?;
     let out = settings.out.clone().unwrap_or_else(default_run_dir);
     let (params, start) = match &resumed {
@@ -171,7 +171,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         bail!("the run is already at step {} of {total}; pass a larger {more} to continue", start.step);
     }
     // One run per folder, from here until the run ends.
-    let (_lock, stale) = elman::run_lock::RunLock::acquire(&out)?;
+    let (_lock, stale) = elman::host::run_lock::RunLock::acquire(&out)?;
     if let Some(pid) = stale {
         println!("note: took over the lock of {} from pid {pid}, which is no longer running", out.display());
     }
@@ -204,7 +204,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     );
     super::install_ctrlc_handler();
     let mut reporter = Reporter::new(total, (model.vocab as f64).ln());
-    let outcome = train_loop::run(trainer.as_mut(), &corpus, &settings, start, &out, &mut |line| reporter.line(line));
+    let outcome = session::run(trainer.as_mut(), &corpus, &settings, start, &out, &mut |line| reporter.line(line));
     reporter.finish();
     let outcome = outcome?;
     let loss = outcome.last_valid_loss.map(|v| format!(", valid loss {v:.4} nats/token ({:.4} bits, perplexity {:.2})", v / std::f64::consts::LN_2, v.exp()));

@@ -134,7 +134,7 @@ impl Pipeline {
 
     /// One line for the report.
     pub fn describe(&self) -> String {
-        let h = |b: u64| super::report::human_bytes(b as f64);
+        let h = |b: u64| crate::host::memory::human_bytes(b as f64);
         match self {
             Pipeline::InMemory { estimate, limit: Some(limit) } => format!("in memory (estimated {} of {} allowed)", h(*estimate), h(*limit)),
             Pipeline::InMemory { estimate, limit: None } => format!("in memory (estimated {})", h(*estimate)),

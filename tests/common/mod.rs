@@ -160,10 +160,10 @@ pub fn tokens(seed: u64, len: usize, vocab: usize) -> Vec<u32> {
 /// The shared GPU context for GPU tests (software adapters allowed, as with `--device
 /// gpu`), or `None` after printing "no GPU adapter found (...): skipping" — unless
 /// ELMAN_REQUIRE_GPU=1 (set by .ci/run), which turns the skip into a failure.
-pub fn gpu() -> Option<std::sync::Arc<elman::gpu::GpuContext>> {
+pub fn gpu() -> Option<std::sync::Arc<elman::rnn::gpu::GpuContext>> {
     use std::sync::{Arc, OnceLock};
-    static CTX: OnceLock<Result<Arc<elman::gpu::GpuContext>, String>> = OnceLock::new();
-    match CTX.get_or_init(|| elman::gpu::GpuContext::new(None, true).map(Arc::new).map_err(|e| e.to_string())) {
+    static CTX: OnceLock<Result<Arc<elman::rnn::gpu::GpuContext>, String>> = OnceLock::new();
+    match CTX.get_or_init(|| elman::rnn::gpu::GpuContext::new(None, true).map(Arc::new).map_err(|e| e.to_string())) {
         Ok(ctx) => Some(ctx.clone()),
         Err(e) => {
             let msg = format!("no GPU adapter found ({e}): skipping");

@@ -19,7 +19,7 @@ const CHUNKS_PER_BATCH: usize = 4;
 /// Writes `model` to `path` (through a temp file and a rename, so a failed write never
 /// leaves a truncated model behind).
 pub fn write_arpa_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
-    crate::atomic_file::write_atomic_with(path, |out| {
+    crate::host::atomic_file::write_atomic_with(path, |out| {
         write_arpa(model, out).map_err(|e| match e {
             ElmanError::Write { source, .. } => ElmanError::Write { path: path.to_path_buf(), source },
             other => other,

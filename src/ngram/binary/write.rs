@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// Writes `model` to `path` in the binary format, streamed (the file is never held whole).
 pub fn write_binary_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
-    crate::atomic_file::write_atomic_with(path, |out| {
+    crate::host::atomic_file::write_atomic_with(path, |out| {
         write_binary_to(model, out).map_err(|e| match e {
             ElmanError::Write { source, .. } => ElmanError::Write { path: path.to_path_buf(), source },
             other => other,

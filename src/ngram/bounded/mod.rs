@@ -85,7 +85,7 @@ pub fn train_to_arpa(data: &Path, options: &TrainOptions, memory: u64, out: &Pat
     lap("count", &mut phases);
     let mut smoother = options.smoothing.smoother(options.k);
     let target = estimate::ArpaTarget { vocab: &vocab, tokenizer: options.tokenize.tokenizer, markers: options.tokenize.markers, layout };
-    crate::atomic_file::write_atomic_with(out, |w| {
+    crate::host::atomic_file::write_atomic_with(out, |w| {
         estimate::estimate_to_arpa(levels, &target, smoother.as_mut(), &scratch, budget, w).map_err(|e| match e {
             ElmanError::Write { source, .. } => ElmanError::Write { path: out.to_path_buf(), source },
             other => other,

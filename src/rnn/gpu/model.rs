@@ -1,0 +1,294 @@
+//! `GpuModel`: the forward-only model on the GPU — parameters and the buffers of the
+//! forward pass, resident — that evaluation, validation during training and sampling
+//! share; [`super::GpuTrainer`] adds gradients, optimizer moments and the backward
+//! buffers to one.
+//!
+//! ProgramSpec: built for n rows and chunks of at most T steps; evaluation takes batches of
+//! n' ≤ n rows (the same n' for every batch of one call) and T' ≤ T steps. Programs are
+//! built once per (mode, n', T') and cached.
+//!
+//! Evaluation streams: the tokens of every chunk and a per-chunk uniform are uploaded
+//! once, then chunks are recorded [`CHUNKS_PER_SUBMISSION`] to a command buffer, each as
+//! GPU-side copies (its tokens into the token buffer, its uniform into the step uniform,
+//! the carried state into H's first rows) around the Eval program; the chunk losses
+//! collect in a GPU buffer that is read once, at the end — the same one-stream numbers as
+//! a loop of single chunks, with no host wait or upload per chunk.
+
+use super::buffers::{Allocator, ParamLayout};
+use super::context::GpuContext;
+use super::limits;
+use super::plan::{self, Role};
+use super::params::StepParams;
+use super::profile::{Timer, Timestamps};
+use super::program::Program;
+use super::recurrence::ActivationLayout;
+use super::step_program::{self, FlowBuffers, ForwardBuffers, Mode, ProgramSpec, TrainBuffers};
+use super::tokens::TokenLayout;
+use crate::error::{ElmanError, Result};
+use crate::rnn::model::{ModelConfig, Params};
+use crate::rnn::backend::{Batch, UpdateConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Evaluation chunks recorded into one command buffer (each sums its loss into its own slot).
+pub const CHUNKS_PER_SUBMISSION: usize = 256;
+
+pub struct GpuModel {
+    pub(super) ctx: Arc<GpuContext>,
+    pub(super) config: ModelConfig,
+    pub(super) n: usize,
+    pub(super) t: usize,
+    pub(super) layout: ParamLayout,
+    pub(super) acts: ActivationLayout,
+    pub(super) tokens: TokenLayout,
+    pub(super) bufs: ForwardBuffers,
+    programs: HashMap<(Mode, usize, usize), Program>,
+    /// GPU bytes allocated (buffers and programs).
+    pub(super) bytes: u64,
+}
+
+impl GpuModel {
+    /// Uploads `params` and allocates the forward buffers for batches of n rows × up to
+    /// T steps (evaluation, sampling), after checking each against the adapter's limits.
+    pub fn new(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, n: usize, t: usize) -> Result<Self> {
+        Self::build(ctx, config, params, n, t, None)
+    }
+
+    /// [`GpuModel::new`] for a trainer: checks the trainer's buffers too and lays out
+    /// room for the dropout copies when `update` drops.
+    pub(super) fn build(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, n: usize, t: usize, update: Option<&UpdateConfig>) -> Result<Self> {
+        config.validate()?;
+        if n == 0 || t == 0 {
+            return Err(ElmanError::Config(format!("the GPU model needs a batch of n ≥ 1 rows and T ≥ 1 steps, got n={n}, T={t}")));
+        }
+        let layout = ParamLayout::new(&config);
+        layout.check(params, "initial parameters")?;
+        limits::check(ctx.limits(), &config, n, t, update)?;
+        let acts = ActivationLayout::new(&config, n, t, update.is_some_and(|u| u.dropout > 0.0));
+        let tokens = TokenLayout { capacity: n * t, vocab: config.vocab };
+        let mut a = Allocator::new(&ctx.device);
+        let mut made = plan::allocate(&mut a, &plan::plan(&config, n, t, update), Role::is_forward);
+        let layers = 0..config.layers();
+        let bufs = ForwardBuffers {
+            params: made.take(Role::Params),
+            tokens: made.take(Role::Tokens),
+            emb_rows: made.take(Role::EmbRows),
+            proj0: made.take(Role::Proj0),
+            hidden: made.take(Role::Hidden),
+            logits: made.take(Role::Logits),
+            row_loss: made.take(Role::RowLoss),
+            eval_sums: made.take(Role::EvalSums),
+            step: a.uniform("step params", bytemuck::bytes_of(&StepParams::default())),
+            eval_states: layers.clone().map(|l| made.take(Role::EvalState(l))).collect(),
+            sample_states: layers.map(|l| made.take(Role::SampleState(l))).collect(),
+        };
+        ctx.write(&bufs.params, 0, &layout.flatten(params));
+        let bytes = a.bytes;
+        Ok(GpuModel { ctx, config, n, t, layout, acts, tokens, bufs, programs: HashMap::new(), bytes })
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The shapes every program of this model is built from.
+    pub(super) fn spec<'a>(&'a self, update: Option<&'a UpdateConfig>) -> ProgramSpec<'a> {
+        ProgramSpec { config: &self.config, layout: &self.layout, acts: &self.acts, tokens: self.tokens, update }
+    }
+
+    /// The cached forward-only program (Eval or Logits) for (mode, n, T), built on first use.
+    fn program(&mut self, mode: Mode, n: usize, t: usize) -> &Program {
+        debug_assert!(mode != Mode::Train, "training programs belong to the trainer");
+        if !self.programs.contains_key(&(mode, n, t)) {
+            let program = step_program::build(&self.ctx, &self.spec(None), &self.bufs, None, None, n, t, mode);
+            self.bytes += program.bytes;
+            self.programs.insert((mode, n, t), program);
+        }
+        &self.programs[&(mode, n, t)]
+    }
+
+    /// Drops the cached programs (rebuilt on next use, e.g. with another recurrence).
+    pub(super) fn forget_programs(&mut self) {
+        self.bytes -= self.programs.values().map(|p| p.bytes).sum::<u64>();
+        self.programs.clear();
+    }
+
+    /// Checks that a batch's tokens are in the vocabulary and its lengths agree.
+    pub(super) fn check_tokens(&self, batch: &Batch) -> Result<()> {
+        if batch.inputs.len() != batch.n * batch.t || batch.targets.len() != batch.inputs.len() {
+            return Err(ElmanError::Config(format!("batch of {}×{} holds {} inputs and {} targets", batch.n, batch.t, batch.inputs.len(), batch.targets.len())));
+        }
+        batch.inputs.iter().chain(&batch.targets).try_for_each(|&v| crate::rnn::backend::check_token(v, self.config.vocab))
+    }
+
+    /// Appends to `enc`: `states` (one per layer) → H's first n rows, `program` (timed when
+    /// `timing` is given), H_T → `states`.
+    pub(super) fn encode(&self, enc: &mut wgpu::CommandEncoder, program: &Program, states: &[wgpu::Buffer], n: usize, t: usize, timing: Option<(Timer, &Timestamps)>) {
+        self.load_states(enc, states, n);
+        match timing {
+            Some((Timer::PassPerDispatch, stamps)) => program.record_pass_per_dispatch(&self.ctx, enc, &stamps.set, 0),
+            _ => {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("program"), timestamp_writes: None });
+                match timing {
+                    Some((Timer::InsidePasses, stamps)) => program.record_timed(&self.ctx, &mut pass, &stamps.set, 0),
+                    _ => program.record(&self.ctx, &mut pass),
+                }
+            }
+        }
+        for (l, (state, &h)) in states.iter().zip(&self.config.hidden).enumerate() {
+            let at = self.acts.hidden_block(&self.config, n, l, t);
+            enc.copy_buffer_to_buffer(&self.bufs.hidden, (at * 4) as u64, state, 0, (n * h * 4) as u64);
+        }
+    }
+
+    /// Appends to `enc`: `states` → H's first n rows, then `program`; the states are not
+    /// written back (a measurement that must not advance them).
+    pub(super) fn encode_from(&self, enc: &mut wgpu::CommandEncoder, program: &Program, states: &[wgpu::Buffer], n: usize) {
+        self.load_states(enc, states, n);
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("program"), timestamp_writes: None });
+        program.record(&self.ctx, &mut pass);
+    }
+
+    fn load_states(&self, enc: &mut wgpu::CommandEncoder, states: &[wgpu::Buffer], n: usize) {
+        for (l, (state, &h)) in states.iter().zip(&self.config.hidden).enumerate() {
+            let at = self.acts.hidden_block(&self.config, n, l, 0);
+            enc.copy_buffer_to_buffer(state, 0, &self.bufs.hidden, (at * 4) as u64, (n * h * 4) as u64);
+        }
+    }
+
+    /// Mean nats/token over `batches` scored in order as one stream from a zero state
+    /// (see the module doc for how the chunks are streamed).
+    pub fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
+        let Some(first) = batches.first() else {
+            return Err(ElmanError::Config("nothing to evaluate: no batches".into()));
+        };
+        let n = first.n;
+        for b in batches {
+            if b.n != n || n > self.n || b.t == 0 || b.t > self.t {
+                return Err(ElmanError::Config(format!(
+                    "evaluation batch of {}×{} does not fit a GPU model built for {} rows × up to {} steps (all batches need the same row count)",
+                    b.n, b.t, self.n, self.t
+                )));
+            }
+            self.check_tokens(b)?;
+        }
+        for b in batches {
+            self.program(Mode::Eval, b.n, b.t);
+        }
+        // Every chunk's inputs then targets, and its uniform (slot = its place in its group).
+        let mut stream: Vec<u32> = Vec::with_capacity(batches.iter().map(|b| 2 * b.inputs.len()).sum());
+        let mut starts = Vec::with_capacity(batches.len());
+        for b in batches {
+            starts.push(stream.len());
+            stream.extend_from_slice(&b.inputs);
+            stream.extend_from_slice(&b.targets);
+        }
+        let uniforms: Vec<StepParams> = (0..batches.len()).map(|c| StepParams { slot: (c % CHUNKS_PER_SUBMISSION) as u32, ..Default::default() }).collect();
+        let device = &self.ctx.device;
+        let mut alloc = Allocator::new(device);
+        let stream_buf = alloc.init("eval stream", &stream);
+        let uniform_buf = alloc.init("eval uniforms", &uniforms);
+        let totals = alloc.zeros("eval chunk losses", batches.len());
+        let step_size = std::mem::size_of::<StepParams>() as u64;
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval") });
+        for state in &self.bufs.eval_states {
+            enc.clear_buffer(state, 0, None);
+        }
+        for (g, group) in batches.chunks(CHUNKS_PER_SUBMISSION).enumerate() {
+            let first = g * CHUNKS_PER_SUBMISSION;
+            for (i, b) in group.iter().enumerate() {
+                let c = first + i;
+                let len = (b.inputs.len() * 4) as u64;
+                let at = (starts[c] * 4) as u64;
+                enc.copy_buffer_to_buffer(&stream_buf, at, &self.bufs.tokens, (self.tokens.inputs_off() * 4) as u64, len);
+                enc.copy_buffer_to_buffer(&stream_buf, at + len, &self.bufs.tokens, (self.tokens.targets_off() * 4) as u64, len);
+                enc.copy_buffer_to_buffer(&uniform_buf, c as u64 * step_size, &self.bufs.step, 0, step_size);
+                let program = &self.programs[&(Mode::Eval, b.n, b.t)];
+                self.encode(&mut enc, program, &self.bufs.eval_states, b.n, b.t, None);
+            }
+            enc.copy_buffer_to_buffer(&self.bufs.eval_sums, 0, &totals, (first * 4) as u64, (group.len() * 4) as u64);
+            self.ctx.queue.submit([std::mem::replace(&mut enc, device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval") })).finish()]);
+        }
+        // The one wait: the chunk losses, summed in f64 in stream order.
+        let sums = self.ctx.submit_and_read(enc, &totals, 0, batches.len())?;
+        let count: usize = batches.iter().map(|b| b.targets.len()).sum();
+        self.persistent_gave_up()?;
+        // The step uniform now holds an eval slot; a trainer rewrites it before its next step.
+        Ok(sums.iter().map(|&s| s as f64).sum::<f64>() / count as f64)
+    }
+
+    /// Whether any cached program runs the persistent recurrence.
+    pub(super) fn uses_persistent(&self) -> bool {
+        self.programs.values().any(Program::has_persistent)
+    }
+
+    /// When a persistent grid barrier on this device gave up (the fallback kept every
+    /// result exact, but slow) and this model's programs use it: drops them, to be rebuilt
+    /// with per-wave dispatches. Returns whether it did.
+    pub(super) fn persistent_gave_up(&mut self) -> Result<bool> {
+        if !self.uses_persistent() || !self.ctx.persistent_failed()? {
+            return Ok(false);
+        }
+        self.ctx.give_up_persistent();
+        self.forget_programs();
+        Ok(true)
+    }
+
+    /// Zeroes the sampling state, leaving the training and evaluation states alone.
+    pub fn reset_sample_state(&self) {
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sample reset") });
+        for state in &self.bufs.sample_states {
+            enc.clear_buffer(state, 0, None);
+        }
+        self.ctx.queue.submit([enc.finish()]);
+    }
+
+    /// One sampling step from the sampling state: H_t = φ(x_t W_xh + b_h + H_{t-1} W_hh)
+    /// per layer for the single input `token` (n = 1, T = 1), logits = H^L_t W_q + b_q.
+    /// The step and the readback of the V logits are one submission; the host waits for it.
+    pub fn sample_step(&mut self, token: u32) -> Result<Vec<f32>> {
+        crate::rnn::backend::check_token(token, self.config.vocab)?;
+        self.ctx.write(&self.bufs.tokens, self.tokens.inputs_off() as usize, &[token]);
+        self.program(Mode::Logits, 1, 1);
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sample") });
+        self.encode(&mut enc, &self.programs[&(Mode::Logits, 1, 1)], &self.bufs.sample_states, 1, 1, None);
+        self.ctx.submit_and_read(enc, &self.bufs.logits, 0, self.config.vocab)
+    }
+
+    /// The current parameters (a GPU readback; with tied weights output.w is set to Eᵀ,
+    /// which the GPU never reads).
+    pub fn params(&self) -> Result<Params<f32>> {
+        let mut p = self.read_tensor_set(&self.bufs.params)?;
+        if self.config.tied {
+            p.tie_output();
+        }
+        Ok(p)
+    }
+
+    /// A buffer of the parameter layout read back as tensors.
+    pub(super) fn read_tensor_set(&self, buffer: &wgpu::Buffer) -> Result<Params<f32>> {
+        let flat = self.ctx.read_f32(buffer, 0, self.layout.total)?;
+        let mut p = Params::zeros(&self.config);
+        self.layout.unflatten(&flat, &mut p);
+        Ok(p)
+    }
+
+    /// Bytes of GPU memory this model allocated (storage and uniform buffers, programs).
+    pub fn bytes_allocated(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The training buffers a trainer of this model allocates (trainer.rs).
+    pub(super) fn train_program(&self, update: &UpdateConfig, train: &TrainBuffers, n: usize, t: usize) -> Program {
+        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), None, n, t, Mode::Train)
+    }
+
+    /// The gradient-flow program for chunks of T steps (trainer.rs).
+    pub(super) fn flow_program(&self, update: &UpdateConfig, train: &TrainBuffers, flow: &FlowBuffers, t: usize) -> Program {
+        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), Some(flow), self.n, t, Mode::Flow)
+    }
+}
