@@ -7,12 +7,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use elman::ngram::count_ngrams;
 use elman::ngram::smoothing::{estimate, KneserNey};
 use elman::ngram::tokenize::tokenize_training;
-use elman::ngram::{TokenizeOptions, Tokenizer};
+use elman::ngram::{TokenizeOptions, NgramTokenizer};
 use elman::rng::Rng;
 use std::hint::black_box;
 use std::path::PathBuf;
 
-const WORDS: TokenizeOptions = TokenizeOptions { tokenizer: Tokenizer::Word, markers: true };
+const WORDS: TokenizeOptions = TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true };
 
 fn synthetic_corpus() -> String {
     let mut rng = Rng::new(2024);
@@ -46,7 +46,7 @@ fn bench_corpus(c: &mut Criterion, name: &str, text: &str) {
     group.bench_function("count + KN estimate, order 5", |b| {
         b.iter(|| {
             let counts = count_ngrams(&corpus, vocab.len(), 5, true, None).unwrap();
-            black_box(estimate::<f32>(counts, vocab.clone(), Tokenizer::Word, &mut KneserNey::default()).unwrap())
+            black_box(estimate::<f32>(counts, vocab.clone(), NgramTokenizer::Word, &mut KneserNey::default()).unwrap())
         })
     });
     group.finish();

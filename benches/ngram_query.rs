@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use elman::ngram::arpa::{read_arpa_file, write_arpa_file};
 use elman::ngram::binary::{write_binary_file, BinaryFile};
 use elman::ngram::eval::evaluate;
-use elman::ngram::{train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::rng::Rng;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ fn bench_model(c: &mut Criterion, name: &str, order: usize, train_text: &str, te
     let dir = std::env::temp_dir().join(format!("elman-bench-query-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir is writable");
     let (arpa, bin) = (dir.join(format!("{name}.arpa")), dir.join(format!("{name}.bin")));
-    let options = TrainOptions::new(order, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+    let options = TrainOptions::new(order, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
     let model = train::<f32>(train_text, name, &options).expect("the corpus trains").model;
     write_arpa_file(&model, &arpa).expect("the ARPA file is written");
     write_binary_file(&model, &bin).expect("the binary file is written");

@@ -32,7 +32,7 @@ mod tests {
     use crate::rnn::data::TokenizerKind;
     use crate::rnn::model::Activation;
     use crate::ngram::smoothing::Smoothing;
-    use crate::ngram::tokenize::Tokenizer;
+    use crate::ngram::tokenize::NgramTokenizer;
 
     fn round_trips<T: Choice + std::fmt::Debug>() {
         for &(v, name, about) in T::TABLE {
@@ -67,6 +67,6 @@ mod tests {
         round_trips::<Activation>();
         round_trips::<TokenizerKind>();
         round_trips::<Smoothing>();
-        round_trips::<Tokenizer>();
+        round_trips::<NgramTokenizer>();
     }
 }

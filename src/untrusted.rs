@@ -10,8 +10,8 @@ use crate::rnn::model::checkpoint::Checkpoint;
 use crate::ngram::arpa::read_arpa_from;
 use crate::ngram::binary::BinaryFile;
 use crate::ngram::lm::LanguageModel;
-use crate::ngram::tokenize::{tokenize_training, TokenizeOptions, Tokenizer};
-use crate::rnn::train::settings::TrainOptions;
+use crate::ngram::tokenize::{tokenize_training, TokenizeOptions, NgramTokenizer};
+use crate::rnn::train::settings::SettingsLayer;
 use std::path::Path;
 
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
@@ -70,7 +70,7 @@ pub fn checkpoint(bytes: &[u8]) -> Result<()> {
 /// A `--config` TOML file, layered and checked as `train` does before reading any data.
 pub fn train_config(bytes: &[u8]) -> Result<()> {
     let text = utf8(bytes, "fuzz.toml")?;
-    let options: TrainOptions = toml::from_str(text).map_err(|e| ElmanError::Config(e.message().to_string()))?;
+    let options: SettingsLayer = toml::from_str(text).map_err(|e| ElmanError::Config(e.message().to_string()))?;
     let settings = options.resolve()?;
     settings.model_config(65).validate()
 }
@@ -89,7 +89,7 @@ pub fn training_text(bytes: &[u8], kind: TokenizerKind) -> Result<()> {
 }
 
 /// Training text for the n-gram models under `tokenizer`, as `ngram train --data` reads it.
-pub fn ngram_text(bytes: &[u8], tokenizer: Tokenizer) -> Result<()> {
+pub fn ngram_text(bytes: &[u8], tokenizer: NgramTokenizer) -> Result<()> {
     let text = utf8(bytes, "fuzz.txt")?;
     let (vocab, corpus) = tokenize_training(text, TokenizeOptions { tokenizer, markers: true });
     if corpus.tokens.iter().any(|&id| id as usize >= vocab.len()) || corpus.sentence_ends.last().is_some_and(|&e| e != corpus.tokens.len()) {

@@ -97,7 +97,7 @@ fn every_recipe_parses_and_validates() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let options: elman::rnn::train::settings::TrainOptions = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let options: elman::rnn::train::settings::SettingsLayer = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let settings = options.resolve().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         settings.lr_schedule(settings.steps).validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // The model it describes is valid for any vocabulary (tied weights: embed = h_L).

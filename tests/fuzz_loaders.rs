@@ -16,7 +16,7 @@ use elman::rnn::data::TokenizerKind;
 use elman::ngram::arpa::write_arpa;
 use elman::ngram::binary::checksum::checksum;
 use elman::ngram::binary::write_binary;
-use elman::ngram::{train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::rng::Rng;
 use elman::untrusted;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -336,7 +336,7 @@ fn small_corpus() -> String {
 
 fn ngram_models() -> Vec<elman::ngram::NgramModel<f32>> {
     let text = small_corpus();
-    [(3, Tokenizer::Word, true, Smoothing::Kn), (2, Tokenizer::Char, true, Smoothing::Kn), (2, Tokenizer::Word, false, Smoothing::AddK), (1, Tokenizer::Word, true, Smoothing::Mle)]
+    [(3, NgramTokenizer::Word, true, Smoothing::Kn), (2, NgramTokenizer::Char, true, Smoothing::Kn), (2, NgramTokenizer::Word, false, Smoothing::AddK), (1, NgramTokenizer::Word, true, Smoothing::Mle)]
         .into_iter()
         .map(|(order, tokenizer, markers, smoothing)| {
             let options = TrainOptions::new(order, TokenizeOptions { tokenizer, markers }, smoothing);
@@ -536,7 +536,7 @@ fn fuzz_training_text_readers() {
         let seeds = if kind == TokenizerKind::Byte { vec![text.clone(), binary_ish.clone()] } else { vec![text.clone()] };
         fuzz(name, &seeds, 20_000, seed, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::training_text(b, kind).is_ok());
     }
-    for (name, tokenizer, seed) in [("ngram-text-word", Tokenizer::Word, 18), ("ngram-text-char", Tokenizer::Char, 19)] {
+    for (name, tokenizer, seed) in [("ngram-text-word", NgramTokenizer::Word, 18), ("ngram-text-char", NgramTokenizer::Char, 19)] {
         fuzz(name, std::slice::from_ref(&text), 20_000, seed, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::ngram_text(b, tokenizer).is_ok());
     }
 }

@@ -7,13 +7,13 @@ mod common;
 use common::{elman_err, elman_ok, temp_path, write_temp};
 use elman::ngram::arpa::{read_arpa, read_arpa_file, write_arpa, write_arpa_file};
 use elman::ngram::eval::evaluate;
-use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use std::path::Path;
 
 const TRAIN: &str = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\nthe cat ran\n\nthe dog ran to the cat\n";
 const TEST: &str = "the cat sat on the log\na dog ran to the mat\nthe bird sat\n";
 
-fn trained(smoothing: Smoothing, tokenizer: Tokenizer, markers: bool) -> NgramModel<f32> {
+fn trained(smoothing: Smoothing, tokenizer: NgramTokenizer, markers: bool) -> NgramModel<f32> {
     let options = TrainOptions::new(3, TokenizeOptions { tokenizer, markers }, smoothing);
     train::<f32>(TRAIN, "train", &options).unwrap().model
 }
@@ -27,11 +27,11 @@ fn to_text(model: &NgramModel<f32>) -> Vec<u8> {
 #[test]
 fn round_trip_keeps_scores_and_bytes() {
     for (smoothing, tokenizer, markers) in [
-        (Smoothing::Kn, Tokenizer::Word, true),
-        (Smoothing::AddK, Tokenizer::Word, false),
-        (Smoothing::Mle, Tokenizer::Word, true),
-        (Smoothing::Kn, Tokenizer::Char, true),
-        (Smoothing::Kn, Tokenizer::Char, false),
+        (Smoothing::Kn, NgramTokenizer::Word, true),
+        (Smoothing::AddK, NgramTokenizer::Word, false),
+        (Smoothing::Mle, NgramTokenizer::Word, true),
+        (Smoothing::Kn, NgramTokenizer::Char, true),
+        (Smoothing::Kn, NgramTokenizer::Char, false),
     ] {
         let model = trained(smoothing, tokenizer, markers);
         let path = temp_path("round-trip.arpa");

@@ -12,7 +12,7 @@ use elman::ngram::binary::{write_binary, BinaryFile};
 use elman::ngram::eval::evaluate;
 use elman::ngram::lm::LanguageModel;
 use elman::ngram::query::LineScorer;
-use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::rng::Rng;
 use std::io::Write;
 use std::path::Path;
@@ -72,7 +72,7 @@ fn binary_scores_equal_the_arpa_model_to_the_bit() {
     let train_text = corpus(1, 3000, 0);
     let test_text = corpus(2, 300, 17);
     for (order, tokenizer, markers) in
-        [(5, Tokenizer::Word, true), (3, Tokenizer::Word, false), (6, Tokenizer::Char, true), (4, Tokenizer::Char, false), (1, Tokenizer::Word, true)]
+        [(5, NgramTokenizer::Word, true), (3, NgramTokenizer::Word, false), (6, NgramTokenizer::Char, true), (4, NgramTokenizer::Char, false), (1, NgramTokenizer::Word, true)]
     {
         let options = TrainOptions::new(order, TokenizeOptions { tokenizer, markers }, Smoothing::Kn);
         let model = arpa_round_trip(&train::<f32>(&train_text, "train", &options).unwrap().model);
@@ -85,7 +85,7 @@ fn binary_scores_equal_the_arpa_model_to_the_bit() {
         let compared = assert_same_scores(&model, &binary, &test_text);
         assert!(compared > 2000, "{compared} tokens compared");
         let (ea, eb) = (evaluate(&model, &test_text), evaluate(&binary, &test_text));
-        assert!(ea.oov > 0 || tokenizer == Tokenizer::Char, "the test text must hold OOVs");
+        assert!(ea.oov > 0 || tokenizer == NgramTokenizer::Char, "the test text must hold OOVs");
         assert_eq!((ea.tokens, ea.oov, ea.log10_sum.to_bits()), (eb.tokens, eb.oov, eb.log10_sum.to_bits()));
     }
 }
@@ -132,7 +132,7 @@ fn blank_entries_keep_the_arpa_rule_for_pruned_models() {
 }
 
 fn small_binary() -> Vec<u8> {
-    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
     write_binary(&train::<f32>(&corpus(3, 200, 0), "train", &options).unwrap().model).unwrap()
 }
 

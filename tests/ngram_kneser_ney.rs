@@ -30,10 +30,10 @@
 use elman::ngram::key::SortedKeys;
 use elman::ngram::model::NgramModel;
 use elman::ngram::smoothing::KneserNey;
-use elman::ngram::{train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 
 fn model() -> NgramModel<f64> {
-    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
     let trained = train::<f64>("a b\na b\nb a\n", "tiny", &options).unwrap();
     assert_eq!(trained.fallback_orders, vec![1, 2, 3]);
     trained.model

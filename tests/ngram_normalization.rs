@@ -4,7 +4,7 @@
 
 use elman::ngram::model::NgramModel;
 use elman::ngram::vocab::BOS;
-use elman::ngram::{train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::rng::Rng;
 
 /// A random text over 60 words with a skewed (Zipf-like) choice, so that counts of 1, 2,
@@ -57,7 +57,7 @@ fn check(smoothing: Smoothing, k: f64, markers: bool) {
     let text = random_text(5, 400);
     let mut rng = Rng::new(99);
     for order in 1..=4 {
-        let options = TrainOptions::new(order, TokenizeOptions { tokenizer: Tokenizer::Word, markers }, smoothing).with_k(k);
+        let options = TrainOptions::new(order, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers }, smoothing).with_k(k);
         let trained = train::<f64>(&text, "random text", &options).unwrap();
         if smoothing == Smoothing::Kn {
             let fell_back = &trained.fallback_orders;
@@ -95,7 +95,7 @@ fn add_k_sums_to_one() {
 #[test]
 fn laplace_unigrams_are_count_plus_one_over_n_plus_v() {
     let text = "a b a\nc a\n";
-    let words = TokenizeOptions { tokenizer: Tokenizer::Word, markers: true };
+    let words = TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true };
     let options = TrainOptions::new(1, words, Smoothing::AddK).with_k(1.0);
     let model = train::<f64>(text, "tiny", &options).unwrap().model;
     // Tokens predicted: a b a </s> c a </s> → N = 7; V = {a, b, c, </s>, <unk>} = 5.

@@ -7,7 +7,7 @@ use elman::ngram::arpa::{read_arpa, write_arpa};
 use elman::ngram::lm::LanguageModel;
 use elman::ngram::sample::BackoffSampler;
 use elman::ngram::vocab::BOS;
-use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::rng::Rng;
 use std::path::Path;
 
@@ -26,7 +26,7 @@ fn model() -> NgramModel<f32> {
         }
         text.push('\n');
     }
-    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
     let trained = train::<f32>(&text, "t", &options).unwrap().model;
     let mut arpa = Vec::new();
     write_arpa(&trained, &mut arpa).unwrap();

@@ -8,11 +8,11 @@ use elman::ngram::count::NgramCounts;
 use elman::ngram::fraction::mle_fraction;
 use elman::ngram::tokenize::tokenize_training;
 use elman::ngram::vocab::NgramVocab;
-use elman::ngram::{count_ngrams, train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{count_ngrams, train, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 
 const ONE: &str = "Hi my name is Jeffrey Dean";
 const TWO: &str = "Hi my name is Jeffrey Dean Hello my name is Blanca";
-const RAW: TokenizeOptions = TokenizeOptions { tokenizer: Tokenizer::Word, markers: false };
+const RAW: TokenizeOptions = TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: false };
 
 fn counts(text: &str, order: usize) -> (NgramVocab, NgramCounts) {
     let (vocab, corpus) = tokenize_training(text, RAW);

@@ -9,7 +9,7 @@ mod common;
 
 use common::{elman_ok, temp_path, write_temp};
 use elman::ngram::arpa::write_arpa;
-use elman::ngram::{train, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{train, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::rng::Rng;
 
 fn corpus() -> String {
@@ -30,7 +30,7 @@ fn spilled_counts_give_byte_identical_arpa() {
     let text = corpus();
     for smoothing in [Smoothing::Kn, Smoothing::AddK, Smoothing::Mle] {
         let arpa = |memory_bytes| {
-            let words = TokenizeOptions { tokenizer: Tokenizer::Word, markers: true };
+            let words = TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true };
             let options = TrainOptions::new(4, words, smoothing).with_memory(memory_bytes);
             let trained = train::<f32>(&text, "corpus", &options).unwrap();
             let mut out = Vec::new();
@@ -62,10 +62,10 @@ fn bounded_pipeline_writes_the_in_memory_arpa_byte_for_byte() {
     let data_chars = write_temp("bounded-chars.txt", &chars);
     for smoothing in [Smoothing::Kn, Smoothing::AddK, Smoothing::Mle] {
         for (tokenizer, markers, text, data) in [
-            (Tokenizer::Word, true, &words, &data_words),
-            (Tokenizer::Word, false, &words, &data_words),
-            (Tokenizer::Char, true, &chars, &data_chars),
-            (Tokenizer::Char, false, &chars, &data_chars),
+            (NgramTokenizer::Word, true, &words, &data_words),
+            (NgramTokenizer::Word, false, &words, &data_words),
+            (NgramTokenizer::Char, true, &chars, &data_chars),
+            (NgramTokenizer::Char, false, &chars, &data_chars),
         ] {
             for order in [1, 3, 5] {
                 let options = TrainOptions::new(order, TokenizeOptions { tokenizer, markers }, smoothing);
@@ -102,7 +102,7 @@ fn a_stream_without_line_breaks_is_cut_between_tokens() {
     let text: String = (0..1_300_000).map(|_| format!("w{} ", rng.below(40))).collect::<String>() + "é日";
     assert!(text.len() > 4 << 20 && !text.contains('\n'));
     let data = write_temp("no-breaks.txt", &text);
-    for tokenizer in [Tokenizer::Word, Tokenizer::Char] {
+    for tokenizer in [NgramTokenizer::Word, NgramTokenizer::Char] {
         let options = TrainOptions::new(3, TokenizeOptions { tokenizer, markers: false }, Smoothing::Kn);
         let out = temp_path("no-breaks.arpa");
         elman::ngram::bounded::train_to_arpa(&data, &options, 64 << 20, &out).unwrap();
@@ -114,7 +114,7 @@ fn a_stream_without_line_breaks_is_cut_between_tokens() {
 fn ptb_five_gram_bounded_is_byte_identical() {
     let Some(dir) = common::ptb_dir() else { return };
     let data = dir.join("ptb.train.txt");
-    let options = TrainOptions::new(5, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+    let options = TrainOptions::new(5, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
     let want = in_memory_arpa(&std::fs::read_to_string(&data).unwrap(), &options);
     let out = temp_path("ptb5-bounded.arpa");
     let report = elman::ngram::bounded::train_to_arpa(&data, &options, 8 << 20, &out).unwrap();
@@ -148,7 +148,7 @@ fn mutated_texts_give_the_same_file_or_the_same_error_on_both_paths() {
             }
         }
         let order = 1 + rng.below(4) as usize;
-        let tokenizer = if case % 2 == 0 { Tokenizer::Word } else { Tokenizer::Char };
+        let tokenizer = if case % 2 == 0 { NgramTokenizer::Word } else { NgramTokenizer::Char };
         let options = TrainOptions::new(order, TokenizeOptions { tokenizer, markers: case % 3 != 0 }, Smoothing::Kn);
         let data = write_temp("fuzz-bounded.txt", "");
         std::fs::write(&data, &bytes).unwrap();

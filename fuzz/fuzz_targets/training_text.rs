@@ -3,7 +3,7 @@
 #![no_main]
 
 use elman::rnn::data::TokenizerKind;
-use elman::ngram::Tokenizer;
+use elman::ngram::NgramTokenizer;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         0 => elman::untrusted::training_text(text, TokenizerKind::Char),
         1 => elman::untrusted::training_text(text, TokenizerKind::Byte),
         2 => elman::untrusted::training_text(text, TokenizerKind::Word),
-        3 => elman::untrusted::ngram_text(text, Tokenizer::Word),
-        _ => elman::untrusted::ngram_text(text, Tokenizer::Char),
+        3 => elman::untrusted::ngram_text(text, NgramTokenizer::Word),
+        _ => elman::untrusted::ngram_text(text, NgramTokenizer::Char),
     };
 });

@@ -16,7 +16,7 @@ use elman::ngram::sample::{render, sample};
 use elman::ngram::tokenize::tokenize_training;
 use super::choices::choice;
 use elman::choice::Choice;
-use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, Tokenizer, TrainOptions};
+use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::ngram::train::Pipeline;
 use elman::ngram::arpa::escape_char_token;
 use std::io::{BufRead, Write};
@@ -32,29 +32,29 @@ pub struct NgramArgs {
 #[derive(Subcommand, Debug)]
 pub enum NgramCommand {
     /// Count n-grams in a text, smooth them and write an ARPA or binary model.
-    Train(TrainArgs),
+    Train(NgramTrainArgs),
     /// Convert an ARPA model to elman's binary format (memory-mapped, opens instantly).
     BuildBinary(BuildBinaryArgs),
     /// Print P(WORD | context) from a model, or as an exact MLE fraction from a text.
     Prob(ProbArgs),
     /// Score a text: tokens, OOVs, cross-entropy and perplexity.
-    Eval(EvalArgs),
+    Eval(NgramEvalArgs),
     /// Score text per token as it streams in (KenLM `query` style), from a file or stdin.
     Query(QueryArgs),
     /// Draw text from a model.
-    Sample(SampleArgs),
+    Sample(NgramSampleArgs),
 }
 
 #[derive(Args, Debug)]
-pub struct TrainArgs {
+pub struct NgramTrainArgs {
     /// Model order N (1 = unigram).
     #[arg(long)]
     pub order: usize,
     /// Training text (UTF-8; one sentence per line).
     #[arg(long)]
     pub data: PathBuf,
-    #[arg(long, value_parser = choice::<Tokenizer>(), default_value = "word")]
-    pub tokenizer: Tokenizer,
+    #[arg(long, value_parser = choice::<NgramTokenizer>(), default_value = "word")]
+    pub tokenizer: NgramTokenizer,
     #[arg(long, value_parser = choice::<Smoothing>(), default_value = "kn")]
     pub smoothing: Smoothing,
     /// Pseudo-count for add-k (1 = Laplace).
@@ -138,15 +138,15 @@ pub struct ProbArgs {
     /// Order of the counts taken from --data.
     #[arg(long)]
     pub order: Option<usize>,
-    #[arg(long, value_parser = choice::<Tokenizer>(), default_value = "word")]
-    pub tokenizer: Tokenizer,
+    #[arg(long, value_parser = choice::<NgramTokenizer>(), default_value = "word")]
+    pub tokenizer: NgramTokenizer,
     /// With --data: count raw tokens without sentence markers.
     #[arg(long)]
     pub no_markers: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct EvalArgs {
+pub struct NgramEvalArgs {
     /// A model, ARPA or binary.
     #[arg(long)]
     pub model: PathBuf,
@@ -158,7 +158,7 @@ pub struct EvalArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct SampleArgs {
+pub struct NgramSampleArgs {
     /// A model, ARPA or binary.
     #[arg(long)]
     pub model: PathBuf,
@@ -211,7 +211,7 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
     })
 }
 
-fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+fn run_train(a: NgramTrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let memory_bytes = a.memory.as_deref().map(parse_memory).transpose()?;
     let options = TrainOptions {
@@ -279,7 +279,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 /// `ngram train` through the bounded pipeline (ARPA output only).
-fn run_train_bounded(a: &TrainArgs, options: &TrainOptions, budget: u64, pipeline: &Pipeline, started: Instant) -> anyhow::Result<()> {
+fn run_train_bounded(a: &NgramTrainArgs, options: &TrainOptions, budget: u64, pipeline: &Pipeline, started: Instant) -> anyhow::Result<()> {
     if ModelFormat::of(a.format, &a.out) == ModelFormat::Binary {
         bail!("{}: the bounded pipeline writes ARPA only (the binary writer holds the whole model in memory); write an .arpa file, or give --memory above {}", a.out.display(), human_bytes(elman::ngram::train::in_memory_estimate(std::fs::metadata(&a.data).map(|m| m.len()).unwrap_or(0), options.order) as f64));
     }
@@ -347,16 +347,16 @@ fn run_build_binary(a: BuildBinaryArgs) -> anyhow::Result<()> {
 }
 
 /// Ids of the whitespace- (word) or character- (char) separated `text`.
-fn context_ids(text: &str, tokenizer: Tokenizer, vocab: &dyn Lexicon) -> Vec<u32> {
+fn context_ids(text: &str, tokenizer: NgramTokenizer, vocab: &dyn Lexicon) -> Vec<u32> {
     let id = |token: &str| vocab.id(token).unwrap_or(elman::ngram::vocab::UNK);
     match tokenizer {
-        Tokenizer::Word => text.split_whitespace().map(id).collect(),
-        Tokenizer::Char => text.chars().map(|c| id(&c.to_string())).collect(),
+        NgramTokenizer::Word => text.split_whitespace().map(id).collect(),
+        NgramTokenizer::Char => text.chars().map(|c| id(&c.to_string())).collect(),
     }
 }
 
-fn describe(vocab: &dyn Lexicon, word: u32, context: &[u32], tokenizer: Tokenizer) -> String {
-    let sep = if tokenizer == Tokenizer::Word { " " } else { "" };
+fn describe(vocab: &dyn Lexicon, word: u32, context: &[u32], tokenizer: NgramTokenizer) -> String {
+    let sep = if tokenizer == NgramTokenizer::Word { " " } else { "" };
     let ctx: Vec<&str> = context.iter().map(|&id| vocab.token(id)).collect();
     if ctx.is_empty() {
         format!("P({})", vocab.token(word))
@@ -408,7 +408,7 @@ fn run_prob(a: ProbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_eval(a: EvalArgs) -> anyhow::Result<()> {
+fn run_eval(a: NgramEvalArgs) -> anyhow::Result<()> {
     let model = ModelFile::open(&a.model)?;
     let text = read_text(&a.data)?;
     let e = model.with(|m| evaluate(m, &text))?;
@@ -458,14 +458,14 @@ fn run_query(a: QueryArgs) -> anyhow::Result<()> {
 
 /// How a token appears in `query` output: at char level whitespace is spelled `<U+0020>`,
 /// so that every field stays one space-free word.
-fn shown_token<'t>(token: &'t str, tokenizer: Tokenizer) -> std::borrow::Cow<'t, str> {
+fn shown_token<'t>(token: &'t str, tokenizer: NgramTokenizer) -> std::borrow::Cow<'t, str> {
     match tokenizer {
-        Tokenizer::Word => token.into(),
-        Tokenizer::Char => escape_char_token(token).into(),
+        NgramTokenizer::Word => token.into(),
+        NgramTokenizer::Char => escape_char_token(token).into(),
     }
 }
 
-fn query_line_json(scores: &[TokenScore], totals: &Evaluation, tokenizer: Tokenizer) -> serde_json::Value {
+fn query_line_json(scores: &[TokenScore], totals: &Evaluation, tokenizer: NgramTokenizer) -> serde_json::Value {
     let tokens: Vec<serde_json::Value> = scores
         .iter()
         .map(|s| serde_json::json!({"token": shown_token(s.token, tokenizer), "id": s.id, "oov": s.oov, "length": s.score.length, "log10": s.score.log10}))
@@ -528,7 +528,7 @@ fn query_stream(model: &dyn LanguageModel, mut input: Box<dyn BufRead>, name: &s
     Ok(())
 }
 
-fn run_sample(a: SampleArgs) -> anyhow::Result<()> {
+fn run_sample(a: NgramSampleArgs) -> anyhow::Result<()> {
     let model = ModelFile::open(&a.model)?;
     let text = model.with(|m| sample(m, a.len, a.seed).map(|ids| render(m, &ids)))??;
     print!("{text}");

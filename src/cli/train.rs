@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use elman::rnn::data::Corpus;
 use elman::rnn::model::checkpoint::{load_params, Checkpoint};
 use elman::rnn::model::init::init_params;
-use elman::rnn::train::settings::{setting_infos, Resume, ScheduleKind, TrainOptions, TrainSettings};
+use elman::rnn::train::settings::{setting_infos, Resume, ScheduleKind, SettingsLayer, TrainSettings};
 use elman::rnn::train::session::{self, Progress};
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ pub const DEFAULT_CORPUS: &str = include_str!("../../corpus/manual.txt");
 /// `--key`, plus `--resume` and `--config`, which only the command line has.
 #[derive(Clone, Debug, Default)]
 pub struct TrainArgs {
-    pub options: TrainOptions,
+    pub options: SettingsLayer,
     /// Continue a run: its directory or checkpoint.
     pub resume: Option<PathBuf>,
     /// Read settings from a TOML file.
@@ -66,7 +66,7 @@ impl clap::Args for TrainArgs {
 
 impl clap::FromArgMatches for TrainArgs {
     fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
-        let mut options = TrainOptions::default();
+        let mut options = SettingsLayer::default();
         for info in setting_infos() {
             let text = if info.switch { m.get_flag(info.key).then(|| "true".to_string()) } else { m.get_one::<String>(info.key).cloned() };
             if let Some(text) = text {
@@ -98,9 +98,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let from_file = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --config {}", path.display()))?;
-            toml::from_str::<TrainOptions>(&text).map_err(|e| anyhow::anyhow!("--config {}: {}", path.display(), e.message()))?
+            toml::from_str::<SettingsLayer>(&text).map_err(|e| anyhow::anyhow!("--config {}: {}", path.display(), e.message()))?
         }
-        None => TrainOptions::default(),
+        None => SettingsLayer::default(),
     };
     let explicit = args.options.clone().or(from_file);
     let resumed = match &args.resume {
@@ -125,7 +125,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // writes into its own folder and starts from its own parameters.
     let layered = match &resumed {
         Some((path, _, stored, _)) => {
-            let lower = TrainOptions { out: Some(path.parent().map(Path::to_path_buf)), init: Some(None), ..TrainOptions::from(stored) };
+            let lower = SettingsLayer { out: Some(path.parent().map(Path::to_path_buf)), init: Some(None), ..SettingsLayer::from(stored) };
             explicit.clone().or(lower)
         }
         None => explicit.clone(),

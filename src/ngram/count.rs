@@ -219,7 +219,7 @@ pub fn require_complete_ngram(counts: &NgramCounts, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ngram::tokenize::{tokenize_training, TokenizeOptions, Tokenizer};
+    use crate::ngram::tokenize::{tokenize_training, TokenizeOptions, NgramTokenizer};
     use std::collections::BTreeMap;
 
     /// Brute force over every window: raw counts, and (left neighbour or "start") sets.
@@ -239,7 +239,7 @@ mod tests {
     fn every_order_matches_brute_force_counts() {
         let text = "a b a c\nb a b\n\nc c a b a\n";
         for markers in [true, false] {
-            let options = TokenizeOptions { tokenizer: Tokenizer::Word, markers };
+            let options = TokenizeOptions { tokenizer: NgramTokenizer::Word, markers };
             let (vocab, corpus) = tokenize_training(text, options);
             let order = 4;
             let counts = count_ngrams(&corpus, vocab.len(), order, markers, None).unwrap();

@@ -36,5 +36,5 @@ pub use lm::{LanguageModel, Lexicon};
 pub use model::NgramModel;
 pub use open::ModelFile;
 pub use smoothing::Smoothing;
-pub use tokenize::{TokenizeOptions, Tokenizer};
+pub use tokenize::{TokenizeOptions, NgramTokenizer};
 pub use train::{train, train_tokens, TrainOptions, Trained};

@@ -16,7 +16,7 @@
 
 use super::key::{KeyLayout, SortedKeys};
 use super::lm::{LanguageModel, Lexicon, Score};
-use super::tokenize::{TokenizeOptions, Tokenizer};
+use super::tokenize::{TokenizeOptions, NgramTokenizer};
 use super::vocab::{NgramVocab, BOS, UNK};
 
 /// Storage for log10 values: `f32` for real models (what ARPA files carry, like KenLM),
@@ -64,7 +64,7 @@ impl<W> SortedKeys for ModelLevel<W> {
 /// How the model reads text and how it was estimated (carried in the ARPA header comment).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelInfo {
-    pub tokenizer: Tokenizer,
+    pub tokenizer: NgramTokenizer,
     pub markers: bool,
     /// Free-form description of the smoothing, e.g. `kn` or `add-k k=0.5`.
     pub smoothing: String,

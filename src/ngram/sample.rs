@@ -24,7 +24,7 @@
 use super::key::KeyLayout;
 use super::lm::LanguageModel;
 use super::model::exp10;
-use super::tokenize::Tokenizer;
+use super::tokenize::NgramTokenizer;
 use super::vocab::{BOS, EOS};
 use crate::error::{ElmanError, Result};
 use crate::rng::Rng;
@@ -222,7 +222,7 @@ pub fn render<M: LanguageModel + ?Sized>(model: &M, ids: &[u32]) -> String {
             line_start = true;
             continue;
         }
-        if model.info().tokenizer == Tokenizer::Word && !line_start {
+        if model.info().tokenizer == NgramTokenizer::Word && !line_start {
             text.push(' ');
         }
         text.push_str(model.lexicon().token(id));

@@ -15,22 +15,22 @@ pub use crate::choice::Choice;
 
 /// How text is cut into tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tokenizer {
+pub enum NgramTokenizer {
     Word,
     Char,
 }
 
-impl Choice for Tokenizer {
+impl Choice for NgramTokenizer {
     const WHAT: &'static str = "tokenizer";
     /// The names are those of the command line and of ARPA headers.
     const TABLE: &'static [(Self, &'static str, &'static str)] =
-        &[(Tokenizer::Word, "word", "Split on whitespace"), (Tokenizer::Char, "char", "One token per Unicode character")];
+        &[(NgramTokenizer::Word, "word", "Split on whitespace"), (NgramTokenizer::Char, "char", "One token per Unicode character")];
 }
 
 /// How a text is turned into sentences of token ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenizeOptions {
-    pub tokenizer: Tokenizer,
+    pub tokenizer: NgramTokenizer,
     /// Wrap each line in `<s>` … `</s>` (off: one raw stream, the seed's examples).
     pub markers: bool,
 }
@@ -187,16 +187,16 @@ pub fn tokenize_with_vocab(text: &str, options: TokenizeOptions, vocab: &dyn Lex
 }
 
 /// Splits `text` into tokens (skipping literal markers) and hands each to `emit`.
-pub fn for_each_token<'t>(line: &'t str, tokenizer: Tokenizer, mut emit: impl FnMut(&'t str)) {
+pub fn for_each_token<'t>(line: &'t str, tokenizer: NgramTokenizer, mut emit: impl FnMut(&'t str)) {
     match tokenizer {
-        Tokenizer::Word => {
+        NgramTokenizer::Word => {
             for word in line.split_whitespace() {
                 if word != "<s>" && word != "</s>" {
                     emit(word);
                 }
             }
         }
-        Tokenizer::Char => {
+        NgramTokenizer::Char => {
             for (at, c) in line.char_indices() {
                 emit(&line[at..at + c.len_utf8()]);
             }
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn word_level_wraps_lines_and_skips_literal_markers() {
-        let options = TokenizeOptions { tokenizer: Tokenizer::Word, markers: true };
+        let options = TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true };
         let (vocab, corpus) = tokenize_training("a b <s> a\n\n<unk> c\n", options);
         let words: Vec<Vec<&str>> =
             corpus.sentences().map(|s| s.iter().map(|&id| vocab.word(id)).collect()).collect();
@@ -249,7 +249,7 @@ mod tests {
         // pieces are tokenized in parallel.
         let line = "é ü 日本 a b\n".repeat(40_000);
         let text = format!("{line}zz yy"); // the first cut, at 256 KiB, falls inside a `ü`
-        for (tokenizer, markers) in [(Tokenizer::Word, true), (Tokenizer::Char, false), (Tokenizer::Char, true)] {
+        for (tokenizer, markers) in [(NgramTokenizer::Word, true), (NgramTokenizer::Char, false), (NgramTokenizer::Char, true)] {
             let options = TokenizeOptions { tokenizer, markers };
             let (vocab, whole) = tokenize_training(&text[..100], options);
             let pieces = tokenize_with_vocab(&text, options, &vocab);
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn char_level_without_markers_keeps_newlines_and_counts_oov() {
-        let options = TokenizeOptions { tokenizer: Tokenizer::Char, markers: false };
+        let options = TokenizeOptions { tokenizer: NgramTokenizer::Char, markers: false };
         let (vocab, corpus) = tokenize_training("ab\nba", options);
         assert_eq!(corpus.tokens.len(), 5);
         assert_eq!(vocab.word(corpus.tokens[2]), "\n");

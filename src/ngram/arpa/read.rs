@@ -12,7 +12,7 @@ use crate::ngram::binary::OwnedTokenTable;
 use crate::ngram::lm::Lexicon;
 use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::{ModelInfo, ModelLevel, NgramModel};
-use crate::ngram::tokenize::Tokenizer;
+use crate::ngram::tokenize::NgramTokenizer;
 use crate::ngram::vocab::{NgramVocab, BOS};
 use rayon::prelude::*;
 use std::io::Read;
@@ -38,7 +38,7 @@ pub fn read_arpa(text: &str, path: &Path) -> Result<NgramModel<f32>> {
 fn parse_header(line: &str, info: &mut ModelInfo) {
     for field in line[HEADER_PREFIX.len()..].split_whitespace() {
         match field.split_once('=') {
-            Some(("tokenizer", name)) => info.tokenizer = Tokenizer::parse(name).unwrap_or(info.tokenizer),
+            Some(("tokenizer", name)) => info.tokenizer = NgramTokenizer::parse(name).unwrap_or(info.tokenizer),
             Some(("markers", yes)) => info.markers = yes == "yes",
             Some(("smoothing", s)) => info.smoothing = s.replace('_', " "),
             _ => {}
@@ -61,7 +61,7 @@ pub fn read_arpa_from(source: impl Read, size: Option<u64>, path: &Path) -> Resu
 }
 
 fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<NgramModel<f32>> {
-    let mut info = ModelInfo { tokenizer: Tokenizer::Word, markers: true, smoothing: "unknown".to_string() };
+    let mut info = ModelInfo { tokenizer: NgramTokenizer::Word, markers: true, smoothing: "unknown".to_string() };
     let mut saw_header = false;
     let (number, line) = loop {
         let (number, line) = lines.next_non_blank("\\data\\")?;
@@ -86,7 +86,7 @@ fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<
         if line.trim() != heading {
             return Err(lines.error(number, &heading, &line));
         }
-        let section = Section { n, order, count, tokenizer: info.tokenizer, layout };
+        let section = SectionShape { n, order, count, tokenizer: info.tokenizer, layout };
         let level = if n == 1 { read_unigrams(&mut lines, &section, &mut vocab)? } else { read_section(&mut lines, &section, &vocab)? };
         if n == 1 {
             layout = KeyLayout::new(vocab.len(), order)?;
@@ -134,11 +134,11 @@ fn read_counts<R: Read>(lines: &mut BlockLines<R>, size: Option<u64>) -> Result<
 }
 
 /// What one section's lines must look like.
-struct Section {
+struct SectionShape {
     n: usize,
     order: usize,
     count: usize,
-    tokenizer: Tokenizer,
+    tokenizer: NgramTokenizer,
     layout: KeyLayout,
 }
 
@@ -200,7 +200,7 @@ type FieldCache<'t> = Vec<(&'t str, u32)>;
 /// Parses one n-gram line into `out`; `lookup` maps a token to its id.
 fn parse_line<'t>(
     line: &'t str,
-    s: &Section,
+    s: &SectionShape,
     out: &mut Parsed,
     cache: &mut FieldCache<'t>,
     lookup: &mut impl FnMut(&str) -> Option<u32>,
@@ -217,8 +217,8 @@ fn parse_line<'t>(
             cached.1
         } else {
             let id = match s.tokenizer {
-                Tokenizer::Word => lookup(word),
-                Tokenizer::Char => lookup(&unescape_char_token(word)),
+                NgramTokenizer::Word => lookup(word),
+                NgramTokenizer::Char => lookup(&unescape_char_token(word)),
             };
             let id = id.ok_or_else(|| ("a token listed among the 1-grams".to_string(), word.to_string()))?;
             *cached = (word, id);
@@ -246,7 +246,7 @@ fn parse_line<'t>(
 
 /// Parses the lines of `text` (whole lines) until a `\` line or a bad line; also returns
 /// the number of line breaks in `text`.
-fn parse_piece(text: &str, s: &Section, lookup: &mut impl FnMut(&str) -> Option<u32>) -> (Parsed, Stop, usize) {
+fn parse_piece(text: &str, s: &SectionShape, lookup: &mut impl FnMut(&str) -> Option<u32>) -> (Parsed, Stop, usize) {
     let mut out = Parsed::default();
     let mut cache = FieldCache::new();
     let mut offset = 0;
@@ -300,7 +300,7 @@ fn finish_block<R: Read>(lines: &mut BlockLines<R>, level: &mut Parsed, piece: P
 }
 
 /// Checks that a finished section holds exactly the header's count.
-fn check_count<R: Read>(lines: &BlockLines<R>, s: &Section, level: &Parsed) -> Result<()> {
+fn check_count<R: Read>(lines: &BlockLines<R>, s: &SectionShape, level: &Parsed) -> Result<()> {
     if level.keys.len() > s.count {
         let next = if s.n == s.order { "\\end\\".to_string() } else { format!("\\{}-grams:", s.n + 1) };
         let what = format!("{next} after the {} {}-grams the \\data\\ header counts", s.count, s.n);
@@ -316,7 +316,7 @@ fn check_count<R: Read>(lines: &BlockLines<R>, s: &Section, level: &Parsed) -> R
 
 /// Reads one order's lines a block at a time; `parse` turns a block into its pieces in
 /// order: (parsed entries, how the piece stopped, its line breaks, its offset in the block).
-fn read_level<R: Read>(lines: &mut BlockLines<R>, s: &Section, mut parse: impl FnMut(&str) -> Vec<(Parsed, Stop, usize, usize)>) -> Result<Parsed> {
+fn read_level<R: Read>(lines: &mut BlockLines<R>, s: &SectionShape, mut parse: impl FnMut(&str) -> Vec<(Parsed, Stop, usize, usize)>) -> Result<Parsed> {
     let mut level = Parsed::with_capacity(s.count, s.n < s.order);
     'blocks: loop {
         let mut line = lines.next_line_number();
@@ -338,7 +338,7 @@ fn read_level<R: Read>(lines: &mut BlockLines<R>, s: &Section, mut parse: impl F
 }
 
 /// The unigrams, one piece per block (each new token gets the next id, in file order).
-fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &mut NgramVocab) -> Result<Parsed> {
+fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &SectionShape, vocab: &mut NgramVocab) -> Result<Parsed> {
     read_level(lines, s, |block| {
         let (piece, stop, newlines) = parse_piece(block, s, &mut |token| Some(vocab.insert(token)));
         vec![(piece, stop, newlines, 0)]
@@ -346,7 +346,7 @@ fn read_unigrams<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &mut Ng
 }
 
 /// An order above 1: each block cut into pieces parsed on all cores.
-fn read_section<R: Read>(lines: &mut BlockLines<R>, s: &Section, vocab: &NgramVocab) -> Result<Parsed> {
+fn read_section<R: Read>(lines: &mut BlockLines<R>, s: &SectionShape, vocab: &NgramVocab) -> Result<Parsed> {
     let parts = rayon::current_num_threads() * 4;
     let table = OwnedTokenTable::new(vocab.words());
     let tokens = table.as_ref().map(OwnedTokenTable::view);
@@ -394,7 +394,7 @@ mod tests {
         // Lines and section headings fall across many block boundaries; a line longer than
         // the buffer grows it.
         let text: String = (0..400).map(|i| format!("w{} w{} w{} x{}\n", i % 37, i % 11, (i * 7) % 23, i % 5)).collect();
-        let options = TrainOptions::new(3, TokenizeOptions { tokenizer: Tokenizer::Word, markers: true }, Smoothing::Kn);
+        let options = TrainOptions::new(3, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
         let model = train::<f32>(&text, "t", &options).unwrap().model;
         let mut arpa = Vec::new();
         crate::ngram::arpa::write_arpa(&model, &mut arpa).unwrap();

@@ -8,7 +8,7 @@ use super::{escape_char_token, HEADER_PREFIX, LOG10_ZERO};
 use crate::error::{ElmanError, Result};
 use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::NgramModel;
-use crate::ngram::tokenize::Tokenizer;
+use crate::ngram::tokenize::NgramTokenizer;
 use rayon::prelude::*;
 use std::io::Write;
 use std::path::Path;
@@ -57,16 +57,16 @@ pub fn write_arpa(model: &NgramModel<f32>, out: &mut (impl Write + Send)) -> Res
 }
 
 /// Token spellings as ARPA files write them (char-level whitespace and controls escaped).
-pub fn arpa_words(vocab: &crate::ngram::vocab::NgramVocab, tokenizer: Tokenizer) -> Vec<String> {
+pub fn arpa_words(vocab: &crate::ngram::vocab::NgramVocab, tokenizer: NgramTokenizer) -> Vec<String> {
     match tokenizer {
-        Tokenizer::Word => vocab.words().to_vec(),
-        Tokenizer::Char => vocab.words().iter().map(|w| escape_char_token(w)).collect(),
+        NgramTokenizer::Word => vocab.words().to_vec(),
+        NgramTokenizer::Char => vocab.words().iter().map(|w| escape_char_token(w)).collect(),
     }
 }
 
 /// The header: elman's comment line (tokenizer, markers, smoothing), `\data\` and the
 /// n-grams of each order.
-pub fn arpa_header(tokenizer: Tokenizer, markers: bool, smoothing: &str, counts: &[u64]) -> String {
+pub fn arpa_header(tokenizer: NgramTokenizer, markers: bool, smoothing: &str, counts: &[u64]) -> String {
     let mut head = format!(
         "{HEADER_PREFIX} tokenizer={} markers={} smoothing={}\n\n\\data\\\n",
         tokenizer.name(),

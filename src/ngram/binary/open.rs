@@ -8,7 +8,7 @@ use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER
 use crate::error::{ElmanError, Result};
 use crate::ngram::lm::{LanguageModel, Lexicon, Score};
 use crate::ngram::model::ModelInfo;
-use crate::ngram::tokenize::Tokenizer;
+use crate::ngram::tokenize::NgramTokenizer;
 use std::path::{Path, PathBuf};
 
 /// Where an open file's bytes live.
@@ -244,7 +244,7 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
         }
         checked?;
     }
-    let tokenizer = if flags & FLAG_CHAR != 0 { Tokenizer::Char } else { Tokenizer::Word };
+    let tokenizer = if flags & FLAG_CHAR != 0 { NgramTokenizer::Char } else { NgramTokenizer::Word };
     let info = ModelInfo { tokenizer, markers: flags & FLAG_MARKERS != 0, smoothing: smoothing.to_string() };
     let tokens = TokenTable { offsets, text, slots };
     Ok(BinaryModel { trie: Trie { inner, top, tables }, tokens, info, counts: counts.iter().map(|&c| c as usize).collect() })

@@ -8,7 +8,7 @@ use super::trie::{build, OwnedTrie};
 use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, VERSION};
 use crate::error::{ElmanError, Result};
 use crate::ngram::model::NgramModel;
-use crate::ngram::tokenize::Tokenizer;
+use crate::ngram::tokenize::NgramTokenizer;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -60,7 +60,7 @@ pub fn write_binary_to(model: &NgramModel<f32>, out: &mut (impl Write + Seek)) -
     }
     let smoothing = model.info.smoothing.as_bytes();
     let mut flags = 0;
-    if model.info.tokenizer == Tokenizer::Char {
+    if model.info.tokenizer == NgramTokenizer::Char {
         flags |= FLAG_CHAR;
     }
     if model.info.markers {

@@ -21,7 +21,7 @@ use crate::error::{ElmanError, Result};
 use crate::ngram::arpa::write::{arpa_header, arpa_words, push_line};
 use crate::ngram::key::KeyLayout;
 use crate::ngram::smoothing::{unigram_probs, ContextStats, CountKind, OrderCounts, Smoother};
-use crate::ngram::tokenize::Tokenizer;
+use crate::ngram::tokenize::NgramTokenizer;
 use crate::ngram::vocab::{NgramVocab, BOS};
 use rayon::prelude::*;
 use std::io::Write;
@@ -32,7 +32,7 @@ const BATCH: usize = 1 << 16;
 /// What the ARPA file needs besides the counts.
 pub struct ArpaTarget<'a> {
     pub vocab: &'a NgramVocab,
-    pub tokenizer: Tokenizer,
+    pub tokenizer: NgramTokenizer,
     pub markers: bool,
     pub layout: KeyLayout,
 }
@@ -57,7 +57,7 @@ pub fn estimate_to_arpa(levels: LevelFiles, target: &ArpaTarget, smoother: &mut 
     smoother.prepare_order(1, &OrderCounts::of(predicted))?;
     let probs = unigram_probs(&unigrams.keys, unigram_counts, bos_key, smoother);
     let mut lower = Lower::Memory(unigrams.keys.iter().zip(&probs).map(|(&key, &prob)| ProbEntry { key, prob }).collect());
-    let mut section = Section { out, words: &words, layout: target.layout };
+    let mut section = SectionWriter { out, words: &words, layout: target.layout };
     let summaries = if kind == CountKind::Raw { raw_summaries } else { adjusted_summaries };
     for (i, (level, summary)) in upper.into_iter().zip(&summaries).enumerate() {
         let n = i + 2;
@@ -142,13 +142,13 @@ impl LowerReader<'_> {
 }
 
 /// Writes ARPA sections, formatting each batch of lines on all cores.
-struct Section<'a, W: Write + Send> {
+struct SectionWriter<'a, W: Write + Send> {
     out: &'a mut W,
     words: &'a [String],
     layout: KeyLayout,
 }
 
-impl<W: Write + Send> Section<'_, W> {
+impl<W: Write + Send> SectionWriter<'_, W> {
     /// The `\n-grams:` section from `probs`, with the back-off weights of `backoffs`
     /// (orders below the highest; an n-gram that is no context has none).
     fn write(&mut self, n: usize, probs: &Lower, backoffs: Option<&RecordFile<BackoffEntry>>) -> Result<()> {

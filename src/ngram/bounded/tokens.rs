@@ -100,10 +100,10 @@ pub fn tokenize_file(path: &Path, options: TokenizeOptions, scratch: &Scratch) -
 /// Where a line-less stretch of a stream (no markers) can be cut without splitting a
 /// token: after its last ASCII whitespace (word level) or before its last character (char
 /// level); 0 when there is no such place.
-fn cut_between_tokens(bytes: &[u8], tokenizer: crate::ngram::tokenize::Tokenizer) -> usize {
+fn cut_between_tokens(bytes: &[u8], tokenizer: crate::ngram::tokenize::NgramTokenizer) -> usize {
     match tokenizer {
-        crate::ngram::tokenize::Tokenizer::Word => bytes.iter().rposition(|b| b.is_ascii_whitespace()).map_or(0, |i| i + 1),
-        crate::ngram::tokenize::Tokenizer::Char => bytes.iter().rposition(|&b| b & 0xC0 != 0x80).unwrap_or(0),
+        crate::ngram::tokenize::NgramTokenizer::Word => bytes.iter().rposition(|b| b.is_ascii_whitespace()).map_or(0, |i| i + 1),
+        crate::ngram::tokenize::NgramTokenizer::Char => bytes.iter().rposition(|&b| b & 0xC0 != 0x80).unwrap_or(0),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::error::{ElmanError, Result};
 use crate::ngram::count::NgramCounts;
 use crate::ngram::key::KeyLayout;
 use crate::ngram::model::{LogValue, ModelInfo, ModelLevel, NgramModel};
-use crate::ngram::tokenize::Tokenizer;
+use crate::ngram::tokenize::NgramTokenizer;
 use crate::ngram::vocab::{NgramVocab, BOS};
 use rayon::slice::ParallelSliceMut;
 
@@ -21,7 +21,7 @@ use rayon::slice::ParallelSliceMut;
 pub fn estimate<W: LogValue>(
     counts: NgramCounts,
     vocab: NgramVocab,
-    tokenizer: Tokenizer,
+    tokenizer: NgramTokenizer,
     smoother: &mut dyn Smoother,
 ) -> Result<NgramModel<W>> {
     let NgramCounts { order, layout, markers, levels: mut count_levels, .. } = counts;

@@ -1,7 +1,7 @@
 //! Every training setting in one table: its key (the TOML key and, on the command line,
 //! the flag `--key`), type, default, help, check, and whether a resumed run fixes it.
-//! From the table come [`TrainOptions`] (each setting unset or set: one layer of flags, a
-//! config file or a resumed run, merged by [`TrainOptions::or`]), [`TrainSettings`] (every
+//! From the table come [`SettingsLayer`] (each setting unset or set: one layer of flags, a
+//! config file or a resumed run, merged by [`SettingsLayer::or`]), [`TrainSettings`] (every
 //! setting resolved and checked, stored in each checkpoint), the list the command line
 //! builds its flags from ([`setting_infos`]), and the resume-mismatch check. Adding a
 //! setting is one row here plus its use.
@@ -232,7 +232,7 @@ macro_rules! settings_table {
         /// a resumed run give it.
         #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-        pub struct TrainOptions {
+        pub struct SettingsLayer {
             $($(#[doc = $doc])+ pub $field: Option<$ty>,)+
         }
 
@@ -260,13 +260,13 @@ macro_rules! settings_table {
             }),+]
         }
 
-        impl TrainOptions {
+        impl SettingsLayer {
             /// Settings set here win; the rest come from `lower`. `steps` and `epochs` are
             /// one choice, the run's length: a layer that gives either gives both.
-            pub fn or(self, lower: TrainOptions) -> TrainOptions {
+            pub fn or(self, lower: SettingsLayer) -> SettingsLayer {
                 let sets_length = self.steps.is_some() || self.epochs.is_some();
                 let (steps, epochs) = (self.steps, self.epochs);
-                let mut merged = TrainOptions { $($field: self.$field.or(lower.$field),)+ };
+                let mut merged = SettingsLayer { $($field: self.$field.or(lower.$field),)+ };
                 if sets_length {
                     merged.epochs = Some(epochs.flatten());
                     merged.steps = steps.or(merged.steps);
@@ -298,11 +298,11 @@ macro_rules! settings_table {
             }
         }
 
-        impl From<&TrainSettings> for TrainOptions {
+        impl From<&TrainSettings> for SettingsLayer {
             /// Every setting set to its value in `s` but those that belong to one
             /// invocation ([`Resume::Fresh`]), which stay unset: what a resumed run inherits.
-            fn from(s: &TrainSettings) -> TrainOptions {
-                TrainOptions { $($field: (Resume::$resume != Resume::Fresh).then(|| s.$field.clone()),)+ }
+            fn from(s: &TrainSettings) -> SettingsLayer {
+                SettingsLayer { $($field: (Resume::$resume != Resume::Fresh).then(|| s.$field.clone()),)+ }
             }
         }
 
@@ -316,7 +316,7 @@ macro_rules! settings_table {
         impl TrainSettings {
             /// The first setting a resumed run fixes that `explicit` (the config file and the
             /// flags) gives with another value.
-            pub fn resume_clash(&self, explicit: &TrainOptions) -> Option<ResumeClash> {
+            pub fn resume_clash(&self, explicit: &SettingsLayer) -> Option<ResumeClash> {
                 $(
                     if Resume::$resume == Resume::Fixed {
                         if let Some(given) = &explicit.$field {
@@ -436,7 +436,7 @@ impl TrainSettings {
     /// lr-decay-every: step; warmup: cosine; min-lr: cosine and plateau; patience and
     /// min-improvement: plateau) and SGD's momentum under Adam. A recipe switched to another
     /// schedule on the command line would otherwise carry them silently.
-    pub fn unused_settings(&self, explicit: &TrainOptions) -> Vec<&'static str> {
+    pub fn unused_settings(&self, explicit: &SettingsLayer) -> Vec<&'static str> {
         use ScheduleKind::{Cosine, Plateau, Step};
         let schedule = self.schedule;
         let used_by = |kinds: &[ScheduleKind]| kinds.contains(&schedule);
@@ -487,7 +487,7 @@ impl TrainSettings {
 /// seq_len, batch, steps, lr, schedule {kind, every?, gamma?, warmup?, min_lr?}, seed,
 /// eval_every, eval_tokens, save_every, log_every, max_minutes}.
 fn legacy(v: &serde_json::Value) -> Option<TrainSettings> {
-    let mut o = TrainOptions::default();
+    let mut o = SettingsLayer::default();
     let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
     let path = |k: &str| v.get(k).and_then(text).map(PathBuf::from);
     o.data = Some(path("data"));
@@ -543,7 +543,7 @@ mod tests {
 
     #[test]
     fn defaults_resolve_and_every_setting_has_help() {
-        let s = TrainOptions::default().resolve().unwrap();
+        let s = SettingsLayer::default().resolve().unwrap();
         assert_eq!((s.embed, s.hidden.clone(), s.batch, s.seq_len, s.steps), (64, vec![128], 16, 64, 300));
         assert_eq!(s.update_config().dropout_seed, 1 ^ 0x9e37_79b9);
         for info in setting_infos() {
@@ -553,29 +553,29 @@ mod tests {
 
     #[test]
     fn settings_of_another_schedule_or_optimizer_are_named_unused() {
-        let mut recipe = TrainOptions::default();
+        let mut recipe = SettingsLayer::default();
         for (key, value) in [("schedule", "plateau"), ("patience", "1"), ("lr-decay", "0.5"), ("min-lr", "1e-5"), ("momentum", "0.9")] {
             recipe.set(key, value).unwrap();
         }
         let plateau = recipe.clone().resolve().unwrap();
         assert_eq!(plateau.unused_settings(&recipe), vec!["momentum"], "Adam ignores momentum; plateau uses the rest");
-        let mut flags = TrainOptions::default();
+        let mut flags = SettingsLayer::default();
         flags.set("schedule", "cosine").unwrap();
         let explicit = flags.or(recipe);
         let cosine = explicit.resolve().unwrap();
         assert_eq!(cosine.unused_settings(&explicit), vec!["lr-decay", "patience", "momentum"]);
-        assert!(TrainOptions::default().resolve().unwrap().unused_settings(&TrainOptions::default()).is_empty(), "defaults are never reported");
+        assert!(SettingsLayer::default().resolve().unwrap().unused_settings(&SettingsLayer::default()).is_empty(), "defaults are never reported");
     }
 
     #[test]
     fn layers_merge_and_checks_name_the_setting() {
-        let mut flags = TrainOptions::default();
+        let mut flags = SettingsLayer::default();
         flags.set("batch", "8").unwrap();
         flags.set("hidden", "32,16").unwrap();
-        let file = TrainOptions { batch: Some(4), lr: Some(0.1), ..Default::default() };
+        let file = SettingsLayer { batch: Some(4), lr: Some(0.1), ..Default::default() };
         let merged = flags.clone().or(file).resolve().unwrap();
         assert_eq!((merged.batch, merged.hidden.clone(), merged.lr), (8, vec![32, 16], 0.1));
-        let zero = TrainOptions { seq_len: Some(0), ..Default::default() }.resolve().unwrap_err();
+        let zero = SettingsLayer { seq_len: Some(0), ..Default::default() }.resolve().unwrap_err();
         assert_eq!(zero.describe(&|k| format!("--{k}")), "--seq-len must be > 0");
         assert!(flags.set("activation", "sigmoid").unwrap_err().contains("sigmoid"));
         assert!(flags.set("batch", "-3").is_err());
@@ -584,62 +584,62 @@ mod tests {
 
     #[test]
     fn a_resumed_run_fixes_the_shape_only() {
-        let stored = TrainOptions { embed: Some(32), ..Default::default() }.resolve().unwrap();
-        let same = TrainOptions { embed: Some(32), steps: Some(10_000), ..Default::default() };
+        let stored = SettingsLayer { embed: Some(32), ..Default::default() }.resolve().unwrap();
+        let same = SettingsLayer { embed: Some(32), steps: Some(10_000), ..Default::default() };
         assert_eq!(stored.resume_clash(&same), None, "steps may grow on resume");
-        let other = TrainOptions { embed: Some(16), ..Default::default() };
+        let other = SettingsLayer { embed: Some(16), ..Default::default() };
         assert_eq!(stored.resume_clash(&other), Some(ResumeClash { key: "embed", given: "16".into(), stored: "32".into() }));
         // Round trip through what a checkpoint stores.
         let json = serde_json::to_string(&stored).unwrap();
         assert_eq!(TrainSettings::from_json(&json).unwrap(), stored);
-        assert_eq!(TrainOptions::from(&stored).resolve().unwrap(), stored);
+        assert_eq!(SettingsLayer::from(&stored).resolve().unwrap(), stored);
     }
 
     #[test]
     fn steps_and_epochs_are_one_choice_per_layer() {
-        let recipe = TrainOptions { epochs: Some(Some(40)), lr: Some(0.1), ..Default::default() };
-        let flags = TrainOptions { steps: Some(500), ..Default::default() };
+        let recipe = SettingsLayer { epochs: Some(Some(40)), lr: Some(0.1), ..Default::default() };
+        let flags = SettingsLayer { steps: Some(500), ..Default::default() };
         let merged = flags.or(recipe.clone()).resolve().unwrap();
         assert_eq!((merged.steps, merged.epochs, merged.lr), (500, None, 0.1), "--steps over a recipe's epochs");
         assert_eq!(merged.total_steps(7), 500);
-        let flags = TrainOptions { epochs: Some(Some(2)), ..Default::default() };
-        let merged = flags.or(TrainOptions { steps: Some(500), ..Default::default() }).resolve().unwrap();
+        let flags = SettingsLayer { epochs: Some(Some(2)), ..Default::default() };
+        let merged = flags.or(SettingsLayer { steps: Some(500), ..Default::default() }).resolve().unwrap();
         assert_eq!(merged.total_steps(7), 14);
         // A layer silent on the run's length leaves both as they are.
-        let merged = TrainOptions { lr: Some(0.3), ..Default::default() }.or(recipe).resolve().unwrap();
+        let merged = SettingsLayer { lr: Some(0.3), ..Default::default() }.or(recipe).resolve().unwrap();
         assert_eq!((merged.epochs, merged.lr), (Some(40), 0.3));
     }
 
     #[test]
     fn a_resumed_run_keeps_its_optimizer_but_not_the_invocations_device_or_time_limit() {
-        let mut given = TrainOptions { optimizer: Some(OptimizerKind::Sgd), device: Some(DeviceChoice::Gpu), ..Default::default() };
+        let mut given = SettingsLayer { optimizer: Some(OptimizerKind::Sgd), device: Some(DeviceChoice::Gpu), ..Default::default() };
         given.max_minutes = Some(Some(5.0));
         given.adapter = Some(Some("H200".into()));
         let stored = given.resolve().unwrap();
-        let inherited = TrainOptions::from(&stored);
+        let inherited = SettingsLayer::from(&stored);
         assert_eq!((inherited.device, inherited.max_minutes, inherited.adapter.clone()), (None, None, None));
         assert_eq!(inherited.optimizer, Some(OptimizerKind::Sgd));
-        let adam = TrainOptions { optimizer: Some(OptimizerKind::Adam), ..Default::default() };
+        let adam = SettingsLayer { optimizer: Some(OptimizerKind::Adam), ..Default::default() };
         assert_eq!(stored.resume_clash(&adam).map(|c| c.key), Some("optimizer"));
     }
 
     #[test]
     fn checks_across_settings_run_at_resolve() {
-        let tied = TrainOptions { tie_weights: Some(true), embed: Some(4), hidden: Some(vec![8]), ..Default::default() };
+        let tied = SettingsLayer { tie_weights: Some(true), embed: Some(4), hidden: Some(vec![8]), ..Default::default() };
         assert_eq!(tied.resolve().unwrap_err().describe(&|k| k.to_string()).split_whitespace().next(), Some("tie-weights"));
-        let plateau = TrainOptions { schedule: Some(ScheduleKind::Plateau), lr_decay: Some(1.0), ..Default::default() };
+        let plateau = SettingsLayer { schedule: Some(ScheduleKind::Plateau), lr_decay: Some(1.0), ..Default::default() };
         assert!(plateau.resolve().unwrap_err().to_string().contains("lr-decay"));
     }
 
     #[test]
     fn stored_settings_missing_newer_keys_read_as_their_defaults() {
-        let mut json: serde_json::Value = serde_json::to_value(TrainOptions::default().resolve().unwrap()).unwrap();
+        let mut json: serde_json::Value = serde_json::to_value(SettingsLayer::default().resolve().unwrap()).unwrap();
         for newer in ["tie_weights", "epochs", "patience", "min_improvement", "weight_decay"] {
             json.as_object_mut().unwrap().remove(newer).expect("a stored key");
         }
         let s = TrainSettings::from_json(&json.to_string()).unwrap();
         assert_eq!(s, TrainSettings::default());
-        assert_eq!(TrainSettings::default(), TrainOptions::default().resolve().unwrap());
+        assert_eq!(TrainSettings::default(), SettingsLayer::default().resolve().unwrap());
     }
 
     #[test]
