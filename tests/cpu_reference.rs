@@ -52,8 +52,8 @@ fn gradients_match_finite_differences_for_every_tensor() {
         let mut rng = Rng::new(11);
         let mut params: Params<f64> = init_params(&config, 5);
         // Gates away from their initial constants, so every term of the product rule counts.
-        for (l, layer) in params.layers.iter_mut().enumerate() {
-            if let Some(g) = &mut layer.mi {
+        for l in 0..config.layers() {
+            if let Some(g) = params.gates_mut(l) {
                 for (j, (a, (bh, bx))) in g.alpha.iter_mut().zip(g.beta_h.iter_mut().zip(g.beta_x.iter_mut())).enumerate() {
                     let u = (l * 7 + j) as f64;
                     (*a, *bh, *bx) = (0.8 + 0.1 * u.sin(), 0.4 + 0.1 * u.cos(), 0.6 - 0.05 * u);
@@ -115,10 +115,10 @@ fn gradients_match_finite_differences_for_every_tensor() {
 fn hand_derived_two_step_gradients() {
     let config = ModelConfig { vocab: 2, embed: 1, hidden: vec![2], activation: Activation::Relu, tied: false, cell: Default::default() };
     let mut p = Params::<f64>::zeros(&config);
-    p.embedding.as_slice_mut().unwrap().copy_from_slice(&[1.0, 2.0]);
-    p.layers[0].w_xh.as_slice_mut().unwrap().copy_from_slice(&[1.0, 0.5]);
-    p.layers[0].w_hh.as_slice_mut().unwrap().copy_from_slice(&[0.5, 0.0, 0.0, 0.5]);
-    p.out_w.as_slice_mut().unwrap().copy_from_slice(&[1.0, -1.0, 0.0, 0.0]);
+    p.embedding_mut().copy_from_slice(&[1.0, 2.0]);
+    p.w_xh_mut(0).copy_from_slice(&[1.0, 0.5]);
+    p.w_hh_mut(0).copy_from_slice(&[0.5, 0.0, 0.0, 0.5]);
+    p.out_w_mut().copy_from_slice(&[1.0, -1.0, 0.0, 0.0]);
     let h0 = vec![vec![0.0, 0.0]];
     let mut g = Params::<f64>::zeros(&config);
     let (loss, cache) = loss_and_gradients(&config, &p, &h0, &[0, 1], &[1, 0], 1, None, &mut g);
@@ -128,12 +128,12 @@ fn hand_derived_two_step_gradients() {
     let want_loss = 0.5 * ((1.0 + 2f64.exp()).ln() + (1.0 + (-5f64).exp()).ln());
     assert_close("loss", &[loss], &[want_loss], 1e-12, 0.0);
     assert_close("H", &cache.hidden[0], &[0.0, 0.0, 1.0, 0.5, 2.5, 1.25], 1e-12, 0.0);
-    assert_close("dW_q", g.out_w.as_slice().unwrap(), &[a - 2.5 * b, -a + 2.5 * b, 0.5 * a - 1.25 * b, -0.5 * a + 1.25 * b], 1e-12, 0.0);
-    assert_close("db_q", g.out_b.as_slice().unwrap(), &[a - b, b - a], 1e-12, 0.0);
-    assert_close("dW_hh", g.layers[0].w_hh.as_slice().unwrap(), &[-2.0 * b, 0.0, -b, 0.0], 1e-12, 0.0);
-    assert_close("dW_xh", g.layers[0].w_xh.as_slice().unwrap(), &[2.0 * a - 5.0 * b, 0.0], 1e-12, 0.0);
-    assert_close("db_h", g.layers[0].b_h.as_slice().unwrap(), &[2.0 * a - 3.0 * b, 0.0], 1e-12, 0.0);
-    assert_close("dE", g.embedding.as_slice().unwrap(), &[2.0 * a - b, -2.0 * b], 1e-12, 0.0);
+    assert_close("dW_q", g.out_w(), &[a - 2.5 * b, -a + 2.5 * b, 0.5 * a - 1.25 * b, -0.5 * a + 1.25 * b], 1e-12, 0.0);
+    assert_close("db_q", g.out_b(), &[a - b, b - a], 1e-12, 0.0);
+    assert_close("dW_hh", g.w_hh(0), &[-2.0 * b, 0.0, -b, 0.0], 1e-12, 0.0);
+    assert_close("dW_xh", g.w_xh(0), &[2.0 * a - 5.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("db_h", g.b_h(0), &[2.0 * a - 3.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("dE", g.embedding(), &[2.0 * a - b, -2.0 * b], 1e-12, 0.0);
 }
 
 /// The same case with the multiplicative cell (src/cpu/mi.rs) and gates α = β_h = β_x = 1,
@@ -154,14 +154,14 @@ fn hand_derived_two_step_gradients() {
 fn hand_derived_two_step_gradients_of_the_multiplicative_cell() {
     let config = ModelConfig { vocab: 2, embed: 1, hidden: vec![2], activation: Activation::Relu, tied: false, cell: Cell::Mi };
     let mut p = Params::<f64>::zeros(&config);
-    p.embedding.as_slice_mut().unwrap().copy_from_slice(&[1.0, 2.0]);
-    p.layers[0].w_xh.as_slice_mut().unwrap().copy_from_slice(&[1.0, 0.5]);
-    p.layers[0].w_hh.as_slice_mut().unwrap().copy_from_slice(&[0.5, 0.0, 0.0, 0.5]);
-    let gates = p.layers[0].mi.as_mut().expect("the mi cell has gates");
-    for g in [&mut gates.alpha, &mut gates.beta_h, &mut gates.beta_x] {
+    p.embedding_mut().copy_from_slice(&[1.0, 2.0]);
+    p.w_xh_mut(0).copy_from_slice(&[1.0, 0.5]);
+    p.w_hh_mut(0).copy_from_slice(&[0.5, 0.0, 0.0, 0.5]);
+    let gates = p.gates_mut(0).expect("the mi cell has gates");
+    for g in [gates.alpha, gates.beta_h, gates.beta_x] {
         g.fill(1.0);
     }
-    p.out_w.as_slice_mut().unwrap().copy_from_slice(&[1.0, -1.0, 0.0, 0.0]);
+    p.out_w_mut().copy_from_slice(&[1.0, -1.0, 0.0, 0.0]);
     let h0 = vec![vec![0.0, 0.0]];
     let mut g = Params::<f64>::zeros(&config);
     let (loss, cache) = loss_and_gradients(&config, &p, &h0, &[0, 1], &[1, 0], 1, None, &mut g);
@@ -171,15 +171,15 @@ fn hand_derived_two_step_gradients_of_the_multiplicative_cell() {
     let want_loss = 0.5 * ((1.0 + 2f64.exp()).ln() + (1.0 + (-7f64).exp()).ln());
     assert_close("loss", &[loss], &[want_loss], 1e-12, 0.0);
     assert_close("H", &cache.hidden[0], &[0.0, 0.0, 1.0, 0.5, 3.5, 1.5], 1e-12, 0.0);
-    assert_close("dW_q", g.out_w.as_slice().unwrap(), &[a - 3.5 * b, -a + 3.5 * b, 0.5 * a - 1.5 * b, -0.5 * a + 1.5 * b], 1e-12, 0.0);
-    assert_close("dW_hh", g.layers[0].w_hh.as_slice().unwrap(), &[-6.0 * b, 0.0, -3.0 * b, 0.0], 1e-12, 0.0);
-    assert_close("dW_xh", g.layers[0].w_xh.as_slice().unwrap(), &[2.0 * a - 9.0 * b, 0.0], 1e-12, 0.0);
-    assert_close("db_h", g.layers[0].b_h.as_slice().unwrap(), &[2.0 * a - 5.0 * b, 0.0], 1e-12, 0.0);
-    let dg = g.layers[0].mi.as_ref().unwrap();
-    assert_close("dα", dg.alpha.as_slice().unwrap(), &[-2.0 * b, 0.0], 1e-12, 0.0);
-    assert_close("dβ_h", dg.beta_h.as_slice().unwrap(), &[-b, 0.0], 1e-12, 0.0);
-    assert_close("dβ_x", dg.beta_x.as_slice().unwrap(), &[2.0 * a - 7.0 * b, 0.0], 1e-12, 0.0);
-    assert_close("dE", g.embedding.as_slice().unwrap(), &[2.0 * a - 3.0 * b, -3.0 * b], 1e-12, 0.0);
+    assert_close("dW_q", g.out_w(), &[a - 3.5 * b, -a + 3.5 * b, 0.5 * a - 1.5 * b, -0.5 * a + 1.5 * b], 1e-12, 0.0);
+    assert_close("dW_hh", g.w_hh(0), &[-6.0 * b, 0.0, -3.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("dW_xh", g.w_xh(0), &[2.0 * a - 9.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("db_h", g.b_h(0), &[2.0 * a - 5.0 * b, 0.0], 1e-12, 0.0);
+    let dg = g.gates(0).unwrap();
+    assert_close("dα", dg.alpha, &[-2.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("dβ_h", dg.beta_h, &[-b, 0.0], 1e-12, 0.0);
+    assert_close("dβ_x", dg.beta_x, &[2.0 * a - 7.0 * b, 0.0], 1e-12, 0.0);
+    assert_close("dE", g.embedding(), &[2.0 * a - 3.0 * b, -3.0 * b], 1e-12, 0.0);
 }
 
 fn periodic_batch(text: &[u32], n: usize, t: usize, offset: usize) -> Batch {
@@ -290,11 +290,11 @@ fn tbptt_carries_state_and_stops_gradients_at_the_boundary() {
     let carried = forward(&config, &params, &zero64, &b1.inputs, n, None).final_hidden(&config, n);
     let mut g = Params::<f64>::zeros(&config);
     loss_and_gradients(&config, &params, &carried, &b2.inputs, &b2.targets, n, None, &mut g);
-    let analytic = g.layers[0].w_hh[[0, 0]];
+    let analytic = g.w_hh(0)[0];
     let eps = 1e-6;
     let shifted = |delta: f64| {
         let mut p = params.clone();
-        p.layers[0].w_hh[[0, 0]] += delta;
+        p.w_hh_mut(0)[0] += delta;
         p
     };
     let frozen = |delta: f64| loss_only(&config, &shifted(delta), &carried, &b2.inputs, &b2.targets, n);

@@ -13,8 +13,8 @@ use elman::rng::Rng;
 /// Σ_r CE of the output layer at one step's rows `h_top` [n, h] against `targets`.
 fn output_ce(config: &ModelConfig, params: &Params<f64>, h_top: &[f64], targets: &[u32]) -> f64 {
     let (h, v) = (config.top_hidden(), config.vocab);
-    let w = params.out_w.as_slice().unwrap();
-    let b = params.out_b.as_slice().unwrap();
+    let w = params.out_w();
+    let b = params.out_b();
     h_top
         .chunks_exact(h)
         .zip(targets)

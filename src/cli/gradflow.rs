@@ -120,8 +120,8 @@ pub fn run(a: GradflowArgs) -> anyhow::Result<()> {
     let gpu = gpu_context(a.device, a.adapter.as_deref(), "measuring")?;
     for &scale in &scales {
         let mut scaled = params.clone();
-        for layer in &mut scaled.layers {
-            layer.w_hh.iter_mut().for_each(|w| *w *= scale);
+        for l in 0..config.layers() {
+            scaled.w_hh_mut(l).iter_mut().for_each(|w| *w *= scale);
         }
         // A trainer from a zero state measures without training (no dropout, no update).
         let update = UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, (a.clip > 0.0).then_some(a.clip));

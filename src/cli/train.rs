@@ -197,7 +197,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         model.activation.name(),
         model.cell.name(),
         if model.tied { ", tied weights" } else { "" },
-        model.parameter_count(),
+        model.parameter_count().expect("a validated model counts its parameters in 64 bits"),
         trainer.device_name(),
         if start.step > 0 { format!("resuming at step {}; ", start.step) } else { String::new() },
         out.display()

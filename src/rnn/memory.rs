@@ -33,17 +33,10 @@ impl MemoryNeed {
     }
 }
 
-/// The parameter count of `config`, or `None` when it does not fit in 64 bits.
-pub fn parameter_count(config: &ModelConfig) -> Option<u64> {
-    config.tensor_shapes().iter().try_fold(0u64, |sum, (_, shape)| {
-        let size = shape.iter().try_fold(1u64, |p, &s| p.checked_mul(s as u64))?;
-        sum.checked_add(size)
-    })
-}
 
 /// What training `config` with n rows of T steps holds on the host (`None`: past 2^64).
 pub fn training_need(config: &ModelConfig, n: usize, t: usize, activations_on_host: bool) -> Option<MemoryNeed> {
-    let p = parameter_count(config)?;
+    let p = config.parameter_count()?;
     let hidden: u64 = config.hidden.iter().try_fold(0u64, |s, &h| s.checked_add(h as u64))?;
     let state = p.checked_mul(4)?.checked_add((n as u64).checked_mul(hidden)?)?.checked_mul(4)?;
     let activations = if activations_on_host {
@@ -60,7 +53,7 @@ pub fn training_need(config: &ModelConfig, n: usize, t: usize, activations_on_ho
 /// parameters once, the carried state, and the forward activations (half the training
 /// estimate's per-row width: no gradients).
 pub fn forward_need(config: &ModelConfig, n: usize, t: usize) -> Option<MemoryNeed> {
-    let p = parameter_count(config)?;
+    let p = config.parameter_count()?;
     let hidden: u64 = config.hidden.iter().try_fold(0u64, |s, &h| s.checked_add(h as u64))?;
     let state = p.checked_add((n as u64).checked_mul(hidden)?)?.checked_mul(4)?;
     let rows = (n as u64).checked_mul(t as u64)?;
@@ -138,7 +131,7 @@ mod tests {
     #[test]
     fn the_estimate_counts_state_and_activations() {
         let c = config(512);
-        let p = parameter_count(&c).unwrap();
+        let p = c.parameter_count().unwrap();
         assert_eq!(p, 65 * 64 + 64 * 512 + 512 * 512 + 512 + 512 * 65 + 65);
         let need = training_need(&c, 32, 64, true).unwrap();
         assert_eq!(need.state, 4 * (4 * p + 32 * 512));

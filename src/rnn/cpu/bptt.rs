@@ -1,7 +1,7 @@
 //! Forward pass and backpropagation through time for one chunk, in plain loops plus GEMMs
 //! (generic over f32/f64). Shapes: n rows, T steps, rows are time-major (r = t·n + i).
 //!
-//! The notation is the GPU program's (src/gpu/step_program.rs). Forward, for layer l with
+//! The notation is the GPU program's (src/rnn/gpu/step_program.rs). Forward, for layer l with
 //! input rows X^l [T·n, in_l] (X^0 = embedding[tokens]; with dropout, X^l ⊙ M_l):
 //!   P^l = X^l W_xh^l + b^l (one GEMM for all steps), H^l_t = φ(P^l_t + H^l_{t-1} W_hh^l) for
 //!   t = 0..T−1, with H^l_{-1} the carried state. Output, with H^L the top layer's outputs:
@@ -85,7 +85,7 @@ pub fn forward<F: Scalar>(
     let d = config.embed;
     let layers = config.layers();
     let mut embedded = vec![F::zero(); rows * d];
-    ops::embedding_gather(params.embedding.as_slice().expect("standard layout"), inputs, d, &mut embedded);
+    ops::embedding_gather(params.embedding(), inputs, d, &mut embedded);
     let masks: Vec<Vec<F>> = match dropout {
         Some(key) => (0..=layers)
             .map(|site| {
@@ -102,7 +102,7 @@ pub fn forward<F: Scalar>(
     let mut layer_inputs: Vec<Option<Vec<F>>> = vec![Some(embedded)];
     let mut hidden: Vec<Vec<F>> = Vec::with_capacity(layers);
     let mut mi_caches = Vec::with_capacity(layers);
-    for (l, layer) in params.layers.iter().enumerate() {
+    for l in 0..layers {
         let (width_in, h) = (config.layer_input(l), config.hidden[l]);
         if l > 0 {
             let masked = masks.get(l).map(|m| ops::dropout_copy(&hidden[l - 1][n * width_in..], m));
@@ -114,18 +114,17 @@ pub fn forward<F: Scalar>(
         };
         let mut hs = vec![F::zero(); (steps + 1) * n * h];
         hs[..n * h].copy_from_slice(&h0[l]);
-        let (w_xh, w_hh, b) = (layer.w_xh.as_slice().expect("standard layout"), layer.w_hh.as_slice().expect("standard layout"), layer.b_h.as_slice().expect("standard layout"));
-        if let Some(gates) = &layer.mi {
-            mi_caches.push(Some(super::mi::forward(config.activation, n, h, x, width_in, w_xh, w_hh, b, gates, &mut hs)));
+        let (w_xh, w_hh, b) = (params.w_xh(l), params.w_hh(l), params.b_h(l));
+        if let Some(gates) = params.gates(l) {
+            mi_caches.push(Some(super::mi::forward(config.activation, n, h, x, width_in, w_xh, w_hh, b, &gates, &mut hs)));
             hidden.push(hs);
             continue;
         }
         mi_caches.push(None);
         // P^l = X^l W_xh^l + b^l for all steps at once, written straight into the H_t slots.
         let (_, proj) = hs.split_at_mut(n * h);
-        ops::matmul(proj, x, layer.w_xh.as_slice().expect("standard layout"), rows, width_in, h, false, false, false);
-        ops::add_bias_rows(proj, layer.b_h.as_slice().expect("standard layout"));
-        let w_hh = layer.w_hh.as_slice().expect("standard layout");
+        ops::matmul(proj, x, w_xh, rows, width_in, h, false, false, false);
+        ops::add_bias_rows(proj, b);
         recurrence::forward_steps(config.activation, n, h, steps, w_hh, &mut hs);
         hidden.push(hs);
     }
@@ -140,11 +139,11 @@ pub fn forward<F: Scalar>(
     };
     if config.tied {
         // W_q = Eᵀ: E [V, d] read transposed.
-        ops::matmul(&mut logits, h_top, params.embedding.as_slice().expect("standard layout"), rows, top, v, false, true, false);
+        ops::matmul(&mut logits, h_top, params.embedding(), rows, top, v, false, true, false);
     } else {
-        ops::matmul(&mut logits, h_top, params.out_w.as_slice().expect("standard layout"), rows, top, v, false, false, false);
+        ops::matmul(&mut logits, h_top, params.out_w(), rows, top, v, false, false, false);
     }
-    ops::add_bias_rows(&mut logits, params.out_b.as_slice().expect("standard layout"));
+    ops::add_bias_rows(&mut logits, params.out_b());
     ForwardCache { layer_inputs, hidden, top_input, masks, logits, mi: mi_caches }
 }
 
@@ -196,15 +195,15 @@ pub fn loss_gradients_and_flow<F: Scalar>(
     let losses = ops::softmax_xent(&cache.logits, targets, v, scale, &mut dlogits);
     let loss = ops::loss_sum(&losses, 1.0 / rows as f64);
 
-    ops::bias_grad(&dlogits, grads.out_b.as_slice_mut().expect("standard layout"));
+    ops::bias_grad(&dlogits, grads.out_b_mut());
     let mut d_h = vec![F::zero(); rows * top];
     if config.tied {
         // W_q = Eᵀ is no parameter of its own: its gradient goes to E below.
-        grads.out_w.fill(F::zero());
-        ops::matmul(&mut d_h, &dlogits, params.embedding.as_slice().expect("standard layout"), rows, v, top, false, false, false);
+        grads.out_w_mut().fill(F::zero());
+        ops::matmul(&mut d_h, &dlogits, params.embedding(), rows, v, top, false, false, false);
     } else {
-        ops::matmul(grads.out_w.as_slice_mut().expect("standard layout"), cache.top_rows(config, n), &dlogits, top, rows, v, true, false, false);
-        ops::matmul(&mut d_h, &dlogits, params.out_w.as_slice().expect("standard layout"), rows, v, top, false, true, false);
+        ops::matmul(grads.out_w_mut(), cache.top_rows(config, n), &dlogits, top, rows, v, true, false, false);
+        ops::matmul(&mut d_h, &dlogits, params.out_w(), rows, v, top, false, true, false);
     }
     if let Some(m) = cache.masks.get(layers) {
         ops::dropout_apply(&mut d_h, m);
@@ -212,18 +211,16 @@ pub fn loss_gradients_and_flow<F: Scalar>(
 
     for l in (0..layers).rev() {
         let (width_in, h) = (config.layer_input(l), config.hidden[l]);
-        let layer = &params.layers[l];
-        let w_hh = layer.w_hh.as_slice().expect("standard layout");
+        let w_hh = params.w_hh(l);
         let hs = &cache.hidden[l];
-        let g = &mut grads.layers[l];
         // The gradients that reach W_hh (dR), W_xh and the input (dP), and the bias (dZ):
         // all three are dZ for the Elman cell.
         let (d_r, d_p, d_z);
         let squares: Vec<f64>;
-        match (&layer.mi, &cache.mi[l], &mut g.mi) {
-            (Some(gates), Some(mi_cache), Some(grad_gates)) => {
+        match (params.gates(l), &cache.mi[l], grads.gates_mut(l)) {
+            (Some(gates), Some(mi_cache), Some(mut grad_gates)) => {
                 let mut record = flow.is_some().then(Vec::new);
-                let (r, p, z) = super::mi::backward(config.activation, n, h, w_hh, hs, &d_h, mi_cache, gates, grad_gates, record.as_mut());
+                let (r, p, z) = super::mi::backward(config.activation, n, h, w_hh, hs, &d_h, mi_cache, &gates, &mut grad_gates, record.as_mut());
                 (d_r, d_p, d_z) = (r, Some(p), Some(z));
                 squares = record.unwrap_or_default();
             }
@@ -240,16 +237,16 @@ pub fn loss_gradients_and_flow<F: Scalar>(
             flow[l] = squares.iter().map(|s| s.sqrt()).collect();
         }
         // dW_hh = [H_{-1}; …; H_{T-2}]ᵀ dR: the first T·n rows of the stored states.
-        ops::matmul(g.w_hh.as_slice_mut().expect("standard layout"), &hs[..rows * h], &d_r, h, rows, h, true, false, false);
-        ops::matmul(g.w_xh.as_slice_mut().expect("standard layout"), cache.input_of(config, l, n), d_p, width_in, rows, h, true, false, false);
-        ops::bias_grad(d_z, g.b_h.as_slice_mut().expect("standard layout"));
+        ops::matmul(grads.w_hh_mut(l), &hs[..rows * h], &d_r, h, rows, h, true, false, false);
+        ops::matmul(grads.w_xh_mut(l), cache.input_of(config, l, n), d_p, width_in, rows, h, true, false, false);
+        ops::bias_grad(d_z, grads.b_h_mut(l));
         let mut d_x = vec![F::zero(); rows * width_in];
-        ops::matmul(&mut d_x, d_p, layer.w_xh.as_slice().expect("standard layout"), rows, h, width_in, false, true, false);
+        ops::matmul(&mut d_x, d_p, params.w_xh(l), rows, h, width_in, false, true, false);
         if let Some(m) = cache.masks.get(l) {
             ops::dropout_apply(&mut d_x, m);
         }
         if l == 0 {
-            let g_emb = grads.embedding.as_slice_mut().expect("standard layout");
+            let g_emb = grads.embedding_mut();
             g_emb.fill(F::zero());
             ops::embedding_scatter_add(g_emb, inputs, config.embed, &d_x);
             if config.tied {

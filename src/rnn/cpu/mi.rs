@@ -8,7 +8,7 @@
 //! Z_t = α ⊙ P_t ⊙ R_t + β_h ⊙ R_t + β_x ⊙ P_t + b,   H_t = φ(Z_t)
 //! ```
 //!
-//! Backward (the product rule the seed derives): with G_t = ∂L/∂H_t = dH_t + dR_{t+1} W_hhᵀ,
+//! Backward (the product rule, as for the Elman cell): with G_t = ∂L/∂H_t = dH_t + dR_{t+1} W_hhᵀ,
 //!
 //! ```text
 //! dZ_t = G_t ⊙ φ'(H_t)
@@ -22,7 +22,7 @@
 use super::ops::matmul;
 use super::recurrence::{activate_all, run_steps, scale_by_derivative, split_for, Shared};
 use super::Scalar;
-use crate::rnn::model::{Activation, MiGates};
+use crate::rnn::model::{Activation, MiGates, MiGatesMut};
 use faer::{Accum, MatRef, Par};
 
 /// What the backward pass needs from the forward: P and R for every step, [T·n, h] each.
@@ -41,7 +41,7 @@ pub fn forward<F: Scalar>(act: Activation, n: usize, h: usize, x: &[F], width_in
     let mut p = vec![F::zero(); rows * h];
     matmul(&mut p, x, w_xh, rows, width_in, h, false, false, false);
     let mut r = vec![F::zero(); rows * h];
-    let (alpha, beta_h, beta_x) = (gates.alpha.as_slice().expect("standard layout"), gates.beta_h.as_slice().expect("standard layout"), gates.beta_x.as_slice().expect("standard layout"));
+    let (alpha, beta_h, beta_x) = (gates.alpha, gates.beta_h, gates.beta_x);
     let (states, recurrent) = (Shared::new(hs), Shared::new(&mut r));
     let w = MatRef::from_row_major_slice(w_hh, h, h);
     let p_ref = &p;
@@ -81,12 +81,12 @@ pub fn backward<F: Scalar>(
     d_h: &[F],
     cache: &MiCache<F>,
     gates: &MiGates<F>,
-    grad_gates: &mut MiGates<F>,
+    grad_gates: &mut MiGatesMut<F>,
     squares: Option<&mut Vec<f64>>,
 ) -> (Vec<F>, Vec<F>, Vec<F>) {
     let rows = d_h.len() / h;
     let steps = rows / n;
-    let (alpha, beta_h, beta_x) = (gates.alpha.as_slice().expect("standard layout"), gates.beta_h.as_slice().expect("standard layout"), gates.beta_x.as_slice().expect("standard layout"));
+    let (alpha, beta_h, beta_x) = (gates.alpha, gates.beta_h, gates.beta_x);
     let (mut d_r, mut d_p, mut d_z) = (vec![F::zero(); rows * h], vec![F::zero(); rows * h], vec![F::zero(); rows * h]);
     let (shared_r, shared_p, shared_z) = (Shared::new(&mut d_r), Shared::new(&mut d_p), Shared::new(&mut d_z));
     let w_t = MatRef::from_row_major_slice(w_hh, h, h).transpose();
@@ -124,7 +124,7 @@ pub fn backward<F: Scalar>(
     if let Some(s) = squares {
         *s = sums;
     }
-    let (ga, gh, gx) = (&mut grad_gates.alpha, &mut grad_gates.beta_h, &mut grad_gates.beta_x);
+    let (ga, gh, gx) = (&mut *grad_gates.alpha, &mut *grad_gates.beta_h, &mut *grad_gates.beta_x);
     ga.fill(F::zero());
     gh.fill(F::zero());
     gx.fill(F::zero());
@@ -140,28 +140,29 @@ pub fn backward<F: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array1;
 
     fn values(len: usize, seed: f64) -> Vec<f64> {
         (0..len).map(|i| ((i as f64 + seed) * 0.37).sin() * 0.4).collect()
     }
 
-    /// H, dR, dP, dZ, ‖G_t‖² and the gates' gradients of one layer.
-    type Outputs = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, MiGates<f64>);
+    /// H, dR, dP, dZ, ‖G_t‖² and dα of one layer.
+    type Outputs = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
     /// Forward and backward of one layer, returning everything they produce.
     fn run(n: usize, h: usize, steps: usize) -> Outputs {
         let width_in = 7;
         let x = values(steps * n * width_in, 1.0);
         let (w_xh, w_hh, b) = (values(width_in * h, 2.0), values(h * h, 3.0).iter().map(|v| v * 0.3).collect::<Vec<_>>(), values(h, 4.0));
-        let gates = MiGates { alpha: Array1::from(values(h, 5.0)), beta_h: Array1::from(values(h, 6.0)), beta_x: Array1::from(values(h, 7.0)) };
+        let (alpha, beta_h, beta_x) = (values(h, 5.0), values(h, 6.0), values(h, 7.0));
+        let gates = MiGates { alpha: &alpha, beta_h: &beta_h, beta_x: &beta_x };
         let mut hs = values((steps + 1) * n * h, 8.0);
         let cache = forward(Activation::Tanh, n, h, &x, width_in, &w_xh, &w_hh, &b, &gates, &mut hs);
         let d_h = values(steps * n * h, 9.0);
-        let mut grad_gates = gates.clone();
+        let (mut d_alpha, mut d_beta_h, mut d_beta_x) = (alpha.clone(), beta_h.clone(), beta_x.clone());
+        let mut grad_gates = MiGatesMut { alpha: &mut d_alpha, beta_h: &mut d_beta_h, beta_x: &mut d_beta_x };
         let mut squares = Vec::new();
         let (d_r, d_p, d_z) = backward(Activation::Tanh, n, h, &w_hh, &hs, &d_h, &cache, &gates, &mut grad_gates, Some(&mut squares));
-        (hs, d_r, d_p, d_z, squares, grad_gates)
+        (hs, d_r, d_p, d_z, squares, d_alpha)
     }
 
     #[test]
@@ -181,7 +182,7 @@ mod tests {
             close(&all.2, &one.2, "dP");
             close(&all.3, &one.3, "dZ");
             close(&all.4, &one.4, "‖G‖²");
-            close(all.5.alpha.as_slice().unwrap(), one.5.alpha.as_slice().unwrap(), "dα");
+            close(&all.5, &one.5, "dα");
         }
     }
 }

@@ -28,7 +28,7 @@ impl CpuTrainer {
         if n == 0 {
             return Err(ElmanError::Setting { key: "batch", problem: "must be > 0".into() });
         }
-        let zeros = Params::zeros(&config);
+        let zeros = params.zeros_like();
         let hidden = config.hidden.iter().map(|&h| vec![0.0; n * h]).collect();
         Ok(CpuTrainer {
             update,
@@ -59,19 +59,16 @@ impl CpuTrainer {
         Ok(())
     }
 
-    /// Applies the optimizer to every tensor with clip factor `scale`.
+    /// Applies the optimizer to every parameter with clip factor `scale`.
     fn apply_update(&mut self, lr: f32, scale: f32) {
         self.updates += 1;
         let wd = self.update.weight_decay;
-        let params = self.params.tensors_mut();
-        let grads = self.grads.tensors();
-        let first = self.first.tensors_mut();
-        let second = self.second.tensors_mut();
-        for (((p, g), m), v) in params.into_iter().zip(grads).zip(first).zip(second) {
-            match self.update.optimizer {
-                Optimizer::Sgd { momentum } => ops::sgd_update(p, g, m, lr, momentum, scale, wd),
-                Optimizer::Adam { beta1, beta2, eps } => ops::adam_update(p, g, m, v, lr, beta1, beta2, eps, self.updates, scale, wd),
-            }
+        // One pass over the flat allocations, as the GPU's one dispatch (the pads stay zero).
+        let (p, g) = (self.params.as_flat_mut(), self.grads.as_flat());
+        let (m, v) = (self.first.as_flat_mut(), self.second.as_flat_mut());
+        match self.update.optimizer {
+            Optimizer::Sgd { momentum } => ops::sgd_update(p, g, m, lr, momentum, scale, wd),
+            Optimizer::Adam { beta1, beta2, eps } => ops::adam_update(p, g, m, v, lr, beta1, beta2, eps, self.updates, scale, wd),
         }
     }
 }
@@ -148,7 +145,7 @@ impl Trainer for CpuTrainer {
             &mut self.grads,
         );
         // As on the GPU: the norm and the clip factor, then the optimizer scales by it.
-        let (norm, scale) = ops::grad_norm(&self.grads.tensors(), self.update.clip);
+        let (norm, scale) = ops::grad_norm(&[self.grads.as_flat()], self.update.clip);
         self.apply_update(lr, scale as f32);
         self.hidden = cache.final_hidden(&self.config, self.n);
         self.stats.push(StepStats { loss: loss as f32, grad_norm: norm as f32, clipped: scale < 1.0 });

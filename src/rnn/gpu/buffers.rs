@@ -1,76 +1,63 @@
-//! GPU memory: storage buffers with a running byte count, the flat parameter layout
-//! (every tensor at an aligned element offset in one buffer, so one dispatch updates
-//! them all and one reduction takes the global norm), and blocking readback.
+//! GPU memory: storage buffers with a running byte count, the parameter offsets the
+//! kernels take (the model's one flat layout: one dispatch updates every tensor and one
+//! reduction takes the global norm), and blocking readback.
 
 use super::context::GpuContext;
 use crate::error::{ElmanError, Result};
-use crate::rnn::model::{ModelConfig, Params};
+use crate::rnn::model::layout::{aligned, ParamLayout, TensorSlot, TENSOR_ALIGN};
+use crate::rnn::model::ModelConfig;
+use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
-/// Tensor offsets are rounded up to this many elements (256 bytes) so each tensor starts
-/// on a fresh cache line / memory transaction; the pads stay zero forever.
-pub const TENSOR_ALIGN: usize = 64;
-
-/// Where each canonical tensor (order of [`ModelConfig::tensor_shapes`]) lives in the flat
-/// parameter buffer; gradients and optimizer moments use the same layout.
+/// The kernels' view of the parameter layout: the model's tensor offsets
+/// ([`crate::rnn::model::ParamLayout`], the same flat image the CPU path reads) as u32
+/// element offsets into the parameter buffer (and the gradient and moment buffers, laid out
+/// alike), and where the transposed copies the backward recurrence reads live in their own
+/// buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamLayout {
-    pub offsets: Vec<usize>,
-    pub lens: Vec<usize>,
-    /// Total elements including pads.
-    pub total: usize,
+pub struct ParamOffsets {
+    params: Arc<ParamLayout>,
     /// Where layer l's W_hhᵀ [h_l, h_l] and, for l ≥ 1, W_xhᵀ [h_l, h_{l-1}] (kept for the
     /// backward recurrence, which reads them along rows) live in the separate transposed
-    /// buffer, and that buffer's total elements (aligned the same way).
-    pub transposed_hh: Vec<usize>,
-    pub transposed_xh: Vec<Option<usize>>,
+    /// buffer, and that buffer's total elements (aligned like the parameters).
+    transposed_hh: Vec<usize>,
+    transposed_xh: Vec<Option<usize>>,
     /// The multiplicative cell: a copy of layer l's α, β_h, β_x (the span from α to the
     /// end of β_x, pads included) in the transposed buffer, for the backward waves, which
     /// read their weights from there.
-    pub transposed_gates: Vec<Option<usize>>,
+    transposed_gates: Vec<Option<usize>>,
     pub transposed_total: usize,
-    /// Tensors per layer in the canonical order: w_xh, w_hh, b_h (and α, β_h, β_x for mi).
-    layer_tensors: usize,
 }
 
-impl ParamLayout {
-    pub fn new(config: &ModelConfig) -> Self {
-        let mut offsets = Vec::new();
-        let mut lens = Vec::new();
-        let mut at = 0;
-        for (_, shape) in config.tensor_shapes() {
-            let len: usize = shape.iter().product();
-            offsets.push(at);
-            lens.push(len);
-            at = (at + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
-        }
-        let layer_tensors = if config.cell == crate::rnn::model::Cell::Mi { 6 } else { 3 };
-        let gate_span = |l: usize| {
-            let alpha = offsets[4 + layer_tensors * l];
-            offsets[6 + layer_tensors * l] + lens[6 + layer_tensors * l] - alpha
-        };
+fn at(slot: &TensorSlot) -> u32 {
+    slot.offset as u32
+}
+
+impl ParamOffsets {
+    pub fn new(params: Arc<ParamLayout>, config: &ModelConfig) -> Self {
         let (mut transposed_hh, mut transposed_xh, mut transposed_gates) = (Vec::new(), Vec::new(), Vec::new());
         let mut at_t = 0;
         let mut place = |len: usize| {
             let here = at_t;
-            at_t = (at_t + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
+            at_t = aligned(at_t + len);
             here
         };
         for (l, &h) in config.hidden.iter().enumerate() {
             transposed_hh.push(place(h * h));
             transposed_xh.push((l > 0).then(|| place(h * config.hidden[l - 1])));
-            transposed_gates.push((layer_tensors == 6).then(|| place(gate_span(l))));
+            transposed_gates.push(params.gates(l).map(|[alpha, _, beta_x]| place(beta_x.range().end - alpha.offset)));
         }
-        ParamLayout {
-            offsets,
-            lens,
-            total: at.max(TENSOR_ALIGN),
-            transposed_hh,
-            transposed_xh,
-            transposed_gates,
-            transposed_total: at_t.max(TENSOR_ALIGN),
-            layer_tensors,
-        }
+        ParamOffsets { params, transposed_hh, transposed_xh, transposed_gates, transposed_total: at_t.max(TENSOR_ALIGN) }
+    }
+
+    /// The model's layout these offsets read.
+    pub fn layout(&self) -> &Arc<ParamLayout> {
+        &self.params
+    }
+
+    /// Elements of the parameter buffer (and of the gradient and moment buffers).
+    pub fn total(&self) -> usize {
+        self.params.total()
     }
 
     /// Layer l's W_hhᵀ in the transposed buffer.
@@ -83,31 +70,34 @@ impl ParamLayout {
         self.transposed_xh[l].expect("layer 0's W_xhᵀ is never kept: its input gradient is a batched GEMM") as u32
     }
 
-    /// Canonical index of the embedding, layer l's w_xh / w_hh / b_h, output.w, output.b.
     pub fn embedding(&self) -> u32 {
-        self.offsets[0] as u32
+        at(self.params.embedding())
     }
     pub fn w_xh(&self, l: usize) -> u32 {
-        self.offsets[1 + self.layer_tensors * l] as u32
+        at(self.params.w_xh(l))
     }
     pub fn w_hh(&self, l: usize) -> u32 {
-        self.offsets[2 + self.layer_tensors * l] as u32
+        at(self.params.w_hh(l))
     }
     pub fn b_h(&self, l: usize) -> u32 {
-        self.offsets[3 + self.layer_tensors * l] as u32
+        at(self.params.b_h(l))
+    }
+
+    fn gate_slots(&self, l: usize) -> [&TensorSlot; 3] {
+        self.params.gates(l).expect("only the mi cell has gates")
     }
 
     /// The multiplicative cell's α of layer l, and the elements from α to β_h (and from
     /// β_h to β_x): (offset, stride).
     pub fn gates(&self, l: usize) -> (u32, u32) {
-        assert_eq!(self.layer_tensors, 6, "only the mi cell has gates");
-        let alpha = self.offsets[4 + 6 * l];
-        (alpha as u32, (self.offsets[5 + 6 * l] - alpha) as u32)
+        let [alpha, beta_h, _] = self.gate_slots(l);
+        (at(alpha), (beta_h.offset - alpha.offset) as u32)
     }
 
     /// Elements from α to the end of β_x (what the transposed buffer's copy holds).
     pub fn gate_span(&self, l: usize) -> u32 {
-        (self.offsets[6 + 6 * l] + self.lens[6 + 6 * l] - self.offsets[4 + 6 * l]) as u32
+        let [alpha, _, beta_x] = self.gate_slots(l);
+        (beta_x.range().end - alpha.offset) as u32
     }
 
     /// Layer l's copy of α, β_h, β_x in the transposed buffer (mi only).
@@ -115,35 +105,10 @@ impl ParamLayout {
         self.transposed_gates[l].expect("only the mi cell keeps a copy of its gates") as u32
     }
     pub fn out_w(&self) -> u32 {
-        self.offsets[self.offsets.len() - 2] as u32
+        at(self.params.out_w())
     }
     pub fn out_b(&self) -> u32 {
-        self.offsets[self.offsets.len() - 1] as u32
-    }
-
-    /// The flat, padded image of `params`.
-    pub fn flatten(&self, params: &Params<f32>) -> Vec<f32> {
-        let mut flat = vec![0.0; self.total];
-        for ((t, &off), &len) in params.tensors().iter().zip(&self.offsets).zip(&self.lens) {
-            flat[off..off + len].copy_from_slice(t);
-        }
-        flat
-    }
-
-    /// Overwrites `params` from a flat, padded image.
-    pub fn unflatten(&self, flat: &[f32], params: &mut Params<f32>) {
-        for ((t, &off), &len) in params.tensors_mut().into_iter().zip(&self.offsets).zip(&self.lens) {
-            t.copy_from_slice(&flat[off..off + len]);
-        }
-    }
-
-    /// Errors unless `params` has exactly this layout's tensor sizes.
-    pub fn check(&self, params: &Params<f32>, what: &str) -> Result<()> {
-        let got: Vec<usize> = params.tensors().iter().map(|t| t.len()).collect();
-        if got != self.lens {
-            return Err(ElmanError::Config(format!("{what}: tensor sizes {got:?} do not match the model's {:?}", self.lens)));
-        }
-        Ok(())
+        at(self.params.out_b())
     }
 }
 

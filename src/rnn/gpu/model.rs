@@ -14,7 +14,7 @@
 //! collect in a GPU buffer that is read once, at the end — the same one-stream numbers as
 //! a loop of single chunks, with no host wait or upload per chunk.
 
-use super::buffers::{Allocator, ParamLayout};
+use super::buffers::{Allocator, ParamOffsets};
 use super::context::GpuContext;
 use super::limits;
 use super::plan::{self, Role};
@@ -25,7 +25,7 @@ use super::recurrence::ActivationLayout;
 use super::step_program::{self, FlowBuffers, ForwardBuffers, Mode, ProgramSpec, TrainBuffers};
 use super::tokens::TokenLayout;
 use crate::error::{ElmanError, Result};
-use crate::rnn::model::{ModelConfig, Params};
+use crate::rnn::model::{ModelConfig, ParamLayout, Params};
 use crate::rnn::backend::{Batch, UpdateConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ pub struct GpuModel {
     pub(super) config: ModelConfig,
     pub(super) n: usize,
     pub(super) t: usize,
-    pub(super) layout: ParamLayout,
+    pub(super) layout: ParamOffsets,
     pub(super) acts: ActivationLayout,
     pub(super) tokens: TokenLayout,
     pub(super) bufs: ForwardBuffers,
@@ -61,8 +61,8 @@ impl GpuModel {
         if n == 0 || t == 0 {
             return Err(ElmanError::Config(format!("the GPU model needs a batch of n ≥ 1 rows and T ≥ 1 steps, got n={n}, T={t}")));
         }
-        let layout = ParamLayout::new(&config);
-        layout.check(params, "initial parameters")?;
+        params.check_layout(&ParamLayout::new(&config), "initial parameters")?;
+        let layout = ParamOffsets::new(params.layout().clone(), &config);
         limits::check(ctx.limits(), &config, n, t, update)?;
         let acts = ActivationLayout::new(&config, n, t, update.is_some_and(|u| u.dropout > 0.0));
         let tokens = TokenLayout { capacity: n * t, vocab: config.vocab };
@@ -82,7 +82,7 @@ impl GpuModel {
             eval_states: layers.clone().map(|l| made.take(Role::EvalState(l))).collect(),
             sample_states: layers.map(|l| made.take(Role::SampleState(l))).collect(),
         };
-        ctx.write(&bufs.params, 0, &layout.flatten(params));
+        ctx.write(&bufs.params, 0, params.as_flat());
         let bytes = a.bytes;
         Ok(GpuModel { ctx, config, n, t, layout, acts, tokens, bufs, programs: HashMap::new(), bytes })
     }
@@ -271,10 +271,8 @@ impl GpuModel {
 
     /// A buffer of the parameter layout read back as tensors.
     pub(super) fn read_tensor_set(&self, buffer: &wgpu::Buffer) -> Result<Params<f32>> {
-        let flat = self.ctx.read_f32(buffer, 0, self.layout.total)?;
-        let mut p = Params::zeros(&self.config);
-        self.layout.unflatten(&flat, &mut p);
-        Ok(p)
+        let flat = self.ctx.read_f32(buffer, 0, self.layout.total())?;
+        Ok(Params::from_flat(self.layout.layout().clone(), flat))
     }
 
     /// Bytes of GPU memory this model allocated (storage and uniform buffers, programs).

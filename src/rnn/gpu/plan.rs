@@ -4,7 +4,8 @@
 //!
 //! Shapes: n = batch rows, T = steps per chunk, R = n·T, d, h_l, V as in the model.
 
-use super::buffers::{Allocator, ParamLayout};
+use super::buffers::{Allocator, ParamOffsets};
+use crate::rnn::model::ParamLayout;
 use super::recurrence::ActivationLayout;
 use crate::rnn::model::ModelConfig;
 use crate::rnn::backend::{Optimizer, UpdateConfig};
@@ -69,8 +70,8 @@ pub const EVAL_SLOTS: usize = super::model::CHUNKS_PER_SUBMISSION;
 /// allocation ([`super::buffers::Allocator::allocate`]) both read this one list.
 pub fn plan(config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConfig>) -> Vec<PlannedBuffer> {
     let rows = n * t;
-    let layout = ParamLayout::new(config);
-    let total = layout.total;
+    let layout = ParamOffsets::new(std::sync::Arc::new(ParamLayout::new(config)), config);
+    let total = layout.total();
     let dropout = update.is_some_and(|u| u.dropout > 0.0);
     let acts = ActivationLayout::new(config, n, t, dropout);
     let entry = |role, label: &str, elements| PlannedBuffer { role, label: label.to_string(), elements };

@@ -9,7 +9,8 @@
 //!
 //! Shapes: n rows per step, T steps, h_l the width of layer l, L layers, R = n·T.
 
-use super::buffers::{ParamLayout, TENSOR_ALIGN};
+use super::buffers::ParamOffsets;
+use crate::rnn::model::layout::{aligned, TENSOR_ALIGN};
 use super::params::{RnnLane, RnnStepParams};
 use crate::rnn::dropout::{keep_scale, DropoutKey};
 use crate::rnn::model::{Activation, ModelConfig};
@@ -47,7 +48,7 @@ struct Regions(usize);
 impl Regions {
     fn place(&mut self, len: usize) -> usize {
         let here = self.0;
-        self.0 = (self.0 + len).div_ceil(TENSOR_ALIGN) * TENSOR_ALIGN;
+        self.0 = aligned(self.0 + len);
         here
     }
 
@@ -94,7 +95,7 @@ impl ActivationLayout {
 /// What the waves of one program need.
 pub struct WavePlan<'a> {
     pub config: &'a ModelConfig,
-    pub params: &'a ParamLayout,
+    pub params: &'a ParamOffsets,
     pub acts: &'a ActivationLayout,
     pub n: usize,
     pub t: usize,
@@ -308,7 +309,7 @@ mod tests {
     #[test]
     fn waves_cover_every_layer_and_step_once_in_dependency_order() {
         let cfg = config(vec![8, 12, 4]);
-        let params = ParamLayout::new(&cfg);
+        let params = ParamOffsets::new(std::sync::Arc::new(crate::rnn::model::ParamLayout::new(&cfg)), &cfg);
         let acts = ActivationLayout::new(&cfg, 3, 5, false);
         let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 3, t: 5, dropout: None, record: false };
         let fwd = forward_waves(&plan);
@@ -348,7 +349,7 @@ mod tests {
     #[test]
     fn masked_copies_are_written_forward_and_read_by_the_next_layer() {
         let cfg = config(vec![8, 12]);
-        let params = ParamLayout::new(&cfg);
+        let params = ParamOffsets::new(std::sync::Arc::new(crate::rnn::model::ParamLayout::new(&cfg)), &cfg);
         let acts = ActivationLayout::new(&cfg, 2, 3, true);
         let key = DropoutKey { p: 0.3, seed: 5, update: 0 };
         let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 2, t: 3, dropout: Some(key), record: false };

@@ -39,7 +39,7 @@
 //! than 4 lanes takes more dispatches) + 4·L + 11 batched, + 1 per product split over K,
 //! + 3 with dropout, + 1 with tied weights, + 2·L for the mi cell.
 
-use super::buffers::ParamLayout;
+use super::buffers::ParamOffsets;
 use super::context::GpuContext;
 use super::launch::{rnn_rows_per_tile, WaveBuffers};
 use super::params::*;
@@ -71,7 +71,7 @@ pub struct ForwardBuffers {
 
 /// What the trainer adds (trainer.rs).
 pub struct TrainBuffers {
-    /// W_hhᵀ of every layer and W_xhᵀ of layers ≥ 1 (ParamLayout::transposed_*), made
+    /// W_hhᵀ of every layer and W_xhᵀ of layers ≥ 1 (ParamOffsets::w_hh_t, w_xh_t), made
     /// each step before the backward waves read them.
     pub recurrent_t: wgpu::Buffer,
     pub grads: wgpu::Buffer,
@@ -124,7 +124,7 @@ pub enum Mode {
 /// tokens live, and the trainer's update settings (fixed for the model's life).
 pub struct ProgramSpec<'a> {
     pub config: &'a ModelConfig,
-    pub layout: &'a ParamLayout,
+    pub layout: &'a ParamOffsets,
     /// Offsets in the hidden and dZ buffers (allocated for the model's n and T).
     pub acts: &'a ActivationLayout,
     pub tokens: TokenLayout,
@@ -295,7 +295,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
         pb.matmul(&f.logits, &f.hidden, &tr.grads, None, mm(vocab, htop, rows, acc, 0, top_off, lay.embedding()));
     }
 
-    let count = lay.total as u32;
+    let count = lay.total() as u32;
     if let Some(fl) = flow {
         // [loss, ‖g‖², ‖dW_hh^l‖² …, ‖G^l_t‖² …] (the loss went to slot 0 above).
         // ‖g‖²: the training step's first pass over every gradient (on all workgroups), then

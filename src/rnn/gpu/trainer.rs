@@ -291,11 +291,11 @@ impl Trainer for GpuTrainer {
 
     fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
         let m = &self.model;
-        m.layout.check(&state.first, "optimizer state (first moment)")?;
-        m.layout.check(&state.second, "optimizer state (second moment)")?;
-        m.ctx.write(&self.train.moment1, 0, &m.layout.flatten(&state.first));
+        state.first.check_layout(m.layout.layout(), "optimizer state (first moment)")?;
+        state.second.check_layout(m.layout.layout(), "optimizer state (second moment)")?;
+        m.ctx.write(&self.train.moment1, 0, state.first.as_flat());
         if matches!(self.update.optimizer, Optimizer::Adam { .. }) {
-            m.ctx.write(&self.train.moment2, 0, &m.layout.flatten(&state.second));
+            m.ctx.write(&self.train.moment2, 0, state.second.as_flat());
         }
         self.updates = state.updates;
         Ok(())

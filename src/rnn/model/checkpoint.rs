@@ -1,4 +1,4 @@
-//! Safetensors checkpoints: the parameters under DESIGN.md's names (f32, little-endian,
+//! Safetensors checkpoints: the parameters under their names (docs/design.md) (f32, little-endian,
 //! row-major), optimizer moments (`optim.first.*`, `optim.second.*`), the carried hidden
 //! state (`state.hidden.{l}`, [n, h_l]), and the model config, vocabulary and training
 //! progress as JSON metadata — one file is enough to resume, sample or evaluate.
@@ -130,7 +130,7 @@ impl Checkpoint {
     }
 }
 
-/// Reads just the parameters under DESIGN.md's names from any safetensors file (whatever
+/// Reads just the parameters under their checkpoint names from any safetensors file (whatever
 /// wrote it), checking every shape against `config`.
 pub fn load_params(path: &Path, config: &ModelConfig) -> Result<Params<f32>> {
     let bytes = std::fs::read(path).map_err(|source| ElmanError::Io { path: path.to_path_buf(), source })?;
@@ -232,7 +232,7 @@ mod tests {
         let back = Checkpoint::load(&path).unwrap();
         assert!(back.config.tied && back.params.output_is_tied());
         // A file whose output.w disagrees with its embedding is refused.
-        c.params.out_w[[0, 0]] += 1.0;
+        c.params.out_w_mut()[0] += 1.0;
         c.save(&path).unwrap();
         let err = Checkpoint::load(&path).unwrap_err().to_string();
         assert!(err.contains("tied") && err.contains("output.w"), "{err}");

@@ -22,7 +22,7 @@ impl Choice for Activation {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Cell {
-    /// H_t = φ(X_t W_xh + H_{t−1} W_hh + b): the seed's Elman cell.
+    /// H_t = φ(X_t W_xh + H_{t−1} W_hh + b): the Elman cell.
     #[default]
     Elman,
     /// Multiplicative integration (Wu et al. 2016): H_t = φ(α ⊙ P_t ⊙ R_t + β_h ⊙ R_t +
@@ -70,7 +70,7 @@ impl ModelConfig {
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(ElmanError::Setting { key: "hidden", problem: format!("must list one or more widths > 0, got {:?}", self.hidden) });
         }
-        if crate::rnn::memory::parameter_count(self).is_none_or(|p| p > 1 << 50) {
+        if self.parameter_count().is_none_or(|p| p > 1 << 50) {
             return Err(ElmanError::Config(format!(
                 "a model of vocabulary {}, embedding {} and hidden widths {:?} has more than 2^50 parameters",
                 self.vocab, self.embed, self.hidden
@@ -125,8 +125,13 @@ impl ModelConfig {
         out
     }
 
-    pub fn parameter_count(&self) -> usize {
-        self.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+    /// The number of parameters, or `None` when it does not fit in 64 bits (a hostile
+    /// config; [`ModelConfig::validate`] refuses more than 2^50).
+    pub fn parameter_count(&self) -> Option<u64> {
+        self.tensor_shapes().iter().try_fold(0u64, |sum, (_, shape)| {
+            let size = shape.iter().try_fold(1u64, |p, &s| p.checked_mul(s as u64))?;
+            sum.checked_add(size)
+        })
     }
 
     /// Forward+backward FLOPs per token: 6·(d·h_0 + Σ h_l² + Σ_{l>0} h_{l-1}h_l + h_{L-1}V).
@@ -162,12 +167,12 @@ mod tests {
                 "output.b[7]"
             ]
         );
-        assert_eq!(c.parameter_count(), 21 + 15 + 25 + 5 + 20 + 16 + 4 + 28 + 7);
+        assert_eq!(c.parameter_count(), Some(21 + 15 + 25 + 5 + 20 + 16 + 4 + 28 + 7));
     }
 
     #[test]
     fn design_cost_model_example() {
-        // DESIGN.md: V=65, d=64, h=512, L=1: 4.0 GFLOP for 2,048 tokens.
+        // docs/design.md's cost model: V=65, d=64, h=512, L=1: 4.0 GFLOP for 2,048 tokens.
         let c = ModelConfig { vocab: 65, embed: 64, hidden: vec![512], activation: Activation::Tanh, tied: false, cell: Default::default() };
         let gflop = c.flops_per_token() * 2048.0 / 1e9;
         assert!((gflop - 4.0).abs() < 0.05, "{gflop}");
