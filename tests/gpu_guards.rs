@@ -1,5 +1,5 @@
 //! Guard regions around every operand of every kernel. The shader modules are built
-//! without wgpu's runtime bounds checks (kernels.rs), so each kernel must keep its own
+//! without wgpu's runtime bounds checks (src/rnn/gpu/kernels/registry.rs), so each kernel must keep its own
 //! accesses inside the ranges its Params describe. Here every buffer holds its operand
 //! between guard regions filled with a NaN of a distinctive bit pattern; after the
 //! dispatch the guards must hold exactly those bits (nothing wrote outside its range) and
@@ -12,9 +12,18 @@ mod common;
 
 use common::{gpu, tokens, uniform};
 use elman::rnn::gpu::buffers::Allocator;
-use elman::rnn::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
-use elman::rnn::gpu::launch::{MatmulPlan, WaveBuffers, NUM_PARTIALS};
-use elman::rnn::gpu::params::*;
+use elman::rnn::gpu::kernels::dropout::DropoutParams;
+use elman::rnn::gpu::kernels::embedding::EmbeddingParams;
+use elman::rnn::gpu::kernels::matmul::{MatmulParams, MatmulTile, MatmulTiling};
+use elman::rnn::gpu::kernels::optimizer::OptimizerParams;
+use elman::rnn::gpu::kernels::prelude::StepParams;
+use elman::rnn::gpu::kernels::reduce::{ReduceParams, NUM_PARTIALS};
+use elman::rnn::gpu::kernels::rnn_wave::{RnnLane, RnnStepParams, WaveBuffers, ROWS_PER_TILE};
+use elman::rnn::gpu::kernels::softmax_xent::SoftmaxParams;
+use elman::rnn::gpu::kernels::transpose::TransposeParams;
+use elman::rnn::gpu::kernels::mi_gates::MiGateParams;
+use elman::rnn::gpu::kernels::registry::all_kernels;
+use elman::rnn::gpu::kernels::Kernel;
 use elman::rnn::gpu::program::ProgramBuilder;
 use elman::rnn::gpu::recurrence::single_layer_wave;
 use elman::rnn::model::Activation;
@@ -91,12 +100,12 @@ impl Runner {
 
 fn matmuls(r: &mut Runner) {
     let ctx = r.ctx.clone();
-    let tiles: Vec<MatmulTile> = MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(Kernel::Matmul(t))).collect();
+    let tiles: Vec<MatmulTile> = MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(t.kernel())).collect();
     for &(m, k, n) in &[(1usize, 1usize, 1usize), (67, 33, 129), (130, 70, 65)] {
         for flags in [0, MatmulParams::TRANS_A | MatmulParams::ONES_ROW | MatmulParams::BIAS, MatmulParams::TRANS_B | MatmulParams::ACCUMULATE] {
             for &tile in &tiles {
                 for splits in [1, 3] {
-                    let plan = MatmulPlan::with_splits(tile, k as u32, splits);
+                    let plan = MatmulTiling::with_splits(tile, k as u32, splits);
                     let mut alloc = Allocator::new(&ctx.device);
                     let a = Guarded::new(&mut alloc, "a", &uniform(1, m * k, -1.0, 1.0), 3);
                     let b = Guarded::new(&mut alloc, "b", &uniform(2, k * n, -1.0, 1.0), 5);
@@ -117,7 +126,7 @@ fn matmuls(r: &mut Runner) {
                         bias_off: bias.off(),
                         ..Default::default()
                     };
-                    r.run(None, |pb| pb.matmul_planned(&a.buffer, &b.buffer, &c.buffer, Some(&bias.buffer), p, plan));
+                    r.run(None, |pb| pb.matmul_tiled(&a.buffer, &b.buffer, &c.buffer, Some(&bias.buffer), p, plan));
                     let case = format!("matmul m={m} k={k} n={n} flags={flags} {plan:?}");
                     for g in [&a, &b, &bias] {
                         g.check(&ctx, &case);
@@ -126,8 +135,8 @@ fn matmuls(r: &mut Runner) {
                     if flags & MatmulParams::ONES_ROW != 0 {
                         // m = 0: op(A) is just the row of ones, so the whole result is that row.
                         let p = MatmulParams { m: 0, flags, a_off: a.off(), ones_off: ones.off(), ..p };
-                        let plan = MatmulPlan::with_splits(tile, k as u32, splits);
-                        r.run(None, |pb| pb.matmul_planned(&a.buffer, &b.buffer, &ones.buffer, Some(&bias.buffer), p, plan));
+                        let plan = MatmulTiling::with_splits(tile, k as u32, splits);
+                        r.run(None, |pb| pb.matmul_tiled(&a.buffer, &b.buffer, &ones.buffer, Some(&bias.buffer), p, plan));
                         ones.check_finite(&ctx, &format!("{case} ones row"), 0..n);
                     }
                 }
@@ -139,7 +148,7 @@ fn matmuls(r: &mut Runner) {
 fn rnn_waves(r: &mut Runner) {
     let ctx = r.ctx.clone();
     for &(rows, h) in &[(1, 7), (5, 33), (9, 40), (33, 20)] {
-        for &tile_rows in &RNN_ROWS_PER_TILE {
+        for &tile_rows in &ROWS_PER_TILE {
             // W_hh at a multiple of 4 (the vec4 path when h is too) or at an odd offset.
             for w_pre in [8, 9] {
                 let steps = 3;
@@ -160,9 +169,9 @@ fn rnn_waves(r: &mut Runner) {
                 let wave = |back: bool, t: usize, recurrent: bool, w_off: u32| single_layer_wave(back, Activation::Tanh, rows as u32, h as u32, t as u32, recurrent, w_off);
                 r.run(Some(&step), |pb| {
                     // The last step: forward writes block T, backward reads block T of H.
-                    pb.rnn_wave(&p_all.buffer, &hs.buffer, &w.buffer, None, wave(false, steps - 1, true, w.off()), tile_rows);
-                    pb.rnn_wave(&dh.buffer, &dz.buffer, &wt.buffer, Some(&hs.buffer), wave(true, steps - 1, false, wt.off()), tile_rows);
-                    pb.rnn_wave(&dh.buffer, &dz.buffer, &wt.buffer, Some(&hs.buffer), wave(true, 0, true, wt.off()), tile_rows);
+                    pb.rnn_wave(WaveBuffers { x_in: &p_all.buffer, y_out: &hs.buffer, w: &w.buffer, backward_hidden: None }, wave(false, steps - 1, true, w.off()), tile_rows);
+                    pb.rnn_wave(WaveBuffers { x_in: &dh.buffer, y_out: &dz.buffer, w: &wt.buffer, backward_hidden: Some(&hs.buffer) }, wave(true, steps - 1, false, wt.off()), tile_rows);
+                    pb.rnn_wave(WaveBuffers { x_in: &dh.buffer, y_out: &dz.buffer, w: &wt.buffer, backward_hidden: Some(&hs.buffer) }, wave(true, 0, true, wt.off()), tile_rows);
                 });
                 w.check(&ctx, &case);
                 p_all.check(&ctx, &case);
@@ -179,13 +188,15 @@ fn rnn_waves(r: &mut Runner) {
 /// barrier on 2 workgroups and the counter reset; then a barrier made to give up at its
 /// first poll, so that the one-workgroup fallback runs too.
 fn rnn_persistent_waves(r: &mut Runner) {
-    use elman::rnn::gpu::persistent::{Polling, Recurrence};
+    use elman::rnn::gpu::kernels::rnn_persistent::Polling;
+    use elman::rnn::gpu::recurrence::{Recurrence, RecurrenceDispatch};
     let ctx = r.ctx.clone();
+    let dispatch = RecurrenceDispatch::of(&ctx).unwrap();
     let steps = 4;
     for (give_up, &(rows, h)) in [(false, &(5, 33)), (false, &(9, 40)), (true, &(3, 20))] {
         let polling = if ctx.is_software() { Polling::SOFTWARE } else { Polling::HARDWARE };
-        ctx.force_persistent(2, if give_up { Polling::GIVE_UP_AT_ONCE } else { polling });
-        for &tile_rows in &RNN_ROWS_PER_TILE {
+        dispatch.force_persistent(&ctx, 2, if give_up { Polling::GIVE_UP_AT_ONCE } else { polling });
+        for &tile_rows in &ROWS_PER_TILE {
             let block = rows * h;
             let mut alloc = Allocator::new(&ctx.device);
             let w = Guarded::new(&mut alloc, "w", &uniform(1, h * h, -0.5, 0.5), 9);
@@ -198,7 +209,7 @@ fn rnn_persistent_waves(r: &mut Runner) {
             let wave = |back: bool, t: usize| single_layer_wave(back, Activation::Tanh, rows as u32, h as u32, t as u32, back && t + 1 < steps, w.off());
             let forward: Vec<RnnStepParams> = (0..steps).map(|t| wave(false, t)).collect();
             let backward: Vec<RnnStepParams> = (0..steps).rev().map(|t| wave(true, t)).collect();
-            let launch = ctx.persistent_launch(64, tile_rows).expect("forced on");
+            let launch = dispatch.persistent_launch(&ctx, 64, tile_rows).expect("forced on");
             r.run(Some(&step), |pb| {
                 let fwd = WaveBuffers { x_in: &p_all.buffer, y_out: &hs.buffer, w: &w.buffer, backward_hidden: None };
                 pb.rnn_persistent(fwd, &forward, tile_rows, &launch);
@@ -215,12 +226,12 @@ fn rnn_persistent_waves(r: &mut Runner) {
         // A barrier held, or gave up (the fallback then ran): both must stay inside the
         // guards. One made to give up at once must have.
         if give_up {
-            assert!(ctx.persistent_failed().unwrap(), "rows={rows} h={h}: no barrier gave up");
+            assert!(dispatch.persistent_failed(&ctx).unwrap(), "rows={rows} h={h}: no barrier gave up");
         }
     }
     // The failure is sticky for the context: nothing else here runs persistent.
-    ctx.give_up_persistent();
-    assert_eq!(ctx.recurrence(), Recurrence::Waves);
+    dispatch.give_up_persistent(&ctx);
+    assert_eq!(dispatch.current(), Recurrence::Waves);
 }
 
 /// Training steps through the trainer's own buffers, which the schedule fills with
@@ -368,7 +379,7 @@ fn check_regions(g: &Guarded, ctx: &GpuContext, case: &str, offs: &[u32], lens: 
 fn mi_waves_and_gates(r: &mut Runner) {
     let ctx = r.ctx.clone();
     for &(rows, h) in &[(1, 7), (5, 33), (9, 40)] {
-        for &tile_rows in &[RNN_ROWS_PER_TILE[0], RNN_ROWS_PER_TILE[2]] {
+        for &tile_rows in &[ROWS_PER_TILE[0], ROWS_PER_TILE[2]] {
             let steps = 3;
             let block = rows * h;
             let mut alloc = Allocator::new(&ctx.device);
@@ -419,10 +430,10 @@ fn mi_waves_and_gates(r: &mut Runner) {
             };
             r.run(Some(&step), |pb| {
                 for t in 0..steps {
-                    pb.rnn_wave(&p_all.buffer, &hs.buffer, &w.buffer, None, lane(false, t, true), tile_rows);
+                    pb.rnn_wave(WaveBuffers { x_in: &p_all.buffer, y_out: &hs.buffer, w: &w.buffer, backward_hidden: None }, lane(false, t, true), tile_rows);
                 }
                 for t in (0..steps).rev() {
-                    pb.rnn_wave(&dh.buffer, &dz.buffer, &w.buffer, Some(&hs.buffer), lane(true, t, t + 1 < steps), tile_rows);
+                    pb.rnn_wave(WaveBuffers { x_in: &dh.buffer, y_out: &dz.buffer, w: &w.buffer, backward_hidden: Some(&hs.buffer) }, lane(true, t, t + 1 < steps), tile_rows);
                 }
                 pb.mi_gate_grads(&dz.buffer, &hs.buffer, &grads.buffer, g);
             });
@@ -447,6 +458,6 @@ fn every_kernel_stays_inside_its_operands() {
     rnn_persistent_waves(&mut r);
     embeddings_and_softmax(&mut r);
     reductions_optimizers_and_dropout(&mut r);
-    let missing: Vec<Kernel> = Kernel::all().into_iter().filter(|k| ctx.kernels.has(*k) && !r.seen.contains(k)).collect();
+    let missing: Vec<Kernel> = all_kernels().into_iter().filter(|k| ctx.kernels.has(k) && !r.seen.contains(k)).collect();
     assert!(missing.is_empty(), "kernels without a guard-region test: {missing:?}");
 }

@@ -12,10 +12,16 @@ mod common;
 use common::{assert_close32 as assert_close, gpu, tokens, uniform};
 use elman::rnn::cpu::ops;
 use elman::rnn::gpu::buffers::Allocator;
-use elman::rnn::gpu::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
-use elman::rnn::gpu::launch::MatmulPlan;
 use elman::rnn::gpu::recurrence::single_layer_wave;
-use elman::rnn::gpu::params::*;
+use elman::rnn::gpu::kernels::dropout::DropoutParams;
+use elman::rnn::gpu::kernels::embedding::EmbeddingParams;
+use elman::rnn::gpu::kernels::matmul::{MatmulParams, MatmulTile, MatmulTiling};
+use elman::rnn::gpu::kernels::optimizer::OptimizerParams;
+use elman::rnn::gpu::kernels::prelude::StepParams;
+use elman::rnn::gpu::kernels::reduce::ReduceParams;
+use elman::rnn::gpu::kernels::rnn_wave::{WaveBuffers, ROWS_PER_TILE};
+use elman::rnn::gpu::kernels::softmax_xent::SoftmaxParams;
+use elman::rnn::gpu::kernels::transpose::TransposeParams;
 use elman::rnn::gpu::program::ProgramBuilder;
 use elman::rnn::gpu::tokens::TokenLayout;
 use elman::rnn::gpu::GpuContext;
@@ -44,11 +50,11 @@ fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// Every tiling a product over `k` can get on this device (None: the launcher's choice):
 /// each tile, unsplit and split over K.
-fn plans(ctx: &GpuContext, k: u32) -> Vec<Option<MatmulPlan>> {
+fn plans(ctx: &GpuContext, k: u32) -> Vec<Option<MatmulTiling>> {
     let mut out = vec![None];
-    for tile in MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(Kernel::Matmul(t))) {
+    for tile in MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(t.kernel())) {
         for splits in [1, 3] {
-            out.push(Some(MatmulPlan::with_splits(tile, k, splits)));
+            out.push(Some(MatmulTiling::with_splits(tile, k, splits)));
         }
     }
     out
@@ -111,7 +117,7 @@ fn matmul_matches_cpu_in_every_mode_tiling_and_awkward_shape() {
                 let gb = alloc.init("b", &[vec![9.0; 5], b_st.clone(), bias_v.clone()].concat());
                 let gc = alloc.init("c", &[vec![7.0; 2], c0.clone(), vec![7.0; 4], ones_old.clone(), vec![7.0; 3]].concat());
                 run(&ctx, None, |pb| match plan {
-                    Some(plan) => pb.matmul_planned(&ga, &gb, &gc, Some(&gb), p, plan),
+                    Some(plan) => pb.matmul_tiled(&ga, &gb, &gc, Some(&gb), p, plan),
                     None => pb.matmul(&ga, &gb, &gc, Some(&gb), p),
                 });
                 let got = ctx.read_f32(&gc, 0, ones_off + n + 3).unwrap();
@@ -141,7 +147,7 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
     // 262,149 rows in tiles of 4: 65,538 workgroups, past the 65,535 of one grid
     // dimension, so the wave spills into y and the kernel must flatten (x, y).
     let spill = (262_149, 1);
-    let runs = cases.iter().flat_map(|c| RNN_ROWS_PER_TILE.iter().map(move |r| (c, r))).chain([(&spill, &RNN_ROWS_PER_TILE[0])]);
+    let runs = cases.iter().flat_map(|c| ROWS_PER_TILE.iter().map(move |r| (c, r))).chain([(&spill, &ROWS_PER_TILE[0])]);
     for (&(rows, h), &tile_rows) in runs {
         for act in [Activation::Tanh, Activation::Relu] {
             seed += 1;
@@ -165,9 +171,9 @@ fn rnn_steps_match_cpu_for_tanh_and_relu() {
             let t = 1usize;
             let wave = |back: bool, t: usize, recurrent: bool| single_layer_wave(back, act, rows as u32, h as u32, t as u32, recurrent, w_off as u32);
             run(&ctx, Some(&gstep), |pb| {
-                pb.rnn_wave(&gp, &gh, &gw, None, wave(false, t, true), tile_rows);
-                pb.rnn_wave(&gdh, &gdz, &gwt, Some(&gh), wave(true, t, true), tile_rows);
-                pb.rnn_wave(&gdh, &gdz, &gwt, Some(&gh), wave(true, steps - 1, false), tile_rows);
+                pb.rnn_wave(WaveBuffers { x_in: &gp, y_out: &gh, w: &gw, backward_hidden: None }, wave(false, t, true), tile_rows);
+                pb.rnn_wave(WaveBuffers { x_in: &gdh, y_out: &gdz, w: &gwt, backward_hidden: Some(&gh) }, wave(true, t, true), tile_rows);
+                pb.rnn_wave(WaveBuffers { x_in: &gdh, y_out: &gdz, w: &gwt, backward_hidden: Some(&gh) }, wave(true, steps - 1, false), tile_rows);
             });
             let label = format!("rows={rows} h={h} {} rows/tile={tile_rows}", act.name());
             // Forward: H_1 (block 2) from H_0 (block 1) and P_1.

@@ -24,7 +24,7 @@ mod common;
 use common::{assert_within, AFTER_STEPS, GRAD_NORM, KERNEL, SECOND_MOMENT, gpu, tokens};
 use elman::rnn::cpu::CpuTrainer;
 use elman::rnn::data::batcher::Batcher;
-use elman::rnn::gpu::kernels::Kernel;
+use elman::rnn::gpu::kernels::{matmul, rnn_step};
 use elman::rnn::gpu::{GpuGenerator, GpuModel, GpuTrainer};
 use elman::rnn::model::init::init_params;
 use elman::rnn::model::{Activation, Cell, ModelConfig};
@@ -97,8 +97,8 @@ fn check_case(case: Case) {
     let mi = if case.config.cell == Cell::Mi { 2 * layers } else { 0 };
     let masks = if case.dropout > 0.0 { 3 } else { 0 };
     let tied = case.config.tied as usize; // E's output-layer gradient: one more GEMM
-    let splits = gpu.step_dispatches().iter().filter(|d| d.kernel == Kernel::MatmulReduce).count();
-    let waves = gpu.step_dispatches().iter().filter(|d| matches!(d.kernel, Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_))).count();
+    let splits = gpu.step_dispatches().iter().filter(|d| d.kernel == &matmul::REDUCE).count();
+    let waves = gpu.step_dispatches().iter().filter(|d| rnn_step::FORWARD.contains(d.kernel) || rnn_step::BACKWARD.contains(d.kernel)).count();
     assert_eq!(waves, 2 * (case.t + layers - 1), "{name}: recurrent waves per step");
     assert_eq!(gpu.recurrent_dispatches_per_step(), waves, "{name}: reported recurrent dispatches");
     assert_eq!(gpu.dispatches_per_step(), waves + 4 * layers + 11 + splits + masks + tied + mi, "{name}: dispatches per step");

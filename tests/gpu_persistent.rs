@@ -15,8 +15,9 @@
 mod common;
 
 use common::{gpu, tokens};
-use elman::rnn::gpu::kernels::Kernel;
-use elman::rnn::gpu::persistent::{Polling, Recurrence};
+use elman::rnn::gpu::kernels::{rnn_persistent, rnn_step, Kernel};
+use elman::rnn::gpu::kernels::rnn_persistent::Polling;
+use elman::rnn::gpu::recurrence::{Recurrence, RecurrenceDispatch};
 use elman::rnn::gpu::{GpuContext, GpuTrainer};
 use elman::rnn::model::init::init_params;
 use elman::rnn::model::{Activation, Cell, ModelConfig};
@@ -85,11 +86,16 @@ fn trainer(ctx: &Arc<GpuContext>, case: &Case, mode: Mode) -> GpuTrainer {
     GpuTrainer::new(ctx.clone(), case.config.clone(), &params, case.update, case.n, case.t).unwrap()
 }
 
+/// The device's recurrence dispatch.
+fn dispatch(ctx: &GpuContext) -> Arc<RecurrenceDispatch> {
+    RecurrenceDispatch::of(ctx).unwrap()
+}
+
 fn set(ctx: &GpuContext, mode: Mode) {
     let polling = if ctx.is_software() { Polling::SOFTWARE } else { Polling::HARDWARE };
     match mode {
-        Mode::Waves => ctx.set_recurrence(Recurrence::Waves),
-        Mode::Persistent { grid, give_up } => ctx.force_persistent(grid, if give_up { Polling::GIVE_UP_AT_ONCE } else { polling }),
+        Mode::Waves => dispatch(ctx).set(Recurrence::Waves),
+        Mode::Persistent { grid, give_up } => dispatch(ctx).force_persistent(ctx, grid, if give_up { Polling::GIVE_UP_AT_ONCE } else { polling }),
     }
 }
 
@@ -99,7 +105,7 @@ fn set(ctx: &GpuContext, mode: Mode) {
 /// which the bit-for-bit checks cover either way; the test asks that at least one run on
 /// two workgroups held.
 fn barriers_held(ctx: &GpuContext, grid: u32, what: &str) -> bool {
-    let failed = ctx.persistent_failed().unwrap();
+    let failed = dispatch(ctx).persistent_failed(ctx).unwrap();
     if ctx.is_software() && grid > 1 {
         eprintln!("{what}: grid barriers {}", if failed { "gave up (the fallback ran)" } else { "held" });
     } else {
@@ -131,10 +137,10 @@ fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
     let Some(ctx) = gpu() else { return };
     // Asked for but not forced: a software adapter keeps per-wave dispatches, and so does a
     // hardware one for waves this small.
-    ctx.set_recurrence(Recurrence::Persistent);
+    dispatch(&ctx).set(Recurrence::Persistent);
     let case = &cases()[0];
     let plain = GpuTrainer::new(ctx.clone(), case.config.clone(), &init_params::<f32>(&case.config, 5), case.update, case.n, case.t).unwrap();
-    assert_eq!(count(&plain, |k| matches!(k, Kernel::RnnPersistent(_))), 0);
+    assert_eq!(count(&plain, |k| rnn_persistent::PERSISTENT.contains(*k)), 0);
 
     let mut held_on_two = 0;
     for case in &cases() {
@@ -144,10 +150,10 @@ fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
             let mut waves = trainer(&ctx, case, Mode::Waves);
             let mut persistent = trainer(&ctx, case, persistent_mode);
             // One persistent dispatch each way (with its reset and fallback), no per-wave ones.
-            assert_eq!(count(&persistent, |k| matches!(k, Kernel::RnnPersistent(_))), 4, "{name}");
-            assert_eq!(count(&persistent, |k| matches!(k, Kernel::RnnPersistentReset)), 2, "{name}");
-            assert_eq!(count(&persistent, |k| matches!(k, Kernel::RnnStepForward(_) | Kernel::RnnStepBackward(_))), 0, "{name}");
-            assert_eq!(count(&waves, |k| matches!(k, Kernel::RnnPersistent(_))), 0, "{name}");
+            assert_eq!(count(&persistent, |k| rnn_persistent::PERSISTENT.contains(*k)), 4, "{name}");
+            assert_eq!(count(&persistent, |k| *k == &rnn_persistent::RESET), 2, "{name}");
+            assert_eq!(count(&persistent, |k| rnn_step::FORWARD.contains(*k) || rnn_step::BACKWARD.contains(*k)), 0, "{name}");
+            assert_eq!(count(&waves, |k| rnn_persistent::PERSISTENT.contains(*k)), 0, "{name}");
             let want = run(&ctx, &mut waves, case, Mode::Waves);
             let got = run(&ctx, &mut persistent, case, persistent_mode);
             assert_eq!(got.0, want.0, "{name}: per-step loss, ‖g‖, clipped");
@@ -189,10 +195,10 @@ fn persistent_dispatches_match_per_wave_dispatches_bit_for_bit() {
     let got = run(&ctx, &mut failing, case, failing_mode);
     assert_eq!(got.0, want.0, "fallback: per-step loss, ‖g‖, clipped");
     assert!(got.1 == want.1, "fallback: parameters differ in their bits");
-    assert!(ctx.persistent_failed().unwrap(), "no barrier gave up, so the fallback went untested");
+    assert!(dispatch(&ctx).persistent_failed(&ctx).unwrap(), "no barrier gave up, so the fallback went untested");
     // The drain inside `run` saw the failure: the trainer dispatches per wave again.
-    assert_eq!(ctx.recurrence(), Recurrence::Waves);
-    assert_eq!(count(&failing, |k| matches!(k, Kernel::RnnPersistent(_))), 0);
+    assert_eq!(dispatch(&ctx).current(), Recurrence::Waves);
+    assert_eq!(count(&failing, |k| rnn_persistent::PERSISTENT.contains(*k)), 0);
     set(&ctx, Mode::Waves);
     failing.step(&batch(case, 0), 0.01).unwrap();
     waves.step(&batch(case, 0), 0.01).unwrap();
@@ -209,10 +215,10 @@ fn the_residency_probe_reports_what_runs_at_once() {
     let Some(ctx) = gpu() else { return };
     if ctx.is_software() {
         // llvmpipe runs as many workgroups at once as it has threads (one per core).
-        assert!(!ctx.probe_resident(256, 4).unwrap(), "256 workgroups resident at once on a software adapter?");
+        assert!(!dispatch(&ctx).probe_resident(&ctx, 256, 4).unwrap(), "256 workgroups resident at once on a software adapter?");
     } else {
-        assert!(ctx.probe_resident(128, 4).unwrap(), "128 workgroups were not resident at once on {}", ctx.describe());
+        assert!(dispatch(&ctx).probe_resident(&ctx, 128, 4).unwrap(), "128 workgroups were not resident at once on {}", ctx.describe());
     }
-    assert!(!ctx.persistent_failed().unwrap(), "the probe left its failure behind");
+    assert!(!dispatch(&ctx).persistent_failed(&ctx).unwrap(), "the probe left its failure behind");
 }
 

@@ -7,7 +7,8 @@ mod common;
 
 use common::{elman_ok, gpu};
 use elman::rnn::bench::{random_batches, BenchSize};
-use elman::rnn::gpu::kernels::{MatmulTile, RNN_ROWS_PER_TILE};
+use elman::rnn::gpu::kernels::matmul::MatmulTile;
+use elman::rnn::gpu::kernels::rnn_wave::ROWS_PER_TILE;
 use elman::rnn::gpu::profile::{families_of, Timer};
 use elman::rnn::gpu::GpuTrainer;
 use elman::rnn::model::init::init_params;
@@ -27,7 +28,7 @@ fn the_profile_reports_every_family_of_a_training_step() {
     assert_eq!(profile.dispatches, step, "the profile times the step's own dispatches");
     let families = profile.families();
     let names: Vec<&str> = families.iter().map(|f| f.family).collect();
-    let want: Vec<&str> = families_of(&step).iter().map(|k| k.entry_point()).fold(Vec::new(), |mut v, n| {
+    let want: Vec<&str> = families_of(&step).iter().map(|k| k.entry).fold(Vec::new(), |mut v, n| {
         if !v.contains(&n) {
             v.push(n);
         }
@@ -70,6 +71,6 @@ fn bench_profile_gemm_and_rnn_print_their_tables() {
     let out = elman_ok(&["bench", "--rnn", "3,20", "--steps", "2", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&out).expect("bench --rnn --json prints JSON");
     let results = json["results"].as_array().unwrap();
-    assert_eq!(results.len(), 2 * RNN_ROWS_PER_TILE.len(), "{out}");
+    assert_eq!(results.len(), 2 * ROWS_PER_TILE.len(), "{out}");
     assert_eq!(results.iter().filter(|r| r["auto"] == true).count(), 2, "one automatic choice per direction: {out}");
 }

@@ -8,8 +8,8 @@ use clap::Args;
 use elman::rnn::bench::{random_batches, time_steps, BenchSize};
 use elman::rnn::cpu::CpuTrainer;
 use elman::rnn::gpu::kernel_bench;
-use elman::rnn::gpu::kernels::Kernel;
-use elman::rnn::gpu::persistent::Recurrence;
+use elman::rnn::gpu::kernels::rnn_persistent::PERSISTENT;
+use elman::rnn::gpu::recurrence::{Recurrence, RecurrenceDispatch};
 use elman::rnn::gpu::profile::Timer;
 use elman::rnn::gpu::{GpuContext, GpuTrainer};
 use elman::choice::Choice;
@@ -191,14 +191,15 @@ fn run_rnn(args: &BenchArgs) -> anyhow::Result<()> {
 /// The training steps of `size` with every chunk's waves in one persistent dispatch per
 /// direction (the grid probed on first use; per-wave dispatches when none is resident).
 fn measure_persistent(ctx: &Arc<GpuContext>, config: &ModelConfig, params: &elman::rnn::model::Params<f32>, update: UpdateConfig, size: &BenchSize, args: &BenchArgs) -> anyhow::Result<PersistentRow> {
-    ctx.set_recurrence(Recurrence::Persistent);
-    let failed_before = ctx.persistent_failed()?;
+    let dispatch = RecurrenceDispatch::of(ctx)?;
+    dispatch.set(Recurrence::Persistent);
+    let failed_before = dispatch.persistent_failed(ctx)?;
     let mut g = GpuTrainer::new(ctx.clone(), config.clone(), params, update, size.n, size.t)?;
     let dispatches = g.step_dispatches();
-    let grid = dispatches.iter().find(|d| matches!(d.kernel, Kernel::RnnPersistent(_)) && d.workgroups[0] > 0).map(|d| d.workgroups[0] * d.workgroups[1]);
+    let grid = dispatches.iter().find(|d| PERSISTENT.contains(d.kernel) && d.workgroups[0] > 0).map(|d| d.workgroups[0] * d.workgroups[1]);
     let tps = measure(&mut g, size, args)?;
-    let barrier_gave_up = grid.is_some() && !failed_before && ctx.persistent_failed()?;
-    ctx.set_recurrence(Recurrence::Waves);
+    let barrier_gave_up = grid.is_some() && !failed_before && dispatch.persistent_failed(ctx)?;
+    dispatch.set(Recurrence::Waves);
     Ok(PersistentRow { gpu_tokens_per_s: grid.map(|_| tps), grid, dispatches_per_step: dispatches.len(), barrier_gave_up })
 }
 
@@ -248,7 +249,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             persistent = Some(measure_persistent(ctx, &config, &params, update, size, &args)?);
         }
         if let Some(ctx) = gpu.as_ref().filter(|_| time_waves) {
-            ctx.set_recurrence(Recurrence::Waves);
+            RecurrenceDispatch::of(ctx)?.set(Recurrence::Waves);
             let mut g = GpuTrainer::new(ctx.clone(), config.clone(), &params, update, size.n, size.t)?;
             gpu_tps = Some(measure(&mut g, size, &args)?);
             disp = Some(g.dispatches_per_step());

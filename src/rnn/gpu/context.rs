@@ -1,13 +1,16 @@
 //! The GPU context: instance (honouring WGPU_BACKEND), adapter choice, device and queue
-//! with the adapter's own limits, and the kernel registry built once.
+//! with the adapter's own limits, the kernel registry built once, and a place for state
+//! other modules keep per device ([`GpuContext::shared`]).
 //!
 //! Choice order: `--adapter SUBSTRING` picks by name (any type); otherwise hardware first
 //! (discrete, then integrated, virtual, other); a software adapter (device type Cpu, e.g.
 //! Mesa's llvmpipe) only when `allow_software` (`--device gpu`), never for `--device auto`.
 
 use super::kernels::{Kernels, ShaderChecks};
-use super::persistent::{PersistentState, Recurrence};
 use crate::error::{ElmanError, Result};
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// What `elman info` prints about one adapter.
 #[derive(Clone, Debug)]
@@ -75,9 +78,9 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     /// The split-K scratch all programs share ([`GpuContext::scratch`]).
-    scratch: std::sync::Mutex<Option<wgpu::Buffer>>,
-    /// The recurrence's dispatch choice and the persistent kernel's shared state.
-    pub(crate) persistent: PersistentState,
+    scratch: Mutex<Option<wgpu::Buffer>>,
+    /// State other modules keep per device, one value per type ([`GpuContext::shared`]).
+    shared: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl GpuContext {
@@ -85,7 +88,6 @@ impl GpuContext {
     /// Errors, naming what was found, when nothing fits.
     pub fn new(adapter_substring: Option<&str>, allow_software: bool) -> Result<GpuContext> {
         let checks = ShaderChecks::from_env()?;
-        let recurrence = Recurrence::from_env()?;
         let (instance, backends) = instance();
         let adapters = enumerate(&instance, backends);
         let found: Vec<String> = adapters.iter().map(|a| describe_info(&a.get_info())).collect();
@@ -124,10 +126,24 @@ impl GpuContext {
         }))
         .map_err(|e| ElmanError::Gpu(format!("cannot open a device on {}: {e}", describe_info(&info))))?;
         let kernels = Kernels::new(&device, checks);
-        if recurrence == Recurrence::Persistent && info.device_type == wgpu::DeviceType::Cpu {
-            eprintln!("note: {}=persistent is not used on a software adapter ({}); one dispatch per wave instead", Recurrence::ENV, describe_info(&info));
-        }
-        Ok(GpuContext { device, queue, kernels, info, limits, scratch: std::sync::Mutex::new(None), persistent: PersistentState::new(recurrence) })
+        Ok(GpuContext { device, queue, kernels, info, limits, scratch: Mutex::new(None), shared: Mutex::new(HashMap::new()) })
+    }
+
+    /// The device's one value of type `T`, made by `make` on first use: state that a
+    /// module keeps per device and shares between every model and trainer on it (the
+    /// recurrence's dispatch, src/rnn/gpu/recurrence/mod.rs), without the context knowing
+    /// its type.
+    pub fn shared<T: Any + Send + Sync>(&self, make: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
+        let mut held = self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let value = match held.get(&TypeId::of::<T>()) {
+            Some(value) => value.clone(),
+            None => {
+                let value: Arc<dyn Any + Send + Sync> = Arc::new(make()?);
+                held.insert(TypeId::of::<T>(), value.clone());
+                value
+            }
+        };
+        Ok(value.downcast::<T>().expect("the map holds a T under T's type id"))
     }
 
     /// The scratch buffer of split-K products (partial sums, written and read within one

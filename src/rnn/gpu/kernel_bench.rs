@@ -9,9 +9,9 @@
 
 use super::buffers::Allocator;
 use super::context::GpuContext;
-use super::kernels::{Kernel, MatmulTile, RNN_ROWS_PER_TILE};
-use super::launch::MatmulPlan;
-use super::params::{MatmulParams, StepParams};
+use super::kernels::matmul::{MatmulParams, MatmulTile, MatmulTiling, LARGE};
+use super::kernels::prelude::StepParams;
+use super::kernels::rnn_wave::{rows_per_tile, WaveBuffers, ROWS_PER_TILE};
 use super::recurrence::single_layer_wave;
 use crate::rnn::model::Activation;
 use super::profile::{self, Timer, Timestamps};
@@ -36,7 +36,7 @@ pub struct GemmResult {
     pub gflop_per_s: f64,
 }
 
-fn describe(plan: &MatmulPlan) -> String {
+fn describe(plan: &MatmulTiling) -> String {
     let tile = plan.tile.side();
     format!("{tile}x{tile} tiles, {} split{}", plan.splits, if plan.splits == 1 { "" } else { "s" })
 }
@@ -55,11 +55,11 @@ pub fn run(ctx: &GpuContext, (m, n, k): (u32, u32, u32), reps: usize) -> Result<
     let a = alloc.init("gemm a", &random(elements(m, k)));
     let b = alloc.init("gemm b", &random(elements(k, n)));
     let c = alloc.zeros("gemm c", elements(m, n));
-    let large = ctx.kernels.has(Kernel::Matmul(MatmulTile::Large));
-    let mut plans: Vec<(String, Option<MatmulPlan>)> = Vec::new();
-    for tile in MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(Kernel::Matmul(t))) {
+    let large = ctx.kernels.has(&LARGE);
+    let mut plans: Vec<(String, Option<MatmulTiling>)> = Vec::new();
+    for tile in MatmulTile::ALL.into_iter().filter(|&t| ctx.kernels.has(t.kernel())) {
         for splits in [1, 2, 4, 8] {
-            let plan = MatmulPlan::with_splits(tile, k, splits);
+            let plan = MatmulTiling::with_splits(tile, k, splits);
             if plan.splits == splits {
                 plans.push((describe(&plan), Some(plan)));
             }
@@ -68,13 +68,13 @@ pub fn run(ctx: &GpuContext, (m, n, k): (u32, u32, u32), reps: usize) -> Result<
     let mut out = Vec::new();
     for (layout, flags) in [("nn", 0), ("tn", MatmulParams::TRANS_A), ("nt", MatmulParams::TRANS_B), ("tt", MatmulParams::TRANS_A | MatmulParams::TRANS_B)] {
         let p = MatmulParams { m, n, k, flags, ..Default::default() };
-        let auto = MatmulPlan::choose(m, n, k, large, u64::MAX);
+        let auto = MatmulTiling::choose(m, n, k, large, u64::MAX);
         let variants = std::iter::once((format!("auto ({})", describe(&auto)), None)).chain(plans.iter().cloned());
         for (label, plan) in variants {
             let mut pb = ProgramBuilder::new(ctx, "gemm bench", None);
             for _ in 0..reps.max(1) {
                 match plan {
-                    Some(plan) => pb.matmul_planned(&a, &b, &c, None, p, plan),
+                    Some(plan) => pb.matmul_tiled(&a, &b, &c, None, p, plan),
                     None => pb.matmul(&a, &b, &c, None, p),
                 }
             }
@@ -149,20 +149,20 @@ pub fn run_rnn(ctx: &GpuContext, (n, h): (u32, u32), steps: usize) -> Result<Vec
     let hs = alloc.init("rnn h", &random((steps + 1) * block, 1.0));
     let dh = alloc.init("rnn dh", &random(steps * block, 1.0));
     let dz = alloc.zeros("rnn dz", steps * block);
-    let auto = super::launch::rnn_rows_per_tile(n, &[h]);
+    let auto = rows_per_tile(n, &[h]);
     let step = alloc.uniform("rnn step", bytemuck::bytes_of(&StepParams::default()));
     let mut out = Vec::new();
     for back in [false, true] {
-        for rows in RNN_ROWS_PER_TILE {
+        for rows in ROWS_PER_TILE {
             let mut pb = ProgramBuilder::new(ctx, "rnn bench", Some(&step));
             for s in 0..steps {
                 // The backward chain runs backward in time, the last step without a successor.
                 let t = if back { steps - 1 - s } else { s } as u32;
                 let p = single_layer_wave(back, Activation::Tanh, n, h, t, !back || s > 0, 0);
                 if back {
-                    pb.rnn_wave(&dh, &dz, &w, Some(&hs), p, rows);
+                    pb.rnn_wave(WaveBuffers { x_in: &dh, y_out: &dz, w: &w, backward_hidden: Some(&hs) }, p, rows);
                 } else {
-                    pb.rnn_wave(&p_all, &hs, &w, None, p, rows);
+                    pb.rnn_wave(WaveBuffers { x_in: &p_all, y_out: &hs, w: &w, backward_hidden: None }, p, rows);
                 }
             }
             let program = pb.finish();

@@ -6,7 +6,7 @@
 //! Shapes: n = batch rows, T = steps per chunk, d, h_l, V as in the model.
 
 use super::buffers::padded_bytes;
-use super::plan::{plan, PlannedBuffer};
+use super::buffer_plan::{plan, PlannedBuffer};
 use crate::error::{ElmanError, FitHint, Result};
 use crate::rnn::model::ModelConfig;
 use crate::rnn::backend::UpdateConfig;

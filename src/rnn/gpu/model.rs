@@ -3,9 +3,10 @@
 //! share; [`super::GpuTrainer`] adds gradients, optimizer moments and the backward
 //! buffers to one.
 //!
-//! ProgramSpec: built for n rows and chunks of at most T steps; evaluation takes batches of
-//! n' ≤ n rows (the same n' for every batch of one call) and T' ≤ T steps. Programs are
-//! built once per (mode, n', T') and cached.
+//! Built for n rows and chunks of at most T steps; evaluation takes batches of n' ≤ n rows
+//! (the same n' for every batch of one call) and T' ≤ T steps. The model owns its buffers
+//! and its forward programs, built once per (mode, n', T') and cached; a trainer reaches
+//! them through methods.
 //!
 //! Evaluation streams: the tokens of every chunk and a per-chunk uniform are uploaded
 //! once, then chunks are recorded [`CHUNKS_PER_SUBMISSION`] to a command buffer, each as
@@ -14,37 +15,39 @@
 //! collect in a GPU buffer that is read once, at the end — the same one-stream numbers as
 //! a loop of single chunks, with no host wait or upload per chunk.
 
+use super::buffer_plan::{self, Role};
 use super::buffers::{Allocator, ParamOffsets};
 use super::context::GpuContext;
+use super::kernels::prelude::StepParams;
 use super::limits;
-use super::plan::{self, Role};
-use super::params::StepParams;
 use super::profile::{Timer, Timestamps};
 use super::program::Program;
-use super::recurrence::ActivationLayout;
-use super::step_program::{self, FlowBuffers, ForwardBuffers, Mode, ProgramSpec, TrainBuffers};
+use super::program_cache::ProgramCache;
+use super::recurrence::{ActivationLayout, RecurrenceDispatch};
+use super::step_program::{self, ForwardBuffers, Mode, ProgramSpec};
 use super::tokens::TokenLayout;
 use crate::error::{ElmanError, Result};
+use crate::rnn::backend::{check_token, Batch, Evaluate, UpdateConfig};
 use crate::rnn::model::{ModelConfig, ParamLayout, Params};
-use crate::rnn::backend::{Batch, UpdateConfig};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Evaluation chunks recorded into one command buffer (each sums its loss into its own slot).
 pub const CHUNKS_PER_SUBMISSION: usize = 256;
 
 pub struct GpuModel {
-    pub(super) ctx: Arc<GpuContext>,
-    pub(super) config: ModelConfig,
-    pub(super) n: usize,
-    pub(super) t: usize,
-    pub(super) layout: ParamOffsets,
-    pub(super) acts: ActivationLayout,
-    pub(super) tokens: TokenLayout,
-    pub(super) bufs: ForwardBuffers,
-    programs: HashMap<(Mode, usize, usize), Program>,
-    /// GPU bytes allocated (buffers and programs).
-    pub(super) bytes: u64,
+    ctx: Arc<GpuContext>,
+    /// How this device dispatches the recurrence (shared by every model on it).
+    recurrence: Arc<RecurrenceDispatch>,
+    config: ModelConfig,
+    n: usize,
+    t: usize,
+    layout: ParamOffsets,
+    acts: ActivationLayout,
+    tokens: TokenLayout,
+    bufs: ForwardBuffers,
+    programs: ProgramCache<(Mode, usize, usize)>,
+    /// Bytes of the buffers allocated (the programs count their own).
+    buffer_bytes: u64,
 }
 
 impl GpuModel {
@@ -58,6 +61,7 @@ impl GpuModel {
     /// room for the dropout copies when `update` drops.
     pub(super) fn build(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, n: usize, t: usize, update: Option<&UpdateConfig>) -> Result<Self> {
         config.validate()?;
+        let recurrence = RecurrenceDispatch::of(&ctx)?;
         if n == 0 || t == 0 {
             return Err(ElmanError::Config(format!("the GPU model needs a batch of n ≥ 1 rows and T ≥ 1 steps, got n={n}, T={t}")));
         }
@@ -67,7 +71,7 @@ impl GpuModel {
         let acts = ActivationLayout::new(&config, n, t, update.is_some_and(|u| u.dropout > 0.0));
         let tokens = TokenLayout { capacity: n * t, vocab: config.vocab };
         let mut a = Allocator::new(&ctx.device);
-        let mut made = plan::allocate(&mut a, &plan::plan(&config, n, t, update), Role::is_forward);
+        let mut made = buffer_plan::allocate(&mut a, &buffer_plan::plan(&config, n, t, update), Role::is_forward);
         let layers = 0..config.layers();
         let bufs = ForwardBuffers {
             params: made.take(Role::Params),
@@ -83,8 +87,8 @@ impl GpuModel {
             sample_states: layers.map(|l| made.take(Role::SampleState(l))).collect(),
         };
         ctx.write(&bufs.params, 0, params.as_flat());
-        let bytes = a.bytes;
-        Ok(GpuModel { ctx, config, n, t, layout, acts, tokens, bufs, programs: HashMap::new(), bytes })
+        let buffer_bytes = a.bytes;
+        Ok(GpuModel { ctx, recurrence, config, n, t, layout, acts, tokens, bufs, programs: ProgramCache::new(), buffer_bytes })
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
@@ -95,26 +99,45 @@ impl GpuModel {
         &self.config
     }
 
-    /// The shapes every program of this model is built from.
+    /// n, the rows the model was built for.
+    pub fn rows(&self) -> usize {
+        self.n
+    }
+
+    /// T, the longest chunk the model was built for.
+    pub fn max_steps(&self) -> usize {
+        self.t
+    }
+
+    /// The shapes every program of this model is built from (a trainer's with its update).
     pub(super) fn spec<'a>(&'a self, update: Option<&'a UpdateConfig>) -> ProgramSpec<'a> {
-        ProgramSpec { config: &self.config, layout: &self.layout, acts: &self.acts, tokens: self.tokens, update }
+        ProgramSpec { config: &self.config, layout: &self.layout, acts: &self.acts, tokens: self.tokens, update, recurrence: &self.recurrence }
+    }
+
+    /// The buffers of the forward pass, which a trainer's programs read and write too.
+    pub(super) fn forward_buffers(&self) -> &ForwardBuffers {
+        &self.bufs
     }
 
     /// The cached forward-only program (Eval or Logits) for (mode, n, T), built on first use.
     fn program(&mut self, mode: Mode, n: usize, t: usize) -> &Program {
         debug_assert!(mode != Mode::Train, "training programs belong to the trainer");
-        if !self.programs.contains_key(&(mode, n, t)) {
-            let program = step_program::build(&self.ctx, &self.spec(None), &self.bufs, None, None, n, t, mode);
-            self.bytes += program.bytes;
-            self.programs.insert((mode, n, t), program);
-        }
-        &self.programs[&(mode, n, t)]
+        // The fields borrowed apart: the spec reads some while the cache grows.
+        let GpuModel { ctx, recurrence, config, layout, acts, tokens, bufs, programs, .. } = self;
+        let spec = ProgramSpec { config, layout, acts, tokens: *tokens, update: None, recurrence };
+        programs.get_or_build((mode, n, t), || step_program::build(ctx, &spec, bufs, None, None, n, t, mode))
     }
 
-    /// Drops the cached programs (rebuilt on next use, e.g. with another recurrence).
-    pub(super) fn forget_programs(&mut self) {
-        self.bytes -= self.programs.values().map(|p| p.bytes).sum::<u64>();
+    /// When a persistent grid barrier on this device gave up (the fallback kept every
+    /// result exact, but slow) and this model's programs, or the caller's (`others`), use
+    /// it: drops this model's programs, to be rebuilt with per-wave dispatches, and says
+    /// so, for the caller to drop its own.
+    pub(super) fn recurrence_gave_up(&mut self, others: bool) -> Result<bool> {
+        if !(others || self.programs.uses_persistent()) || !self.recurrence.gave_up(&self.ctx)? {
+            return Ok(false);
+        }
         self.programs.clear();
+        Ok(true)
     }
 
     /// Checks that a batch's tokens are in the vocabulary and its lengths agree.
@@ -122,7 +145,17 @@ impl GpuModel {
         if batch.inputs.len() != batch.n * batch.t || batch.targets.len() != batch.inputs.len() {
             return Err(ElmanError::Config(format!("batch of {}×{} holds {} inputs and {} targets", batch.n, batch.t, batch.inputs.len(), batch.targets.len())));
         }
-        batch.inputs.iter().chain(&batch.targets).try_for_each(|&v| crate::rnn::backend::check_token(v, self.config.vocab))
+        batch.inputs.iter().chain(&batch.targets).try_for_each(|&v| check_token(v, self.config.vocab))
+    }
+
+    /// Uploads a batch's tokens (with the scatter order the embedding's gradient reads).
+    pub(super) fn upload_batch(&self, batch: &Batch) {
+        self.ctx.write(&self.bufs.tokens, 0, &self.tokens.pack(&batch.inputs, &batch.targets));
+    }
+
+    /// Rewrites the per-step uniform (ordered before the next submission).
+    pub(super) fn write_step(&self, step: StepParams) {
+        self.ctx.write(&self.bufs.step, 0, &[step]);
     }
 
     /// Appends to `enc`: `states` (one per layer) → H's first n rows, `program` (timed when
@@ -207,7 +240,7 @@ impl GpuModel {
                 enc.copy_buffer_to_buffer(&stream_buf, at, &self.bufs.tokens, (self.tokens.inputs_off() * 4) as u64, len);
                 enc.copy_buffer_to_buffer(&stream_buf, at + len, &self.bufs.tokens, (self.tokens.targets_off() * 4) as u64, len);
                 enc.copy_buffer_to_buffer(&uniform_buf, c as u64 * step_size, &self.bufs.step, 0, step_size);
-                let program = &self.programs[&(Mode::Eval, b.n, b.t)];
+                let program = self.programs.get((Mode::Eval, b.n, b.t));
                 self.encode(&mut enc, program, &self.bufs.eval_states, b.n, b.t, None);
             }
             enc.copy_buffer_to_buffer(&self.bufs.eval_sums, 0, &totals, (first * 4) as u64, (group.len() * 4) as u64);
@@ -216,26 +249,9 @@ impl GpuModel {
         // The one wait: the chunk losses, summed in f64 in stream order.
         let sums = self.ctx.submit_and_read(enc, &totals, 0, batches.len())?;
         let count: usize = batches.iter().map(|b| b.targets.len()).sum();
-        self.persistent_gave_up()?;
+        self.recurrence_gave_up(false)?;
         // The step uniform now holds an eval slot; a trainer rewrites it before its next step.
         Ok(sums.iter().map(|&s| s as f64).sum::<f64>() / count as f64)
-    }
-
-    /// Whether any cached program runs the persistent recurrence.
-    pub(super) fn uses_persistent(&self) -> bool {
-        self.programs.values().any(Program::has_persistent)
-    }
-
-    /// When a persistent grid barrier on this device gave up (the fallback kept every
-    /// result exact, but slow) and this model's programs use it: drops them, to be rebuilt
-    /// with per-wave dispatches. Returns whether it did.
-    pub(super) fn persistent_gave_up(&mut self) -> Result<bool> {
-        if !self.uses_persistent() || !self.ctx.persistent_failed()? {
-            return Ok(false);
-        }
-        self.ctx.give_up_persistent();
-        self.forget_programs();
-        Ok(true)
     }
 
     /// Zeroes the sampling state, leaving the training and evaluation states alone.
@@ -255,7 +271,7 @@ impl GpuModel {
         self.ctx.write(&self.bufs.tokens, self.tokens.inputs_off() as usize, &[token]);
         self.program(Mode::Logits, 1, 1);
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sample") });
-        self.encode(&mut enc, &self.programs[&(Mode::Logits, 1, 1)], &self.bufs.sample_states, 1, 1, None);
+        self.encode(&mut enc, self.programs.get((Mode::Logits, 1, 1)), &self.bufs.sample_states, 1, 1, None);
         self.ctx.submit_and_read(enc, &self.bufs.logits, 0, self.config.vocab)
     }
 
@@ -275,18 +291,26 @@ impl GpuModel {
         Ok(Params::from_flat(self.layout.layout().clone(), flat))
     }
 
+    /// Writes tensors of the parameter layout (`what` names them in the error when their
+    /// shapes differ) into `buffer`.
+    pub(super) fn write_tensor_set(&self, buffer: &wgpu::Buffer, tensors: &Params<f32>, what: &str) -> Result<()> {
+        tensors.check_layout(self.layout.layout(), what)?;
+        self.ctx.write(buffer, 0, tensors.as_flat());
+        Ok(())
+    }
+
     /// Bytes of GPU memory this model allocated (storage and uniform buffers, programs).
     pub fn bytes_allocated(&self) -> u64 {
-        self.bytes
+        self.buffer_bytes + self.programs.bytes()
+    }
+}
+
+impl Evaluate for GpuModel {
+    fn device_name(&self) -> String {
+        self.ctx.describe()
     }
 
-    /// The training buffers a trainer of this model allocates (trainer.rs).
-    pub(super) fn train_program(&self, update: &UpdateConfig, train: &TrainBuffers, n: usize, t: usize) -> Program {
-        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), None, n, t, Mode::Train)
-    }
-
-    /// The gradient-flow program for chunks of T steps (trainer.rs).
-    pub(super) fn flow_program(&self, update: &UpdateConfig, train: &TrainBuffers, flow: &FlowBuffers, t: usize) -> Program {
-        step_program::build(&self.ctx, &self.spec(Some(update)), &self.bufs, Some(train), Some(flow), self.n, t, Mode::Flow)
+    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
+        GpuModel::evaluate(self, batches)
     }
 }

@@ -142,7 +142,7 @@ impl StepProfile {
     pub fn families(&self) -> Vec<FamilyRow> {
         let mut rows: Vec<FamilyRow> = Vec::new();
         for (d, &ns) in self.dispatches.iter().zip(&self.ns) {
-            let family = d.kernel.entry_point();
+            let family = d.kernel.entry;
             let at = match rows.iter().position(|r| r.family == family) {
                 Some(i) => i,
                 None => {
@@ -221,7 +221,7 @@ pub fn families_of(dispatches: &[DispatchInfo]) -> Vec<Kernel> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::gpu::kernels::MatmulTile;
+    use crate::rnn::gpu::kernels::{matmul, optimizer};
     use crate::rnn::gpu::program::Cost;
 
     fn info(kernel: Kernel, flops: f64, bytes: f64) -> DispatchInfo {
@@ -232,7 +232,7 @@ mod tests {
     fn families_sum_times_and_costs_in_first_use_order() {
         let p = StepProfile {
             timer: Timer::InsidePasses,
-            dispatches: vec![info(Kernel::Matmul(MatmulTile::Small), 2e6, 4e3), info(Kernel::AdamUpdate, 0.0, 8e3), info(Kernel::Matmul(MatmulTile::Small), 2e6, 4e3)],
+            dispatches: vec![info(&matmul::SMALL, 2e6, 4e3), info(&optimizer::ADAM_UPDATE, 0.0, 8e3), info(&matmul::SMALL, 2e6, 4e3)],
             ns: vec![1000.0, 2000.0, 1000.0],
             step_wall_us: 5.0,
         };

@@ -1,6 +1,6 @@
 //! Prepared work: a [`Program`] is a fixed list of dispatches (pipeline, bind group,
 //! workgroup counts) whose bind groups and uniform parameters are built once, then
-//! replayed into a compute pass every step. Typed launchers (launch.rs) append to a
+//! replayed into a compute pass every step. Typed launchers (kernels/*.rs) append to a
 //! [`ProgramBuilder`]; nothing here submits or waits — the scheduler owns that.
 //!
 //! Each dispatch's `Params` get their own slot (aligned to the device's
@@ -17,7 +17,7 @@ pub enum Bind<'a> {
     Buffer(&'a wgpu::Buffer),
     /// This dispatch's `Params` slot in the program's uniform buffer.
     Params,
-    /// The per-step uniform ([`super::params::StepParams`]) given to the builder.
+    /// The per-step uniform ([`super::kernels::prelude::StepParams`]) given to the builder.
     Step,
     /// The scratch buffer (split-K partial products) from the context's shared one, at
     /// least the largest [`ProgramBuilder::need_scratch`].
@@ -144,10 +144,11 @@ impl<'c> ProgramBuilder<'c> {
     /// [`ProgramBuilder::push`] with the workgroup counts given as a [`Grid`].
     pub fn push_grid(&mut self, kernel: Kernel, binds: &[(u32, Bind)], params: &[u8], grid: Grid, cost: Cost) {
         // The launcher binds exactly what the kernel declares: storage buffers at its storage
-        // bindings, uniforms at its uniform ones (Kernel::bindings, pinned to the WGSL by naga).
-        let declared: Vec<(u32, bool)> = kernel.bindings().iter().map(|&(i, a)| (i, a == Access::Uniform)).collect();
+        // bindings, uniforms at its uniform ones (KernelDesc::bindings, pinned to the WGSL by
+        // naga).
+        let declared: Vec<(u32, bool)> = kernel.bindings.iter().map(|&(i, a)| (i, a == Access::Uniform)).collect();
         let given: Vec<(u32, bool)> = binds.iter().map(|(i, b)| (*i, matches!(b, Bind::Params | Bind::Step))).collect();
-        assert_eq!(given, declared, "{kernel:?}: the launcher's bindings (index, uniform) differ from the kernel's");
+        assert_eq!(given, declared, "{}: the launcher's bindings (index, uniform) differ from the kernel's", kernel.name);
         let align = self.ctx.limits().min_uniform_buffer_offset_alignment as usize;
         let params_offset = self.uniforms.len().div_ceil(align) * align;
         self.uniforms.resize(params_offset, 0);
@@ -227,7 +228,7 @@ impl<'c> ProgramBuilder<'c> {
                     })
                     .collect();
                 let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(p.kernel.entry_point()),
+                    label: Some(p.kernel.name),
                     layout: &pipeline.get_bind_group_layout(0),
                     entries: &entries,
                 });
@@ -244,7 +245,7 @@ impl Program {
     /// written buffer, so each one sees its predecessors' results.
     pub fn record(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass) {
         for (kernel, bind_group, grid) in &self.dispatches {
-            pass.set_pipeline(ctx.kernels.pipeline(*kernel));
+            pass.set_pipeline(ctx.kernels.pipeline(kernel));
             pass.set_bind_group(0, bind_group, &[]);
             grid.dispatch(pass);
         }
@@ -256,7 +257,7 @@ impl Program {
     pub fn record_timed(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass, queries: &wgpu::QuerySet, first: u32) {
         pass.write_timestamp(queries, first);
         for (i, (kernel, bind_group, grid)) in self.dispatches.iter().enumerate() {
-            pass.set_pipeline(ctx.kernels.pipeline(*kernel));
+            pass.set_pipeline(ctx.kernels.pipeline(kernel));
             pass.set_bind_group(0, bind_group, &[]);
             grid.dispatch(pass);
             pass.write_timestamp(queries, first + 1 + i as u32);
@@ -270,14 +271,14 @@ impl Program {
         for (i, (kernel, bind_group, grid)) in self.dispatches.iter().enumerate() {
             let at = first + 2 * i as u32;
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(kernel.entry_point()),
+                label: Some(kernel.name),
                 timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
                     query_set: queries,
                     beginning_of_pass_write_index: Some(at),
                     end_of_pass_write_index: Some(at + 1),
                 }),
             });
-            pass.set_pipeline(ctx.kernels.pipeline(*kernel));
+            pass.set_pipeline(ctx.kernels.pipeline(kernel));
             pass.set_bind_group(0, bind_group, &[]);
             grid.dispatch(&mut pass);
         }
@@ -288,7 +289,7 @@ impl Program {
         self.dispatches
             .iter()
             .zip(&self.costs)
-            .map(|((kernel, _, grid), cost)| DispatchInfo { kernel: *kernel, workgroups: grid.counts(), cost: *cost })
+            .map(|((kernel, _, grid), cost)| DispatchInfo { kernel, workgroups: grid.counts(), cost: *cost })
             .collect()
     }
 
@@ -304,7 +305,7 @@ impl Program {
 
     /// Whether it runs the persistent recurrence (rnn_persistent.wgsl).
     pub fn has_persistent(&self) -> bool {
-        self.dispatches.iter().any(|(k, _, _)| matches!(k, Kernel::RnnPersistent(_)))
+        self.dispatches.iter().any(|(k, _, _)| super::kernels::rnn_persistent::PERSISTENT.contains(k))
     }
 
     /// Number of dispatches per replay.

@@ -1,8 +1,8 @@
-//! The training step as a dispatch list (DESIGN.md "GPU schedule"), built once per batch
+//! The training step as a dispatch list (docs/design.md, "The GPU schedule"), built once per batch
 //! shape and replayed every step. Row r = t·n + i throughout (time-major).
 //!
 //! Forward: gather X^0 (all R = n·T rows); one GEMM P^0 = X^0·W_xh^0 + b^0; the
-//! recurrence as T + L − 1 waves of the layer wavefront (recurrence.rs, rnn_step.wgsl:
+//! recurrence as T + L − 1 waves of the layer wavefront (recurrence/, rnn_wave.wgsl:
 //! H^l_t = φ(X^l_t·W_xh^l + b^l + H^l_{t-1}·W_hh^l), layer 0 taking P^0_t; the hidden
 //! buffer holds the carried H_{-1} as each layer's first n rows); logits = H^L·W_q + b_q;
 //! fused softmax–cross-entropy (loss per row, dlogits in place); the mean loss into
@@ -17,7 +17,7 @@
 //! Update: two-pass ‖g‖ over the flat gradient buffer, clip factor on the GPU, one
 //! optimizer dispatch over the flat parameter buffer.
 //!
-//! Dropout (training only, masks M_s of src/dropout.rs drawn on the GPU from the update
+//! Dropout (training only, masks M_s of src/rnn/dropout.rs drawn on the GPU from the update
 //! number in the step uniform): X^0 ← X^0 ⊙ M_0 in place after the gather; each forward
 //! lane writes H^l_t ⊙ M_{l+1} beside H^l_t (the input of layer l + 1, or at the top of the
 //! output layer; these copies also feed dW_xh and dW_q); backward, dH^L ← dH^L ⊙ M_L in
@@ -26,12 +26,12 @@
 //! Eval: the forward and the loss sum into eval_sums[slot]. Logits (sampling, n = 1,
 //! T = 1): the forward up to and including the output GEMM.
 //!
-//! The mi cell (recurrence.rs, rnn_step.wgsl's MI lanes): P^0 without the bias (it is added
+//! The mi cell (recurrence/wavefront.rs, rnn_wave.wgsl's MI lanes): P^0 without the bias (it is added
 //! inside the gate); the lanes store P^l and R^l forward and dR^l, dP^l backward; then
 //! dW_hh = [H_{-1..T-2}]ᵀ·dR, dW_xh = Xᵀ·dP, dX^0 = dP^0·W_xh^0ᵀ, and db with the gates'
 //! gradients from mi_gates.wgsl; the gates are copied beside the transposed weights.
 //!
-//! Flow (the gradient flow, src/gradflow.rs): the training step's forward and backward
+//! Flow (the gradient flow, src/rnn/train/gradflow.rs): the training step's forward and backward
 //! without dropout, the backward lanes storing G^l_t in the flow program's own d_pre
 //! buffer, then sums of squares into the flow sums; no clip, no update.
 //!
@@ -41,10 +41,17 @@
 
 use super::buffers::ParamOffsets;
 use super::context::GpuContext;
-use super::launch::{rnn_rows_per_tile, WaveBuffers};
-use super::params::*;
+use super::kernels::dropout::DropoutParams;
+use super::kernels::embedding::EmbeddingParams;
+use super::kernels::matmul::MatmulParams;
+use super::kernels::mi_gates::MiGateParams;
+use super::kernels::optimizer::OptimizerParams;
+use super::kernels::reduce::{ReduceParams, NUM_PARTIALS};
+use super::kernels::rnn_wave::{rows_per_tile, WaveBuffers};
+use super::kernels::softmax_xent::SoftmaxParams;
+use super::kernels::transpose::TransposeParams;
 use super::program::{Program, ProgramBuilder};
-use super::recurrence::{backward_waves, forward_waves, ActivationLayout, WavePlan};
+use super::recurrence::{backward_waves, forward_waves, ActivationLayout, RecurrenceDispatch, Wavefront};
 use super::tokens::TokenLayout;
 use crate::rnn::model::ModelConfig;
 use crate::rnn::backend::{Optimizer, UpdateConfig};
@@ -130,6 +137,8 @@ pub struct ProgramSpec<'a> {
     pub tokens: TokenLayout,
     /// The trainer's update (optimizer, clipping, dropout); None for a forward-only model.
     pub update: Option<&'a UpdateConfig>,
+    /// How the device dispatches the recurrence.
+    pub recurrence: &'a RecurrenceDispatch,
 }
 
 /// The dispatch list for a batch of n rows × t steps. `train` (the trainer's buffers) is
@@ -178,11 +187,11 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
         ..Default::default()
     };
     pb.matmul(&f.emb_rows, &f.params, &f.proj0, Some(&f.params), proj);
-    let plan = WavePlan { config: cfg, params: lay, acts, n, t, dropout, record: mode == Mode::Flow };
+    let front = Wavefront { config: cfg, params: lay, acts, n, t, dropout, record: mode == Mode::Flow };
     let widths: Vec<u32> = cfg.hidden.iter().map(|&h| h as u32).collect();
-    let rows_per_tile = rnn_rows_per_tile(n as u32, &widths);
+    let rows_per_tile = rows_per_tile(n as u32, &widths);
     let forward = WaveBuffers { x_in: &f.proj0, y_out: &f.hidden, w: &f.params, backward_hidden: None };
-    pb.rnn_waves(forward, &forward_waves(&plan), rows_per_tile);
+    s.recurrence.record(&mut pb, forward, &forward_waves(&front), rows_per_tile);
     // Layer l's input X^l in the hidden buffer: H^{l-1}_0..T-1 (past the carried block),
     // or under dropout its masked copy; X^0 is the embedding rows.
     let input = |l: usize| -> u32 {
@@ -256,7 +265,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
         }
     }
     let backward = WaveBuffers { x_in: &tr.d_top, y_out: d_pre, w: &tr.recurrent_t, backward_hidden: Some(&f.hidden) };
-    pb.rnn_waves(backward, &backward_waves(&plan), rows_per_tile);
+    s.recurrence.record(&mut pb, backward, &backward_waves(&front), rows_per_tile);
 
     // --- backward: weight gradients, and the embedding's ---
     // Elman: [dW_hh; db_h] = [H_{-1}; …; H_{T-2}; 1]ᵀ·dZ (the first R rows of H^l, and the
@@ -301,7 +310,7 @@ pub fn build(ctx: &GpuContext, s: &ProgramSpec, f: &ForwardBuffers, train: Optio
         // ‖g‖²: the training step's first pass over every gradient (on all workgroups), then
         // the partials summed into slot 1.
         pb.square_sum_partials(&tr.grads, &tr.partials, count);
-        pb.loss_sum(&tr.partials, &fl.sums, ReduceParams { count: super::launch::NUM_PARTIALS, field: 1, scale: 1.0, ..Default::default() });
+        pb.loss_sum(&tr.partials, &fl.sums, ReduceParams { count: NUM_PARTIALS, field: 1, scale: 1.0, ..Default::default() });
         for l in 0..layers {
             let h = cfg.hidden[l] as u32;
             pb.sum_squares(&tr.grads, &fl.sums, lay.w_hh(l), h * h, 1, (2 + l) as u32);

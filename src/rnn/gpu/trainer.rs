@@ -11,44 +11,45 @@
 //! the state. The host never waits inside a step; (loss, ‖g‖, clipped) land in a GPU
 //! stats buffer, read only by `drain_stats` (or when its slots run out).
 
+use super::buffer_plan::{self, Role, STATS_SLOTS};
 use super::buffers::Allocator;
 use super::context::GpuContext;
-use super::plan::{self, Role, STATS_SLOTS};
+use super::kernels::prelude::StepParams;
 use super::model::GpuModel;
-use super::params::StepParams;
 use super::profile::{self, StepProfile, Timer, Timestamps};
 use super::program::{DispatchInfo, Program};
-use super::recurrence;
-use super::step_program::{FlowBuffers, TrainBuffers};
+use super::program_cache::ProgramCache;
+use super::recurrence::{self, ActivationLayout};
+use super::step_program::{self, FlowBuffers, Mode, TrainBuffers};
 use crate::error::{ElmanError, Result};
-use crate::rnn::backend::{GradFlow, LayerFlow};
+use crate::rnn::backend::{Batch, Evaluate, GradFlow, LayerFlow, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
 use crate::rnn::model::{ModelConfig, Params};
-use crate::rnn::backend::{Batch, Evaluate, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct GpuTrainer {
     model: GpuModel,
     update: UpdateConfig,
     train: TrainBuffers,
+    /// Bytes of the training buffers (the model and the programs count their own).
+    buffer_bytes: u64,
     /// The training program per chunk length T'.
-    programs: HashMap<usize, Program>,
+    programs: ProgramCache<usize>,
     /// Steps recorded since the last stats readback (= next stats slot).
     slot: usize,
     drained: Vec<StepStats>,
     updates: u64,
     /// The gradient-flow buffers (made on the first `gradient_flow`) and program per T'.
     flow: Option<FlowBuffers>,
-    flow_programs: HashMap<usize, Program>,
+    flow_programs: ProgramCache<usize>,
 }
 
 impl GpuTrainer {
     /// Uploads `params` and allocates every buffer for batches of n rows × up to T steps,
     /// after checking each buffer against the adapter's limits.
     pub fn new(ctx: Arc<GpuContext>, config: ModelConfig, params: &Params<f32>, update: UpdateConfig, n: usize, t: usize) -> Result<Self> {
-        let mut model = GpuModel::build(ctx, config, params, n, t, Some(&update))?;
-        let mut a = Allocator::new(&model.ctx.device);
-        let mut made = plan::allocate(&mut a, &plan::plan(&model.config, n, t, Some(&update)), |role| !role.is_forward());
+        let model = GpuModel::build(ctx, config, params, n, t, Some(&update))?;
+        let mut a = Allocator::new(&model.context().device);
+        let mut made = buffer_plan::allocate(&mut a, &buffer_plan::plan(model.config(), n, t, Some(&update)), |role| !role.is_forward());
         let train = TrainBuffers {
             recurrent_t: made.take(Role::RecurrentT),
             grads: made.take(Role::Grads),
@@ -60,23 +61,29 @@ impl GpuTrainer {
             partials: made.take(Role::Partials),
             clip: made.take(Role::Clip),
             stats: made.take(Role::Stats),
-            states: (0..model.config.layers()).map(|l| made.take(Role::State(l))).collect(),
+            states: (0..model.config().layers()).map(|l| made.take(Role::State(l))).collect(),
         };
-        model.bytes += a.bytes;
-        let mut trainer =
-            GpuTrainer { model, update, train, programs: HashMap::new(), slot: 0, drained: Vec::new(), updates: 0, flow: None, flow_programs: HashMap::new() };
+        let buffer_bytes = a.bytes;
+        let mut trainer = GpuTrainer {
+            model,
+            update,
+            train,
+            buffer_bytes,
+            programs: ProgramCache::new(),
+            slot: 0,
+            drained: Vec::new(),
+            updates: 0,
+            flow: None,
+            flow_programs: ProgramCache::new(),
+        };
         trainer.program(t);
         Ok(trainer)
     }
 
     /// The cached training program for chunks of T' steps, built on first use.
     fn program(&mut self, t: usize) -> &Program {
-        if !self.programs.contains_key(&t) {
-            let program = self.model.train_program(&self.update, &self.train, self.model.n, t);
-            self.model.bytes += program.bytes;
-            self.programs.insert(t, program);
-        }
-        &self.programs[&t]
+        let GpuTrainer { model, update, train, programs, .. } = self;
+        programs.get_or_build(t, || step_program::build(model.context(), &model.spec(Some(update)), model.forward_buffers(), Some(train), None, model.rows(), t, Mode::Train))
     }
 
     /// The forward model (evaluation, sampling) inside this trainer.
@@ -86,23 +93,23 @@ impl GpuTrainer {
 
     /// Dispatches in one training step of the full chunk length T.
     pub fn dispatches_per_step(&self) -> usize {
-        self.programs[&self.model.t].len()
+        self.programs.get(self.model.max_steps()).len()
     }
 
     /// Every dispatch of one training step of the full chunk length T, in order.
     pub fn step_dispatches(&self) -> Vec<DispatchInfo> {
-        self.programs[&self.model.t].dispatches()
+        self.programs.get(self.model.max_steps()).dispatches()
     }
 
     /// Of those, the recurrent ones that depend on each other in sequence: the waves of
     /// the layer wavefront, T + L − 1 each way.
     pub fn recurrent_dispatches_per_step(&self) -> usize {
-        recurrence::recurrent_dispatches(self.model.config.layers(), self.model.t)
+        recurrence::recurrent_dispatches(self.model.config().layers(), self.model.max_steps())
     }
 
     /// Bytes of GPU memory this trainer allocated (storage and uniform buffers, programs).
     pub fn bytes_allocated(&self) -> u64 {
-        self.model.bytes
+        self.model.bytes_allocated() + self.buffer_bytes + self.programs.bytes() + self.flow_programs.bytes()
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
@@ -118,16 +125,14 @@ impl GpuTrainer {
             Optimizer::Sgd { .. } => (1.0, 1.0),
         };
         let update = self.updates as u32;
-        self.model.ctx.write(&self.model.bufs.step, 0, &[StepParams { lr, bc1, bc2, slot: slot as u32, update, ..Default::default() }]);
+        self.model.write_step(StepParams { lr, bc1, bc2, slot: slot as u32, update, ..Default::default() });
     }
 
     /// Refuses a batch whose shape or tokens do not fit this trainer.
     fn check_batch(&self, batch: &Batch) -> Result<()> {
-        if batch.n != self.model.n || batch.t == 0 || batch.t > self.model.t {
-            return Err(ElmanError::Config(format!(
-                "batch of {}×{} does not fit a GPU trainer built for {} rows × up to {} steps",
-                batch.n, batch.t, self.model.n, self.model.t
-            )));
+        let (n, t) = (self.model.rows(), self.model.max_steps());
+        if batch.n != n || batch.t == 0 || batch.t > t {
+            return Err(ElmanError::Config(format!("batch of {}×{} does not fit a GPU trainer built for {n} rows × up to {t} steps", batch.n, batch.t)));
         }
         self.model.check_tokens(batch)
     }
@@ -139,8 +144,7 @@ impl GpuTrainer {
             self.read_stats()?;
         }
         self.updates += 1;
-        let m = &self.model;
-        m.ctx.write(&m.bufs.tokens, 0, &m.tokens.pack(&batch.inputs, &batch.targets));
+        self.model.upload_batch(batch);
         self.write_step_params(lr, self.slot);
         self.program(batch.t);
         Ok(())
@@ -149,8 +153,8 @@ impl GpuTrainer {
     /// The encoder of one training step of T' steps (timed with `timing`).
     fn encode_step(&self, t: usize, timing: Option<(Timer, &Timestamps)>) -> wgpu::CommandEncoder {
         let m = &self.model;
-        let mut enc = m.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
-        m.encode(&mut enc, &self.programs[&t], &self.train.states, m.n, t, timing);
+        let mut enc = m.context().device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
+        m.encode(&mut enc, self.programs.get(t), &self.train.states, m.rows(), t, timing);
         enc
     }
 
@@ -158,9 +162,9 @@ impl GpuTrainer {
     /// its dispatches timed with the best [`Timer`] the device has: the median time of
     /// each dispatch and of the whole step. The steps train as [`Trainer::step`] would.
     pub fn profile(&mut self, batches: &[Batch], lr: f32) -> Result<StepProfile> {
-        let ctx = self.model.ctx.clone();
+        let ctx = self.model.context().clone();
         let timer = Timer::of(&ctx);
-        let t = self.model.t;
+        let t = self.model.max_steps();
         let dispatches = self.program(t).dispatches();
         let stamps = match timer {
             Timer::WholeSubmission => None,
@@ -169,10 +173,10 @@ impl GpuTrainer {
         let (mut per_step, mut walls) = (Vec::new(), Vec::new());
         for batch in batches {
             if batch.t != t {
-                return Err(ElmanError::Config(format!("profile batches must be {}×{t}, got {}×{}", self.model.n, batch.n, batch.t)));
+                return Err(ElmanError::Config(format!("profile batches must be {}×{t}, got {}×{}", self.model.rows(), batch.n, batch.t)));
             }
             self.prepare(batch, lr)?;
-            if self.programs[&t].len() != dispatches.len() {
+            if self.programs.get(t).len() != dispatches.len() {
                 return Err(ElmanError::Gpu("the step program was rebuilt while profiling (a persistent grid barrier gave up); profile again".into()));
             }
             let start = std::time::Instant::now();
@@ -197,21 +201,22 @@ impl GpuTrainer {
     fn flow_buffers(&mut self) -> Result<&FlowBuffers> {
         if self.flow.is_none() {
             let m = &self.model;
+            let (config, n, t) = (m.config(), m.rows(), m.max_steps());
             let dropout = self.update.dropout > 0.0;
-            let planned = plan::flow_plan(&m.config, m.n, m.t, dropout);
-            super::limits::check_buffers(m.ctx.limits(), &planned)?;
-            let mut a = Allocator::new(&m.ctx.device);
-            let mut made = plan::allocate(&mut a, &planned, |_| true);
-            let acts = super::recurrence::ActivationLayout::for_flow(&m.config, m.n, m.t, dropout);
+            let planned = buffer_plan::flow_plan(config, n, t, dropout);
+            super::limits::check_buffers(m.context().limits(), &planned)?;
+            let mut a = Allocator::new(&m.context().device);
+            let mut made = buffer_plan::allocate(&mut a, &planned, |_| true);
+            let acts = ActivationLayout::for_flow(config, n, t, dropout);
             self.flow = Some(FlowBuffers { acts, d_pre: made.take(Role::FlowDPre), sums: made.take(Role::FlowSums) });
-            self.model.bytes += a.bytes;
+            self.buffer_bytes += a.bytes;
         }
         Ok(self.flow.as_ref().expect("made above"))
     }
 
     /// Reads stats slots [0, slot) into `drained` (a sync point).
     fn read_stats(&mut self) -> Result<()> {
-        let raw = self.model.ctx.read_f32(&self.train.stats, 0, self.slot * 4)?;
+        let raw = self.model.context().read_f32(&self.train.stats, 0, self.slot * 4)?;
         self.drained
             .extend(raw.chunks_exact(4).map(|s| StepStats { loss: s[0], grad_norm: s[1], clipped: s[2] > 0.5 }));
         self.slot = 0;
@@ -219,29 +224,22 @@ impl GpuTrainer {
     }
 
     /// When a persistent grid barrier on this device gave up (its fallback kept every step
-    /// exact, but slow) and this trainer's programs use it: rebuilds them with per-wave
-    /// dispatches.
+    /// exact, but slow) and this trainer's programs or its model's use it: rebuilds them
+    /// with per-wave dispatches.
     fn check_persistent(&mut self) -> Result<()> {
-        let mine = self.programs.values().chain(self.flow_programs.values()).any(Program::has_persistent);
-        if !mine && !self.model.uses_persistent() {
-            return Ok(());
+        let mine = self.programs.uses_persistent() || self.flow_programs.uses_persistent();
+        if self.model.recurrence_gave_up(mine)? {
+            self.programs.clear();
+            self.flow_programs.clear();
+            self.program(self.model.max_steps());
         }
-        if !self.model.ctx.persistent_failed()? {
-            return Ok(());
-        }
-        self.model.ctx.give_up_persistent();
-        self.model.bytes -= self.programs.values().chain(self.flow_programs.values()).map(|p| p.bytes).sum::<u64>();
-        self.programs.clear();
-        self.flow_programs.clear();
-        self.model.forget_programs();
-        self.program(self.model.t);
         Ok(())
     }
 }
 
 impl Evaluate for GpuTrainer {
     fn device_name(&self) -> String {
-        self.model.ctx.describe()
+        self.model.context().describe()
     }
 
     /// The model's streamed evaluation (its own carried state; training state untouched).
@@ -250,21 +248,11 @@ impl Evaluate for GpuTrainer {
     }
 }
 
-impl Evaluate for GpuModel {
-    fn device_name(&self) -> String {
-        self.ctx.describe()
-    }
-
-    fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
-        GpuModel::evaluate(self, batches)
-    }
-}
-
 impl Trainer for GpuTrainer {
     fn step(&mut self, batch: &Batch, lr: f32) -> Result<()> {
         self.prepare(batch, lr)?;
         let enc = self.encode_step(batch.t, None);
-        self.model.ctx.queue.submit([enc.finish()]);
+        self.model.context().queue.submit([enc.finish()]);
         self.slot += 1;
         Ok(())
     }
@@ -284,18 +272,15 @@ impl Trainer for GpuTrainer {
         let first = self.model.read_tensor_set(&self.train.moment1)?;
         let second = match self.update.optimizer {
             Optimizer::Adam { .. } => self.model.read_tensor_set(&self.train.moment2)?,
-            Optimizer::Sgd { .. } => Params::zeros(&self.model.config),
+            Optimizer::Sgd { .. } => Params::zeros(self.model.config()),
         };
         Ok(OptimizerState { updates: self.updates, first, second })
     }
 
     fn set_optimizer_state(&mut self, state: &OptimizerState) -> Result<()> {
-        let m = &self.model;
-        state.first.check_layout(m.layout.layout(), "optimizer state (first moment)")?;
-        state.second.check_layout(m.layout.layout(), "optimizer state (second moment)")?;
-        m.ctx.write(&self.train.moment1, 0, state.first.as_flat());
+        self.model.write_tensor_set(&self.train.moment1, &state.first, "optimizer state (first moment)")?;
         if matches!(self.update.optimizer, Optimizer::Adam { .. }) {
-            m.ctx.write(&self.train.moment2, 0, state.second.as_flat());
+            self.model.write_tensor_set(&self.train.moment2, &state.second, "optimizer state (second moment)")?;
         }
         self.updates = state.updates;
         Ok(())
@@ -303,17 +288,17 @@ impl Trainer for GpuTrainer {
 
     fn hidden(&mut self) -> Result<Vec<Vec<f32>>> {
         let m = &self.model;
-        self.train.states.iter().zip(&m.config.hidden).map(|(s, &h)| m.ctx.read_f32(s, 0, m.n * h)).collect()
+        self.train.states.iter().zip(&m.config().hidden).map(|(s, &h)| m.context().read_f32(s, 0, m.rows() * h)).collect()
     }
 
     fn set_hidden(&mut self, hidden: &[Vec<f32>]) -> Result<()> {
         let m = &self.model;
-        let fits = hidden.len() == m.config.layers() && hidden.iter().zip(&m.config.hidden).all(|(s, &h)| s.len() == m.n * h);
+        let fits = hidden.len() == m.config().layers() && hidden.iter().zip(&m.config().hidden).all(|(s, &h)| s.len() == m.rows() * h);
         if !fits {
             return Err(ElmanError::Config("hidden state does not match the model's layers and batch".into()));
         }
         for (state, s) in self.train.states.iter().zip(hidden) {
-            m.ctx.write(state, 0, s);
+            m.context().write(state, 0, s);
         }
         Ok(())
     }
@@ -324,18 +309,17 @@ impl Trainer for GpuTrainer {
         self.check_batch(batch)?;
         self.flow_buffers()?;
         let t = batch.t;
-        let flow = self.flow.as_ref().expect("made above");
-        if !self.flow_programs.contains_key(&t) {
-            let program = self.model.flow_program(&self.update, &self.train, flow, t);
-            self.model.bytes += program.bytes;
-            self.flow_programs.insert(t, program);
-        }
+        let GpuTrainer { model, update, train, flow, flow_programs, .. } = self;
+        let flow = flow.as_ref().expect("made above");
+        let program = flow_programs.get_or_build(t, || {
+            step_program::build(model.context(), &model.spec(Some(update)), model.forward_buffers(), Some(train), Some(flow), model.rows(), t, Mode::Flow)
+        });
         let m = &self.model;
-        m.ctx.write(&m.bufs.tokens, 0, &m.tokens.pack(&batch.inputs, &batch.targets));
-        let mut enc = m.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("gradient flow") });
-        m.encode_from(&mut enc, &self.flow_programs[&t], &self.train.states, m.n);
-        let layers = m.config.layers();
-        let sums = m.ctx.submit_and_read(enc, &flow.sums, 0, FlowBuffers::sums_len(layers, t))?;
+        m.upload_batch(batch);
+        let mut enc = m.context().device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("gradient flow") });
+        m.encode_from(&mut enc, program, &self.train.states, m.rows());
+        let layers = m.config().layers();
+        let sums = m.context().submit_and_read(enc, &flow.sums, 0, FlowBuffers::sums_len(layers, t))?;
         let root = |s: f32| (s as f64).sqrt();
         let grad_norm = root(sums[1]);
         let layers = (0..layers)

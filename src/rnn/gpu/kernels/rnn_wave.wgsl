@@ -1,6 +1,6 @@
 // rnn_wave: the body of the recurrent kernels, shared by rnn_step.wgsl (one dispatch per
 // wave of the layer wavefront) and rnn_persistent.wgsl (every wave of a chunk in one
-// dispatch); kernels.rs joins it before either file, which declares `p` (the wave's
+// dispatch); their modules join it before either file (rnn_step.rs, rnn_persistent.rs), which declares `p` (the wave's
 // Params: a uniform per dispatch, or a workgroup copy per wave). A wave runs up
 // to 4 lanes side by side, lane = one layer at one time step: forward wave w runs layer l
 // at step t = w − l, backward wave w runs layer l at step t = T − 1 − (w − (L − 1 − l)),
@@ -15,7 +15,7 @@
 //             wave before computed dZ^{l+1}_t), and dH^L_t from the output layer's GEMM
 //             for the top one; no dZ^l_{t+1} term at the chunk's last step.
 // φ is tanh (act = 0) or relu (act = 1); φ' is written in terms of y = φ(z): tanh → 1 − y²,
-// relu → [y > 0]. Dropout masks M_s are src/dropout.rs's hash (dropout.wgsl): the forward
+// relu → [y > 0]. Dropout masks M_s are src/rnn/dropout.rs's hash (dropout.wgsl): the forward
 // epilogue of layer l writes H^l_t ⊙ M_{l+1} (the masked input of layer l + 1, or of the
 // output layer at the top) beside H^l_t; the backward multiplies the dH^l_t part by
 // M_{l+1}. Mask element (i, j) of step t has index (t·n + i)·h + j, as on the CPU.
@@ -34,7 +34,7 @@
 // the slice-0 thread finishes and stores its 16 results. A lane whose widths or offsets
 // are not multiples of 4 runs the same layout on a scalar path.
 //
-// The multiplicative cell (lane flag MI; Wu et al. 2016, src/cpu/mi.rs):
+// The multiplicative cell (lane flag MI; Wu et al. 2016, src/rnn/cpu/mi.rs):
 //   forward   Z_t = α ⊙ P_t ⊙ R_t + β_h ⊙ R_t + β_x ⊙ P_t + b,  H_t = φ(Z_t), with
 //             P_t = X_t·W_xh (layer 0: P^0_t from the batched GEMM, without the bias; above:
 //             the input part) and R_t = H_{t-1}·W_hh summed apart (a second reduction);
@@ -42,7 +42,7 @@
 //   backward  G_t = dH_t + dR_{t+1}·W_hhᵀ (input part dP^{l+1}_t·W_xh^{l+1}ᵀ below the top),
 //             dZ_t = G_t ⊙ φ'(H_t), dR_t = dZ_t ⊙ (α ⊙ P_t + β_h), dP_t = dZ_t ⊙ (α ⊙ R_t + β_x).
 // With α = 0, β_h = β_x = 1 every line is the Elman cell's. RECORD (backward, either cell)
-// also stores G_t, whose per-step norms are the gradient flow (src/gradflow.rs).
+// also stores G_t, whose per-step norms are the gradient flow (src/rnn/train/gradflow.rs).
 //
 // Guards: a thread's rows past n load row n − 1 again (clamped) and are never stored; a
 // thread stores only rows < n and columns < h; every thread reaches the barriers; every
@@ -57,17 +57,16 @@
 // | 4       | p/run | uniform    | Params (rnn_step) or Run (rnn_persistent)                        |
 // | 5       | step  | uniform    | StepParams (update k, dropout)   | StepParams                    |
 
-override ROWS: u32 = 8u;
-const COLS: u32 = 16u;
-const THREADS: u32 = 256u;
+// From the host (rnn_wave.rs): COLS (output columns per workgroup), THREADS (per
+// workgroup), LANES (per wave), and the lane flags:
+//   HAS_RECURRENT  the K2 part (always forward; backward: t < T − 1)
+//   VEC4           every width and offset of the lane is a multiple of 4
+//   DROP           forward: write the masked copy; backward: mask dH
+//   X_TERM         add x_in (P^0 forward, dH^L backward); else the bias (forward)
+//   MI             the multiplicative cell
+//   RECORD         backward: store G_t at flow_off
 
-// Lane flags.
-const HAS_RECURRENT: u32 = 1u; // the K2 part (always forward; backward: t < T − 1)
-const VEC4: u32 = 2u;          // every width and offset of the lane is a multiple of 4
-const DROP: u32 = 4u;          // forward: write the masked copy; backward: mask dH
-const X_TERM: u32 = 8u;        // add x_in (P^0 forward, dH^L backward); else the bias (forward)
-const MI: u32 = 16u;           // the multiplicative cell
-const RECORD: u32 = 32u;       // backward: store G_t at flow_off
+override ROWS: u32 = 8u;
 
 struct Lane {
     h: u32,
@@ -105,7 +104,7 @@ struct Params {
     keep: f32,
     groups: u32,  // workgroups of the wave: the lanes' tiles, one after another
     _pad1: u32,
-    lane: array<Lane, 4>,
+    lane: array<Lane, LANES>,
 }
 
 @group(0) @binding(0) var<storage, read> x_in: array<vec4<f32>>;
@@ -118,7 +117,7 @@ struct Params {
 @group(0) @binding(5) var<uniform> step: StepParams;
 
 // Four vec4 partial sums per thread: partial[4·li + q] is row q of thread li's group.
-var<workgroup> partial: array<vec4<f32>, 1024>;
+var<workgroup> partial: array<vec4<f32>, 4u * THREADS>;
 
 // The 16 results of one thread: rows i0 .. i0+3 (r0..r3), columns j .. j+3.
 struct Block {

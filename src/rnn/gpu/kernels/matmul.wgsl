@@ -36,14 +36,10 @@
 // | 3       | bias   | read       | bias [n] at bias_off     | bias [n] at bias_off     |
 // | 4       | p      | uniform    | Params                   | Params                   |
 
-override TILE: u32 = 128u;
+// From the host (matmul.rs): the flag bits TRANS_A, TRANS_B, ACCUMULATE, BIAS, ONES_ROW,
+// and REDUCE_WG, matmul_reduce's threads per workgroup.
 
-const TRANS_A: u32 = 1u;
-const TRANS_B: u32 = 2u;
-const ACCUMULATE: u32 = 4u;
-const BIAS: u32 = 8u;
-const ONES_ROW: u32 = 16u;
-const REDUCE_WG: u32 = 256u;
+override TILE: u32 = 128u;
 
 struct Params {
     m: u32,
@@ -295,7 +291,7 @@ fn matmul(
 }
 
 // C[i, j] = [C +] Σ_z partials[z·split_stride + i·n + j] [+ bias], i < m_eff, in order of z.
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(REDUCE_WG, 1, 1)
 fn matmul_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = gid.x + gid.y * nwg.x * REDUCE_WG;
     if e >= m_eff() * p.n {

@@ -1,5 +1,5 @@
 // dropout: inverted dropout with masks drawn from a counter-based hash, the WGSL twin of
-// src/dropout.rs (bit-identical multipliers: integer hash, exact float formula).
+// src/rnn/dropout.rs (bit-identical multipliers: integer hash, exact float formula).
 //
 //   base = mix32(site + mix32(k + mix32(seed)))          k = update number (per-step uniform)
 //   u_i  = (mix32(base + i) >> 8) · 2^-24                exact in f32 (24 significant bits)
@@ -17,7 +17,7 @@
 // | 2       | p    | uniform    | Params                   | Params                   |
 // | 3       | step | uniform    | StepParams (update k)    | StepParams (update k)    |
 
-const WG: u32 = 256u;
+// From the host (dropout.rs): WG, threads per workgroup.
 
 struct Params {
     count: u32,
@@ -46,7 +46,7 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn dropout_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if i >= p.count {
@@ -55,7 +55,7 @@ fn dropout_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     dst[p.dst_off + i] *= mask(i);
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn dropout_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if i >= p.count {

@@ -14,7 +14,7 @@
 // | 2       | dst    | read_write | rows [rows, d]            | grad table [V, d] at dst_off   |
 // | 3       | p      | uniform    | Params                    | Params                         |
 
-const WG: u32 = 256u;
+// From the host (embedding.rs): WG, threads per workgroup.
 
 struct Params {
     rows: u32,
@@ -37,7 +37,7 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn embedding_gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = flat_index(gid, nwg);
     if e >= p.rows * p.d {
@@ -49,7 +49,7 @@ fn embedding_gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     dst[e] = src[p.src_off + tok * p.d + j];
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn embedding_scatter_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = flat_index(gid, nwg);
     if e >= p.vocab * p.d {

@@ -1,6 +1,6 @@
 // transpose: dst[dst_off + j·rows + i] = src[src_off + i·cols + j] for i < rows, j < cols.
 // The trainer keeps W_hhᵀ beside W_hh this way (once per step, before the backward
-// recurrence reads it; rnn_step.wgsl).
+// recurrence reads it; rnn_step.wgsl, rnn_wave.wgsl).
 //
 // Tiling: 32×8 threads move a 32×32 tile through workgroup memory (rows padded to 33 so
 // the transposed reads do not collide in a bank): reads and writes are both along rows.
@@ -12,8 +12,8 @@
 // | 1       | dst  | read_write | [cols, rows] at dst_off    |
 // | 2       | p    | uniform    | Params                     |
 
-const TILE: u32 = 32u;
-const WG_ROWS: u32 = 8u;
+// From the host (transpose.rs): TILE, the tile side, and WG_ROWS, the rows of threads
+// that walk it.
 
 struct Params {
     rows: u32,
@@ -26,9 +26,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-var<workgroup> tile: array<f32, 1056>; // [TILE][TILE + 1]
+var<workgroup> tile: array<f32, TILE * (TILE + 1u)>; // [TILE][TILE + 1]
 
-@compute @workgroup_size(32, 8, 1)
+@compute @workgroup_size(TILE, WG_ROWS, 1)
 fn transpose(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;

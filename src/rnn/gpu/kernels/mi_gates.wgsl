@@ -1,6 +1,6 @@
 // mi_gates: the multiplicative cell's bias and gate gradients of one layer, column sums
 // over the R = n·T rows of the chunk (the CPU twin: the gate sums at the end of
-// src/cpu/mi.rs::backward):
+// src/rnn/cpu/mi.rs::backward):
 //
 //   db_j = Σ_r dZ[r, j]            dα_j  = Σ_r dZ[r, j] · P[r, j] · R[r, j]
 //   dβ_h_j = Σ_r dZ[r, j] · R[r, j]   dβ_x_j = Σ_r dZ[r, j] · P[r, j]
@@ -18,8 +18,8 @@
 // | 2       | grads  | read_write | db at bias_off; dα, dβ_h, dβ_x at gates |
 // | 3       | p      | uniform    | Params                                  |
 
-const COLS: u32 = 16u;
-const SLICES: u32 = 16u;
+// From the host (mi_gates.rs): COLS, the columns of a workgroup, and SLICES, its row
+// slices (COLS × SLICES threads).
 
 struct Params {
     rows: u32,
@@ -38,9 +38,9 @@ struct Params {
 @group(0) @binding(3) var<uniform> p: Params;
 
 // Per thread: (db, dα, dβ_h, dβ_x).
-var<workgroup> sums: array<vec4<f32>, 256>;
+var<workgroup> sums: array<vec4<f32>, COLS * SLICES>;
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(COLS * SLICES, 1, 1)
 fn mi_gate_grads(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let c = li % COLS;
     let s = li / COLS;

@@ -1,12 +1,12 @@
 // prelude: what several kernels share, prepended to every shader file when its module is
-// built (WGSL has no includes; src/gpu/kernels.rs does the joining, tests/shaders_validate.rs
-// validates each joined module).
+// built (WGSL has no includes; KernelModule::source in mod.rs does the joining,
+// tests/shaders_validate.rs validates each joined module).
 //
-//   StepParams — the per-step uniform, mirrored by src/gpu/params.rs::StepParams: learning
+//   StepParams — the per-step uniform, mirrored by prelude.rs::StepParams: learning
 //                rate, Adam bias corrections 1 − β^k, stats slot, update number k.
-//   mix32      — the 32-bit avalanche mixer of src/dropout.rs::mix32 (dropout masks); u32
-//                arithmetic wraps as Rust's wrapping ops do.
-//   mask_base, mask_value — src/dropout.rs's mask: element i of site s at update k keeps
+//   mix32      — the 32-bit avalanche mixer of src/rnn/dropout.rs::mix32 (dropout masks);
+//                u32 arithmetic wraps as Rust's wrapping ops do.
+//   mask_base, mask_value — src/rnn/dropout.rs's mask: element i of site s at update k keeps
 //                its value (× keep = 1/(1−p)) when u = (mix32(base + i) >> 8) / 2^24 ≥ p,
 //                base = mix32(s + mix32(k + mix32(seed))); else it is 0.
 

@@ -13,7 +13,7 @@
 // | 2       | row_loss | read_write | [rows]                                  |
 // | 3       | p        | uniform    | Params                                  |
 
-const WG: u32 = 64u;
+// From the host (softmax_xent.rs): WG, threads per row.
 
 struct Params {
     rows: u32,
@@ -27,7 +27,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> scratch: array<f32, 64>;
+var<workgroup> scratch: array<f32, WG>;
 
 // Tree reduction of one value per thread across the workgroup (op 0 = max, 1 = sum).
 fn workgroup_reduce(v: f32, li: u32, op: u32) -> f32 {
@@ -68,7 +68,7 @@ fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn softmax_xent(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let r = row_of(wid, nwg);
     if r >= p.rows {
@@ -92,7 +92,7 @@ fn softmax_xent(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     }
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn softmax_xent_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let r = row_of(wid, nwg);
     if r >= p.rows {

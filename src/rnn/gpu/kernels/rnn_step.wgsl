@@ -1,6 +1,6 @@
 // rnn_step: the recurrence, one dispatch per wave of the layer wavefront (T + L − 1 each
 // way). The kernel's body, with the math, the tiling and the bindings it shares, is
-// rnn_wave.wgsl, which kernels.rs puts before this file; here the wave's Params are a
+// rnn_wave.wgsl, which rnn_step.rs puts before this file; here the wave's Params are a
 // uniform of their own per dispatch.
 
 @group(0) @binding(1) var<storage, read_write> y_out: array<vec4<f32>>;
@@ -27,12 +27,12 @@ fn lanes_are_mi() -> bool {
     return (p.lane[0].flags & MI) != 0u;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(THREADS, 1, 1)
 fn rnn_step_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     wave(wid.x + wid.y * nwg.x, li, false, lanes_are_mi());
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(THREADS, 1, 1)
 fn rnn_step_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     wave(wid.x + wid.y * nwg.x, li, true, lanes_are_mi());
 }

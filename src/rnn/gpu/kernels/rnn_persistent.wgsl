@@ -1,9 +1,10 @@
 // rnn_persistent: every wave of a chunk's recurrence (forward or backward) in one dispatch.
-// The body, with the math and the tiling, is rnn_wave.wgsl (kernels.rs puts it before this
-// file): wave w here computes exactly what rnn_step's dispatch w would, tile by tile with
+// The body, with the math and the tiling, is rnn_wave.wgsl (rnn_persistent.rs puts it
+// before this file): wave w here computes exactly what rnn_step's dispatch w would, tile by tile with
 // the same code, so the results are bit for bit the per-wave ones.
 //
-// A dispatch of G workgroups (all resident at once: the host probes for that, launch.rs)
+// A dispatch of G workgroups (all resident at once: the host probes for that,
+// src/rnn/gpu/recurrence/persistent.rs)
 // runs waves first .. first + count − 1 in order. For each wave a workgroup copies the
 // wave's Params into workgroup memory (`p`), computes tiles g, g + G, g + 2G, … of the
 // wave's `groups` tiles, and then waits at a grid barrier for every other workgroup before
@@ -30,16 +31,8 @@
 // | 7       | sync  | read_write | FAILED, the two arrival counters (atomic u32)       |
 // | 8       | args  | read_write | the fallback's workgroup counts (x, y, z)           |
 
-// `sync` words (src/gpu/launch.rs mirrors them).
-const FAILED_WORD: u32 = 0u;
-const PERSISTENT_ARRIVALS: u32 = 4u;
-const FALLBACK_ARRIVALS: u32 = 8u;
-
-// Run flags.
-const RUN_BACK: u32 = 1u;
-const RUN_MI: u32 = 2u;
-const RUN_FALLBACK: u32 = 4u;
-const RUN_SLOW_POLL: u32 = 8u;
+// From the host (rnn_persistent.rs): the `sync` words FAILED_WORD, PERSISTENT_ARRIVALS,
+// FALLBACK_ARRIVALS, and the run flags RUN_BACK, RUN_MI, RUN_FALLBACK, RUN_SLOW_POLL.
 
 struct Run {
     first: u32,      // index in `waves` of this dispatch's first wave
@@ -162,7 +155,7 @@ fn grid_barrier(li: u32, needed: u32) -> bool {
     return ok != 0u;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(THREADS, 1, 1)
 fn rnn_persistent(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     // (At least 1: a grid-stride loop by 0 would never end, should a backend report no
     // workgroups for an indirect dispatch, as D3D12 does without wgpu's indirect validation.)

@@ -21,8 +21,8 @@
 // | 4       | step  | uniform    | —              | StepParams      | StepParams   | —            |
 // (the last column is sum_squares)
 
-const WG: u32 = 256u;
-const NUM_PARTIALS: u32 = 256u;
+// From the host (reduce.rs): WG, threads per workgroup, and NUM_PARTIALS, the partial
+// sums of grad_norm_partial (one per workgroup).
 
 struct Params {
     count: u32,
@@ -41,7 +41,7 @@ struct Params {
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<uniform> step: StepParams;
 
-var<workgroup> scratch: array<f32, 256>;
+var<workgroup> scratch: array<f32, WG>;
 
 // Sum of one value per thread over the workgroup; every thread gets the total.
 fn workgroup_sum(v: f32, li: u32) -> f32 {
@@ -59,7 +59,7 @@ fn workgroup_sum(v: f32, li: u32) -> f32 {
 }
 
 // Dispatched as exactly NUM_PARTIALS workgroups.
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn grad_norm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     var s = 0.0;
     for (var e = wid.x * WG + li; e < p.count; e += NUM_PARTIALS * WG) {
@@ -73,7 +73,7 @@ fn grad_norm_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
 }
 
 // One workgroup; `count` = number of partials.
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn grad_norm_finish(@builtin(local_invocation_index) li: u32) {
     var s = 0.0;
     for (var e = li; e < p.count; e += WG) {
@@ -92,7 +92,7 @@ fn grad_norm_finish(@builtin(local_invocation_index) li: u32) {
 }
 
 // One workgroup; `count` = rows.
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn loss_sum(@builtin(local_invocation_index) li: u32) {
     var s = 0.0;
     for (var e = li; e < p.count; e += WG) {
@@ -105,7 +105,7 @@ fn loss_sum(@builtin(local_invocation_index) li: u32) {
 }
 
 // `field` workgroups (a 1-D grid spilling into y); block b = the workgroup's flat index.
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn sum_squares(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let b = wid.x + wid.y * nwg.x;
     var s = 0.0;

@@ -9,9 +9,9 @@
 //!
 //! Shapes: n rows per step, T steps, h_l the width of layer l, L layers, R = n·T.
 
-use super::buffers::ParamOffsets;
+use crate::rnn::gpu::buffers::ParamOffsets;
 use crate::rnn::model::layout::{aligned, TENSOR_ALIGN};
-use super::params::{RnnLane, RnnStepParams};
+use crate::rnn::gpu::kernels::rnn_wave::{RnnLane, RnnStepParams};
 use crate::rnn::dropout::{keep_scale, DropoutKey};
 use crate::rnn::model::{Activation, ModelConfig};
 
@@ -62,7 +62,8 @@ impl ActivationLayout {
         Self::build(config, n, t, dropout, false)
     }
 
-    /// The layout of a gradient-flow program ([`super::GpuTrainer::gradient_flow`]): the
+    /// The layout of a gradient-flow program ([`crate::rnn::gpu::GpuTrainer`]'s
+    /// `gradient_flow`): the
     /// same hidden buffer as [`ActivationLayout::new`]'s, a d_pre buffer with G^l besides.
     pub fn for_flow(config: &ModelConfig, n: usize, t: usize, dropout: bool) -> ActivationLayout {
         Self::build(config, n, t, dropout, true)
@@ -92,8 +93,9 @@ impl ActivationLayout {
     }
 }
 
-/// What the waves of one program need.
-pub struct WavePlan<'a> {
+/// What the waves of one program are laid out from: the model, where its parameters and
+/// activations live, the chunk's shape, dropout and whether to record the gradient flow.
+pub struct Wavefront<'a> {
     pub config: &'a ModelConfig,
     pub params: &'a ParamOffsets,
     pub acts: &'a ActivationLayout,
@@ -106,7 +108,7 @@ pub struct WavePlan<'a> {
     pub record: bool,
 }
 
-impl WavePlan<'_> {
+impl Wavefront<'_> {
     fn header(&self) -> RnnStepParams {
         let act = activation_code(self.config.activation);
         let (seed, p, keep) = self.dropout.map_or((0, 0.0, 1.0), |k| (k.seed, k.p, keep_scale(k.p)));
@@ -208,7 +210,7 @@ impl WavePlan<'_> {
             lane.flags |= RnnLane::MI;
         }
         if self.record {
-            let base = acts.flow[l].expect("a recording plan needs a gradient-flow layout");
+            let base = acts.flow[l].expect("a recording wavefront needs a gradient-flow layout");
             lane.flow_off = self.block(base, h, t);
             lane.flags |= RnnLane::RECORD;
         }
@@ -265,30 +267,30 @@ fn activation_code(activation: Activation) -> u32 {
 }
 
 /// Dispatches of the forward recurrence, in order: wave w holds layer l at t = w − l.
-pub fn forward_waves(plan: &WavePlan) -> Vec<RnnStepParams> {
-    let layers = plan.config.layers();
-    let waves = (0..plan.t + layers - 1)
-        .map(|w| (0..layers).filter(|&l| w >= l && w - l < plan.t).map(|l| plan.forward_lane(l, w - l)).collect())
+pub fn forward_waves(front: &Wavefront) -> Vec<RnnStepParams> {
+    let layers = front.config.layers();
+    let waves = (0..front.t + layers - 1)
+        .map(|w| (0..layers).filter(|&l| w >= l && w - l < front.t).map(|l| front.forward_lane(l, w - l)).collect())
         .collect();
-    plan.pack(waves)
+    front.pack(waves)
 }
 
 /// Dispatches of the backward recurrence, in order: wave w holds layer l at
 /// t = T − 1 − (w − (L − 1 − l)), the top layer first.
-pub fn backward_waves(plan: &WavePlan) -> Vec<RnnStepParams> {
-    let layers = plan.config.layers();
-    let waves = (0..plan.t + layers - 1)
+pub fn backward_waves(front: &Wavefront) -> Vec<RnnStepParams> {
+    let layers = front.config.layers();
+    let waves = (0..front.t + layers - 1)
         .map(|w| {
             (0..layers)
                 .rev()
                 .filter_map(|l| {
                     let lag = layers - 1 - l;
-                    (w >= lag && w - lag < plan.t).then(|| plan.backward_lane(l, plan.t - 1 - (w - lag)))
+                    (w >= lag && w - lag < front.t).then(|| front.backward_lane(l, front.t - 1 - (w - lag)))
                 })
                 .collect()
         })
         .collect();
-    plan.pack(waves)
+    front.pack(waves)
 }
 
 /// Dependent recurrent dispatches per training step: T + L − 1 waves each way (a wave of
@@ -311,8 +313,8 @@ mod tests {
         let cfg = config(vec![8, 12, 4]);
         let params = ParamOffsets::new(std::sync::Arc::new(crate::rnn::model::ParamLayout::new(&cfg)), &cfg);
         let acts = ActivationLayout::new(&cfg, 3, 5, false);
-        let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 3, t: 5, dropout: None, record: false };
-        let fwd = forward_waves(&plan);
+        let front = Wavefront { config: &cfg, params: &params, acts: &acts, n: 3, t: 5, dropout: None, record: false };
+        let fwd = forward_waves(&front);
         assert_eq!(fwd.len(), 5 + 3 - 1);
         let mut done = std::collections::HashSet::new();
         for wave in &fwd {
@@ -335,7 +337,7 @@ mod tests {
             }
         }
         assert_eq!(done.len(), 3 * 5);
-        let bwd = backward_waves(&plan);
+        let bwd = backward_waves(&front);
         assert_eq!(bwd.len(), 5 + 3 - 1);
         let first = &bwd[0].lane[0];
         assert_eq!((first.h, first.t, first.flags & RnnLane::X_TERM, first.flags & RnnLane::HAS_RECURRENT), (4, 4, RnnLane::X_TERM, 0));
@@ -352,8 +354,8 @@ mod tests {
         let params = ParamOffsets::new(std::sync::Arc::new(crate::rnn::model::ParamLayout::new(&cfg)), &cfg);
         let acts = ActivationLayout::new(&cfg, 2, 3, true);
         let key = DropoutKey { p: 0.3, seed: 5, update: 0 };
-        let plan = WavePlan { config: &cfg, params: &params, acts: &acts, n: 2, t: 3, dropout: Some(key), record: false };
-        let fwd = forward_waves(&plan);
+        let front = Wavefront { config: &cfg, params: &params, acts: &acts, n: 2, t: 3, dropout: Some(key), record: false };
+        let fwd = forward_waves(&front);
         // Wave 1: layer 0 at t = 1 and layer 1 at t = 0, reading layer 0's copy of step 0.
         let (l0, l1) = (fwd[1].lane[0], fwd[1].lane[1]);
         assert_eq!(l1.a1_off as usize, acts.dropped[1].unwrap());

@@ -99,7 +99,7 @@ pub fn plan(config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConf
             entry(Role::DEmbRows, "embedding row grads", rows * config.embed),
             entry(Role::DTop, "top hidden grads", rows * config.top_hidden()),
             entry(Role::DPre, "pre-activation grads", acts.d_pre_total),
-            entry(Role::Partials, "norm partials", super::launch::NUM_PARTIALS as usize),
+            entry(Role::Partials, "norm partials", super::kernels::reduce::NUM_PARTIALS as usize),
             entry(Role::Clip, "clip", 4),
             entry(Role::Stats, "stats", STATS_SLOTS * 4),
         ]);

@@ -17,7 +17,7 @@
 // | 5       | p     | uniform    | Params      |
 // | 6       | step  | uniform    | StepParams  |
 
-const WG: u32 = 256u;
+// From the host (optimizer.rs): WG, threads per workgroup.
 
 struct Params {
     count: u32,
@@ -42,7 +42,7 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = flat_index(gid, nwg);
     if e >= p.count {
@@ -53,7 +53,7 @@ fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     param[e] -= step.lr * mm;
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = flat_index(gid, nwg);
     if e >= p.count {
