@@ -62,6 +62,13 @@ pub enum ElmanError {
     /// A write that failed (disk full, file-size limit, read-only folder); the file it
     /// would have replaced is left as it was.
     Write { path: PathBuf, source: std::io::Error },
+    /// A setting given (by the config file or the flags) with another value than the run
+    /// being resumed fixed.
+    ResumeClash { checkpoint: PathBuf, key: &'static str, given: String, stored: String },
+    /// A resumed run already at its last step: `key` (steps or epochs) must grow.
+    RunFinished { step: u64, total: u64, key: &'static str },
+    /// An error reading what a setting names (`--init FILE`), said with the setting.
+    InSetting { key: &'static str, value: String, source: Box<ElmanError> },
 }
 
 fn mib(bytes: u64) -> String {
@@ -118,6 +125,14 @@ impl ElmanError {
                 format!("{what} needs {detail}; {hint}")
             }
             ElmanError::Write { path, source } => format!("cannot write {}: {source} (any earlier file there is left intact)", path.display()),
+            ElmanError::ResumeClash { checkpoint, key, given, stored } => format!(
+                "{} {}: {} mismatch: the command line/config says {given}, the checkpoint has {stored}",
+                name("resume"),
+                checkpoint.display(),
+                name(key)
+            ),
+            ElmanError::RunFinished { step, total, key } => format!("the run is already at step {step} of {total}; pass a larger {} to continue", name(key)),
+            ElmanError::InSetting { key, value, source } => format!("{} {value}: {}", name(key), source.describe(name)),
             ElmanError::Diverged { step, loss } => format!(
                 "training diverged at step {step}: loss is {loss} (the last good checkpoint is kept; try a lower {} or set {} (e.g. {} 1))",
                 name("lr"),

@@ -7,4 +7,5 @@ pub mod plot;
 pub mod runlog;
 pub mod schedule;
 pub mod session;
+pub mod setup;
 pub mod settings;
