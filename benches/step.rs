@@ -1,6 +1,6 @@
 //! Criterion bench: one training step (forward, BPTT, clip, Adam) per size on the CPU
 //! (`cpu_step_*`) and the GPU (`gpu_step_*`), throughput in tokens (n·T per step). GPU
-//! work is drained (stats read back) inside the timed region. Sizes: the three, or
+//! work is drained (stats read back) inside the timed region. Sizes: the three of src/rnn/bench.rs, or
 //! ELMAN_BENCH_SIZES="VxdxhxLxnxT,..." (e.g. a small one on lavapipe). The GPU half is
 //! skipped, with the reason printed, when no adapter is found (software ones are allowed).
 

@@ -97,7 +97,7 @@ fn gradients_match_finite_differences_for_every_tensor() {
     }
 }
 
-/// A case small enough to derive by hand (seed notes, Sec. 1/2): V=2, d=1, one relu layer
+/// A case small enough to derive by hand: V=2, d=1, one relu layer
 /// of h=2, T=2, n=1, H_{-1}=0, tokens x=[0,1], targets y=[1,0].
 ///
 /// E = [[1],[2]], W_xh = [[1, 0.5]], W_hh = diag(0.5, 0.5), b_h = 0, W_q = [[1,−1],[0,0]], b_q = 0.
@@ -136,7 +136,7 @@ fn hand_derived_two_step_gradients() {
     assert_close("dE", g.embedding(), &[2.0 * a - b, -2.0 * b], 1e-12, 0.0);
 }
 
-/// The same case with the multiplicative cell (src/cpu/mi.rs) and gates α = β_h = β_x = 1,
+/// The same case with the multiplicative cell (src/rnn/cpu/mi.rs) and gates α = β_h = β_x = 1,
 /// so Z_t = P_t ⊙ R_t + R_t + P_t with P_t = x_t W_xh, R_t = H_{t-1} W_hh.
 /// Forward (relu, every Z positive):
 ///   P_0 = [1, 0.5], R_0 = 0:                 Z_0 = H_0 = [1, 0.5];

@@ -1,10 +1,10 @@
-//! CPU-vs-GPU parity (DESIGN.md, issue "GPU path" item 4): 20 training steps from the
+//! CPU-vs-GPU parity (docs/design.md, "Testing the GPU against the CPU"): 20 training steps from the
 //! same initial parameters on the same batches, comparing per-step losses, gradient norms,
 //! clipped flags, final parameters, optimizer moments, the carried hidden state and an
 //! evaluation. Cases cover 2 layers of unequal widths, clipping active on some steps but
 //! not all, truncated BPTT with the state carried across chunks, SGD (momentum) and Adam,
 //! tanh and relu, a shorter last chunk (T' < T), and dropout (the GPU draws the same
-//! masks as the CPU from the hash in src/dropout.rs, so the tolerances do not change).
+//! masks as the CPU from the hash in src/rnn/dropout.rs, so the tolerances do not change).
 //! Sampling: the GPU generator's logits at every step of a token sequence against the CPU
 //! generator's (atol 2e-5 + rtol 1e-4, as for the parameters).
 //!
@@ -218,7 +218,7 @@ fn two_tanh_layers_with_adam_and_split_k_weight_gradients() {
 #[test]
 fn two_wide_layers_side_by_side_with_dropout_and_eight_rows_per_workgroup() {
     // 64 rows over two 128-wide layers: each wave of the wavefront holds both layers, with
-    // 8 rows per workgroup (launch.rs), the vec4 path and dropout inside the waves. SGD
+    // 8 rows per workgroup (kernels/rnn_wave.rs), the vec4 path and dropout inside the waves. SGD
     // with momentum: with 33k parameters Adam's m/√v lifts the rounding of a few near-zero
     // gradients past the parameter tolerance (seen: 2 of 16,384 at 5e-5 with lr 0.01),
     // while SGD carries rounding through linearly.
@@ -273,7 +273,7 @@ fn streamed_evaluation_over_many_submissions_matches_the_cpu() {
     let params = init_params::<f32>(&config, 4);
     let stream = tokens(31, 3 * 600 + 2, config.vocab);
     let eval = elman::rnn::data::batcher::stream_batches(&stream, 3);
-    assert!(eval.len() > 2 * elman::rnn::gpu::model::CHUNKS_PER_SUBMISSION && eval.last().unwrap().t < 3);
+    assert!(eval.len() > 2 * elman::rnn::gpu::buffer_plan::CHUNKS_PER_SUBMISSION && eval.last().unwrap().t < 3);
     let mut model = GpuModel::new(ctx, config.clone(), &params, 1, 3).unwrap();
     let mut cpu = CpuTrainer::new(config, params, UpdateConfig::new(Optimizer::Sgd { momentum: 0.0 }, None), 1).unwrap();
     let (g, c) = (model.evaluate(&eval).unwrap(), cpu.evaluate(&eval).unwrap());

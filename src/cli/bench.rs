@@ -25,7 +25,7 @@ pub struct BenchArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Sizes as VxdxhxLxnxT, comma-separated (default: the three).
+    /// Sizes as VxdxhxLxnxT, comma-separated (default: the three of rnn/bench.rs).
     #[arg(long, value_delimiter = ',')]
     pub sizes: Vec<String>,
     /// cpu or gpu alone; auto (default) measures both (the GPU may be a software adapter).

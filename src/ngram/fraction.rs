@@ -1,5 +1,5 @@
 //! The exact maximum-likelihood fraction count(c w) / Σ_v count(c v) straight from the
-//! counts — the seed's worked examples, e.g. P(Jeffrey | is) = 1/2.
+//! counts — the worked examples of docs/ngram.md, e.g. P(Jeffrey | is) = 1/2.
 
 use super::count::NgramCounts;
 use super::vocab::BOS;

@@ -1,5 +1,5 @@
 //! The numbers `train` reports: n-grams per order, bytes used, peak memory, and what a
-//! dense |V|^n table would need (the seed's point: sparse counts are what make n ≥ 3
+//! dense |V|^n table would need (sparse counts are what make n ≥ 3
 //! possible at all).
 
 use super::key::SortedKeys;

@@ -31,7 +31,8 @@ impl Choice for NgramTokenizer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenizeOptions {
     pub tokenizer: NgramTokenizer,
-    /// Wrap each line in `<s>` … `</s>` (off: one raw stream, the seed's examples).
+    /// Wrap each line in `<s>` … `</s>` (off: one raw stream, as in the worked examples of
+    /// docs/ngram.md).
     pub markers: bool,
 }
 

@@ -1,5 +1,5 @@
 //! The device-agnostic training interface: CPU and GPU meet here, at the level of a
-//! whole step (DESIGN.md), never per op.
+//! whole step (docs/design.md, "CPU and GPU meet at the step"), never per op.
 //!
 //! Shapes: a [`Batch`] holds n rows × T steps of token ids, time-major (index t·n + i).
 

@@ -1,4 +1,4 @@
-//! Shared benchmark pieces for `elman bench` and benches/step.rs: the issue's model sizes,
+//! Shared benchmark pieces for `elman bench` and benches/step.rs: the default model sizes,
 //! seeded random batches, and a timed run of training steps with the device drained.
 //!
 //! Shapes: V, d, h (every layer), L layers, n rows, T steps per chunk.
@@ -21,8 +21,8 @@ pub struct BenchSize {
 }
 
 impl BenchSize {
-    /// The sizes the issue asks for: (V=65, d=64, h=512, L=1, n=32, T=64), the same with
-    /// L=2, and (h=1024, n=64, T=128).
+    /// The default sizes: (V=65, d=64, h=512, L=1, n=32, T=64), the same with L=2, and
+    /// (h=1024, n=64, T=128).
     pub fn defaults() -> Vec<BenchSize> {
         let base = BenchSize { vocab: 65, embed: 64, hidden: 512, layers: 1, n: 32, t: 64 };
         vec![base, BenchSize { layers: 2, ..base }, BenchSize { hidden: 1024, n: 64, t: 128, ..base }]

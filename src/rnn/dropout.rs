@@ -4,7 +4,8 @@
 //!
 //! Sites (Zaremba et al. 2014, non-recurrent connections only): site l < L is the input of
 //! layer l (site 0: embedding → layer 0; site l: layer l−1 → layer l); site L is the top
-//! layer's output feeding the softmax layer. The WGSL twin is `shaders/dropout.wgsl`.
+//! layer's output feeding the softmax layer. The WGSL twin is `src/rnn/gpu/kernels/dropout.wgsl`
+//! (and prelude.wgsl's `mask_value`, which the recurrent kernels use).
 
 /// The integer mixer (a 32-bit avalanche hash), identical in WGSL.
 pub fn mix32(mut x: u32) -> u32 {

@@ -1,4 +1,4 @@
-//! Maximum likelihood: p(w | c) = count(c w) / Σ_v count(c v), the seed's formula.
+//! Maximum likelihood: p(w | c) = count(c w) / Σ_v count(c v).
 //!
 //! γ = 0: a context that was seen gives unseen words probability 0 (its back-off weight
 //! is log10 0, written `-99` in ARPA); a context never seen backs off to the shorter one.

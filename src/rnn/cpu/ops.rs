@@ -140,7 +140,7 @@ pub fn loss_sum<F: Scalar>(row_loss: &[F], scale: f64) -> f64 {
     scale * row_loss.iter().map(|x| x.to_f64()).sum::<f64>()
 }
 
-/// Site `site`'s dropout multipliers over `len` elements (src/dropout.rs's hash; the GPU
+/// Site `site`'s dropout multipliers over `len` elements (src/rnn/dropout.rs's hash; the GPU
 /// draws the same bits inside its kernels).
 pub fn dropout_mask<F: Scalar>(key: &DropoutKey, site: usize, len: usize) -> Vec<F> {
     key.mask(site as u32, len).into_iter().map(|x| F::from_f64(x as f64)).collect()

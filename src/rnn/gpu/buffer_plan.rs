@@ -61,8 +61,9 @@ pub struct PlannedBuffer {
 
 /// Stats slots kept on the GPU between drains.
 pub const STATS_SLOTS: usize = 1024;
-/// Evaluation batch sums kept on the GPU between readbacks: one per chunk of a submission.
-pub const EVAL_SLOTS: usize = super::model::CHUNKS_PER_SUBMISSION;
+/// Evaluation chunks recorded into one command buffer, each summing its loss into a slot of
+/// its own in the eval sums buffer (model.rs streams evaluation this way).
+pub const CHUNKS_PER_SUBMISSION: usize = 256;
 
 /// Every storage buffer a model for (config, n, T) allocates, with its size: the forward
 /// buffers (model.rs), and with `update` also the trainer's (its optimizer's moments, and
@@ -83,7 +84,7 @@ pub fn plan(config: &ModelConfig, n: usize, t: usize, update: Option<&UpdateConf
         entry(Role::Hidden, "hidden", acts.hidden_total),
         entry(Role::Logits, "logits", rows * config.vocab),
         entry(Role::RowLoss, "row losses", rows),
-        entry(Role::EvalSums, "eval sums", EVAL_SLOTS),
+        entry(Role::EvalSums, "eval sums", CHUNKS_PER_SUBMISSION),
     ];
     for (l, &h) in config.hidden.iter().enumerate() {
         out.push(entry(Role::EvalState(l), &format!("layers.{l} eval state"), n * h));

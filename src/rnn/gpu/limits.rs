@@ -1,4 +1,4 @@
-//! Up-front size checks: every buffer of the plan (plan.rs) is compared with the
+//! Up-front size checks: every buffer of the plan (buffer_plan.rs) is compared with the
 //! adapter's `max_buffer_size` and `max_storage_buffer_binding_size` (and offsets with the
 //! u32 range the kernels index in) before anything is allocated, so a too-large model fails
 //! with one line naming the limit, the size needed and a smaller setting that fits.

@@ -15,7 +15,7 @@
 //! collect in a GPU buffer that is read once, at the end — the same one-stream numbers as
 //! a loop of single chunks, with no host wait or upload per chunk.
 
-use super::buffer_plan::{self, Role};
+use super::buffer_plan::{self, Role, CHUNKS_PER_SUBMISSION};
 use super::buffers::{Allocator, ParamOffsets};
 use super::context::GpuContext;
 use super::kernels::prelude::StepParams;
@@ -30,9 +30,6 @@ use crate::error::{ElmanError, Result};
 use crate::rnn::backend::{check_token, Batch, Evaluate, UpdateConfig};
 use crate::rnn::model::{ModelConfig, ParamLayout, Params};
 use std::sync::Arc;
-
-/// Evaluation chunks recorded into one command buffer (each sums its loss into its own slot).
-pub const CHUNKS_PER_SUBMISSION: usize = 256;
 
 pub struct GpuModel {
     ctx: Arc<GpuContext>,

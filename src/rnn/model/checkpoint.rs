@@ -1,7 +1,8 @@
-//! Safetensors checkpoints: the parameters under their names (docs/design.md) (f32, little-endian,
-//! row-major), optimizer moments (`optim.first.*`, `optim.second.*`), the carried hidden
-//! state (`state.hidden.{l}`, [n, h_l]), and the model config, vocabulary and training
-//! progress as JSON metadata — one file is enough to resume, sample or evaluate.
+//! Safetensors checkpoints: the parameters under their names (docs/design.md, "Tensors
+//! and checkpoints"; f32, little-endian, row-major), optimizer moments (`optim.first.*`,
+//! `optim.second.*`), the carried hidden state (`state.hidden.{l}`, [n, h_l]), and the
+//! model config, vocabulary and training progress as JSON metadata — one file is enough
+//! to resume, sample or evaluate.
 //! Writes are atomic: a temp file in the same folder, fsync, then rename.
 
 use super::config::ModelConfig;

@@ -1,4 +1,4 @@
-//! Gradient flow through time, the seed's "vanishing / exploding gradients" made visible:
+//! Gradient flow through time, vanishing and exploding gradients made visible:
 //! for one chunk, ‖∂L/∂H_t^(l)‖ for every step t and layer l, the norm of each layer's
 //! W_hh gradient, the global gradient norm and the clip factor min(1, θ/‖g‖).
 //!

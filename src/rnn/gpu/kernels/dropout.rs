@@ -39,24 +39,10 @@ pub static WGSL: Wgsl =
     Wgsl { file: "dropout.wgsl", text: include_str!("dropout.wgsl"), constants: &[("WG", WG)], uniforms: &[UniformMirror::of::<DropoutParams>("Params")] };
 
 /// x ← x ⊙ M in place.
-pub static DROPOUT_APPLY: KernelDesc = KernelDesc {
-    name: "dropout_apply",
-    entry: "dropout_apply",
-    overrides: &[],
-    workgroup_size: [WG, 1, 1],
-    bindings: &[(1, Access::ReadWrite), (2, Access::Uniform), (3, Access::Uniform)],
-    workgroup_bytes: 0,
-};
+pub static DROPOUT_APPLY: KernelDesc = KernelDesc::plain("dropout_apply", [WG, 1, 1], &[(1, Access::ReadWrite), (2, Access::Uniform), (3, Access::Uniform)]);
 
 /// dst = src ⊙ M.
-pub static DROPOUT_COPY: KernelDesc = KernelDesc {
-    name: "dropout_copy",
-    entry: "dropout_copy",
-    overrides: &[],
-    workgroup_size: [WG, 1, 1],
-    bindings: &[(0, Access::Read), (1, Access::ReadWrite), (2, Access::Uniform), (3, Access::Uniform)],
-    workgroup_bytes: 0,
-};
+pub static DROPOUT_COPY: KernelDesc = KernelDesc::plain("dropout_copy", [WG, 1, 1], &[(0, Access::Read), (1, Access::ReadWrite), (2, Access::Uniform), (3, Access::Uniform)]);
 
 pub static MODULE: KernelModule = KernelModule { parts: &[&PRELUDE, &WGSL], kernels: || vec![&DROPOUT_APPLY, &DROPOUT_COPY] };
 

@@ -29,10 +29,10 @@ pub static WGSL: Wgsl =
 const BINDINGS: &[(u32, Access)] = &[(0, Access::Read), (1, Access::Read), (2, Access::ReadWrite), (3, Access::Uniform)];
 
 pub static GATHER: KernelDesc =
-    KernelDesc { name: "embedding_gather", entry: "embedding_gather", overrides: &[], workgroup_size: [WG, 1, 1], bindings: BINDINGS, workgroup_bytes: 0 };
+    KernelDesc::plain("embedding_gather", [WG, 1, 1], BINDINGS);
 
 pub static SCATTER_ADD: KernelDesc =
-    KernelDesc { name: "embedding_scatter_add", entry: "embedding_scatter_add", overrides: &[], workgroup_size: [WG, 1, 1], bindings: BINDINGS, workgroup_bytes: 0 };
+    KernelDesc::plain("embedding_scatter_add", [WG, 1, 1], BINDINGS);
 
 pub static MODULE: KernelModule = KernelModule { parts: &[&PRELUDE, &WGSL], kernels: || vec![&GATHER, &SCATTER_ADD] };
 

@@ -114,14 +114,7 @@ pub static SMALL: KernelDesc = KernelDesc {
 };
 
 /// The split-K reduction: C = Σ_z partials_z, then the flags.
-pub static REDUCE: KernelDesc = KernelDesc {
-    name: "matmul_reduce",
-    entry: "matmul_reduce",
-    overrides: &[],
-    workgroup_size: [REDUCE_WG, 1, 1],
-    bindings: &[(0, Access::Read), (2, Access::ReadWrite), (3, Access::Read), (4, Access::Uniform)],
-    workgroup_bytes: 0,
-};
+pub static REDUCE: KernelDesc = KernelDesc::plain("matmul_reduce", [REDUCE_WG, 1, 1], &[(0, Access::Read), (2, Access::ReadWrite), (3, Access::Read), (4, Access::Uniform)]);
 
 pub static MODULE: KernelModule = KernelModule { parts: &[&PRELUDE, &WGSL], kernels: || vec![&LARGE, &SMALL, &REDUCE] };
 

@@ -32,14 +32,7 @@ pub static WGSL: Wgsl = Wgsl {
     uniforms: &[UniformMirror::of::<MiGateParams>("Params")],
 };
 
-pub static MI_GATE_GRADS: KernelDesc = KernelDesc {
-    name: "mi_gate_grads",
-    entry: "mi_gate_grads",
-    overrides: &[],
-    workgroup_size: [COLS * SLICES, 1, 1],
-    bindings: &[(0, Access::Read), (1, Access::Read), (2, Access::ReadWrite), (3, Access::Uniform)],
-    workgroup_bytes: 0,
-};
+pub static MI_GATE_GRADS: KernelDesc = KernelDesc::plain("mi_gate_grads", [COLS * SLICES, 1, 1], &[(0, Access::Read), (1, Access::Read), (2, Access::ReadWrite), (3, Access::Uniform)]);
 
 pub static MODULE: KernelModule = KernelModule { parts: &[&PRELUDE, &WGSL], kernels: || vec![&MI_GATE_GRADS] };
 

@@ -143,6 +143,14 @@ pub struct KernelDesc {
     pub workgroup_bytes: u32,
 }
 
+impl KernelDesc {
+    /// A kernel named after its entry point, with no overridable constants and no
+    /// workgroup memory beyond the 16 KiB every adapter offers.
+    pub const fn plain(entry: &'static str, workgroup_size: [u32; 3], bindings: &'static [(u32, Access)]) -> KernelDesc {
+        KernelDesc { name: entry, entry, overrides: &[], workgroup_size, bindings, workgroup_bytes: 0 }
+    }
+}
+
 /// A kernel, as programs, the registry and the profile refer to it.
 pub type Kernel = &'static KernelDesc;
 

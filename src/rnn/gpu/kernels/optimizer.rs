@@ -25,23 +25,9 @@ pub const WG: u32 = 256;
 pub static WGSL: Wgsl =
     Wgsl { file: "optimizer.wgsl", text: include_str!("optimizer.wgsl"), constants: &[("WG", WG)], uniforms: &[UniformMirror::of::<OptimizerParams>("Params")] };
 
-pub static SGD_UPDATE: KernelDesc = KernelDesc {
-    name: "sgd_update",
-    entry: "sgd_update",
-    overrides: &[],
-    workgroup_size: [WG, 1, 1],
-    bindings: &[(0, Access::ReadWrite), (1, Access::Read), (2, Access::ReadWrite), (4, Access::Read), (5, Access::Uniform), (6, Access::Uniform)],
-    workgroup_bytes: 0,
-};
+pub static SGD_UPDATE: KernelDesc = KernelDesc::plain("sgd_update", [WG, 1, 1], &[(0, Access::ReadWrite), (1, Access::Read), (2, Access::ReadWrite), (4, Access::Read), (5, Access::Uniform), (6, Access::Uniform)]);
 
-pub static ADAM_UPDATE: KernelDesc = KernelDesc {
-    name: "adam_update",
-    entry: "adam_update",
-    overrides: &[],
-    workgroup_size: [WG, 1, 1],
-    bindings: &[(0, Access::ReadWrite), (1, Access::Read), (2, Access::ReadWrite), (3, Access::ReadWrite), (4, Access::Read), (5, Access::Uniform), (6, Access::Uniform)],
-    workgroup_bytes: 0,
-};
+pub static ADAM_UPDATE: KernelDesc = KernelDesc::plain("adam_update", [WG, 1, 1], &[(0, Access::ReadWrite), (1, Access::Read), (2, Access::ReadWrite), (3, Access::ReadWrite), (4, Access::Read), (5, Access::Uniform), (6, Access::Uniform)]);
 
 pub static MODULE: KernelModule = KernelModule { parts: &[&PRELUDE, &WGSL], kernels: || vec![&SGD_UPDATE, &ADAM_UPDATE] };
 

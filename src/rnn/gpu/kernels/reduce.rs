@@ -36,7 +36,7 @@ pub static WGSL: Wgsl = Wgsl {
 };
 
 const fn reduce_kernel(entry: &'static str, bindings: &'static [(u32, Access)]) -> KernelDesc {
-    KernelDesc { name: entry, entry, overrides: &[], workgroup_size: [WG, 1, 1], bindings, workgroup_bytes: 0 }
+    KernelDesc::plain(entry, [WG, 1, 1], bindings)
 }
 
 /// Pass 1 of ‖g‖²: a partial sum of squares per workgroup.

@@ -92,14 +92,7 @@ pub static PERSISTENT: [KernelDesc; 5] = [
 ];
 
 /// Zeroes the arrival counters (one thread).
-pub static RESET: KernelDesc = KernelDesc {
-    name: "rnn_persistent_reset",
-    entry: "rnn_persistent_reset",
-    overrides: &[],
-    workgroup_size: [1, 1, 1],
-    bindings: &[(7, Access::ReadWrite)],
-    workgroup_bytes: 0,
-};
+pub static RESET: KernelDesc = KernelDesc::plain("rnn_persistent_reset", [1, 1, 1], &[(7, Access::ReadWrite)]);
 
 pub static MODULE: KernelModule =
     KernelModule { parts: &[&PRELUDE, &rnn_wave::WGSL, &WGSL], kernels: || PERSISTENT.iter().chain([&RESET]).collect() };

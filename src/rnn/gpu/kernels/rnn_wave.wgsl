@@ -1,10 +1,11 @@
 // rnn_wave: the body of the recurrent kernels, shared by rnn_step.wgsl (one dispatch per
 // wave of the layer wavefront) and rnn_persistent.wgsl (every wave of a chunk in one
-// dispatch); their modules join it before either file (rnn_step.rs, rnn_persistent.rs), which declares `p` (the wave's
-// Params: a uniform per dispatch, or a workgroup copy per wave). A wave runs up
-// to 4 lanes side by side, lane = one layer at one time step: forward wave w runs layer l
-// at step t = w − l, backward wave w runs layer l at step t = T − 1 − (w − (L − 1 − l)),
-// so a chunk of T steps through L layers is T + L − 1 dependent dispatches each way.
+// dispatch); their modules join it before either file (rnn_step.rs, rnn_persistent.rs),
+// which declares `p` (the wave's Params: a uniform per dispatch, or a workgroup copy per
+// wave). A wave runs up to LANES = 4 lanes side by side, lane = one layer at one time
+// step: forward wave w runs layer l at step t = w − l, backward wave w runs layer l at step
+// t = T − 1 − (w − (L − 1 − l)), so a chunk of T steps through L layers is T + L − 1
+// dependent dispatches each way.
 //
 //   forward,  layer l, step t:  H^l_t  = φ(X^l_t·W_xh^l + b^l + H^l_{t-1}·W_hh^l)
 //             (layer 0: X^0·W_xh^0 + b^0 = P^0_t comes from a batched GEMM; layer l ≥ 1

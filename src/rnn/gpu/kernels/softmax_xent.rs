@@ -26,11 +26,11 @@ const BINDINGS: &[(u32, Access)] = &[(0, Access::ReadWrite), (1, Access::Read), 
 
 /// Loss and dlogits (training).
 pub static SOFTMAX_XENT: KernelDesc =
-    KernelDesc { name: "softmax_xent", entry: "softmax_xent", overrides: &[], workgroup_size: [WG, 1, 1], bindings: BINDINGS, workgroup_bytes: 0 };
+    KernelDesc::plain("softmax_xent", [WG, 1, 1], BINDINGS);
 
 /// Loss only (evaluation).
 pub static SOFTMAX_XENT_LOSS: KernelDesc =
-    KernelDesc { name: "softmax_xent_loss", entry: "softmax_xent_loss", overrides: &[], workgroup_size: [WG, 1, 1], bindings: BINDINGS, workgroup_bytes: 0 };
+    KernelDesc::plain("softmax_xent_loss", [WG, 1, 1], BINDINGS);
 
 pub static MODULE: KernelModule = KernelModule { parts: &[&PRELUDE, &WGSL], kernels: || vec![&SOFTMAX_XENT, &SOFTMAX_XENT_LOSS] };
 

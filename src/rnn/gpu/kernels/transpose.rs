@@ -26,14 +26,7 @@ pub static WGSL: Wgsl = Wgsl {
     uniforms: &[UniformMirror::of::<TransposeParams>("Params")],
 };
 
-pub static TRANSPOSE: KernelDesc = KernelDesc {
-    name: "transpose",
-    entry: "transpose",
-    overrides: &[],
-    workgroup_size: [TILE, WG_ROWS, 1],
-    bindings: &[(0, Access::Read), (1, Access::ReadWrite), (2, Access::Uniform)],
-    workgroup_bytes: 0,
-};
+pub static TRANSPOSE: KernelDesc = KernelDesc::plain("transpose", [TILE, WG_ROWS, 1], &[(0, Access::Read), (1, Access::ReadWrite), (2, Access::Uniform)]);
 
 pub static MODULE: KernelModule = KernelModule { parts: &[&PRELUDE, &WGSL], kernels: || vec![&TRANSPOSE] };
 

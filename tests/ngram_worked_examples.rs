@@ -1,5 +1,5 @@
-//! The seed notes' worked examples, exactly: MLE with no sentence markers, punctuation
-//! stripped from the seed's text ("Dean. Hello," → "Dean Hello"), case kept.
+//! The worked examples of docs/ngram.md, exactly: MLE with no sentence markers, punctuation
+//! stripped from the example text ("Dean. Hello," → "Dean Hello"), case kept.
 
 mod common;
 
