@@ -110,7 +110,7 @@ fn ptb_five_gram_kneser_ney_matches_the_published_perplexity() {
     assert_eq!(v["tokens"], 82_430);
     assert_eq!(v["oov"], 0);
     let ppl = v["perplexity"].as_f64().unwrap();
-    // Mikolov et al. 2011: 141.2. KenLM's scorer on this ARPA file: 141.1860542 (README);
+    // Mikolov et al. 2011: 141.2. KenLM's scorer on this ARPA file: 141.1860542 (docs/ngram.md);
     // elman agrees with it to 2e-6.
     assert!((ppl - 141.1860542).abs() < 1e-5, "PTB 5-gram KN test perplexity {ppl}, KenLM's scorer gives 141.1860542");
     std::fs::remove_file(&out).ok();
