@@ -85,33 +85,28 @@ impl MatmulTile {
     }
 }
 
-/// Workgroup memory of a tile: two operands × two buffers × BK = side/16 rows × (side/4 + 1)
-/// vec4s.
-const fn tile_bytes(side: u32) -> u32 {
-    2 * 2 * (side / 16) * (side / 4 + 1) * 16
-}
-
 const PRODUCT_BINDINGS: &[(u32, Access)] = &[(0, Access::Read), (1, Access::Read), (2, Access::ReadWrite), (3, Access::Read), (4, Access::Uniform)];
 
+/// The product's pipeline for `tile` = [("TILE", side)]: (side/8)² threads, each an 8×8
+/// block; workgroup memory for two operands × two buffers × BK = side/16 rows × (side/4 + 1)
+/// vec4s.
+const fn tile_kernel(name: &'static str, tile: &'static [(&'static str, u32)]) -> KernelDesc {
+    let side = tile[0].1;
+    KernelDesc {
+        name,
+        entry: "matmul",
+        overrides: tile,
+        workgroup_size: [side / 8, side / 8, 1],
+        bindings: PRODUCT_BINDINGS,
+        workgroup_bytes: 2 * 2 * (side / 16) * (side / 4 + 1) * 16,
+    }
+}
+
 /// 128×128 tiles: 16×16 threads.
-pub static LARGE: KernelDesc = KernelDesc {
-    name: "matmul/128",
-    entry: "matmul",
-    overrides: &[("TILE", 128)],
-    workgroup_size: [16, 16, 1],
-    bindings: PRODUCT_BINDINGS,
-    workgroup_bytes: tile_bytes(128),
-};
+pub static LARGE: KernelDesc = tile_kernel("matmul/128", &[("TILE", 128)]);
 
 /// 64×64 tiles: 8×8 threads.
-pub static SMALL: KernelDesc = KernelDesc {
-    name: "matmul/64",
-    entry: "matmul",
-    overrides: &[("TILE", 64)],
-    workgroup_size: [8, 8, 1],
-    bindings: PRODUCT_BINDINGS,
-    workgroup_bytes: tile_bytes(64),
-};
+pub static SMALL: KernelDesc = tile_kernel("matmul/64", &[("TILE", 64)]);
 
 /// The split-K reduction: C = Σ_z partials_z, then the flags.
 pub static REDUCE: KernelDesc = KernelDesc::plain("matmul_reduce", [REDUCE_WG, 1, 1], &[(0, Access::Read), (2, Access::ReadWrite), (3, Access::Read), (4, Access::Uniform)]);
