@@ -19,8 +19,13 @@ enum Command {
     Train(cli::train::TrainArgs),
     /// Generate text from a checkpoint, streamed as it is produced.
     Sample(cli::sample::SampleArgs),
-    /// Score a text with a checkpoint: nats/token, bits/token, perplexity.
+    /// Score a text with a checkpoint (alone, or with an n-gram model, the neural cache and
+    /// dynamic evaluation): nats/token, bits/token, perplexity.
     Eval(cli::eval::EvalArgs),
+    /// Every token's log10 probability under a checkpoint (alone or combined), per-line totals.
+    Query(cli::query::QueryArgs),
+    /// Rerank n-best lists by acoustic + w·(LM score under a checkpoint, alone or combined).
+    Rescore(cli::rescore::RescoreArgs),
     /// The gradient flow through time of one long chunk: ‖∂L/∂H_t‖ per step and layer.
     Gradflow(cli::gradflow::GradflowArgs),
     /// n-gram Markov language models: train, prob, eval, sample.
@@ -47,13 +52,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if matches!(cli.command, Command::Train(_) | Command::Sample(_) | Command::Eval(_) | Command::Bench(_)) {
+    if matches!(cli.command, Command::Train(_) | Command::Sample(_) | Command::Eval(_) | Command::Query(_) | Command::Rescore(_) | Command::Bench(_)) {
         keep_freed_memory();
     }
     let result = match cli.command {
         Command::Train(args) => cli::train::run(args),
         Command::Sample(args) => cli::sample::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Query(args) => cli::query::run(args),
+        Command::Rescore(args) => cli::rescore::run(args),
         Command::Gradflow(args) => cli::gradflow::run(args),
         Command::Ngram(args) => cli::ngram::run(args),
         Command::Info(args) => cli::info::run(args),

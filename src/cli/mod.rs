@@ -6,7 +6,10 @@ pub mod eval;
 pub mod gradflow;
 pub mod info;
 pub mod progress;
+pub mod query;
+pub mod rescore;
 pub mod sample;
+pub mod scoring;
 pub mod ngram;
 pub mod train;
 

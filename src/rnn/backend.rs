@@ -77,6 +77,19 @@ pub trait Evaluate {
     /// Mean nats/token over `batches` scored in order from a zero hidden state, carried
     /// across batches. Leaves any training state (parameters, carried hidden) untouched.
     fn evaluate(&mut self, batches: &[Batch]) -> Result<f64>;
+    /// The same pass as [`Evaluate::evaluate`], reporting every prediction: per row of
+    /// every batch (in batch order, rows time-major within a batch) −ln p(target), and with
+    /// `top_hidden` the top layer's output H^L_t that made it. Same state rules.
+    fn score(&mut self, batches: &[Batch], top_hidden: bool) -> Result<RowScores>;
+}
+
+/// Per-prediction results of a forward pass.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RowScores {
+    /// −ln p(target_r | history), nats, one per row.
+    pub nats: Vec<f32>,
+    /// The top layer's output per row, [rows, h_top] row-major; empty unless asked for.
+    pub hidden: Vec<f32>,
 }
 
 /// A model being trained on some device. Hidden state is carried between `step` calls
@@ -85,6 +98,10 @@ pub trait Trainer: Evaluate {
     /// One forward + BPTT + clip + update on `batch` with learning rate `lr`. May only
     /// record work (GPU); results arrive through [`Trainer::drain_stats`].
     fn step(&mut self, batch: &Batch, lr: f32) -> Result<()>;
+    /// [`Trainer::step`], returning what its forward pass (before the update) scored, as
+    /// [`Evaluate::score`] does: the per-row −ln p and, with `top_hidden`, the top layer's
+    /// outputs. Waits for the device. Dynamic evaluation scores a chunk then learns from it.
+    fn step_scored(&mut self, batch: &Batch, lr: f32, top_hidden: bool) -> Result<RowScores>;
     /// Per-step stats of every step since the last drain, oldest first (a GPU sync point).
     fn drain_stats(&mut self) -> Result<Vec<StepStats>>;
     /// Current parameters (a GPU readback).

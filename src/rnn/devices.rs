@@ -64,7 +64,12 @@ fn check_cpu_forward_memory(what: &str, config: &ModelConfig, n: usize, t: usize
 /// A model that scores batches of n × T as one stream on the chosen device: the
 /// forward-only model (no gradients or optimizer state) on either.
 pub fn make_evaluator(device: DeviceChoice, adapter: Option<&str>, config: &ModelConfig, params: Params<f32>, n: usize, t: usize) -> Result<Box<dyn Evaluate>> {
-    Ok(match gpu_context(device, adapter, "evaluating")? {
+    make_evaluator_on(gpu_context(device, adapter, "evaluating")?, config, params, n, t)
+}
+
+/// An evaluator on `gpu`, or on the CPU when None.
+pub fn make_evaluator_on(gpu: Option<Arc<GpuContext>>, config: &ModelConfig, params: Params<f32>, n: usize, t: usize) -> Result<Box<dyn Evaluate>> {
+    Ok(match gpu {
         Some(ctx) => Box::new(GpuModel::new(ctx, config.clone(), &params, n, t)?),
         None => {
             check_cpu_forward_memory("evaluating this model on the CPU", config, n, t)?;

@@ -1,11 +1,11 @@
 //! `CpuTrainer`: the reference implementation of [`Trainer`] — forward, BPTT, global-norm
 //! clipping and SGD/Adam on the CPU, with the hidden state carried between chunks.
 
-use super::bptt::{forward, loss_and_gradients, mean_loss};
+use super::bptt::{forward, loss_and_gradients, mean_loss, ForwardCache};
 use super::ops;
 use crate::error::{ElmanError, Result};
 use crate::rnn::model::{ModelConfig, Params};
-use crate::rnn::backend::{Batch, Evaluate, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
+use crate::rnn::backend::{Batch, Evaluate, Optimizer, OptimizerState, RowScores, StepStats, Trainer, UpdateConfig};
 
 /// Trains in f32 on the CPU (GEMMs on faer's thread pool).
 pub struct CpuTrainer {
@@ -59,6 +59,28 @@ impl CpuTrainer {
         Ok(())
     }
 
+    /// One training step; returns its forward cache (the pass before the update).
+    fn step_cached(&mut self, batch: &Batch, lr: f32) -> Result<ForwardCache<f32>> {
+        self.check_batch(batch)?;
+        let key = self.update.dropout_key(self.updates + 1);
+        let (loss, cache) = loss_and_gradients(
+            &self.config,
+            &self.params,
+            &self.hidden,
+            &batch.inputs,
+            &batch.targets,
+            self.n,
+            key.as_ref(),
+            &mut self.grads,
+        );
+        // As on the GPU: the norm and the clip factor, then the optimizer scales by it.
+        let (norm, scale) = ops::grad_norm(&[self.grads.as_flat()], self.update.clip);
+        self.apply_update(lr, scale as f32);
+        self.hidden = cache.final_hidden(&self.config, self.n);
+        self.stats.push(StepStats { loss: loss as f32, grad_norm: norm as f32, clipped: scale < 1.0 });
+        Ok(cache)
+    }
+
     /// Applies the optimizer to every parameter with clip factor `scale`.
     fn apply_update(&mut self, lr: f32, scale: f32) {
         self.updates += 1;
@@ -80,6 +102,10 @@ impl Evaluate for CpuTrainer {
 
     fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
         evaluate_batches(&self.config, &self.params, batches)
+    }
+
+    fn score(&mut self, batches: &[Batch], top_hidden: bool) -> Result<RowScores> {
+        score_batches(&self.config, &self.params, batches, top_hidden)
     }
 }
 
@@ -128,28 +154,48 @@ impl Evaluate for CpuModel {
     fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
         evaluate_batches(&self.config, &self.params, batches)
     }
+
+    fn score(&mut self, batches: &[Batch], top_hidden: bool) -> Result<RowScores> {
+        score_batches(&self.config, &self.params, batches, top_hidden)
+    }
+}
+
+/// Appends one chunk's scores to `out`: −ln p per row by the evaluation formula
+/// ([`ops::softmax_xent_loss`]), and the top layer's outputs when `top_hidden`.
+fn append_scores(config: &ModelConfig, cache: &ForwardCache<f32>, targets: &[u32], n: usize, top_hidden: bool, out: &mut RowScores) {
+    out.nats.extend(ops::softmax_xent_loss(&cache.logits, targets, config.vocab));
+    if top_hidden {
+        out.hidden.extend_from_slice(cache.outputs(config.layers() - 1, n, config.top_hidden()));
+    }
+}
+
+/// Every row's score over `batches` in order, from a zero state carried across them: the
+/// forward of [`evaluate_batches`].
+fn score_batches(config: &ModelConfig, params: &Params<f32>, batches: &[Batch], top_hidden: bool) -> Result<RowScores> {
+    let mut out = RowScores::default();
+    let mut state: Option<Vec<Vec<f32>>> = None;
+    for batch in batches {
+        let h0 = state.take().unwrap_or_else(|| config.hidden.iter().map(|&h| vec![0.0; batch.n * h]).collect());
+        let cache = forward(config, params, &h0, &batch.inputs, batch.n, None);
+        append_scores(config, &cache, &batch.targets, batch.n, top_hidden, &mut out);
+        state = Some(cache.final_hidden(config, batch.n));
+    }
+    if out.nats.is_empty() {
+        return Err(ElmanError::Config("nothing to score: no tokens".into()));
+    }
+    Ok(out)
 }
 
 impl Trainer for CpuTrainer {
     fn step(&mut self, batch: &Batch, lr: f32) -> Result<()> {
-        self.check_batch(batch)?;
-        let key = self.update.dropout_key(self.updates + 1);
-        let (loss, cache) = loss_and_gradients(
-            &self.config,
-            &self.params,
-            &self.hidden,
-            &batch.inputs,
-            &batch.targets,
-            self.n,
-            key.as_ref(),
-            &mut self.grads,
-        );
-        // As on the GPU: the norm and the clip factor, then the optimizer scales by it.
-        let (norm, scale) = ops::grad_norm(&[self.grads.as_flat()], self.update.clip);
-        self.apply_update(lr, scale as f32);
-        self.hidden = cache.final_hidden(&self.config, self.n);
-        self.stats.push(StepStats { loss: loss as f32, grad_norm: norm as f32, clipped: scale < 1.0 });
-        Ok(())
+        self.step_cached(batch, lr).map(|_| ())
+    }
+
+    fn step_scored(&mut self, batch: &Batch, lr: f32, top_hidden: bool) -> Result<RowScores> {
+        let cache = self.step_cached(batch, lr)?;
+        let mut out = RowScores::default();
+        append_scores(&self.config, &cache, &batch.targets, self.n, top_hidden, &mut out);
+        Ok(out)
     }
 
     fn drain_stats(&mut self) -> Result<Vec<StepStats>> {

@@ -27,7 +27,7 @@ use super::recurrence::{ActivationLayout, RecurrenceDispatch};
 use super::step_program::{self, ForwardBuffers, Mode, ProgramSpec};
 use super::tokens::TokenLayout;
 use crate::error::{ElmanError, Result};
-use crate::rnn::backend::{check_token, Batch, Evaluate, UpdateConfig};
+use crate::rnn::backend::{check_token, Batch, Evaluate, RowScores, UpdateConfig};
 use crate::rnn::model::{ModelConfig, ParamLayout, Params};
 use std::sync::Arc;
 
@@ -190,9 +190,10 @@ impl GpuModel {
         }
     }
 
-    /// Mean nats/token over `batches` scored in order as one stream from a zero state
-    /// (see the module doc for how the chunks are streamed).
-    pub fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
+    /// Checks evaluation batches (the same row count n ≤ N, 1 ≤ T' ≤ T, tokens in the
+    /// vocabulary), builds their programs and uploads every chunk's inputs then targets
+    /// and its uniform (slot = its place in its group of [`CHUNKS_PER_SUBMISSION`]).
+    fn upload_eval_stream(&mut self, batches: &[Batch]) -> Result<EvalStream> {
         let Some(first) = batches.first() else {
             return Err(ElmanError::Config("nothing to evaluate: no batches".into()));
         };
@@ -209,7 +210,6 @@ impl GpuModel {
         for b in batches {
             self.program(Mode::Eval, b.n, b.t);
         }
-        // Every chunk's inputs then targets, and its uniform (slot = its place in its group).
         let mut stream: Vec<u32> = Vec::with_capacity(batches.iter().map(|b| 2 * b.inputs.len()).sum());
         let mut starts = Vec::with_capacity(batches.len());
         for b in batches {
@@ -218,30 +218,49 @@ impl GpuModel {
             stream.extend_from_slice(&b.targets);
         }
         let uniforms: Vec<StepParams> = (0..batches.len()).map(|c| StepParams { slot: (c % CHUNKS_PER_SUBMISSION) as u32, ..Default::default() }).collect();
-        let device = &self.ctx.device;
-        let mut alloc = Allocator::new(device);
-        let stream_buf = alloc.init("eval stream", &stream);
-        let uniform_buf = alloc.init("eval uniforms", &uniforms);
-        let totals = alloc.zeros("eval chunk losses", batches.len());
-        let step_size = std::mem::size_of::<StepParams>() as u64;
-        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval") });
-        for state in &self.bufs.eval_states {
-            enc.clear_buffer(state, 0, None);
+        let mut alloc = Allocator::new(&self.ctx.device);
+        let tokens = alloc.init("eval stream", &stream);
+        let uniforms = alloc.init("eval uniforms", &uniforms);
+        Ok(EvalStream { tokens, uniforms, starts })
+    }
+
+    /// A command encoder that starts by zeroing the evaluation state.
+    fn eval_encoder(&self, zero_state: bool) -> wgpu::CommandEncoder {
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval") });
+        if zero_state {
+            for state in &self.bufs.eval_states {
+                enc.clear_buffer(state, 0, None);
+            }
         }
+        enc
+    }
+
+    /// Appends chunk `c` (batch `b`) of an uploaded stream to `enc`: GPU-side copies of its
+    /// tokens and uniform, then the Eval program from and back into the evaluation state.
+    fn encode_eval_chunk(&self, enc: &mut wgpu::CommandEncoder, stream: &EvalStream, c: usize, b: &Batch) {
+        let step_size = std::mem::size_of::<StepParams>() as u64;
+        let len = (b.inputs.len() * 4) as u64;
+        let at = (stream.starts[c] * 4) as u64;
+        enc.copy_buffer_to_buffer(&stream.tokens, at, &self.bufs.tokens, (self.tokens.inputs_off() * 4) as u64, len);
+        enc.copy_buffer_to_buffer(&stream.tokens, at + len, &self.bufs.tokens, (self.tokens.targets_off() * 4) as u64, len);
+        enc.copy_buffer_to_buffer(&stream.uniforms, c as u64 * step_size, &self.bufs.step, 0, step_size);
+        let program = self.programs.get((Mode::Eval, b.n, b.t));
+        self.encode(enc, program, &self.bufs.eval_states, b.n, b.t, None);
+    }
+
+    /// Mean nats/token over `batches` scored in order as one stream from a zero state
+    /// (see the module doc for how the chunks are streamed).
+    pub fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
+        let stream = self.upload_eval_stream(batches)?;
+        let totals = Allocator::new(&self.ctx.device).zeros("eval chunk losses", batches.len());
+        let mut enc = self.eval_encoder(true);
         for (g, group) in batches.chunks(CHUNKS_PER_SUBMISSION).enumerate() {
             let first = g * CHUNKS_PER_SUBMISSION;
             for (i, b) in group.iter().enumerate() {
-                let c = first + i;
-                let len = (b.inputs.len() * 4) as u64;
-                let at = (starts[c] * 4) as u64;
-                enc.copy_buffer_to_buffer(&stream_buf, at, &self.bufs.tokens, (self.tokens.inputs_off() * 4) as u64, len);
-                enc.copy_buffer_to_buffer(&stream_buf, at + len, &self.bufs.tokens, (self.tokens.targets_off() * 4) as u64, len);
-                enc.copy_buffer_to_buffer(&uniform_buf, c as u64 * step_size, &self.bufs.step, 0, step_size);
-                let program = self.programs.get((Mode::Eval, b.n, b.t));
-                self.encode(&mut enc, program, &self.bufs.eval_states, b.n, b.t, None);
+                self.encode_eval_chunk(&mut enc, &stream, first + i, b);
             }
             enc.copy_buffer_to_buffer(&self.bufs.eval_sums, 0, &totals, (first * 4) as u64, (group.len() * 4) as u64);
-            self.ctx.queue.submit([std::mem::replace(&mut enc, device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("eval") })).finish()]);
+            self.ctx.queue.submit([std::mem::replace(&mut enc, self.eval_encoder(false)).finish()]);
         }
         // The one wait: the chunk losses, summed in f64 in stream order.
         let sums = self.ctx.submit_and_read(enc, &totals, 0, batches.len())?;
@@ -249,6 +268,52 @@ impl GpuModel {
         self.recurrence_gave_up(false)?;
         // The step uniform now holds an eval slot; a trainer rewrites it before its next step.
         Ok(sums.iter().map(|&s| s as f64).sum::<f64>() / count as f64)
+    }
+
+    /// Every row's −ln p (and with `top_hidden` the top layer's outputs) over `batches`,
+    /// streamed as [`GpuModel::evaluate`] streams them: after each chunk its row losses
+    /// and outputs are copied into a readback buffer, read once per group of chunks that
+    /// fits [`SCORE_READBACK_BYTES`] (at most [`CHUNKS_PER_SUBMISSION`] chunks).
+    pub fn score(&mut self, batches: &[Batch], top_hidden: bool) -> Result<RowScores> {
+        let stream = self.upload_eval_stream(batches)?;
+        let h = self.config.top_hidden();
+        let per_row = 1 + if top_hidden { h } else { 0 };
+        let max_rows = SCORE_READBACK_BYTES / 4 / per_row;
+        let mut out = RowScores::default();
+        let mut enc = self.eval_encoder(true);
+        let mut c = 0;
+        while c < batches.len() {
+            let (mut e, mut rows) = (c, 0);
+            while e < batches.len() && e - c < CHUNKS_PER_SUBMISSION && (e == c || rows + batches[e].inputs.len() <= max_rows) {
+                rows += batches[e].inputs.len();
+                e += 1;
+            }
+            let readback = Allocator::new(&self.ctx.device).zeros("scores", rows * per_row);
+            let mut at = 0;
+            for (i, b) in batches[c..e].iter().enumerate() {
+                self.encode_eval_chunk(&mut enc, &stream, c + i, b);
+                self.copy_chunk_scores(&mut enc, &readback, b.n, b.t, at, top_hidden.then_some(rows + at * h));
+                at += b.inputs.len();
+            }
+            let data = self.ctx.submit_and_read(std::mem::replace(&mut enc, self.eval_encoder(false)), &readback, 0, rows * per_row)?;
+            out.nats.extend_from_slice(&data[..rows]);
+            out.hidden.extend_from_slice(&data[rows..]);
+            c = e;
+        }
+        self.recurrence_gave_up(false)?;
+        Ok(out)
+    }
+
+    /// Appends to `enc` copies of the last chunk's (n rows × T steps) row losses into
+    /// `readback` from element `nats_at`, and its top-layer outputs [rows, h] from element
+    /// `hidden_at` when given.
+    pub(super) fn copy_chunk_scores(&self, enc: &mut wgpu::CommandEncoder, readback: &wgpu::Buffer, n: usize, t: usize, nats_at: usize, hidden_at: Option<usize>) {
+        let (rows, h) = (n * t, self.config.top_hidden());
+        enc.copy_buffer_to_buffer(&self.bufs.row_loss, 0, readback, (nats_at * 4) as u64, (rows * 4) as u64);
+        if let Some(at) = hidden_at {
+            let top = self.acts.hidden_block(&self.config, n, self.config.layers() - 1, 1);
+            enc.copy_buffer_to_buffer(&self.bufs.hidden, (top * 4) as u64, readback, (at * 4) as u64, (rows * h * 4) as u64);
+        }
     }
 
     /// Zeroes the sampling state, leaving the training and evaluation states alone.
@@ -310,4 +375,20 @@ impl Evaluate for GpuModel {
     fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
         GpuModel::evaluate(self, batches)
     }
+
+    fn score(&mut self, batches: &[Batch], top_hidden: bool) -> Result<RowScores> {
+        GpuModel::score(self, batches, top_hidden)
+    }
+}
+
+/// Bytes of scores (row losses, top-layer outputs) one readback of [`GpuModel::score`]
+/// gathers at most (a single chunk may exceed it).
+pub const SCORE_READBACK_BYTES: usize = 64 << 20;
+
+/// An evaluation stream on the GPU: every chunk's inputs then targets, its uniform, and
+/// where each chunk's tokens start.
+struct EvalStream {
+    tokens: wgpu::Buffer,
+    uniforms: wgpu::Buffer,
+    starts: Vec<usize>,
 }

@@ -22,7 +22,7 @@ use super::program_cache::ProgramCache;
 use super::recurrence::{self, ActivationLayout};
 use super::step_program::{self, FlowBuffers, Mode, TrainBuffers};
 use crate::error::{ElmanError, Result};
-use crate::rnn::backend::{Batch, Evaluate, GradFlow, LayerFlow, Optimizer, OptimizerState, StepStats, Trainer, UpdateConfig};
+use crate::rnn::backend::{Batch, Evaluate, GradFlow, LayerFlow, Optimizer, OptimizerState, RowScores, StepStats, Trainer, UpdateConfig};
 use crate::rnn::model::{ModelConfig, Params};
 use std::sync::Arc;
 
@@ -246,6 +246,10 @@ impl Evaluate for GpuTrainer {
     fn evaluate(&mut self, batches: &[Batch]) -> Result<f64> {
         self.model.evaluate(batches)
     }
+
+    fn score(&mut self, batches: &[Batch], top_hidden: bool) -> Result<RowScores> {
+        self.model.score(batches, top_hidden)
+    }
 }
 
 impl Trainer for GpuTrainer {
@@ -255,6 +259,20 @@ impl Trainer for GpuTrainer {
         self.model.context().queue.submit([enc.finish()]);
         self.slot += 1;
         Ok(())
+    }
+
+    /// The step with copies of its row losses (the training softmax writes them as the
+    /// evaluation one does) and top-layer outputs after it, in one submission and readback.
+    fn step_scored(&mut self, batch: &Batch, lr: f32, top_hidden: bool) -> Result<RowScores> {
+        self.prepare(batch, lr)?;
+        let mut enc = self.encode_step(batch.t, None);
+        let (rows, h) = (batch.inputs.len(), self.model.config().top_hidden());
+        let per_row = 1 + if top_hidden { h } else { 0 };
+        let readback = Allocator::new(&self.model.context().device).zeros("step scores", rows * per_row);
+        self.model.copy_chunk_scores(&mut enc, &readback, batch.n, batch.t, 0, top_hidden.then_some(rows));
+        let data = self.model.context().submit_and_read(enc, &readback, 0, rows * per_row)?;
+        self.slot += 1;
+        Ok(RowScores { nats: data[..rows].to_vec(), hidden: data[rows..].to_vec() })
     }
 
     fn drain_stats(&mut self) -> Result<Vec<StepStats>> {

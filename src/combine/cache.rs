@@ -1,0 +1,109 @@
+//! The neural cache (Grave, Joulin and Usunier 2017): a pointer distribution over the
+//! tokens that followed the last N top-layer outputs of the stream.
+//!
+//! With h_k the top layer's output that predicts token y_k, the cache at position k holds
+//! the pairs (h_i, y_i) for k − N ≤ i < k, and
+//!
+//!   p_cache(w | h_k) = Σ_{i : y_i = w} exp(θ·h_k·h_i) / Σ_i exp(θ·h_k·h_i),
+//!
+//! mixed into the model as (1 − λc)·p_rnn + λc·p_cache (the model alone while the cache
+//! is empty). The dot products come from one GEMM per block of positions against the
+//! window the block sees; the softmax over a window is taken in f64.
+
+use crate::rnn::cpu::ops::matmul;
+
+/// The cache's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NeuralCache {
+    /// N: how many recent outputs it holds.
+    pub size: usize,
+    /// θ: the inverse temperature of the pointer softmax.
+    pub theta: f64,
+    /// λc: the weight of the cache in the mixture.
+    pub lambda: f64,
+}
+
+/// Positions scored per GEMM.
+const BLOCK: usize = 256;
+
+impl NeuralCache {
+    /// log10 p_cache(y_k | h_k) for every position k of a stream whose outputs are
+    /// `hidden` ([K, h] row-major) and whose predicted tokens are `targets` [K]: None while
+    /// the cache is empty (k = 0 or N = 0), −∞ when y_k is not in it.
+    pub fn log10_probs(&self, hidden: &[f32], h: usize, targets: &[u32]) -> Vec<Option<f64>> {
+        let k_all = targets.len();
+        debug_assert_eq!(hidden.len(), k_all * h);
+        let mut out = Vec::with_capacity(k_all);
+        let mut scores = Vec::new();
+        for first in (0..k_all).step_by(BLOCK) {
+            let end = (first + BLOCK).min(k_all);
+            let from = first.saturating_sub(self.size);
+            // S = H_block · H_windowᵀ: [end − first, first.. end − from].
+            let (rows, cols) = (end - first, end - from);
+            scores.clear();
+            scores.resize(rows * cols, 0.0f32);
+            matmul(&mut scores, &hidden[first * h..end * h], &hidden[from * h..end * h], rows, h, cols, false, true, false);
+            for k in first..end {
+                let row = &scores[(k - first) * cols..(k - first + 1) * cols];
+                // Position k sees i in [max(k − N, 0), k).
+                let lo = k.saturating_sub(self.size);
+                out.push(self.pointer(&row[lo - from..k - from], &targets[lo..k], targets[k]));
+            }
+        }
+        out
+    }
+
+    /// log10 of the pointer probability of `target` given the dot products `dots` with the
+    /// window's outputs and the tokens that followed them.
+    fn pointer(&self, dots: &[f32], followers: &[u32], target: u32) -> Option<f64> {
+        if dots.is_empty() {
+            return None;
+        }
+        let max = dots.iter().map(|&d| self.theta * d as f64).fold(f64::NEG_INFINITY, f64::max);
+        let (mut all, mut hit) = (0.0f64, 0.0f64);
+        for (&d, &y) in dots.iter().zip(followers) {
+            let e = (self.theta * d as f64 - max).exp();
+            all += e;
+            if y == target {
+                hit += e;
+            }
+        }
+        Some((hit / all).log10())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one position at a time in f64.
+    fn direct(cache: &NeuralCache, hidden: &[f32], h: usize, targets: &[u32], k: usize) -> Option<f64> {
+        let lo = k.saturating_sub(cache.size);
+        if lo == k {
+            return None;
+        }
+        let dot = |i: usize| (0..h).map(|j| hidden[k * h + j] as f64 * hidden[i * h + j] as f64).sum::<f64>();
+        let all: f64 = (lo..k).map(|i| (cache.theta * dot(i)).exp()).sum();
+        let hit: f64 = (lo..k).filter(|&i| targets[i] == targets[k]).map(|i| (cache.theta * dot(i)).exp()).sum();
+        Some((hit / all).log10())
+    }
+
+    #[test]
+    fn blocked_pointer_matches_the_definition() {
+        let (h, k_all) = (5, 700);
+        let mut rng = crate::rng::Rng::new(7);
+        let hidden: Vec<f32> = (0..k_all * h).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+        let targets: Vec<u32> = (0..k_all).map(|_| rng.below(9) as u32).collect();
+        let cache = NeuralCache { size: 300, theta: 0.7, lambda: 0.1 };
+        let got = cache.log10_probs(&hidden, h, &targets);
+        for k in 0..k_all {
+            match (got[k], direct(&cache, &hidden, h, &targets, k)) {
+                (None, None) => {}
+                (Some(a), Some(b)) if a == b || (a - b).abs() < 1e-5 => {}
+                other => panic!("position {k}: {other:?}"),
+            }
+        }
+        assert_eq!(got[0], None);
+        assert!(got[1..].iter().all(Option::is_some));
+    }
+}
