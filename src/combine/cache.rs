@@ -11,6 +11,7 @@
 //! window the block sees; the softmax over a window is taken in f64.
 
 use crate::rnn::cpu::ops::matmul;
+use rayon::prelude::*;
 
 /// The cache's settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,12 +44,16 @@ impl NeuralCache {
             scores.clear();
             scores.resize(rows * cols, 0.0f32);
             matmul(&mut scores, &hidden[first * h..end * h], &hidden[from * h..end * h], rows, h, cols, false, true, false);
-            for k in first..end {
-                let row = &scores[(k - first) * cols..(k - first + 1) * cols];
-                // Position k sees i in [max(k − N, 0), k).
-                let lo = k.saturating_sub(self.size);
-                out.push(self.pointer(&row[lo - from..k - from], &targets[lo..k], targets[k]));
-            }
+            // Position k sees i in [max(k − N, 0), k); positions in parallel.
+            let block: Vec<Option<f64>> = (first..end)
+                .into_par_iter()
+                .map(|k| {
+                    let row = &scores[(k - first) * cols..(k - first + 1) * cols];
+                    let lo = k.saturating_sub(self.size);
+                    self.pointer(&row[lo - from..k - from], &targets[lo..k], targets[k])
+                })
+                .collect();
+            out.extend(block);
         }
         out
     }
