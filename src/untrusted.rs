@@ -97,3 +97,35 @@ pub fn ngram_text(bytes: &[u8], tokenizer: NgramTokenizer) -> Result<()> {
     }
     Ok(())
 }
+
+/// An n-best list, read as `rescore --nbest` reads one, then laid out as the text it scores.
+pub fn nbest(bytes: &[u8]) -> Result<()> {
+    let text = utf8(bytes, "fuzz.nbest")?;
+    let utterances = crate::combine::nbest::parse(text, "fuzz.nbest")?;
+    let lines: String = utterances.iter().flat_map(|u| &u.hypotheses).map(|h| h.words.join(" ") + "\n").collect();
+    let hypotheses: usize = utterances.iter().map(|u| u.hypotheses.len()).sum();
+    let vocab = crate::rnn::data::vocab::Vocab::from_symbols(TokenizerKind::Word, ["<eos>", "<unk>", "a"].map(String::from).to_vec());
+    let scored = crate::combine::text::Text::new(&vocab, lines.as_bytes())?;
+    if scored.lines.len() != hypotheses || utterances.iter().flat_map(|u| &u.hypotheses).any(|h| !h.acoustic.is_finite() || !h.lm.is_finite()) {
+        return Err(ElmanError::Data { what: "fuzz.nbest".into(), detail: "the hypotheses do not survive as lines".into() });
+    }
+    Ok(())
+}
+
+/// Text to score under `kind` (`query`, `eval`), tokenized line by line for a small
+/// vocabulary; its layouts must account for every token.
+pub fn scored_text(bytes: &[u8], kind: TokenizerKind) -> Result<()> {
+    let symbols: Vec<String> = match kind {
+        TokenizerKind::Word => ["<eos>", "<unk>", "a", "b"].map(String::from).to_vec(),
+        TokenizerKind::Char => (0..128u8).map(|b| (b as char).to_string()).chain("ïé—日本語☃".chars().map(String::from)).collect(),
+        TokenizerKind::Byte => (0..=255u32).map(|b| b.to_string()).collect(),
+    };
+    let vocab = crate::rnn::data::vocab::Vocab::from_symbols(kind, symbols);
+    let text = crate::combine::text::Text::new(&vocab, bytes)?;
+    let ids = text.stream_ids();
+    let predicted = text.stream_places().len();
+    if ids.iter().any(|&id| id as usize >= vocab.len()) || predicted + 1 != ids.len().max(1) || text.places().count() != text.token_count() {
+        return Err(ElmanError::Data { what: "fuzz.txt".into(), detail: "the layouts lost a token".into() });
+    }
+    Ok(())
+}

@@ -540,3 +540,13 @@ fn fuzz_training_text_readers() {
         fuzz(name, std::slice::from_ref(&text), 20_000, seed, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::ngram_text(b, tokenizer).is_ok());
     }
 }
+
+#[test]
+fn fuzz_scoring_readers() {
+    let nbest = b"utt1-1 -120.5 -30.25 the cat sat\nutt1-2 -121 -29 the cat sat on\nutt2-1 -3e1 -1.5\nutt2-2 -31 -2 a b c\n".to_vec();
+    fuzz("nbest", &[nbest], 20_000, 20, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::nbest(b).is_ok());
+    let text = small_corpus().into_bytes();
+    for (name, kind, seed) in [("scored-word", TokenizerKind::Word, 21), ("scored-char", TokenizerKind::Char, 22), ("scored-byte", TokenizerKind::Byte, 23)] {
+        fuzz(name, std::slice::from_ref(&text), 20_000, seed, &mut |m, bytes, _| m.text(bytes), &|b| untrusted::scored_text(b, kind).is_ok());
+    }
+}
