@@ -134,8 +134,8 @@ fn lambda_one_is_the_rnn_and_lambda_zero_the_ngram_exactly() {
     }
     assert_eq!(mix(0.0).mixed, want);
     let half = mix(0.5);
-    for k in 0..want.len() {
-        let p = 0.5 * 10f64.powf(alone.rnn[k]) + 0.5 * 10f64.powf(want[k]);
+    for (k, &ngram_k) in want.iter().enumerate() {
+        let p = 0.5 * 10f64.powf(alone.rnn[k]) + 0.5 * 10f64.powf(ngram_k);
         assert!((10f64.powf(half.mixed[k]) - p).abs() < 1e-12 * p.max(1e-300) + 1e-15, "token {k}");
     }
 }

@@ -101,8 +101,8 @@ mod tests {
         let targets: Vec<u32> = (0..k_all).map(|_| rng.below(9) as u32).collect();
         let cache = NeuralCache { size: 300, theta: 0.7, lambda: 0.1 };
         let got = cache.log10_probs(&hidden, h, &targets);
-        for k in 0..k_all {
-            match (got[k], direct(&cache, &hidden, h, &targets, k)) {
+        for (k, &got_k) in got.iter().enumerate() {
+            match (got_k, direct(&cache, &hidden, h, &targets, k)) {
                 (None, None) => {}
                 (Some(a), Some(b)) if a == b || (a - b).abs() < 1e-5 => {}
                 other => panic!("position {k}: {other:?}"),

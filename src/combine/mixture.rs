@@ -146,24 +146,28 @@ pub fn tune_weights(components: &[Vec<f64>]) -> Vec<f64> {
     let c = components.len();
     let k_all = components.first().map_or(0, Vec::len);
     let mut weights = vec![1.0 / c as f64; c];
-    if k_all == 0 {
-        return weights;
-    }
+    // Each token's probabilities, scaled by its largest (the ratios EM needs survive
+    // however small the probabilities are).
+    let tokens: Vec<Vec<f64>> = (0..k_all)
+        .map(|k| {
+            let max = components.iter().map(|comp| comp[k]).fold(f64::NEG_INFINITY, f64::max);
+            components.iter().map(|comp| if max.is_finite() { 10f64.powf(comp[k] - max) } else { 0.0 }).collect()
+        })
+        .collect();
     for _ in 0..500 {
         let mut next = vec![0.0; c];
-        for k in 0..k_all {
-            let terms: Vec<(f64, f64)> = (0..c).map(|j| (weights[j], components[j][k])).collect();
-            let total = log10_mix(&terms);
-            if !total.is_finite() {
-                continue;
-            }
-            for j in 0..c {
-                if weights[j] > 0.0 {
-                    next[j] += 10f64.powf(weights[j].log10() + components[j][k] - total);
+        for p in &tokens {
+            let total: f64 = p.iter().zip(&weights).map(|(p, w)| p * w).sum();
+            if total > 0.0 {
+                for ((n, p), w) in next.iter_mut().zip(p).zip(&weights) {
+                    *n += w * p / total;
                 }
             }
         }
         let sum: f64 = next.iter().sum();
+        if sum <= 0.0 {
+            break;
+        }
         let next: Vec<f64> = next.iter().map(|x| x / sum).collect();
         let moved = next.iter().zip(&weights).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         weights = next;
