@@ -109,11 +109,7 @@ pub fn softmax_xent_loss<F: Scalar>(logits: &[F], targets: &[u32], vocab: usize)
     logits
         .chunks_exact(vocab)
         .zip(targets)
-        .map(|(z, &y)| {
-            let max = z.iter().copied().fold(z[0], F::max);
-            let sum = z.iter().fold(F::zero(), |s, &zj| s + (zj - max).exp());
-            sum.ln() + max - z[y as usize]
-        })
+        .map(|(z, &y)| F::softmax_loss_row(z, y as usize))
         .collect()
 }
 

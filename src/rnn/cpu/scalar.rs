@@ -53,6 +53,14 @@ pub trait Scalar:
         sum.ln() + max - z[y]
     }
 
+    /// One row's cross-entropy logsumexp(z) − z[y] alone (the loss of
+    /// [`Scalar::softmax_xent_row`], to the bit).
+    fn softmax_loss_row(z: &[Self], y: usize) -> Self {
+        let max = z.iter().copied().fold(z[0], Self::max);
+        let sum = z.iter().fold(Self::zero(), |s, &zj| s + (zj - max).exp());
+        sum.ln() + max - z[y]
+    }
+
     /// C ← [C +] op(A)·op(B), with C [m, n] row-major, op(A) [m, k], op(B) [k, n].
     /// A is stored row-major as [m, k], or as [k, m] when `trans_a`; likewise B.
     #[allow(clippy::too_many_arguments)]
@@ -189,6 +197,9 @@ impl_scalar!(
     },
     fn softmax_xent_row(z: &[f32], dz: &mut [f32], y: usize, scale: f32) -> f32 {
         super::simd::softmax_xent_row(z, dz, y, scale)
+    },
+    fn softmax_loss_row(z: &[f32], y: usize) -> f32 {
+        super::simd::softmax_loss_row(z, y)
     }
 );
 impl_scalar!(f64, f64::tanh, f64::exp);

@@ -94,6 +94,29 @@ fn softmax_xent_row_body(z: &[f32], dz: &mut [f32], y: usize, scale: f32) -> f32
     sum.ln() + max - z[y]
 }
 
+#[inline(always)]
+fn softmax_loss_row_body(z: &[f32], y: usize) -> f32 {
+    let max = lane_max(z);
+    let mut lanes = [0f32; LANES];
+    let mut chunks = z.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for j in 0..LANES {
+            lanes[j] += super::scalar::fast_exp_f32(chunk[j] - max);
+        }
+    }
+    for (j, &v) in chunks.remainder().iter().enumerate() {
+        lanes[j] += super::scalar::fast_exp_f32(v - max);
+    }
+    let sum = lanes.iter().fold(0.0, |s, &l| s + l);
+    sum.ln() + max - z[y]
+}
+
+dispatched! {
+    /// One row's cross-entropy alone, logsumexp(z) − z[y]: the same operations in the
+    /// same order as [`softmax_xent_row`]'s loss, so the two agree to the bit.
+    softmax_loss_row => softmax_loss_row_body(z: &[f32], y: usize) -> f32
+}
+
 dispatched! {
     /// v ← tanh(v) for every element ([`super::scalar::fast_tanh_f32`]).
     tanh_in_place => tanh_body(values: &mut [f32]) -> ()
@@ -118,6 +141,8 @@ mod tests {
         assert_eq!((la.to_bits(), &a), (lb.to_bits(), &b));
         let want = (z.iter().map(|&v| (v as f64).exp()).sum::<f64>()).ln() - z[5] as f64;
         assert!((la as f64 - want).abs() < 1e-5, "{la} vs {want}");
+        assert_eq!(softmax_loss_row(&z, 5).to_bits(), la.to_bits());
+        assert_eq!(softmax_loss_row_body(&z, 5).to_bits(), la.to_bits());
         let total: f32 = a.iter().sum();
         assert!(total.abs() < 1e-6, "softmax − onehot sums to 0, got {total}");
         let (mut t1, mut t2) = (z.clone(), z.clone());
