@@ -8,9 +8,11 @@
 //!
 //! mixed into the model as (1 − λc)·p_rnn + λc·p_cache (the model alone while the cache
 //! is empty). The dot products come from one GEMM per block of positions against the
-//! window the block sees; the softmax over a window is taken in f64.
+//! window the block sees; each position's two sums are taken in f32 lanes, relative to
+//! the window's largest term.
 
 use crate::rnn::cpu::ops::matmul;
+use crate::rnn::cpu::simd::pointer_sums;
 use rayon::prelude::*;
 
 /// The cache's settings.
@@ -59,21 +61,19 @@ impl NeuralCache {
     }
 
     /// log10 of the pointer probability of `target` given the dot products `dots` with the
-    /// window's outputs and the tokens that followed them.
+    /// window's outputs and the tokens that followed them (sums of e^{θ·(d − max d)} in
+    /// f32 lanes; θ < 0 is taken through the minimum instead).
     fn pointer(&self, dots: &[f32], followers: &[u32], target: u32) -> Option<f64> {
         if dots.is_empty() {
             return None;
         }
-        let max = dots.iter().map(|&d| self.theta * d as f64).fold(f64::NEG_INFINITY, f64::max);
-        let (mut all, mut hit) = (0.0f64, 0.0f64);
-        for (&d, &y) in dots.iter().zip(followers) {
-            let e = (self.theta * d as f64 - max).exp();
-            all += e;
-            if y == target {
-                hit += e;
-            }
-        }
-        Some((hit / all).log10())
+        let (all, hit) = if self.theta >= 0.0 {
+            pointer_sums(dots, followers, target, self.theta as f32)
+        } else {
+            let flipped: Vec<f32> = dots.iter().map(|d| -d).collect();
+            pointer_sums(&flipped, followers, target, -self.theta as f32)
+        };
+        Some((hit as f64 / all as f64).log10())
     }
 }
 

@@ -1,4 +1,5 @@
-//! The f32 elementwise kernels of a training step, compiled twice — for baseline x86-64
+//! The f32 elementwise kernels of a training step (and the neural cache's pointer sums),
+//! compiled twice — for baseline x86-64
 //! (SSE2) and for AVX2 — the AVX2 build chosen at run time when the CPU has it. Both builds
 //! do the same IEEE operations in the same order (no FMA contraction; sums in eight fixed
 //! lanes), so a result does not depend on the machine, only the register width does.
@@ -115,6 +116,33 @@ dispatched! {
     /// One row's cross-entropy alone, logsumexp(z) − z[y]: the same operations in the
     /// same order as [`softmax_xent_row`]'s loss, so the two agree to the bit.
     softmax_loss_row => softmax_loss_row_body(z: &[f32], y: usize) -> f32
+}
+
+#[inline(always)]
+fn pointer_sums_body(dots: &[f32], followers: &[u32], target: u32, theta: f32) -> (f32, f32) {
+    let max = lane_max(dots);
+    let (mut all, mut hit) = ([0f32; LANES], [0f32; LANES]);
+    let mut d = dots.chunks_exact(LANES);
+    let mut f = followers.chunks_exact(LANES);
+    for (dc, fc) in (&mut d).zip(&mut f) {
+        for j in 0..LANES {
+            let e = super::scalar::fast_exp_f32(theta * (dc[j] - max));
+            all[j] += e;
+            hit[j] += if fc[j] == target { e } else { 0.0 };
+        }
+    }
+    for (j, (&dv, &fv)) in d.remainder().iter().zip(f.remainder()).enumerate() {
+        let e = super::scalar::fast_exp_f32(theta * (dv - max));
+        all[j] += e;
+        hit[j] += if fv == target { e } else { 0.0 };
+    }
+    (all.iter().fold(0.0, |s, &l| s + l), hit.iter().fold(0.0, |s, &l| s + l))
+}
+
+dispatched! {
+    /// The neural cache's two sums at one position, for θ ≥ 0: Σ_i e_i and
+    /// Σ_{i : followers_i = target} e_i with e_i = exp(θ·(dots_i − max dots)).
+    pointer_sums => pointer_sums_body(dots: &[f32], followers: &[u32], target: u32, theta: f32) -> (f32, f32)
 }
 
 dispatched! {
