@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Where the RNN beats the n-gram model, token by token (docs/combining.md).
+"""Where one model beats another, token by token (docs/combining.md).
 
-Reads two `elman query --json` outputs over the same text (the RNN alone, and the n-gram
-model alone, i.e. `--ngram M --lambda 0`, so both are on the RNN's outcomes) and the
-training text, and prints two Markdown tables of the mean per-token difference
-log10 p_rnn − log10 p_ngram:
+Reads two `elman query --json` outputs over the same text, A and B (e.g. the RNN alone,
+and the n-gram model alone: `--ngram M --lambda 0`, so both are on the RNN's outcomes),
+and the training text, and prints two Markdown tables of the mean per-token difference
+log10 p_A − log10 p_B:
   - by the token's frequency in the training text (buckets by count);
   - by the distance, in tokens, since the same word last occurred in the scored text.
-A positive mean: the RNN gives those tokens more probability.
+A positive mean: A gives those tokens more probability.
 
-usage: benches/combining_analysis.py RNN.jsonl NGRAM.jsonl TRAIN.txt
+usage: benches/combining_analysis.py A.jsonl B.jsonl TRAIN.txt [NAME_A NAME_B]
 """
 
 import json
@@ -29,8 +29,8 @@ def tokens(path):
     return out
 
 
-def table(title, rows):
-    print(f"| {title} | tokens | share | mean log10 p, RNN | mean log10 p, n-gram | RNN − n-gram | RNN better on |")
+def table(title, rows, a_name, b_name):
+    print(f"| {title} | tokens | share | mean log10 p, {a_name} | mean log10 p, {b_name} | difference | {a_name} better on |")
     print("|---|---|---|---|---|---|---|")
     total = sum(len(r[1]) for r in rows)
     for label, pairs in rows:
@@ -45,8 +45,9 @@ def table(title, rows):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 6):
         sys.exit(__doc__)
+    a_name, b_name = sys.argv[4:6] if len(sys.argv) == 6 else ("RNN", "n-gram")
     rnn, ngram = tokens(sys.argv[1]), tokens(sys.argv[2])
     if len(rnn) != len(ngram) or any(a["token"] != b["token"] for a, b in zip(rnn, ngram)):
         sys.exit("the two outputs do not score the same tokens")
@@ -80,8 +81,8 @@ def main():
         else:
             by_dist[-1][1].append(pair)
         last[word] = k
-    table("count in the training text", by_freq)
-    table("tokens since the word last occurred", by_dist)
+    table("count in the training text", by_freq, a_name, b_name)
+    table("tokens since the word last occurred", by_dist, a_name, b_name)
 
 
 if __name__ == "__main__":
