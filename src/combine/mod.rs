@@ -136,6 +136,9 @@ pub fn score(rnn: &Rnn, text: &Text, settings: &Settings, ngram: Option<&NgramMi
             (text.stream_places(), scores.nats, scores.hidden, device)
         }
     };
+    if places.is_empty() {
+        return Err(ElmanError::Data { what: "text".into(), detail: "has no tokens to score".into() });
+    }
     debug_assert_eq!(places.len(), nats.len());
     let mut rnn_log10: Vec<f64> = nats.iter().map(|&x| -(x as f64) / std::f64::consts::LN_10).collect();
     if let Some(c) = settings.cache {
