@@ -13,14 +13,7 @@ pub mod scoring;
 pub mod ngram;
 pub mod train;
 
-/// A checkpoint file from a path that may name a run directory.
-pub fn checkpoint_file(p: &std::path::Path) -> std::path::PathBuf {
-    if p.is_dir() {
-        elman::rnn::train::session::checkpoint_path(p)
-    } else {
-        p.to_path_buf()
-    }
-}
+pub use elman::rnn::train::session::checkpoint_file;
 
 /// Ctrl-C asks the training loop to finish its step, save and stop (exit 130); a second
 /// Ctrl-C exits at once.

@@ -5,8 +5,7 @@ use elman::rnn::devices::{make_generator, DeviceChoice};
 use anyhow::{bail, Context};
 use clap::Args;
 use elman::rnn::model::checkpoint::Checkpoint;
-use elman::rng::Rng;
-use elman::rnn::sample::{encode_prime, pick, SampleOptions};
+use elman::rnn::sample::{encode_prime, generate, SampleOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -46,25 +45,19 @@ pub fn run(args: SampleArgs) -> anyhow::Result<()> {
     let vocab = ckpt.vocab.as_ref().with_context(|| format!("{} holds no vocabulary", path.display()))?;
     let (prime, print_prime) = encode_prime(vocab, &args.prime)?;
     let mut generator = make_generator(args.device, args.adapter.as_deref(), &ckpt.config, &ckpt.params)?;
-    // The logits after the last token fed (zero before any: a prime of no words).
-    let mut logits = vec![0.0f32; ckpt.config.vocab];
-    let mut rng = Rng::new(args.seed);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if print_prime {
         write!(out, "{}", vocab.decode(&prime))?;
     }
-    for &t in &prime {
-        logits.copy_from_slice(generator.advance(t)?);
-    }
     let mut first = !print_prime;
-    for _ in 0..args.len {
-        let next = pick(&logits, opts, &mut rng);
-        write!(out, "{}", vocab.decode_one(next, first))?;
-        out.flush()?;
+    generate(generator.as_mut(), ckpt.config.vocab, &prime, args.len, opts, args.seed, |next| {
+        let shown = vocab.decode_one(next, first);
         first = false;
-        logits.copy_from_slice(generator.advance(next)?);
-    }
+        out.write_all(shown.as_bytes())?;
+        out.flush()?;
+        anyhow::Ok(())
+    })?;
     writeln!(out)?;
     Ok(())
 }

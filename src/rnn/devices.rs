@@ -86,7 +86,12 @@ pub fn make_generator<'a>(
     config: &'a ModelConfig,
     params: &'a Params<f32>,
 ) -> Result<Box<dyn NextToken + 'a>> {
-    Ok(match gpu_context(device, adapter, "sampling")? {
+    make_generator_on(gpu_context(device, adapter, "sampling")?, config, params)
+}
+
+/// A one-token-at-a-time generator on `gpu`, or on the CPU when None.
+pub fn make_generator_on<'a>(gpu: Option<Arc<GpuContext>>, config: &'a ModelConfig, params: &'a Params<f32>) -> Result<Box<dyn NextToken + 'a>> {
+    Ok(match gpu {
         Some(ctx) => Box::new(GpuGenerator::new(GpuModel::new(ctx, config.clone(), params, 1, 1)?)),
         None => {
             check_cpu_forward_memory("sampling from this model on the CPU", config, 1, 1)?;

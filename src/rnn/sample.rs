@@ -4,6 +4,7 @@
 //! [`crate::rnn::cpu::CpuGenerator`] on the CPU path, [`crate::rnn::gpu::GpuGenerator`] on
 //! the GPU.
 
+use crate::rnn::backend::NextToken;
 use crate::rnn::data::vocab::{TokenizerKind, Vocab, EOS};
 use crate::error::{ElmanError, Result};
 use crate::rng::Rng;
@@ -44,6 +45,33 @@ pub fn pick(logits: &[f32], opts: SampleOptions, rng: &mut Rng) -> u32 {
         u -= w;
     }
     kept[k - 1] as u32
+}
+
+/// Feeds `prime` to `generator`, then draws `len` tokens under `opts` from a generator
+/// seeded with `seed`, handing each to `emit` as it is drawn (the same tokens on every
+/// run with the same arguments). Before any token is fed the logits are zero. An error
+/// from `emit` (a closed pipe, say) stops it and is returned as it is.
+pub fn generate<E: From<ElmanError>>(
+    generator: &mut dyn NextToken,
+    vocab: usize,
+    prime: &[u32],
+    len: usize,
+    opts: SampleOptions,
+    seed: u64,
+    mut emit: impl FnMut(u32) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    opts.validate()?;
+    let mut logits = vec![0.0f32; vocab];
+    let mut rng = Rng::new(seed);
+    for &t in prime {
+        logits.copy_from_slice(generator.advance(t)?);
+    }
+    for _ in 0..len {
+        let next = pick(&logits, opts, &mut rng);
+        emit(next)?;
+        logits.copy_from_slice(generator.advance(next)?);
+    }
+    Ok(())
 }
 
 /// The prime as token ids; tokens outside the vocabulary are an error naming them.

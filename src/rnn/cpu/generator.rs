@@ -17,7 +17,17 @@ pub struct CpuGenerator<'a> {
 impl<'a> CpuGenerator<'a> {
     pub fn new(config: &'a ModelConfig, params: &'a Params<f32>) -> Self {
         let hidden = config.hidden.iter().map(|&h| vec![0.0; h]).collect();
+        Self::from_state(config, params, hidden)
+    }
+
+    /// Starts from `hidden` (one [h_l] per layer), as [`CpuGenerator::state`] gave it.
+    pub fn from_state(config: &'a ModelConfig, params: &'a Params<f32>, hidden: Vec<Vec<f32>>) -> Self {
         CpuGenerator { config, params, hidden, logits: vec![0.0; config.vocab] }
+    }
+
+    /// The carried state H^l_t, one [h_l] per layer.
+    pub fn state(&self) -> &[Vec<f32>] {
+        &self.hidden
     }
 
     /// Advances the state by one input token; the logits for the next token are kept.

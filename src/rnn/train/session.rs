@@ -50,6 +50,15 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
     out.join("model.safetensors")
 }
 
+/// A checkpoint file from a path that may name a run directory (its latest checkpoint).
+pub fn checkpoint_file(p: &Path) -> PathBuf {
+    if p.is_dir() {
+        checkpoint_path(p)
+    } else {
+        p.to_path_buf()
+    }
+}
+
 /// Scores `tokens` as one stream from a zero state (chunks of T, state carried), capped at
 /// `max_tokens` predictions (0 = all). Returns (mean nats/token, predictions scored).
 pub fn evaluate_stream(model: &mut dyn Evaluate, tokens: &[u32], seq_len: usize, max_tokens: usize) -> Result<(f64, usize)> {
