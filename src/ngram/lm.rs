@@ -13,6 +13,12 @@ pub trait Lexicon: Sync {
     fn token(&self, id: u32) -> &str;
     /// Number of ids, the specials `<unk>`, `<s>`, `</s>` included.
     fn size(&self) -> usize;
+    /// The ids of `tokens` into `out` (cleared first): [`Lexicon::id`] of each, in order.
+    /// A lexicon may look them up together to do it faster.
+    fn ids_into(&self, tokens: &[&str], out: &mut Vec<Option<u32>>) {
+        out.clear();
+        out.extend(tokens.iter().map(|t| self.id(t)));
+    }
 }
 
 /// One token's score: log10 P(w | history) and the length of the n-gram that gave it

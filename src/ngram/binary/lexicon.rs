@@ -1,6 +1,7 @@
 //! The binary format's vocabulary: token strings back to back with an offset table, and an
 //! open-addressing hash table from a token's bytes to its id — read in place from the map.
 
+use super::prefetch;
 use crate::ngram::lm::Lexicon;
 use crate::ngram::vocab::FxHasher;
 use std::hash::Hasher;
@@ -79,10 +80,10 @@ pub struct TokenTable<'a> {
     pub(super) slots: &'a [u32],
 }
 
-impl Lexicon for TokenTable<'_> {
-    fn id(&self, token: &str) -> Option<u32> {
+impl TokenTable<'_> {
+    /// The id of `token`, probing from slot `at` (its [`first_slot`]).
+    fn probe(&self, token: &str, mut at: usize) -> Option<u32> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut at = first_slot(token, self.slots.len());
         // A table with no empty slot (impossible when built here) still ends the probe.
         for _ in 0..self.slots.len() {
             let slot = *self.slots.get(at)?;
@@ -96,6 +97,35 @@ impl Lexicon for TokenTable<'_> {
         }
         None
     }
+}
+
+impl Lexicon for TokenTable<'_> {
+    fn id(&self, token: &str) -> Option<u32> {
+        self.probe(token, first_slot(token, self.slots.len()))
+    }
+
+    /// The tokens' first slots are prefetched together, then the token offsets those
+    /// slots name, then the spellings, so that the cache misses overlap; then each probe
+    /// runs as [`Lexicon::id`]'s does.
+    fn ids_into(&self, tokens: &[&str], out: &mut Vec<Option<u32>>) {
+        out.clear();
+        let firsts: Vec<usize> = tokens.iter().map(|t| first_slot(t, self.slots.len())).collect();
+        for &at in &firsts {
+            prefetch(self.slots.as_ptr().wrapping_add(at));
+        }
+        let held = |at: usize| self.slots.get(at).copied().filter(|&s| s != 0).map(|s| s as usize - 1);
+        for &at in &firsts {
+            if let Some(id) = held(at) {
+                prefetch(self.offsets.as_ptr().wrapping_add(id));
+            }
+        }
+        for &at in &firsts {
+            if let Some(&start) = held(at).and_then(|id| self.offsets.get(id)) {
+                prefetch(self.text.as_ptr().wrapping_add(start as usize));
+            }
+        }
+        out.extend(tokens.iter().zip(&firsts).map(|(t, &at)| self.probe(t, at)));
+    }
 
     fn token(&self, id: u32) -> &str {
         let id = id as usize;
@@ -107,5 +137,25 @@ impl Lexicon for TokenTable<'_> {
 
     fn size(&self) -> usize {
         self.offsets.len().saturating_sub(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looking_tokens_up_together_gives_each_ones_id() {
+        let tokens: Vec<String> = ["<unk>", "<s>", "</s>", "the", "cat", "é", "日本", ""].iter().map(|t| t.to_string()).collect();
+        let table = OwnedTokenTable::new(&tokens).unwrap();
+        let view = table.view();
+        let asked = ["cat", "dog", "the", "", "日本", "</s>", "ca", "cat", "é"];
+        let mut together = Vec::new();
+        view.ids_into(&asked, &mut together);
+        let one_by_one: Vec<Option<u32>> = asked.iter().map(|t| view.id(t)).collect();
+        assert_eq!(together, one_by_one);
+        assert_eq!(together, [Some(4), None, Some(3), Some(7), Some(6), Some(2), None, Some(4), Some(5)]);
+        view.ids_into(&[], &mut together);
+        assert!(together.is_empty());
     }
 }

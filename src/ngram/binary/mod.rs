@@ -97,3 +97,16 @@ pub fn is_binary_file(path: &Path) -> std::io::Result<bool> {
     }
     Ok(head == MAGIC)
 }
+
+/// Asks the CPU to start loading the cache line at `p` (a hint: no access is made, so
+/// any address is allowed).
+#[inline]
+pub(super) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 reads nothing architecturally and cannot fault, whatever `p` is.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

@@ -15,7 +15,7 @@
 //! are walked through but never matched; their back-off is 0, as for a context the ARPA
 //! file does not hold.
 
-use super::MAX_ORDER;
+use super::{prefetch, MAX_ORDER};
 use crate::error::{ElmanError, Result};
 use crate::ngram::key::SortedKeys;
 use crate::ngram::lm::Score;
@@ -152,26 +152,53 @@ impl Trie<'_> {
     pub fn score(&self, context: &[u32], word: u32) -> Score {
         let context = &context[context.len().saturating_sub(self.order().saturating_sub(1))..];
         let backoffs = self.context_backoffs(context);
-        self.score_after(context, word, &backoffs, &mut Backoffs::default()).0
+        self.score_after(context, word, &backoffs)
     }
 
     /// Scores `tokens[from..]`, each after the N − 1 tokens before it. Walk 1 for a word
     /// passes through the very entries whose back-offs the next token's context needs, so
     /// walk 2 runs only for the first token (and after a token the unigrams lack).
+    ///
+    /// The tokens' walks 1 are independent of each other, so they run together, one order
+    /// at a time: every walk's next entry is prefetched, then looked up, so that the cache
+    /// misses of one order overlap instead of following one another. The scores are those
+    /// of [`Trie::score`] token by token, to the bit.
     pub fn score_run(&self, tokens: &[u32], from: usize, out: &mut Vec<Score>) {
         out.clear();
         let history = self.order().saturating_sub(1);
-        let (mut backoffs, mut next) = (Backoffs::default(), Backoffs::default());
-        let mut carried = false;
-        for t in from..tokens.len() {
-            let context = &tokens[t.saturating_sub(history)..t];
-            if !carried {
-                backoffs = self.context_backoffs(context);
+        // Walk i's back-offs for the next token's context: next[i·stride + j], j < N.
+        let stride = self.order();
+        let count = tokens.len().saturating_sub(from);
+        let mut next = vec![0.0f32; count * stride];
+        let mut walks: Vec<Walk> = (from..tokens.len())
+            .zip(next.chunks_exact_mut(stride))
+            .map(|(t, next)| self.walk_start(tokens[t], t.min(history).min(MAX_ORDER - 1), next))
+            .collect();
+        for m in 1..=history.min(MAX_ORDER - 1) {
+            for stage in [Prefetch::Slot, Prefetch::Entry] {
+                for (walk, t) in walks.iter().zip(from..) {
+                    if walk.alive && m <= walk.k {
+                        self.prefetch_child(m - 1, walk.at, tokens[t - m], stage);
+                    }
+                }
             }
-            let score;
-            (score, carried) = self.score_after(context, tokens[t], &backoffs, &mut next);
-            out.push(score);
-            std::mem::swap(&mut backoffs, &mut next);
+            for ((walk, t), next) in walks.iter_mut().zip(from..).zip(next.chunks_exact_mut(stride)) {
+                if walk.alive && m <= walk.k {
+                    self.walk_step(walk, m, tokens[t - m], next);
+                }
+            }
+        }
+        // The walk whose back-offs are this token's context's, if the last one gave them.
+        let mut carried: Option<usize> = None;
+        for (i, (walk, t)) in walks.iter().zip(from..).enumerate() {
+            out.push(match carried {
+                Some(j) => walk.score(&next[j * stride..(j + 1) * stride], walks[j].next_len),
+                None => {
+                    let backoffs = self.context_backoffs(&tokens[t.saturating_sub(history)..t]);
+                    walk.score(&backoffs.weights, backoffs.len)
+                }
+            });
+            carried = walk.own.then_some(i);
         }
     }
 
@@ -245,43 +272,132 @@ impl Trie<'_> {
     }
 
     /// Walk 1 for `word` after `context` (at most N − 1 tokens) whose suffixes' back-offs
-    /// are `backoffs`; also fills `next` with the back-offs of the next token's context,
-    /// (context, word), and says whether it did (not when `word` lacks its own unigram:
-    /// then the next token walks its context).
-    fn score_after(&self, context: &[u32], word: u32, backoffs: &Backoffs, next: &mut Backoffs) -> (Score, bool) {
+    /// are `backoffs`.
+    fn score_after(&self, context: &[u32], word: u32, backoffs: &Backoffs) -> Score {
         let k = context.len().min(MAX_ORDER - 1);
         let context = &context[context.len() - k..];
+        let mut next = [0.0f32; MAX_ORDER];
+        let mut walk = self.walk_start(word, k, &mut next);
+        for m in 1..=k {
+            if !walk.alive {
+                break;
+            }
+            self.walk_step(&mut walk, m, context[k - m], &mut next);
+        }
+        walk.score(&backoffs.weights, backoffs.len)
+    }
+
+    /// Walk 1 at its first entry: `word`'s unigram (`<unk>`'s for a word the unigrams
+    /// lack), with `k` tokens of history to go; `next[1]` gets the entry's back-off.
+    fn walk_start(&self, word: u32, k: usize, next: &mut [f32]) -> Walk {
         let own = self.has_unigram(word);
         let word = if own { word } else { UNK };
-        if !self.has_unigram(word) {
-            return (Score { log10: f64::NEG_INFINITY, length: 0 }, false);
-        }
-        let (mut best, mut best_m) = (self.prob(0, word as usize), 0);
-        let mut at = word as usize;
-        next.weights[1] = self.backoff(0, at);
-        next.len = 1;
-        for m in 1..=k {
-            match self.child(m - 1, at, context[k - m]) {
-                Some(found) => {
-                    at = found;
-                    let p = self.prob(m, at);
-                    if !p.is_nan() {
-                        (best, best_m) = (p, m);
-                    }
-                    if m + 1 < MAX_ORDER {
-                        next.weights[m + 1] = self.backoff(m, at);
-                        next.len = m + 1;
-                    }
-                }
-                None => break,
+        let found = self.has_unigram(word);
+        let mut walk = Walk { at: word as usize, k, found, alive: found, own: own && found, best: f32::NAN, best_m: 0, next_len: 0 };
+        if found {
+            walk.best = self.prob(0, walk.at);
+            if self.order() > 1 {
+                next[1] = self.backoff(0, walk.at);
+                walk.next_len = 1;
             }
         }
-        next.len = next.len.min(self.order().saturating_sub(1));
-        let mut backoff = 0.0f64;
-        for j in (best_m + 1..=backoffs.len).rev() {
-            backoff += backoffs.weights[j] as f64;
+        walk
+    }
+
+    /// Walk 1's step to order m + 1: the entry extending the current one by the older
+    /// token `older` (the walk ends where there is none); `next[m + 1]` gets its back-off.
+    #[inline]
+    fn walk_step(&self, walk: &mut Walk, m: usize, older: u32, next: &mut [f32]) {
+        match self.child(m - 1, walk.at, older) {
+            Some(found) => {
+                walk.at = found;
+                let p = self.prob(m, found);
+                if !p.is_nan() {
+                    (walk.best, walk.best_m) = (p, m);
+                }
+                if m + 1 < self.order() {
+                    next[m + 1] = self.backoff(m, found);
+                    walk.next_len = m + 1;
+                }
+            }
+            None => walk.alive = false,
         }
-        (Score { log10: best as f64 + backoff, length: best_m + 1 }, own)
+    }
+
+    /// Starts loading what [`Trie::child`] will read for the same arguments: the start of
+    /// a short child range; for a long one, its hash slot ([`Prefetch::Slot`]), then (the
+    /// slot read) the entry the slot names ([`Prefetch::Entry`]).
+    #[inline]
+    fn prefetch_child(&self, level: usize, parent: usize, word: u32, stage: Prefetch) {
+        let Some(nodes) = self.inner.get(level) else { return };
+        let (Some(start), Some(end)) = (nodes.get(parent), nodes.get(parent + 1)) else { return };
+        let (start, end) = (start.child as usize, end.child as usize);
+        let entry = |at: usize| match self.inner.get(level + 1) {
+            Some(next) => prefetch(next.as_ptr().wrapping_add(at)),
+            None => prefetch(self.top.as_ptr().wrapping_add(at)),
+        };
+        match (self.tables.get(level), stage) {
+            (Some(table), _) if end.saturating_sub(start) > SCAN_LIMIT && !table.is_empty() => {
+                let slot = child_slot(parent, word, table.len());
+                match stage {
+                    Prefetch::Slot => prefetch(table.as_ptr().wrapping_add(slot)),
+                    Prefetch::Entry => {
+                        if let Some(&held) = table.get(slot).filter(|&&held| held != 0) {
+                            entry(held as usize - 1);
+                        }
+                    }
+                }
+            }
+            (_, Prefetch::Slot) => entry(start),
+            (_, Prefetch::Entry) => {}
+        }
+    }
+}
+
+/// What [`Trie::prefetch_child`] loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prefetch {
+    /// The hash slot of a long child range, or the start of a short one.
+    Slot,
+    /// The entry a long range's hash slot names.
+    Entry,
+}
+
+/// One token's walk 1 in progress: the entry reached, the history still to walk, the
+/// longest n-gram matched so far, and the back-offs found for the next token's context.
+#[derive(Clone, Copy, Debug)]
+struct Walk {
+    at: usize,
+    /// Tokens of history the walk may use.
+    k: usize,
+    /// Whether the word, or `<unk>` in its place, has a unigram (a model without `<unk>`
+    /// gives an unknown word probability 0).
+    found: bool,
+    /// Whether the walk can go on (a child was found at every step so far).
+    alive: bool,
+    /// Whether the word has its own unigram (its walk then gives the next token's
+    /// context back-offs).
+    own: bool,
+    /// log10 p of the longest stored n-gram so far, and its history length.
+    best: f32,
+    best_m: usize,
+    /// How many back-offs the walk found for the next token's context (1 ..= next_len,
+    /// kept by the caller).
+    next_len: usize,
+}
+
+impl Walk {
+    /// log10 P by the back-off rule, given the back-offs of the context's suffixes
+    /// (`weights[j]`, j = 1 ..= len).
+    fn score(&self, weights: &[f32], len: usize) -> Score {
+        if !self.found {
+            return Score { log10: f64::NEG_INFINITY, length: 0 };
+        }
+        let mut backoff = 0.0f64;
+        for j in (self.best_m + 1..=len).rev() {
+            backoff += weights[j] as f64;
+        }
+        Score { log10: self.best as f64 + backoff, length: self.best_m + 1 }
     }
 }
 
