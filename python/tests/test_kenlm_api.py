@@ -102,3 +102,11 @@ def test_the_rest_of_kenlms_model_api():
     assert [(n, oov) for _, n, oov in scores] == [(2, False), (1, True), (1, False)]
     # the -> <unk>: back-off(the) + p(<unk>); <unk> -> </s>: p(</s>).
     assert [round(p, 6) for p, _, _ in scores] == [-0.3, round(-0.3 - 1.2, 6), -0.8]
+
+
+def test_words_split_on_every_kind_of_whitespace():
+    model = elman.Model(DATA / "bigram.arpa")
+    plain = model.score("the cat sat")
+    for spaced in ["the\tcat  sat", " the\x0bcat\x0csat\r", "the\u00a0cat\u2003sat", "\nthe cat\n sat "]:
+        assert model.score(spaced) == plain, repr(spaced)
+        assert len(list(model.full_scores(spaced))) == 4
