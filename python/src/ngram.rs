@@ -110,6 +110,19 @@ impl Model {
     }
 }
 
+/// Sentences from this many bytes on are scored with the GIL released; a shorter one
+/// takes less time than releasing and taking back the GIL would cost.
+const LONG_SENTENCE: usize = 2048;
+
+/// Runs `f` with the GIL released when `sentence` is long.
+fn without_gil_if_long<T: Send>(py: Python<'_>, sentence: &str, f: impl FnOnce() -> T + Send) -> T {
+    if sentence.len() >= LONG_SENTENCE {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
+
 /// A score as KenLM's module gives it: a float32 log10 value (what the CLI prints).
 fn as_f32(score: &Score) -> f64 {
     score.log10 as f32 as f64
@@ -147,14 +160,14 @@ impl Model {
     #[pyo3(signature = (sentence, bos=true, eos=true))]
     fn score(&self, py: Python<'_>, sentence: &Bound<'_, PyAny>, bos: bool, eos: bool) -> PyResult<f64> {
         let sentence = str_of(sentence, "sentence")?;
-        Ok(py.detach(|| self.scores(&self.ids(&sentence), bos, eos).iter().map(|s| s.log10).sum()))
+        Ok(without_gil_if_long(py, &sentence, || self.scores(&self.ids(&sentence), bos, eos).iter().map(|s| s.log10).sum()))
     }
 
     /// 10^(−log10 p(sentence </s> | <s>) / (words + 1)).
     fn perplexity(&self, py: Python<'_>, sentence: &Bound<'_, PyAny>) -> PyResult<f64> {
         let sentence = str_of(sentence, "sentence")?;
         let words = sentence.split_whitespace().count() + 1;
-        let total: f64 = py.detach(|| self.scores(&self.ids(&sentence), true, true).iter().map(|s| s.log10).sum());
+        let total: f64 = without_gil_if_long(py, &sentence, || self.scores(&self.ids(&sentence), true, true).iter().map(|s| s.log10).sum());
         Ok(10f64.powf(-total / words as f64))
     }
 
@@ -163,7 +176,7 @@ impl Model {
     fn full_scores<'py>(&self, py: Python<'py>, sentence: &Bound<'py, PyAny>, bos: bool, eos: bool) -> PyResult<Bound<'py, PyAny>> {
         let sentence = str_of(sentence, "sentence")?;
         let ids = self.ids(&sentence);
-        let scores = py.detach(|| self.scores(&ids, bos, eos));
+        let scores = without_gil_if_long(py, &sentence, || self.scores(&ids, bos, eos));
         let oov = ids.iter().map(|&id| id == UNK).chain(std::iter::once(false));
         let items: Vec<(f64, usize, bool)> = scores.iter().zip(oov).map(|(s, oov)| (as_f32(s), s.length, oov)).collect();
         Ok(pyo3::types::PyList::new(py, items)?.into_any().try_iter()?.into_any())

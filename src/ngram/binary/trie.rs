@@ -343,12 +343,18 @@ impl Trie<'_> {
                     Prefetch::Slot => prefetch(table.as_ptr().wrapping_add(slot)),
                     Prefetch::Entry => {
                         if let Some(&held) = table.get(slot).filter(|&&held| held != 0) {
+                            // The entry, and the one after it, whose child field ends the
+                            // entry's own child range (the next order's lookup reads it).
                             entry(held as usize - 1);
+                            entry(held as usize);
                         }
                     }
                 }
             }
-            (_, Prefetch::Slot) => entry(start),
+            (_, Prefetch::Slot) => {
+                entry(start);
+                entry(end);
+            }
             (_, Prefetch::Entry) => {}
         }
     }
