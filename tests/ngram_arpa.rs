@@ -112,3 +112,34 @@ fn cli_eval_reads_exported_models_and_refuses_bad_ones() {
     let err = elman_err(&["ngram", "eval", "--model", bad.to_str().unwrap(), "--data", test.to_str().unwrap()]);
     assert!(err.contains(":5:") && err.contains("log10 probability"), "{err}");
 }
+
+/// An ARPA file without `<unk>`, as SRILM writes them without `-unk`: KenLM's `query`
+/// (built from its source) printed, for "the dog sat":
+/// `the=3 2 -0.3  dog=0 1 -100.3  sat=5 1 -1.1  </s>=2 2 -0.2  Total: -101.9 OOV: 1`,
+/// perplexity 2.985385241179211e25 with OOVs and 3.4145448748687923 without.
+#[test]
+fn a_file_without_unk_scores_unknown_words_as_kenlm_does() {
+    let arpa = write_temp(
+        "no-unk.arpa",
+        "\\data\\\nngram 1=5\nngram 2=4\n\n\\1-grams:\n-99\t<s>\t-0.5\n-0.8\t</s>\n-0.6\tthe\t-0.3\n-0.9\tcat\t-0.2\n-1.1\tsat\n\n\\2-grams:\n-0.3\t<s> the\n-0.4\tthe cat\n-0.5\tcat sat\n-0.2\tsat </s>\n\n\\end\\\n",
+    );
+    let text = write_temp("no-unk.txt", "the dog sat\n");
+    let run = common::elman(&["ngram", "query", "--model", arpa.to_str().unwrap(), "--data", text.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stdout.starts_with("the=3 2 -0.3\tdog=0 1 -100.3\tsat=5 1 -1.1\t</s>=2 2 -0.2\tTotal: -101.9 OOV: 1\n"), "{stdout}");
+    let ppl = |label: &str| -> f64 { stdout.lines().find_map(|l| l.strip_prefix(label)).unwrap().trim().parse().unwrap() };
+    assert!((ppl("Perplexity including OOVs:") / 2.985385241179211e25 - 1.0).abs() < 1e-6, "{stdout}");
+    // KenLM takes the OOVs' share out of a float32 total (−101.9 + 100.3 there is not
+    // exactly −1.6), which moves its figure by 1.2e-6 relative.
+    assert!((ppl("Perplexity excluding OOVs:") / 3.4145448748687923 - 1.0).abs() < 1e-5, "{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one warning line: {stderr}");
+    assert!(stderr.contains("no <unk> unigram") && stderr.contains("-100"), "{stderr}");
+    // The binary model built from it keeps the substitute.
+    let bin = temp_path("no-unk.bin");
+    elman_ok(&["ngram", "build-binary", arpa.to_str().unwrap(), bin.to_str().unwrap()]);
+    let run = common::elman(&["ngram", "query", "--model", bin.to_str().unwrap(), "--data", text.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&run.stdout).contains("dog=0 1 -100.3\t"));
+    assert!(run.stderr.is_empty(), "a binary model has its <unk>: no warning");
+}

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-MODELS = ["manual3.arpa", "bigram.arpa"]
+MODELS = ["manual3.arpa", "bigram.arpa", "no_unk.arpa"]
 
 
 def main():

@@ -13,7 +13,7 @@ use crate::ngram::lm::Lexicon;
 use crate::ngram::key::{KeyLayout, SortedKeys};
 use crate::ngram::model::{ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::NgramTokenizer;
-use crate::ngram::vocab::{NgramVocab, BOS};
+use crate::ngram::vocab::{NgramVocab, BOS, UNK};
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
@@ -92,6 +92,13 @@ fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<
             layout = KeyLayout::new(vocab.len(), order)?;
         }
         levels.push(sort_level(&lines, level, n, order)?);
+        if n == 1 && levels[0].find(UNK as u128).is_none() {
+            add_missing_unk(&mut levels[0], order);
+            eprintln!(
+                "warning: {} has no <unk> unigram (SRILM writes such files without -unk); a word outside its vocabulary gets log10 p = {MISSING_UNK_LOG10}, as KenLM gives it",
+                lines.path.display()
+            );
+        }
     }
     let (number, line) = lines.next_non_blank("\\end\\")?;
     if line.trim() != "\\end\\" {
@@ -101,6 +108,20 @@ fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<
         info.markers = levels.first().is_some_and(|unigrams| unigrams.find(BOS as u128).is_some());
     }
     Ok(NgramModel { vocab, layout, info, levels })
+}
+
+/// log10 p(<unk>) for a file without an `<unk>` unigram: KenLM's substitute, so that
+/// out-of-vocabulary words score as KenLM scores them, finitely.
+pub const MISSING_UNK_LOG10: f32 = -100.0;
+
+/// Adds `<unk>` (id 0, so first in key order) to the unigrams with log10 p
+/// [`MISSING_UNK_LOG10`] and back-off 0.
+fn add_missing_unk(unigrams: &mut ModelLevel<f32>, order: usize) {
+    unigrams.keys.insert(0, UNK as u128);
+    unigrams.log10_prob.insert(0, MISSING_UNK_LOG10);
+    if order > 1 {
+        unigrams.log10_backoff.insert(0, 0.0);
+    }
 }
 
 /// The `ngram N=count` lines after `\data\`, each count bounded by what `size` bytes can
