@@ -7,6 +7,7 @@ pub mod gradflow;
 pub mod info;
 pub mod progress;
 pub mod query;
+pub mod query_lines;
 pub mod rescore;
 pub mod sample;
 pub mod scoring;

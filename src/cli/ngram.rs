@@ -19,6 +19,7 @@ use elman::choice::Choice;
 use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::ngram::train::Pipeline;
 use elman::ngram::arpa::escape_char_token;
+use super::query_lines::QueryLine;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -477,6 +478,7 @@ fn query_stream(model: &dyn LanguageModel, mut input: Box<dyn BufRead>, name: &s
     let tokenizer = model.info().tokenizer;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut scorer = LineScorer::new(model);
+    let mut printed = QueryLine::default();
     let mut line = String::new();
     let mut number = 0usize;
     loop {
@@ -498,9 +500,9 @@ fn query_stream(model: &dyn LanguageModel, mut input: Box<dyn BufRead>, name: &s
             writeln!(out, "{}", query_line_json(&scores, &totals, tokenizer))?;
         } else {
             for s in &scores {
-                write!(out, "{}={} {} {}\t", shown_token(s.token, tokenizer), s.id, s.score.length, s.score.log10 as f32)?;
+                printed.token(&shown_token(s.token, tokenizer), s.id, Some(s.score.length), s.score.log10 as f32);
             }
-            writeln!(out, "Total: {} OOV: {}", totals.log10_sum as f32, totals.oov)?;
+            printed.finish(&mut out, totals.log10_sum as f32, totals.oov)?;
         }
     }
     let e = scorer.totals();

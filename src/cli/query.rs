@@ -1,6 +1,7 @@
 //! `elman query`: every token of a text with its log10 probability under a checkpoint
 //! (alone or combined), a total per line and a summary; `--json` for one object per token.
 
+use super::query_lines::QueryLine;
 use super::scoring::{read_input, with_scoring, ScoringArgs};
 use clap::Args;
 use elman::combine::text::Text;
@@ -72,19 +73,20 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
 /// KenLM's `query` layout: `token=id log10` per token, tab-separated, then the line's
 /// `Total: log10 OOV: count`.
 fn write_lines(out: &mut impl Write, text: &Text, scores: &TokenScores) -> std::io::Result<()> {
+    let mut printed = QueryLine::default();
     let mut k = 0;
     while k < scores.places.len() {
         let line = scores.places[k].line;
-        let (mut total, mut oov) = (0.0f64, 0);
+        let (mut total, mut oov) = (0.0f64, 0u64);
         while k < scores.places.len() && scores.places[k].line == line {
             let p = scores.places[k];
             let l = &text.lines[line];
-            write!(out, "{}={} {}\t", l.shown[p.index], l.ids[p.index], scores.mixed[k] as f32)?;
+            printed.token(&l.shown[p.index], l.ids[p.index], None, scores.mixed[k] as f32);
             total += scores.mixed[k];
-            oov += usize::from(l.oov[p.index]);
+            oov += u64::from(l.oov[p.index]);
             k += 1;
         }
-        writeln!(out, "Total: {} OOV: {oov}", total as f32)?;
+        printed.finish(out, total as f32, oov)?;
     }
     Ok(())
 }

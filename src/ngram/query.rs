@@ -43,12 +43,12 @@ impl<'m> LineScorer<'m> {
         let info = self.model.info();
         let lexicon = self.model.lexicon();
         let keep = self.model.order().saturating_sub(1);
-        let mut tokens: Vec<(&'t str, u32, bool)> = Vec::new();
         let text = if info.markers { line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l)) } else { line };
-        for_each_token(text, info.tokenizer, |token| {
-            let id = lexicon.id(token);
-            tokens.push((token, id.unwrap_or(UNK), id.is_none()));
-        });
+        let mut spelled: Vec<&'t str> = Vec::new();
+        for_each_token(text, info.tokenizer, |token| spelled.push(token));
+        let mut ids = Vec::with_capacity(spelled.len());
+        lexicon.ids_into(&spelled, &mut ids);
+        let mut tokens: Vec<(&'t str, u32, bool)> = spelled.iter().zip(&ids).map(|(&token, id)| (token, id.unwrap_or(UNK), id.is_none())).collect();
         if info.markers {
             self.history.clear();
             self.history.push(BOS);
