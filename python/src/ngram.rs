@@ -160,14 +160,14 @@ impl Model {
     #[pyo3(signature = (sentence, bos=true, eos=true))]
     fn score(&self, py: Python<'_>, sentence: &Bound<'_, PyAny>, bos: bool, eos: bool) -> PyResult<f64> {
         let sentence = str_of(sentence, "sentence")?;
-        Ok(without_gil_if_long(py, &sentence, || self.scores(&self.ids(&sentence), bos, eos).iter().map(|s| s.log10).sum()))
+        Ok(without_gil_if_long(py, &sentence, || self.scores(&self.ids(&sentence), bos, eos).iter().fold(0.0, |total, s| total + s.log10)))
     }
 
     /// 10^(−log10 p(sentence </s> | <s>) / (words + 1)).
     fn perplexity(&self, py: Python<'_>, sentence: &Bound<'_, PyAny>) -> PyResult<f64> {
         let sentence = str_of(sentence, "sentence")?;
         let words = sentence.split_whitespace().count() + 1;
-        let total: f64 = without_gil_if_long(py, &sentence, || self.scores(&self.ids(&sentence), true, true).iter().map(|s| s.log10).sum());
+        let total: f64 = without_gil_if_long(py, &sentence, || self.scores(&self.ids(&sentence), true, true).iter().fold(0.0, |total, s| total + s.log10));
         Ok(10f64.powf(-total / words as f64))
     }
 

@@ -97,6 +97,7 @@ def test_the_rest_of_kenlms_model_api():
     assert repr(model) == "<Model from bigram.arpa>"
     assert "cat" in model and b"cat" in model and "dog" not in model
     assert model.score(b"the cat sat") == model.score("the cat sat")
+    assert repr(model.score("", bos=False, eos=False)) == "0.0"  # as KenLM's, not -0.0
     again = pickle.loads(pickle.dumps(model))
     assert again.score("the cat sat") == model.score("the cat sat")
     # log10 p(the cat sat </s> | <s>) from the bigrams stored: -0.3 -0.4 -0.5 -0.2.
