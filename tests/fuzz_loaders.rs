@@ -15,7 +15,7 @@
 use elman::rnn::data::TokenizerKind;
 use elman::ngram::arpa::write_arpa;
 use elman::ngram::binary::checksum::checksum;
-use elman::ngram::binary::write_binary;
+use elman::ngram::binary::{write_binary_as, BinaryLayout, Quantization};
 use elman::ngram::{train, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::rng::Rng;
 use elman::untrusted;
@@ -387,12 +387,14 @@ fn binary_structure(bytes: &[u8]) -> Structure {
 
 #[test]
 fn fuzz_ngram_binary_reader() {
-    let seeds: Vec<Vec<u8>> = ngram_models().iter().map(|m| write_binary(m).unwrap()).collect();
+    // Each model in both layouts, the compact one exact and quantized.
+    let layouts = [BinaryLayout::Hashed, BinaryLayout::Compact(None), BinaryLayout::Compact(Some(Quantization { prob_bits: 8, backoff_bits: 6 }))];
+    let seeds: Vec<Vec<u8>> = ngram_models().iter().flat_map(|m| layouts.map(|layout| write_binary_as(m, layout).unwrap())).collect();
     let structures: Vec<Structure> = seeds.iter().map(|b| binary_structure(b)).collect();
     fuzz(
         "ngram-binary",
         &seeds,
-        24_000,
+        36_000,
         12,
         &mut |m, bytes, which| {
             m.binary(bytes, &structures[which]);

@@ -1,15 +1,17 @@
 //! The binary n-gram format: scores bit-identical to the ARPA model's (OOVs, char level,
 //! no markers, pruned foreign models with blank trie entries), every command that takes
 //! --model reads either format, query streams KenLM-style lines whose totals equal eval,
-//! and truncated, corrupted or wrong-version files are one-line errors, never a panic.
+//! and truncated, corrupted or wrong-version files are one-line errors, never a panic —
+//! in both layouts, hashed and compact; quantized compact models stay close to exact.
 
 mod common;
 
 use common::{elman, elman_err, elman_ok, path_str, temp_path, write_temp};
 use elman::ngram::arpa::{read_arpa, write_arpa};
 use elman::ngram::binary::checksum::checksum;
-use elman::ngram::binary::{write_binary, BinaryFile};
+use elman::ngram::binary::{write_binary_as, BinaryFile, BinaryLayout, Quantization};
 use elman::ngram::eval::evaluate;
+use elman::ngram::key::SortedKeys;
 use elman::ngram::lm::LanguageModel;
 use elman::ngram::query::LineScorer;
 use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
@@ -76,17 +78,66 @@ fn binary_scores_equal_the_arpa_model_to_the_bit() {
     {
         let options = TrainOptions::new(order, TokenizeOptions { tokenizer, markers }, Smoothing::Kn);
         let model = arpa_round_trip(&train::<f32>(&train_text, "train", &options).unwrap().model);
-        let file = BinaryFile::from_bytes(&write_binary(&model).unwrap(), Path::new("model.bin")).unwrap();
+        let mut sizes = Vec::new();
+        for layout in [BinaryLayout::Hashed, BinaryLayout::Compact(None)] {
+            let bytes = write_binary_as(&model, layout).unwrap();
+            sizes.push(bytes.len());
+            let file = BinaryFile::from_bytes(&bytes, Path::new("model.bin")).unwrap();
+            let binary = file.model().unwrap();
+            assert!(!binary.trie.is_quantized());
+            assert_eq!(binary.order(), order);
+            assert_eq!(binary.info, model.info);
+            assert_eq!(LanguageModel::ngram_counts(&binary), model.ngram_counts());
+            assert_eq!(LanguageModel::predicted_ids(&binary), model.predicted_ids());
+            let compared = assert_same_scores(&model, &binary, &test_text);
+            assert!(compared > 2000, "{compared} tokens compared");
+            let (ea, eb) = (evaluate(&model, &test_text), evaluate(&binary, &test_text));
+            assert!(ea.oov > 0 || tokenizer == NgramTokenizer::Char, "the test text must hold OOVs");
+            assert_eq!((ea.tokens, ea.oov, ea.log10_sum.to_bits()), (eb.tokens, eb.oov, eb.log10_sum.to_bits()));
+            // Every n-gram comes back with its probability (what an ARPA dump writes).
+            let mut visited = 0;
+            binary.for_each_ngram(&mut |ids, p| {
+                let level = &model.levels[ids.len() - 1];
+                let at = level.find(model.layout.pack(ids)).unwrap_or_else(|| panic!("{ids:?} is not in the model"));
+                assert_eq!(p.to_bits(), level.log10_prob[at].to_bits(), "{ids:?}");
+                visited += 1;
+            });
+            assert_eq!(visited, model.ngram_counts().iter().sum::<usize>());
+        }
+        assert!(sizes[1] < sizes[0], "compact {} bytes, hashed {}", sizes[1], sizes[0]);
+    }
+}
+
+#[test]
+fn quantized_models_stay_close_to_exact_and_say_so() {
+    let train_text = corpus(1, 3000, 0);
+    let test_text = corpus(2, 300, 17);
+    let options = TrainOptions::new(4, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
+    let model = arpa_round_trip(&train::<f32>(&train_text, "train", &options).unwrap().model);
+    let exact = evaluate(&model, &test_text);
+    let exact_size = write_binary_as(&model, BinaryLayout::Compact(None)).unwrap().len();
+    for (prob_bits, backoff_bits, tolerance) in [(8, 8, 0.005), (6, 4, 0.05), (12, 10, 0.0005)] {
+        let bytes = write_binary_as(&model, BinaryLayout::Compact(Some(Quantization { prob_bits, backoff_bits }))).unwrap();
+        let file = BinaryFile::from_bytes(&bytes, Path::new("q.bin")).unwrap();
         let binary = file.model().unwrap();
-        assert_eq!(binary.order(), order);
-        assert_eq!(binary.info, model.info);
-        assert_eq!(LanguageModel::ngram_counts(&binary), model.ngram_counts());
-        assert_eq!(LanguageModel::predicted_ids(&binary), model.predicted_ids());
-        let compared = assert_same_scores(&model, &binary, &test_text);
-        assert!(compared > 2000, "{compared} tokens compared");
-        let (ea, eb) = (evaluate(&model, &test_text), evaluate(&binary, &test_text));
-        assert!(ea.oov > 0 || tokenizer == NgramTokenizer::Char, "the test text must hold OOVs");
-        assert_eq!((ea.tokens, ea.oov, ea.log10_sum.to_bits()), (eb.tokens, eb.oov, eb.log10_sum.to_bits()));
+        assert!(binary.trie.is_quantized());
+        let got = evaluate(&binary, &test_text);
+        assert_eq!((got.tokens, got.oov), (exact.tokens, exact.oov));
+        let change = (got.perplexity() - exact.perplexity()).abs() / exact.perplexity();
+        assert!(change < tolerance, "{prob_bits}/{backoff_bits} bits: perplexity {} vs {} exact", got.perplexity(), exact.perplexity());
+        assert!(bytes.len() < exact_size, "{prob_bits}/{backoff_bits} bits: {} bytes, exact {exact_size}", bytes.len());
+        // Token by token the score stays near the exact one, and runs equal single scores.
+        let mut scorer = LineScorer::new(&binary);
+        let mut exact_scorer = LineScorer::new(&model);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for line in test_text.lines() {
+            scorer.score_line(line, &mut a);
+            exact_scorer.score_line(line, &mut b);
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(x.score.length, y.score.length);
+                assert!((x.score.log10 - y.score.log10).abs() < 1.0, "{} vs {}", x.score.log10, y.score.log10);
+            }
+        }
     }
 }
 
@@ -97,8 +148,14 @@ const PRUNED: &str = "\\data\\\nngram 1=4\nngram 2=3\nngram 3=3\n\n\\1-grams:\n-
 
 #[test]
 fn blank_entries_keep_the_arpa_rule_for_pruned_models() {
+    for layout in [BinaryLayout::Hashed, BinaryLayout::Compact(None)] {
+        blank_entries_keep_the_arpa_rule_in(layout);
+    }
+}
+
+fn blank_entries_keep_the_arpa_rule_in(layout: BinaryLayout) {
     let model = read_arpa(PRUNED, Path::new("pruned.arpa")).unwrap();
-    let file = BinaryFile::from_bytes(&write_binary(&model).unwrap(), Path::new("pruned.bin")).unwrap();
+    let file = BinaryFile::from_bytes(&write_binary_as(&model, layout).unwrap(), Path::new("pruned.bin")).unwrap();
     let binary = file.model().unwrap();
     let ids: Vec<u32> = (0..model.vocab.len() as u32 + 1).collect();
     let mut checked = 0;
@@ -131,9 +188,12 @@ fn blank_entries_keep_the_arpa_rule_for_pruned_models() {
     assert_eq!(binary.score(&[a], a).length, 1);
 }
 
-fn small_binary() -> Vec<u8> {
+/// The layouts the damage tests run on: hashed, compact exact and compact quantized.
+const LAYOUTS: [BinaryLayout; 3] = [BinaryLayout::Hashed, BinaryLayout::Compact(None), BinaryLayout::Compact(Some(Quantization { prob_bits: 8, backoff_bits: 5 }))];
+
+fn small_binary(layout: BinaryLayout) -> Vec<u8> {
     let options = TrainOptions::new(3, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
-    write_binary(&train::<f32>(&corpus(3, 200, 0), "train", &options).unwrap().model).unwrap()
+    write_binary_as(&train::<f32>(&corpus(3, 200, 0), "train", &options).unwrap().model, layout).unwrap()
 }
 
 fn open_err(bytes: &[u8]) -> String {
@@ -151,7 +211,13 @@ fn with_checksum(mut bytes: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn damaged_files_are_refused_with_one_line() {
-    let good = small_binary();
+    for layout in LAYOUTS {
+        damaged_files_are_refused_in(layout);
+    }
+}
+
+fn damaged_files_are_refused_in(layout: BinaryLayout) {
+    let good = small_binary(layout);
     assert!(BinaryFile::from_bytes(&good, Path::new("good.bin")).is_ok());
     for len in [0, 7, 8, 47, 48, 100, good.len() / 2, good.len() - 1] {
         let err = open_err(&good[..len]);
@@ -179,7 +245,13 @@ fn damaged_files_are_refused_with_one_line() {
 
 #[test]
 fn damage_behind_a_valid_checksum_is_caught_by_the_range_checks() {
-    let good = small_binary();
+    for layout in LAYOUTS {
+        damage_behind_a_valid_checksum_in(layout);
+    }
+}
+
+fn damage_behind_a_valid_checksum_in(layout: BinaryLayout) {
+    let good = small_binary(layout);
     let model_of = |bytes: &[u8]| BinaryFile::from_bytes(bytes, Path::new("x.bin"));
     let mut rng = Rng::new(9);
     let (mut refused, mut accepted) = (0, 0);
@@ -209,7 +281,7 @@ fn damage_behind_a_valid_checksum_is_caught_by_the_range_checks() {
             }
         }
     }
-    assert!(refused > 100, "{refused} refused, {accepted} accepted");
+    assert!(refused > 100, "{layout:?}: {refused} refused, {accepted} accepted");
 }
 
 #[test]
@@ -293,4 +365,33 @@ fn bad_binary_models_and_inputs_are_one_line_errors() {
     assert!(err.contains("line 2") && err.contains("UTF-8"), "{err}");
     let out = elman(&["ngram", "query", "--model", path_str(&bin), "--data", path_str(&temp_path("missing.txt"))]);
     assert!(!out.status.success());
+}
+
+#[test]
+fn the_compact_layout_from_the_command_line() {
+    let data = write_temp("compact-train.txt", &corpus(7, 800, 0));
+    let test = write_temp("compact-test.txt", &corpus(8, 60, 9));
+    let (arpa, hashed, compact, trained, quantized) = (temp_path("c.arpa"), temp_path("c-hashed.bin"), temp_path("c.bin"), temp_path("c-trained.bin"), temp_path("c-q.bin"));
+    elman_ok(&["ngram", "train", "--order", "3", "--data", path_str(&data), "--out", path_str(&arpa)]);
+    elman_ok(&["ngram", "build-binary", path_str(&arpa), path_str(&hashed)]);
+    let report = elman_ok(&["ngram", "build-binary", path_str(&arpa), path_str(&compact), "--layout", "compact"]);
+    assert!(report.contains("compact, exact"), "{report}");
+    elman_ok(&["ngram", "train", "--order", "3", "--data", path_str(&data), "--out", path_str(&trained), "--layout", "compact"]);
+    assert_eq!(std::fs::read(&compact).unwrap(), std::fs::read(&trained).unwrap(), "train --layout compact and build-binary --layout compact must agree");
+    let query = |m: &Path| elman_ok(&["ngram", "query", "--model", path_str(m), "--data", path_str(&test)]);
+    assert_eq!(query(&hashed), query(&compact));
+    let report = elman_ok(&["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "8/6", "--check", path_str(&test)]);
+    assert!(report.contains("quantized to 8 bits per probability and 6 per back-off"), "{report}");
+    let check = report.lines().find(|l| l.contains("check on")).unwrap_or_else(|| panic!("{report}"));
+    assert!(check.contains("(ARPA) vs") && check.contains('%'), "{check}");
+    assert!(std::fs::metadata(&quantized).unwrap().len() < std::fs::metadata(&compact).unwrap().len());
+    for (args, wanted) in [
+        (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "0"], "1 to 16"),
+        (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "8/x"], "1 to 16"),
+        (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "8", "--layout", "hashed"], "--layout compact"),
+        (vec!["ngram", "train", "--order", "2", "--data", path_str(&data), "--out", path_str(&arpa), "--layout", "compact"], "binary models"),
+    ] {
+        let err = elman_err(&args);
+        assert!(err.contains(wanted) && err.lines().count() == 1, "{args:?}: {err}");
+    }
 }

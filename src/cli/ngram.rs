@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use elman::ngram::arpa::{read_arpa_file, write_arpa_file};
-use elman::ngram::binary::{is_binary_file, write_binary_file};
+use elman::ngram::binary::{is_binary_file, write_binary_file_as, BinaryLayout, Quantization};
 use elman::ngram::eval::{evaluate, Evaluation};
 use elman::ngram::lm::{LanguageModel, Lexicon};
 use elman::ngram::query::{LineScorer, TokenScore};
@@ -75,6 +75,65 @@ pub struct NgramTrainArgs {
     /// The model's format; by default binary when --out ends in .bin, else ARPA.
     #[arg(long, value_parser = choice::<ModelFormat>())]
     pub format: Option<ModelFormat>,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// How a binary model is laid out.
+#[derive(Args, Debug, Clone)]
+pub struct LayoutArgs {
+    /// Layout of a binary model: hashed (the fastest) or compact (bit-packed, the smallest).
+    #[arg(long, value_parser = choice::<LayoutName>())]
+    pub layout: Option<LayoutName>,
+    /// Quantize the log10 probabilities and back-offs of orders 2 and up to BITS each, or
+    /// PROB/BACKOFF bits (e.g. 8, or 8/6); implies --layout compact. Scores become
+    /// approximate (build-binary --check TEXT reports by how much).
+    #[arg(long, value_name = "BITS")]
+    pub quantize: Option<String>,
+}
+
+/// The binary layouts, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutName {
+    Hashed,
+    Compact,
+}
+
+impl Choice for LayoutName {
+    const WHAT: &'static str = "layout";
+    const TABLE: &'static [(Self, &'static str, &'static str)] = &[
+        (LayoutName::Hashed, "hashed", "fixed-width entries and hash tables: the fastest lookups"),
+        (LayoutName::Compact, "compact", "bit-packed sorted records: the smallest file, exact unless quantized"),
+    ];
+}
+
+impl LayoutArgs {
+    /// The layout asked for (hashed when nothing is).
+    pub fn layout(&self) -> anyhow::Result<BinaryLayout> {
+        let quantization = match self.quantize.as_deref() {
+            None => None,
+            Some(text) => {
+                let parse = |part: &str| part.trim().parse::<u32>().ok().filter(|b| (1..=16).contains(b));
+                let bits = match text.split_once('/') {
+                    Some((p, b)) => parse(p).zip(parse(b)),
+                    None => parse(text).map(|b| (b, b)),
+                };
+                let Some((prob_bits, backoff_bits)) = bits else {
+                    bail!("--quantize {text}: give bits per value from 1 to 16, as 8 or 8/6 (probabilities/back-offs)");
+                };
+                Some(Quantization { prob_bits, backoff_bits })
+            }
+        };
+        Ok(match (self.layout, quantization) {
+            (Some(LayoutName::Hashed), Some(_)) => bail!("--quantize needs --layout compact (the hashed layout stores exact values)"),
+            (Some(LayoutName::Hashed), None) | (None, None) => BinaryLayout::Hashed,
+            (_, quantization) => BinaryLayout::Compact(quantization),
+        })
+    }
+
+    fn given(&self) -> bool {
+        self.layout.is_some() || self.quantize.is_some()
+    }
 }
 
 /// The two model file formats.
@@ -105,6 +164,12 @@ pub struct BuildBinaryArgs {
     pub arpa: PathBuf,
     /// Where to write the binary model.
     pub out: PathBuf,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    /// A text to score with the ARPA model and with the binary one: prints both
+    /// perplexities and their difference (what quantization costs).
+    #[arg(long, value_name = "TEXT")]
+    pub check: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -223,6 +288,10 @@ fn run_train(a: NgramTrainArgs) -> anyhow::Result<()> {
         memory_bytes,
     };
     options.validate()?;
+    let layout = a.layout.layout()?;
+    if a.layout.given() && ModelFormat::of(a.format, &a.out) != ModelFormat::Binary {
+        bail!("--layout and --quantize apply to binary models; write to a .bin file or give --format binary");
+    }
     let text_bytes = std::fs::metadata(&a.data).map_err(|source| elman::error::ElmanError::Io { path: a.data.clone(), source })?.len();
     let available = elman::host::memory::available_bytes();
     let mut pipeline = Pipeline::choose(text_bytes, options.order, memory_bytes, available);
@@ -244,7 +313,7 @@ fn run_train(a: NgramTrainArgs) -> anyhow::Result<()> {
     let mut trained = train_tokens::<f32>(vocab, corpus, &source, &options)?;
     trained.phases.insert(0, ("tokenize", tokenize_time));
     let counted = started.elapsed();
-    write_model(&trained.model, &a.out, ModelFormat::of(a.format, &a.out))?;
+    write_model(&trained.model, &a.out, ModelFormat::of(a.format, &a.out), layout)?;
     let total = started.elapsed();
     let model = &trained.model;
     println!(
@@ -317,10 +386,10 @@ fn print_discounts(discounts: &[[f64; 4]], fallback_orders: &[usize]) {
 }
 
 /// Writes `model` to `path` in `format`.
-fn write_model(model: &NgramModel<f32>, path: &Path, format: ModelFormat) -> anyhow::Result<()> {
+fn write_model(model: &NgramModel<f32>, path: &Path, format: ModelFormat, layout: BinaryLayout) -> anyhow::Result<()> {
     match format {
         ModelFormat::Arpa => write_arpa_file(model, path),
-        ModelFormat::Binary => write_binary_file(model, path),
+        ModelFormat::Binary => write_binary_file_as(model, path, layout),
     }
     .with_context(|| format!("writing {}", path.display()))
 }
@@ -330,9 +399,11 @@ fn run_build_binary(a: BuildBinaryArgs) -> anyhow::Result<()> {
     if is_binary_file(&a.arpa).with_context(|| format!("cannot read {}", a.arpa.display()))? {
         bail!("{} is already a binary model", a.arpa.display());
     }
+    let layout = a.layout.layout()?;
+    let check_text = a.check.as_deref().map(read_text).transpose()?;
     let model = read_arpa_file(&a.arpa)?;
     let read = started.elapsed();
-    write_model(&model, &a.out, ModelFormat::Binary)?;
+    write_model(&model, &a.out, ModelFormat::Binary, layout)?;
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     let peak = peak_memory_bytes().map_or_else(|| "unknown".to_string(), |b| human_bytes(b as f64));
     println!(
@@ -344,7 +415,34 @@ fn run_build_binary(a: BuildBinaryArgs) -> anyhow::Result<()> {
         read.as_secs_f64(),
         (started.elapsed() - read).as_secs_f64(),
     );
+    println!("  layout: {}", describe_layout(layout));
+    if let Some(text) = check_text {
+        let file = elman::ngram::binary::BinaryFile::open(&a.out)?;
+        let binary = file.model()?;
+        let (exact, packed) = (evaluate(&model, &text), evaluate(&binary, &text));
+        let change = |x: f64, y: f64| if x.is_finite() && x > 0.0 { format!("{:+.4} %", 100.0 * (y - x) / x) } else { "n/a".into() };
+        println!(
+            "  check on {} ({} tokens): perplexity {:.4} (ARPA) vs {:.4} (binary), {}; without OOVs {:.4} vs {:.4}, {}",
+            a.check.as_deref().map_or_else(String::new, |p| p.display().to_string()),
+            exact.tokens,
+            exact.perplexity(),
+            packed.perplexity(),
+            change(exact.perplexity(), packed.perplexity()),
+            exact.perplexity_excluding_oov(),
+            packed.perplexity_excluding_oov(),
+            change(exact.perplexity_excluding_oov(), packed.perplexity_excluding_oov()),
+        );
+    }
     Ok(())
+}
+
+/// The layout in words, for reports.
+fn describe_layout(layout: BinaryLayout) -> String {
+    match layout {
+        BinaryLayout::Hashed => "hashed".into(),
+        BinaryLayout::Compact(None) => "compact, exact".into(),
+        BinaryLayout::Compact(Some(q)) => format!("compact, quantized to {} bits per probability and {} per back-off (orders 2 and up)", q.prob_bits, q.backoff_bits),
+    }
 }
 
 /// Ids of the whitespace- (word) or character- (char) separated `text`.

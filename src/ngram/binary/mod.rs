@@ -10,11 +10,12 @@
 //!      8     4  format version (2; version 1 took a token's slot from the hash's low bits)
 //!     12     4  order N
 //!     16     4  vocabulary size V (ids 0..V; 0 <unk>, 1 <s>, 2 </s>)
-//!     20     4  flags: bit 0 char tokenizer (else word), bit 1 <s> … </s> markers
+//!     20     4  flags: bit 0 char tokenizer (else word), bit 1 <s> … </s> markers,
+//!                 bit 2 compact layout (below)
 //!     24     8  checksum of the whole file with these 8 bytes read as 0 (see checksum)
 //!     32     8  file length in bytes
 //!     40     4  length S of the smoothing description (UTF-8)
-//!     44     4  number of sections, 3 + 2N
+//!     44     4  number of sections: 3 + 2N (hashed layout), 5 + 3N (compact)
 //!     48   16·k section table: (offset u64, length in bytes u64) per section
 //!      …     S  smoothing description, then sections in table order:
 //!
@@ -24,6 +25,9 @@
 //!   3  token hash table    u32 × 2^k      open addressing, slot = id + 1 (0 = empty), first
 //!                                          probe the top k bits of FxHash of the token's
 //!                                          bytes, linear probing
+//!
+//! The hashed layout (the default) goes on:
+//!
 //!   then one section per order n = 1 … N:
 //!      n < N   node × (L_n + 1)   node = (oldest token u32, log10 p f32, log10 back-off
 //!                                 f32, first child u32): entries [child_i, child_{i+1}) of
@@ -38,31 +42,52 @@
 //!   Order 1 is dense: entry i is token i (L_1 = V). log10 p NaN marks a blank entry.
 //! ```
 //!
+//! The compact layout (flag bit 2) goes on with the same trie, bit-packed
+//! (see [`compact`]):
+//!
+//! ```text
+//!   4  parameters          u64 × 8N       per order: records (sentinel included), bits of
+//!                                          token, log10 p, log10 back-off and pointer;
+//!                                          codings of log10 p and back-off; log2 block size
+//!   then three sections per order n = 1 … N:
+//!      records            u8             the bit-packed records, 8 zero bytes after them
+//!      pointer bases      u32 × blocks   each block's first child pointer (may be empty)
+//!      centers            f32            the coded values' tables, log10 p's then back-offs'
+//! ```
+//!
 //! The trie is KenLM's *reversed* trie: the root's children are the words w, their
 //! children the bigrams (c₁, w), then (c₂, c₁, w) and so on, each child range sorted by
 //! its oldest token — which is exactly the suffix order elman's in-memory models keep
 //! ([`super::key`]), so building it from a model is one linear pass per order. Looking up
-//! (c_k … c_1, w) is one step per order: a scan of a short child range, or one hash probe
-//! (checked against the range and the token) for a long one.
+//! (c_k … c_1, w) is one step per order: a scan of a short child range, or for a long one
+//! one hash probe (checked against the range and the token) in the hashed layout, a
+//! bisection in the compact one.
 //!
 //! An ARPA model may hold an n-gram whose suffix it does not hold (a pruned foreign model);
 //! the trie then holds a *blank* entry for the suffix (log10 p NaN, back-off 0): a query
 //! walks through it but never takes its probability, so scores stay those of the ARPA
-//! rule (see [`trie`]). elman's own models never need blanks.
+//! rule (see [`walk`]). elman's own models never need blanks.
 //!
 //! The checksum is a multiply-rotate hash of the file in 1 MiB blocks (see [`checksum`]; a short tail
 //! zero-padded): it catches a corrupted or truncated copy, not a forgery; every offset is
 //! bounds-checked at open regardless.
 
+mod bits;
 pub mod checksum;
+pub mod compact;
 mod lexicon;
 mod open;
+pub mod pack;
+mod quantize;
 pub mod trie;
+pub mod walk;
 mod write;
 
 pub use lexicon::{OwnedTokenTable, TokenTable};
 pub use open::{BinaryFile, BinaryModel};
-pub use write::{write_binary, write_binary_file};
+pub use walk::Levels;
+pub use pack::Quantization;
+pub use write::{write_binary, write_binary_as, write_binary_file, write_binary_file_as};
 
 use std::io::Read;
 use std::path::Path;
@@ -82,6 +107,18 @@ pub const CHECKSUM_AT: std::ops::Range<usize> = 24..32;
 pub const FLAG_CHAR: u32 = 1;
 /// Flag bit: `<s>` … `</s>` markers per line.
 pub const FLAG_MARKERS: u32 = 2;
+/// Flag bit: the compact layout (sections 4 … as [`compact`] lays them out).
+pub const FLAG_COMPACT: u32 = 4;
+
+/// How the trie is laid out in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BinaryLayout {
+    /// Fixed 16- and 8-byte entries and hash tables for long child ranges: the fastest.
+    #[default]
+    Hashed,
+    /// Bit-packed records searched by bisection, optionally quantized: the smallest.
+    Compact(Option<Quantization>),
+}
 
 /// Whether the file at `path` starts with the binary format's magic (false for ARPA text,
 /// or a file shorter than the magic).

@@ -3,8 +3,10 @@
 
 use super::checksum::checksum;
 use super::lexicon::TokenTable;
+use super::compact::{CompactTrie, LevelParams, PackedLevel, PARAMS_PER_ORDER};
 use super::trie::{Leaf, Node, Trie};
-use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER, VERSION};
+use super::walk::Levels;
+use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_COMPACT, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER, VERSION};
 use crate::error::{ElmanError, Result};
 use crate::ngram::lm::{LanguageModel, Lexicon, Score};
 use crate::ngram::model::ModelInfo;
@@ -62,9 +64,31 @@ impl BinaryFile {
     }
 }
 
+/// The trie of a binary model, in the layout its file has.
+pub enum TrieLayout<'a> {
+    Hashed(Trie<'a>),
+    Compact(CompactTrie<'a>),
+}
+
+impl TrieLayout<'_> {
+    /// The trie, for the walks (each layout's walks are compiled for it; only this call
+    /// is dynamic).
+    pub fn levels(&self) -> &dyn Levels {
+        match self {
+            TrieLayout::Hashed(trie) => trie,
+            TrieLayout::Compact(trie) => trie,
+        }
+    }
+
+    /// Whether scores are approximate (a quantized compact layout).
+    pub fn is_quantized(&self) -> bool {
+        matches!(self, TrieLayout::Compact(trie) if trie.is_quantized())
+    }
+}
+
 /// A binary model borrowed from its file.
 pub struct BinaryModel<'a> {
-    pub trie: Trie<'a>,
+    pub trie: TrieLayout<'a>,
     pub tokens: TokenTable<'a>,
     pub info: ModelInfo,
     counts: Vec<usize>,
@@ -72,7 +96,7 @@ pub struct BinaryModel<'a> {
 
 impl LanguageModel for BinaryModel<'_> {
     fn order(&self) -> usize {
-        self.trie.order()
+        self.trie.levels().order()
     }
 
     fn info(&self) -> &ModelInfo {
@@ -84,15 +108,15 @@ impl LanguageModel for BinaryModel<'_> {
     }
 
     fn has_unigram(&self, id: u32) -> bool {
-        self.trie.has_unigram(id)
+        self.trie.levels().has_unigram(id)
     }
 
     fn score(&self, context: &[u32], word: u32) -> Score {
-        self.trie.score(context, word)
+        self.trie.levels().score(context, word)
     }
 
     fn score_run(&self, tokens: &[u32], from: usize, out: &mut Vec<Score>) {
-        self.trie.score_run(tokens, from, out)
+        self.trie.levels().score_run(tokens, from, out)
     }
 
     fn ngram_counts(&self) -> Vec<usize> {
@@ -100,11 +124,11 @@ impl LanguageModel for BinaryModel<'_> {
     }
 
     fn log10_backoff(&self, context: &[u32]) -> f64 {
-        self.trie.log10_backoff(context)
+        self.trie.levels().log10_backoff(context)
     }
 
     fn for_each_ngram(&self, visit: &mut dyn FnMut(&[u32], f32)) {
-        self.trie.for_each_ngram(visit)
+        self.trie.levels().for_each_ngram(visit)
     }
 }
 
@@ -174,7 +198,9 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
     if vocab < 3 {
         return Err(bad(format!("a vocabulary of {vocab} tokens lacks the three specials")));
     }
-    if section_count != 3 + 2 * order || flags & !(FLAG_CHAR | FLAG_MARKERS) != 0 {
+    let compact = flags & FLAG_COMPACT != 0;
+    let sections_wanted = if compact { 5 + 3 * order } else { 3 + 2 * order };
+    if section_count != sections_wanted || flags & !(FLAG_CHAR | FLAG_MARKERS | FLAG_COMPACT) != 0 {
         return Err(bad(format!("{section_count} sections and flags {flags:#x} do not fit order {order}")));
     }
     let table_end = HEADER_BYTES + 16 * section_count;
@@ -193,59 +219,101 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
         return Err(bad("the count, token-offset or hash-table section has the wrong length".into()));
     }
     let text = std::str::from_utf8(token_bytes).map_err(|_| bad("the token bytes are not UTF-8".into()))?;
-    let inner: Vec<&[Node]> = (1..order).map(|n| section(bytes, &table, 3 + n, &bad)).collect::<Result<_>>()?;
-    let top: &[Leaf] = section(bytes, &table, 3 + order, &bad)?;
-    let tables: Vec<&[u32]> = (1..order).map(|n| section(bytes, &table, 3 + order + n, &bad)).collect::<Result<_>>()?;
+    if deep {
+        let ranges_ok = is_range_table(offsets.iter().copied(), text.len()) && offsets.iter().all(|&o| text.is_char_boundary(o as usize));
+        if !ranges_ok {
+            return Err(bad("the token offsets are out of order or split a character".into()));
+        }
+        if slots.iter().any(|&s| s as usize > vocab) {
+            return Err(bad("the token hash table holds an id past the vocabulary".into()));
+        }
+    }
+    // The checksum and the checks that read every value, side by side.
+    let layout = || if compact { compact_trie(bytes, &table, order, vocab, counts, deep, &bad) } else { hashed_trie(bytes, &table, order, vocab, counts, deep, &bad) };
+    let (sum, trie) = if deep { rayon::join(|| Some(checksum(bytes)), layout) } else { (None, layout()) };
+    if sum.is_some_and(|sum| sum != u64_at(bytes, CHECKSUM_AT.start)) {
+        return Err(bad("checksum mismatch: the file is corrupted".into()));
+    }
+    let trie = trie?;
+    let tokenizer = if flags & FLAG_CHAR != 0 { NgramTokenizer::Char } else { NgramTokenizer::Word };
+    let info = ModelInfo { tokenizer, markers: flags & FLAG_MARKERS != 0, smoothing: smoothing.to_string() };
+    let tokens = TokenTable { offsets, text, slots };
+    Ok(BinaryModel { trie, tokens, info, counts: counts.iter().map(|&c| c as usize).collect() })
+}
+
+/// Whether order n's stored entries (`stored[n − 1]`) hold at least the n-grams the count
+/// section claims.
+fn check_counts(counts: &[u64], stored: impl Iterator<Item = usize>, bad: &dyn Fn(String) -> ElmanError) -> Result<()> {
+    if let Some((n, (&count, len))) = (1..).zip(counts.iter().zip(stored)).find(|(_, (&count, len))| count > *len as u64) {
+        return Err(bad(format!("order {n} claims {count} n-grams but stores {len}")));
+    }
+    Ok(())
+}
+
+/// The hashed layout's sections 4 …, checked (every value when `deep`).
+fn hashed_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: usize, counts: &[u64], deep: bool, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<TrieLayout<'a>> {
+    let inner: Vec<&[Node]> = (1..order).map(|n| section(bytes, table, 3 + n, bad)).collect::<Result<_>>()?;
+    let top: &[Leaf] = section(bytes, table, 3 + order, bad)?;
+    let tables: Vec<&[u32]> = (1..order).map(|n| section(bytes, table, 3 + order + n, bad)).collect::<Result<_>>()?;
     // Order 1 is dense over the vocabulary; every order below the highest has a sentinel.
     let unigrams = if order == 1 { top.len() } else { inner[0].len().saturating_sub(1) };
     if unigrams != vocab || inner.iter().any(|nodes| nodes.is_empty()) {
         return Err(bad("the unigram section does not hold one entry per token".into()));
     }
     if deep {
-        // The checksum and the checks that read every value, side by side.
-        let stored = u64_at(bytes, CHECKSUM_AT.start);
-        let (sum, checked) = rayon::join(|| checksum(bytes), || -> Result<()> {
-            if !is_range_table(offsets.iter().copied(), text.len()) || !offsets.iter().all(|&o| text.is_char_boundary(o as usize)) {
-                return Err(bad("the token offsets are out of order or split a character".into()));
+        for (level, nodes) in inner.iter().enumerate() {
+            let next_len = inner.get(level + 1).map_or(top.len(), |next| next.len() - 1);
+            let children = nodes.iter().map(|node| node.child);
+            if !is_range_table(children, next_len) {
+                return Err(bad(format!("the child ranges of order {} are out of order or out of bounds", level + 1)));
             }
-            if slots.iter().any(|&s| s as usize > vocab) {
-                return Err(bad("the token hash table holds an id past the vocabulary".into()));
-            }
-            for (level, nodes) in inner.iter().enumerate() {
-                let next_len = inner.get(level + 1).map_or(top.len(), |next| next.len() - 1);
-                let children = nodes.iter().map(|node| node.child);
-                if !is_range_table(children, next_len) {
-                    return Err(bad(format!("the child ranges of order {} are out of order or out of bounds", level + 1)));
-                }
-            }
-            // log10 values: finite or −∞ (NaN marks a blank probability), so no sum is NaN.
-            let bad_node = |n: &Node| n.prob == f32::INFINITY || n.backoff.is_nan() || n.backoff == f32::INFINITY;
-            let bad_words = |word: u32| word as usize >= vocab;
-            for (level, nodes) in inner.iter().enumerate() {
-                let real = &nodes[..nodes.len() - 1];
-                if real.iter().fold(false, |acc, n| acc | bad_node(n) | bad_words(n.word)) {
-                    return Err(bad(format!("order {} holds a token id past the vocabulary or a log10 value that is +inf or NaN", level + 1)));
-                }
-            }
-            if top.iter().fold(false, |acc, l| acc | (l.prob == f32::INFINITY) | bad_words(l.word)) {
-                return Err(bad(format!("order {order} holds a token id past the vocabulary or a log10 value of +inf")));
-            }
-            if tables.iter().enumerate().any(|(i, t)| t.iter().any(|&slot| slot as usize > inner.get(i + 1).map_or(top.len(), |next| next.len()))) {
-                return Err(bad("a child hash table holds an entry past its order".into()));
-            }
-            let stored = inner.iter().map(|nodes| nodes.len() - 1).chain([top.len()]);
-            if let Some((n, (&count, len))) = (1..).zip(counts.iter().zip(stored)).find(|(_, (&count, len))| count > *len as u64) {
-                return Err(bad(format!("order {n} claims {count} n-grams but stores {len}")));
-            }
-            Ok(())
-        });
-        if sum != stored {
-            return Err(bad("checksum mismatch: the file is corrupted".into()));
         }
-        checked?;
+        // log10 values: finite or −∞ (NaN marks a blank probability), so no sum is NaN.
+        let bad_node = |n: &Node| n.prob == f32::INFINITY || n.backoff.is_nan() || n.backoff == f32::INFINITY;
+        let bad_words = |word: u32| word as usize >= vocab;
+        for (level, nodes) in inner.iter().enumerate() {
+            let real = &nodes[..nodes.len() - 1];
+            if real.iter().fold(false, |acc, n| acc | bad_node(n) | bad_words(n.word)) {
+                return Err(bad(format!("order {} holds a token id past the vocabulary or a log10 value that is +inf or NaN", level + 1)));
+            }
+        }
+        if top.iter().fold(false, |acc, l| acc | (l.prob == f32::INFINITY) | bad_words(l.word)) {
+            return Err(bad(format!("order {order} holds a token id past the vocabulary or a log10 value of +inf")));
+        }
+        if tables.iter().enumerate().any(|(i, t)| t.iter().any(|&slot| slot as usize > inner.get(i + 1).map_or(top.len(), |next| next.len()))) {
+            return Err(bad("a child hash table holds an entry past its order".into()));
+        }
+        check_counts(counts, inner.iter().map(|nodes| nodes.len() - 1).chain([top.len()]), bad)?;
     }
-    let tokenizer = if flags & FLAG_CHAR != 0 { NgramTokenizer::Char } else { NgramTokenizer::Word };
-    let info = ModelInfo { tokenizer, markers: flags & FLAG_MARKERS != 0, smoothing: smoothing.to_string() };
-    let tokens = TokenTable { offsets, text, slots };
-    Ok(BinaryModel { trie: Trie { inner, top, tables }, tokens, info, counts: counts.iter().map(|&c| c as usize).collect() })
+    Ok(TrieLayout::Hashed(Trie { inner, top, tables }))
+}
+
+/// The compact layout's sections 4 … (parameters, then records, pointer bases and
+/// centers per order), checked (every value when `deep`).
+fn compact_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: usize, counts: &[u64], deep: bool, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<TrieLayout<'a>> {
+    let params: &[u64] = section(bytes, table, 4, bad)?;
+    if params.len() != PARAMS_PER_ORDER * order {
+        return Err(bad("the compact layout's parameter section has the wrong length".into()));
+    }
+    let mut levels = Vec::with_capacity(order);
+    for (level, words) in params.chunks_exact(PARAMS_PER_ORDER).enumerate() {
+        let at = 5 + 3 * level;
+        let records: &[u8] = section(bytes, table, at, bad)?;
+        let bases: &[u32] = section(bytes, table, at + 1, bad)?;
+        let bins: &[f32] = section(bytes, table, at + 2, bad)?;
+        let params = LevelParams::from_words(words);
+        let has_children = level + 1 < order;
+        if (params.backoff_bits == 0) == has_children || (level == 0 && params.word_bits != 0) || (!has_children && !bases.is_empty()) {
+            return Err(bad(format!("order {} of the compact layout has fields that do not fit its place", level + 1)));
+        }
+        levels.push(PackedLevel::new(params, records, bases, bins, bad)?);
+    }
+    let trie = CompactTrie { levels };
+    if deep {
+        trie.check(vocab, bad)?;
+        check_counts(counts, (0..order).map(|level| trie.stored(level)), bad)?;
+    } else if trie.unigrams() != vocab {
+        return Err(bad("the unigram records do not hold one entry per token".into()));
+    }
+    Ok(TrieLayout::Compact(trie))
 }

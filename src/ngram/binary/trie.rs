@@ -1,27 +1,15 @@
-//! The reversed back-off trie: built from an in-memory model in one pass per order, and
-//! queried in place (from a memory map or from the builder's vectors).
-//!
-//! A query for w after the context c_1 … c_k (c_k the newest) makes two walks down the
-//! trie, each one step per order (a short child range scanned, a long one hashed):
-//!
-//! ```text
-//! walk 1:  w → (c_k, w) → (c_{k−1}, c_k, w) → …   the longest stored n-gram, m tokens of history
-//! walk 2:  c_k → (c_{k−1}, c_k) → …                b(c_{k−j+1} … c_k) for every stored context
-//! log10 P = log10 p(c_{k−m+1} … c_k w) + Σ_{j = k … m+1} log10 b(c_{k−j+1} … c_k)
-//! ```
-//!
-//! The sum runs from the longest context down, in f64, exactly as
-//! [`NgramModel::score`] adds it, so both give the same bits. Blank entries (log10 p NaN)
-//! are walked through but never matched; their back-off is 0, as for a context the ARPA
-//! file does not hold.
+//! The hashed layout of the reversed back-off trie: 16-byte entries below the highest
+//! order, 8-byte leaves, and a hash table per order for the long child ranges. Built from
+//! an in-memory model in one pass per order, and queried in place (from a memory map or
+//! from the builder's vectors) by the walks of [`super::walk`].
 
+use super::walk::{Levels, Prefetch};
 use super::{prefetch, MAX_ORDER};
 use crate::error::{ElmanError, Result};
 use crate::ngram::key::SortedKeys;
-use crate::ngram::lm::Score;
 use crate::ngram::model::NgramModel;
-use crate::ngram::vocab::UNK;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// An entry below the highest order: its oldest token, log10 p (NaN: blank), log10
 /// back-off, and where its children start in the next order (they end where the next
@@ -86,40 +74,11 @@ pub fn child_slot(parent: usize, word: u32, slots: usize) -> usize {
 }
 
 impl Trie<'_> {
-    /// The model's order N.
-    pub fn order(&self) -> usize {
-        self.inner.len() + 1
-    }
-
-    /// log10 p of entry `at` of order `level + 1` (NaN when blank or absent).
-    #[inline]
-    fn prob(&self, level: usize, at: usize) -> f32 {
-        match self.inner.get(level) {
-            Some(nodes) => nodes.get(at).map_or(f32::NAN, |n| n.prob),
-            None => self.top.get(at).map_or(f32::NAN, |l| l.prob),
-        }
-    }
-
-    /// log10 back-off of entry `at` of order `level + 1` (0 at the highest order).
-    #[inline]
-    fn backoff(&self, level: usize, at: usize) -> f32 {
-        self.inner.get(level).and_then(|nodes| nodes.get(at)).map_or(0.0, |n| n.backoff)
-    }
-
-    /// Number of unigram entries (the vocabulary's size; the sentinel not counted).
-    fn unigrams(&self) -> usize {
-        self.inner.first().map_or(self.top.len(), |nodes| nodes.len().saturating_sub(1))
-    }
-
-    /// Whether token `id` has a (non-blank) unigram.
-    pub fn has_unigram(&self, id: u32) -> bool {
-        (id as usize) < self.unigrams() && !self.prob(0, id as usize).is_nan()
-    }
-
     /// Index in order `level + 2` of the entry that extends entry `parent` of order
-    /// `level + 1` by the older token `word`.
+    /// `level + 1` by the older token `word`: a scan of a short child range, or probes of
+    /// the order's hash table for a long one.
     #[inline]
-    fn child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
+    fn find_child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
         let nodes = self.inner.get(level)?;
         let (start, end) = (nodes.get(parent)?.child as usize, nodes.get(parent + 1)?.child as usize);
         let table = if end.saturating_sub(start) > SCAN_LIMIT { self.tables.get(level).copied() } else { None };
@@ -147,186 +106,50 @@ impl Trie<'_> {
             None => search(self.top, start, end, word, table, parent),
         }
     }
+}
 
-    /// log10 P(word | context) by the ARPA back-off rule (see the module's doc).
-    pub fn score(&self, context: &[u32], word: u32) -> Score {
-        let context = &context[context.len().saturating_sub(self.order().saturating_sub(1))..];
-        let backoffs = self.context_backoffs(context);
-        self.score_after(context, word, &backoffs)
+impl Levels for Trie<'_> {
+    fn order(&self) -> usize {
+        self.inner.len() + 1
     }
 
-    /// Scores `tokens[from..]`, each after the N − 1 tokens before it. Walk 1 for a word
-    /// passes through the very entries whose back-offs the next token's context needs, so
-    /// walk 2 runs only for the first token (and after a token the unigrams lack).
-    ///
-    /// The tokens' walks 1 are independent of each other, so they run together, one order
-    /// at a time: every walk's next entry is prefetched, then looked up, so that the cache
-    /// misses of one order overlap instead of following one another. The scores are those
-    /// of [`Trie::score`] token by token, to the bit.
-    pub fn score_run(&self, tokens: &[u32], from: usize, out: &mut Vec<Score>) {
-        out.clear();
-        let history = self.order().saturating_sub(1);
-        // Walk i's back-offs for the next token's context: next[i·stride + j], j < N.
-        let stride = self.order();
-        let count = tokens.len().saturating_sub(from);
-        let mut next = vec![0.0f32; count * stride];
-        let mut walks: Vec<Walk> = (from..tokens.len())
-            .zip(next.chunks_exact_mut(stride))
-            .map(|(t, next)| self.walk_start(tokens[t], t.min(history).min(MAX_ORDER - 1), next))
-            .collect();
-        for m in 1..=history.min(MAX_ORDER - 1) {
-            for stage in [Prefetch::Slot, Prefetch::Entry] {
-                for (walk, t) in walks.iter().zip(from..) {
-                    if walk.alive && m <= walk.k {
-                        self.prefetch_child(m - 1, walk.at, tokens[t - m], stage);
-                    }
-                }
-            }
-            for ((walk, t), next) in walks.iter_mut().zip(from..).zip(next.chunks_exact_mut(stride)) {
-                if walk.alive && m <= walk.k {
-                    self.walk_step(walk, m, tokens[t - m], next);
-                }
-            }
-        }
-        // The walk whose back-offs are this token's context's, if the last one gave them.
-        let mut carried: Option<usize> = None;
-        for (i, (walk, t)) in walks.iter().zip(from..).enumerate() {
-            out.push(match carried {
-                Some(j) => walk.score(&next[j * stride..(j + 1) * stride], walks[j].next_len),
-                None => {
-                    let backoffs = self.context_backoffs(&tokens[t.saturating_sub(history)..t]);
-                    walk.score(&backoffs.weights, backoffs.len)
-                }
-            });
-            carried = walk.own.then_some(i);
-        }
+    fn unigrams(&self) -> usize {
+        self.inner.first().map_or(self.top.len(), |nodes| nodes.len().saturating_sub(1))
     }
 
-    /// log10 b(context) of a stored context (0 otherwise; blanks hold 0).
-    pub fn log10_backoff(&self, context: &[u32]) -> f64 {
-        let m = context.len();
-        if m == 0 || m >= self.order() {
-            return 0.0;
-        }
-        let found = self.context_backoffs(context);
-        if found.len == m {
-            found.weights[m] as f64
-        } else {
-            0.0
-        }
-    }
-
-    /// Calls `visit(ids, log10 p)` for every non-blank entry (ids oldest first): a walk
-    /// down from every unigram through its child ranges.
-    pub fn for_each_ngram(&self, visit: &mut dyn FnMut(&[u32], f32)) {
-        let mut newest_first = Vec::with_capacity(self.order());
-        let mut ids = Vec::with_capacity(self.order());
-        for id in 0..self.unigrams() {
-            newest_first.push(id as u32);
-            self.visit_from(0, id, &mut newest_first, &mut ids, visit);
-            newest_first.pop();
-        }
-    }
-
-    fn visit_from(&self, level: usize, at: usize, newest_first: &mut Vec<u32>, ids: &mut Vec<u32>, visit: &mut dyn FnMut(&[u32], f32)) {
-        let p = self.prob(level, at);
-        if !p.is_nan() {
-            ids.clear();
-            ids.extend(newest_first.iter().rev());
-            visit(ids, p);
-        }
-        let Some(nodes) = self.inner.get(level) else { return };
-        let (Some(start), Some(end)) = (nodes.get(at).map(|n| n.child as usize), nodes.get(at + 1).map(|n| n.child as usize)) else { return };
-        for child in start..end {
-            let word = match self.inner.get(level + 1) {
-                Some(next) => next.get(child).map(|n| n.word),
-                None => self.top.get(child).map(|l| l.word),
-            };
-            let Some(word) = word else { return };
-            newest_first.push(word);
-            self.visit_from(level + 1, child, newest_first, ids, visit);
-            newest_first.pop();
-        }
-    }
-
-    /// Walk 2: the back-offs of the stored suffixes of `context` (at most N − 1 tokens).
-    fn context_backoffs(&self, context: &[u32]) -> Backoffs {
-        let mut found = Backoffs::default();
-        let k = context.len().min(MAX_ORDER - 1);
-        let Some(&newest) = context.last().filter(|&&id| (id as usize) < self.unigrams()) else { return found };
-        let Some(b) = self.inner.first().and_then(|nodes| nodes.get(newest as usize)).map(|n| n.backoff) else { return found };
-        found.weights[1] = b;
-        found.len = 1;
-        let mut at = newest as usize;
-        for j in 2..=k {
-            match self.child(j - 2, at, context[k - j]) {
-                Some(next) => {
-                    at = next;
-                    found.weights[j] = self.backoff(j - 1, at);
-                    found.len = j;
-                }
-                None => break,
-            }
-        }
-        found
-    }
-
-    /// Walk 1 for `word` after `context` (at most N − 1 tokens) whose suffixes' back-offs
-    /// are `backoffs`.
-    fn score_after(&self, context: &[u32], word: u32, backoffs: &Backoffs) -> Score {
-        let k = context.len().min(MAX_ORDER - 1);
-        let context = &context[context.len() - k..];
-        let mut next = [0.0f32; MAX_ORDER];
-        let mut walk = self.walk_start(word, k, &mut next);
-        for m in 1..=k {
-            if !walk.alive {
-                break;
-            }
-            self.walk_step(&mut walk, m, context[k - m], &mut next);
-        }
-        walk.score(&backoffs.weights, backoffs.len)
-    }
-
-    /// Walk 1 at its first entry: `word`'s unigram (`<unk>`'s for a word the unigrams
-    /// lack), with `k` tokens of history to go; `next[1]` gets the entry's back-off.
-    fn walk_start(&self, word: u32, k: usize, next: &mut [f32]) -> Walk {
-        let own = self.has_unigram(word);
-        let word = if own { word } else { UNK };
-        let found = self.has_unigram(word);
-        let mut walk = Walk { at: word as usize, k, found, alive: found, own: own && found, best: f32::NAN, best_m: 0, next_len: 0 };
-        if found {
-            walk.best = self.prob(0, walk.at);
-            if self.order() > 1 {
-                next[1] = self.backoff(0, walk.at);
-                walk.next_len = 1;
-            }
-        }
-        walk
-    }
-
-    /// Walk 1's step to order m + 1: the entry extending the current one by the older
-    /// token `older` (the walk ends where there is none); `next[m + 1]` gets its back-off.
     #[inline]
-    fn walk_step(&self, walk: &mut Walk, m: usize, older: u32, next: &mut [f32]) {
-        match self.child(m - 1, walk.at, older) {
-            Some(found) => {
-                walk.at = found;
-                let p = self.prob(m, found);
-                if !p.is_nan() {
-                    (walk.best, walk.best_m) = (p, m);
-                }
-                if m + 1 < self.order() {
-                    next[m + 1] = self.backoff(m, found);
-                    walk.next_len = m + 1;
-                }
-            }
-            None => walk.alive = false,
+    fn prob(&self, level: usize, at: usize) -> f32 {
+        match self.inner.get(level) {
+            Some(nodes) => nodes.get(at).map_or(f32::NAN, |n| n.prob),
+            None => self.top.get(at).map_or(f32::NAN, |l| l.prob),
         }
     }
 
-    /// Starts loading what [`Trie::child`] will read for the same arguments: the start of
-    /// a short child range; for a long one, its hash slot ([`Prefetch::Slot`]), then (the
-    /// slot read) the entry the slot names ([`Prefetch::Entry`]).
+    #[inline]
+    fn backoff(&self, level: usize, at: usize) -> f32 {
+        self.inner.get(level).and_then(|nodes| nodes.get(at)).map_or(0.0, |n| n.backoff)
+    }
+
+    fn word(&self, level: usize, at: usize) -> Option<u32> {
+        match self.inner.get(level) {
+            Some(nodes) => nodes.get(at).map(|n| n.word),
+            None => self.top.get(at).map(|l| l.word),
+        }
+    }
+
+    fn children(&self, level: usize, parent: usize) -> Option<Range<usize>> {
+        let nodes = self.inner.get(level)?;
+        Some(nodes.get(parent)?.child as usize..nodes.get(parent + 1)?.child as usize)
+    }
+
+    #[inline]
+    fn child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
+        self.find_child(level, parent, word)
+    }
+
+    /// Loads the start of a short child range; for a long one, its hash slot
+    /// ([`Prefetch::Slot`]), then (the slot read) the entry the slot names
+    /// ([`Prefetch::Entry`]).
     #[inline]
     fn prefetch_child(&self, level: usize, parent: usize, word: u32, stage: Prefetch) {
         let Some(nodes) = self.inner.get(level) else { return };
@@ -357,67 +180,6 @@ impl Trie<'_> {
             }
             (_, Prefetch::Entry) => {}
         }
-    }
-}
-
-/// What [`Trie::prefetch_child`] loads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Prefetch {
-    /// The hash slot of a long child range, or the start of a short one.
-    Slot,
-    /// The entry a long range's hash slot names.
-    Entry,
-}
-
-/// One token's walk 1 in progress: the entry reached, the history still to walk, the
-/// longest n-gram matched so far, and the back-offs found for the next token's context.
-#[derive(Clone, Copy, Debug)]
-struct Walk {
-    at: usize,
-    /// Tokens of history the walk may use.
-    k: usize,
-    /// Whether the word, or `<unk>` in its place, has a unigram (a model without `<unk>`
-    /// gives an unknown word probability 0).
-    found: bool,
-    /// Whether the walk can go on (a child was found at every step so far).
-    alive: bool,
-    /// Whether the word has its own unigram (its walk then gives the next token's
-    /// context back-offs).
-    own: bool,
-    /// log10 p of the longest stored n-gram so far, and its history length.
-    best: f32,
-    best_m: usize,
-    /// How many back-offs the walk found for the next token's context (1 ..= next_len,
-    /// kept by the caller).
-    next_len: usize,
-}
-
-impl Walk {
-    /// log10 P by the back-off rule, given the back-offs of the context's suffixes
-    /// (`weights[j]`, j = 1 ..= len).
-    fn score(&self, weights: &[f32], len: usize) -> Score {
-        if !self.found {
-            return Score { log10: f64::NEG_INFINITY, length: 0 };
-        }
-        let mut backoff = 0.0f64;
-        for j in (self.best_m + 1..=len).rev() {
-            backoff += weights[j] as f64;
-        }
-        Score { log10: self.best as f64 + backoff, length: self.best_m + 1 }
-    }
-}
-
-/// The log10 back-off weights of a context's stored suffixes: `weights[j]` for the newest
-/// j tokens, j = 1 ..= len (a suffix the model does not hold ends the list).
-#[derive(Clone, Copy, Debug)]
-struct Backoffs {
-    weights: [f32; MAX_ORDER],
-    len: usize,
-}
-
-impl Default for Backoffs {
-    fn default() -> Self {
-        Backoffs { weights: [0.0; MAX_ORDER], len: 0 }
     }
 }
 
@@ -480,6 +242,16 @@ fn close_level<'m>(level: Closed<'m>, suffixes: impl Iterator<Item = u128>) -> C
 /// The trie of `model`: order 1 dense over the vocabulary, orders ≥ 2 in the model's
 /// suffix order with blanks for missing suffixes, child ranges from one merge per order.
 pub fn build(model: &NgramModel<f32>) -> Result<OwnedTrie> {
+    let (levels, top) = build_levels(model)?;
+    let tables = (1..levels.len() + 1)
+        .map(|n| child_table(&levels[n - 1], |at| levels.get(n).map_or_else(|| top.get(at).map_or(0, |l| l.word), |next| next[at].word)))
+        .collect();
+    Ok(OwnedTrie { inner: levels, top, tables })
+}
+
+/// The entries of [`build`]'s trie without its hash tables: the orders below the highest,
+/// each with its sentinel, and the highest.
+pub fn build_levels(model: &NgramModel<f32>) -> Result<(Vec<Vec<Node>>, Vec<Leaf>)> {
     let order = model.order();
     let vocab = model.vocab.len();
     if order > MAX_ORDER {
@@ -551,9 +323,8 @@ pub fn build(model: &NgramModel<f32>) -> Result<OwnedTrie> {
         nodes.push(Node { child: *starts.last().expect("len + 1 bounds"), ..Node::default() });
     }
     let top_nodes = levels.pop().expect("order ≥ 1");
-    let tables = (1..order).map(|n| child_table(&levels[n - 1], |at| levels.get(n).map_or(top_nodes[at].word, |next| next[at].word))).collect();
     let top = top_nodes.iter().map(|n| Leaf { word: n.word, prob: n.prob }).collect();
-    Ok(OwnedTrie { inner: levels, top, tables })
+    Ok((levels, top))
 }
 
 /// The hash table of the children of `parents` that sit in ranges longer than

@@ -4,28 +4,40 @@
 
 use super::checksum::StreamingChecksum;
 use super::lexicon::build_sections;
-use super::trie::{build, OwnedTrie};
-use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_MARKERS, HEADER_BYTES, MAGIC, VERSION};
+use super::pack::{pack, PackedOrder};
+use super::trie::{build, build_levels, OwnedTrie};
+use super::{BinaryLayout, CHECKSUM_AT, FLAG_CHAR, FLAG_COMPACT, FLAG_MARKERS, HEADER_BYTES, MAGIC, VERSION};
 use crate::error::{ElmanError, Result};
 use crate::ngram::model::NgramModel;
 use crate::ngram::tokenize::NgramTokenizer;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
-/// Writes `model` to `path` in the binary format, streamed (the file is never held whole).
+/// Writes `model` to `path` in the binary format's hashed layout.
 pub fn write_binary_file(model: &NgramModel<f32>, path: &Path) -> Result<()> {
+    write_binary_file_as(model, path, BinaryLayout::Hashed)
+}
+
+/// Writes `model` to `path` in the binary format with `layout`, streamed (the file is
+/// never held whole).
+pub fn write_binary_file_as(model: &NgramModel<f32>, path: &Path, layout: BinaryLayout) -> Result<()> {
     crate::host::atomic_file::write_atomic_with(path, |out| {
-        write_binary_to(model, out).map_err(|e| match e {
+        write_binary_to(model, layout, out).map_err(|e| match e {
             ElmanError::Write { source, .. } => ElmanError::Write { path: path.to_path_buf(), source },
             other => other,
         })
     })
 }
 
-/// The binary file of `model`, as bytes.
+/// The binary file of `model` in the hashed layout, as bytes.
 pub fn write_binary(model: &NgramModel<f32>) -> Result<Vec<u8>> {
+    write_binary_as(model, BinaryLayout::Hashed)
+}
+
+/// The binary file of `model` with `layout`, as bytes.
+pub fn write_binary_as(model: &NgramModel<f32>, layout: BinaryLayout) -> Result<Vec<u8>> {
     let mut out = std::io::Cursor::new(Vec::new());
-    write_binary_to(model, &mut out)?;
+    write_binary_to(model, layout, &mut out)?;
     Ok(out.into_inner())
 }
 
@@ -37,29 +49,44 @@ fn padding(len: usize) -> usize {
 /// Writes the file to `out`: header and section table first (their offsets computed
 /// from the sections' sizes), then the sections, the checksum streamed alongside and
 /// written into its field last.
-pub fn write_binary_to(model: &NgramModel<f32>, out: &mut (impl Write + Seek)) -> Result<()> {
+pub fn write_binary_to(model: &NgramModel<f32>, layout: BinaryLayout, out: &mut (impl Write + Seek)) -> Result<()> {
     let write_err = |source| ElmanError::Write { path: "<binary output>".into(), source };
-    let trie: OwnedTrie = build(model)?;
     let (offsets, token_bytes, slots) = build_sections(model.vocab.words());
     if token_bytes.len() > u32::MAX as usize {
         return Err(ElmanError::Ngram("the vocabulary's tokens exceed 4 GiB, past the binary format's limit".into()));
     }
     let counts: Vec<u64> = model.levels.iter().map(|l| l.keys.len() as u64).collect();
+    let built = match layout {
+        BinaryLayout::Hashed => Built::Hashed(build(model)?),
+        BinaryLayout::Compact(quantization) => {
+            let (inner, top) = build_levels(model)?;
+            let orders = pack(&inner, &top, model.vocab.len(), quantization)?;
+            let params: Vec<u64> = orders.iter().flat_map(|o| o.params.to_words()).collect();
+            Built::Compact { params, orders }
+        }
+    };
     let mut sections: Vec<&[u8]> = vec![
         bytemuck::cast_slice(&counts),
         bytemuck::cast_slice(&offsets),
         &token_bytes,
         bytemuck::cast_slice(&slots),
     ];
-    for nodes in &trie.inner {
-        sections.push(bytemuck::cast_slice(nodes));
-    }
-    sections.push(bytemuck::cast_slice(&trie.top));
-    for table in &trie.tables {
-        sections.push(bytemuck::cast_slice(table));
+    let mut flags = 0;
+    match &built {
+        Built::Hashed(trie) => {
+            sections.extend(trie.inner.iter().map(|nodes| bytemuck::cast_slice(nodes)));
+            sections.push(bytemuck::cast_slice(&trie.top));
+            sections.extend(trie.tables.iter().map(|table| bytemuck::cast_slice(table)));
+        }
+        Built::Compact { params, orders } => {
+            flags |= FLAG_COMPACT;
+            sections.push(bytemuck::cast_slice(params));
+            for order in orders {
+                sections.extend([&order.records[..], bytemuck::cast_slice(&order.bases), bytemuck::cast_slice(&order.bins)]);
+            }
+        }
     }
     let smoothing = model.info.smoothing.as_bytes();
-    let mut flags = 0;
     if model.info.tokenizer == NgramTokenizer::Char {
         flags |= FLAG_CHAR;
     }
@@ -102,4 +129,10 @@ pub fn write_binary_to(model: &NgramModel<f32>, out: &mut (impl Write + Seek)) -
     out.write_all(&sum.to_le_bytes()).map_err(write_err)?;
     out.seek(SeekFrom::End(0)).map_err(write_err)?;
     Ok(())
+}
+
+/// The trie in the layout asked for, owning what the sections borrow.
+enum Built {
+    Hashed(OwnedTrie),
+    Compact { params: Vec<u64>, orders: Vec<PackedOrder> },
 }
