@@ -10,7 +10,7 @@ use common::{elman, elman_err, elman_ok, path_str, temp_path, write_temp};
 use elman::ngram::arpa::{read_arpa, write_arpa};
 use elman::ngram::binary::checksum::checksum;
 use elman::ngram::binary::{write_binary_as, BinaryFile, BinaryLayout, Quantization};
-use elman::ngram::eval::evaluate;
+use elman::ngram::eval::{evaluate, evaluate_into, Evaluation};
 use elman::ngram::key::SortedKeys;
 use elman::ngram::lm::LanguageModel;
 use elman::ngram::query::LineScorer;
@@ -105,6 +105,23 @@ fn binary_scores_equal_the_arpa_model_to_the_bit() {
             assert_eq!(visited, model.ngram_counts().iter().sum::<usize>());
         }
         assert!(sizes[1] < sizes[0], "compact {} bytes, hashed {}", sizes[1], sizes[0]);
+    }
+}
+
+#[test]
+fn a_text_scored_in_pieces_of_lines_sums_to_the_same_bits() {
+    let options = TrainOptions::new(3, TokenizeOptions { tokenizer: NgramTokenizer::Word, markers: true }, Smoothing::Kn);
+    let model = train::<f32>(&corpus(1, 1000, 0), "train", &options).unwrap().model;
+    let text = corpus(2, 400, 13);
+    let whole = evaluate(&model, &text);
+    let lines: Vec<&str> = text.lines().collect();
+    for cut in [1, 7, 150, 399] {
+        let mut pieces = Evaluation::default();
+        for piece in [&lines[..cut], &lines[cut..]] {
+            evaluate_into(&model, &piece.iter().map(|l| format!("{l}\n")).collect::<String>(), &mut pieces);
+        }
+        assert_eq!((pieces.tokens, pieces.oov), (whole.tokens, whole.oov));
+        assert_eq!((pieces.log10_sum.to_bits(), pieces.log10_oov.to_bits()), (whole.log10_sum.to_bits(), whole.log10_oov.to_bits()), "cut at line {cut}");
     }
 }
 
@@ -322,6 +339,9 @@ fn commands_read_either_format_and_query_streams() {
     assert_eq!(ppl, eval_json["perplexity"].as_f64().unwrap());
     assert!(lines.contains(&format!("Tokens:\t{}", eval_json["tokens"]).as_str()));
     assert!(lines.contains(&format!("OOVs:\t{}", eval_json["oov"]).as_str()));
+    // --summary scores in pieces of whole lines, sentences in parallel: the same bits.
+    let summary = elman_ok(&["ngram", "query", "--model", path_str(&bin), "--data", path_str(&test), "--summary"]);
+    assert_eq!(summary.lines().collect::<Vec<_>>(), lines[lines.len() - 4..]);
 
     // From standard input, as JSON: the same totals.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elman"))

@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use elman::ngram::arpa::{read_arpa_file, write_arpa_file};
 use elman::ngram::binary::{is_binary_file, write_binary_file_as, BinaryLayout, Quantization};
-use elman::ngram::eval::{evaluate, Evaluation};
+use elman::ngram::eval::{evaluate, evaluate_into, Evaluation};
 use elman::ngram::lm::{LanguageModel, Lexicon};
 use elman::ngram::query::{LineScorer, TokenScore};
 use elman::ngram::{ModelFile, NgramModel};
@@ -579,16 +579,33 @@ fn query_stream(model: &dyn LanguageModel, mut input: Box<dyn BufRead>, name: &s
     let mut printed = QueryLine::default();
     let mut line = String::new();
     let mut number = 0usize;
+    // A summary of a word model with sentence markers scores the text in pieces of whole
+    // lines, as `ngram eval` does (sentences in parallel); the totals are the same bits.
+    let info = model.info();
+    let in_pieces = a.summary && info.markers && info.tokenizer == NgramTokenizer::Word;
+    let (mut piece, mut piece_totals) = (String::new(), Evaluation::default());
+    const PIECE_BYTES: usize = 1 << 18;
     loop {
         line.clear();
         let read = input.read_line(&mut line).map_err(|e| match e.kind() {
             std::io::ErrorKind::InvalidData => anyhow::anyhow!("{name}: line {} is not valid UTF-8", number + 1),
             _ => anyhow::anyhow!("cannot read {name}: {e}"),
         })?;
+        if in_pieces && (read == 0 || piece.len() >= PIECE_BYTES) {
+            evaluate_into(model, &piece, &mut piece_totals);
+            piece.clear();
+        }
         if read == 0 {
             break;
         }
         number += 1;
+        if in_pieces {
+            piece.push_str(&line);
+            if !line.ends_with('\n') {
+                piece.push('\n');
+            }
+            continue;
+        }
         let mut scores = Vec::new();
         let totals = scorer.score_line(&line, &mut scores);
         if a.summary {
@@ -603,7 +620,7 @@ fn query_stream(model: &dyn LanguageModel, mut input: Box<dyn BufRead>, name: &s
             printed.finish(&mut out, totals.log10_sum as f32, totals.oov)?;
         }
     }
-    let e = scorer.totals();
+    let e = if in_pieces { piece_totals } else { scorer.totals() };
     if e.tokens == 0 {
         out.flush()?;
         bail!("{name} has no tokens to score");

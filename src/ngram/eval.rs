@@ -48,6 +48,15 @@ impl Evaluation {
 /// Scores every token of `text` after its sentence start (sentences in parallel, summed
 /// in order so the result does not depend on scheduling).
 pub fn evaluate<M: LanguageModel + ?Sized>(model: &M, text: &str) -> Evaluation {
+    let mut eval = Evaluation::default();
+    evaluate_into(model, text, &mut eval);
+    eval
+}
+
+/// [`evaluate`], adding into `eval`: a text scored in pieces cut at line ends (with
+/// `<s>` … `</s>` markers, where lines are independent) sums to the very bits of the
+/// whole text scored at once.
+pub fn evaluate_into<M: LanguageModel + ?Sized>(model: &M, text: &str, eval: &mut Evaluation) {
     let corpus = tokenize_with_vocab(text, model.info().tokenize_options(), model.lexicon());
     let first_scored = usize::from(model.info().markers);
     let mut spans = Vec::with_capacity(corpus.sentence_ends.len());
@@ -74,11 +83,10 @@ pub fn evaluate<M: LanguageModel + ?Sized>(model: &M, text: &str) -> Evaluation 
             (tokens, sum, oov_sum)
         })
         .collect();
-    let mut eval = Evaluation { oov: corpus.oov_positions.len() as u64, ..Evaluation::default() };
+    eval.oov += corpus.oov_positions.len() as u64;
     for (tokens, sum, oov_sum) in per_sentence {
         eval.tokens += tokens;
         eval.log10_sum += sum;
         eval.log10_oov += oov_sum;
     }
-    eval
 }

@@ -286,11 +286,8 @@ impl CompactTrie<'_> {
                 b.is_nan() || b == f32::INFINITY
             });
         }
-        if level > 0 && (1u64 << packed.word_bits) > vocab as u64 {
-            flawed |= (0..len).any(|at| packed.word(at) as usize >= vocab);
-        }
         if flawed {
-            return Err(bad(format!("order {n} holds a token id past the vocabulary or a log10 value that is +inf or NaN")));
+            return Err(bad(format!("order {n} holds a log10 value that is +inf or NaN")));
         }
         let Some(next) = self.levels.get(level + 1) else { return Ok(()) };
         let next_len = self.len(level + 1);
@@ -301,7 +298,8 @@ impl CompactTrie<'_> {
             if pointer < previous || (at == 0 && pointer != 0) || pointer > next_len {
                 return Err(out_of_order());
             }
-            // Tokens rise strictly within the range [previous, pointer).
+            // Tokens rise strictly within the range [previous, pointer), and stay in the
+            // vocabulary (the ranges cover the next order, so every token is read here).
             let mut word = if previous < pointer { next.word(previous) } else { 0 };
             for child in previous + 1..pointer {
                 let following = next.word(child);
@@ -309,6 +307,9 @@ impl CompactTrie<'_> {
                     return Err(bad(format!("a child range of order {} is not sorted by token", n + 1)));
                 }
                 word = following;
+            }
+            if word as usize >= vocab {
+                return Err(bad(format!("order {} holds a token id past the vocabulary", n + 1)));
             }
             previous = pointer;
         }
@@ -379,18 +380,16 @@ impl Levels for CompactTrie<'_> {
     }
 
     #[inline]
-    fn child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
-        let range = self.children(level, parent)?;
+    fn child_in(&self, level: usize, _parent: usize, range: Range<usize>, word: u32) -> Option<usize> {
         self.search(level + 1, range, word)
     }
 
     /// Loads the start and the middle of the child range ([`Prefetch::Slot`]), then its
     /// quarter points ([`Prefetch::Entry`]) for a range long enough to be bisected.
     #[inline]
-    fn prefetch_child(&self, level: usize, parent: usize, _word: u32, stage: Prefetch) {
-        let Some(range) = self.children(level, parent) else { return };
-        let next = &self.levels[level + 1];
-        let len = range.end - range.start;
+    fn prefetch_child(&self, level: usize, _parent: usize, range: Range<usize>, _word: u32, stage: Prefetch) {
+        let Some(next) = self.levels.get(level + 1) else { return };
+        let len = range.end.saturating_sub(range.start);
         match stage {
             Prefetch::Slot => {
                 next.prefetch(range.start);

@@ -73,41 +73,6 @@ pub fn child_slot(parent: usize, word: u32, slots: usize) -> usize {
     ((key as u128 * slots as u128) >> 64) as usize
 }
 
-impl Trie<'_> {
-    /// Index in order `level + 2` of the entry that extends entry `parent` of order
-    /// `level + 1` by the older token `word`: a scan of a short child range, or probes of
-    /// the order's hash table for a long one.
-    #[inline]
-    fn find_child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
-        let nodes = self.inner.get(level)?;
-        let (start, end) = (nodes.get(parent)?.child as usize, nodes.get(parent + 1)?.child as usize);
-        let table = if end.saturating_sub(start) > SCAN_LIMIT { self.tables.get(level).copied() } else { None };
-        fn search<E: Entry>(entries: &[E], start: usize, end: usize, word: u32, table: Option<&[u32]>, parent: usize) -> Option<usize> {
-            let Some(table) = table else {
-                let range = entries.get(start..end)?;
-                return range.iter().position(|e| e.word() == word).map(|at| start + at);
-            };
-            let mut slot = child_slot(parent, word, table.len());
-            for _ in 0..table.len() {
-                let held = *table.get(slot)? as usize;
-                if held == 0 {
-                    return None;
-                }
-                let at = held - 1;
-                if (start..end).contains(&at) && entries.get(at)?.word() == word {
-                    return Some(at);
-                }
-                slot = if slot + 1 == table.len() { 0 } else { slot + 1 };
-            }
-            None
-        }
-        match self.inner.get(level + 1) {
-            Some(next) => search(next, start, end, word, table, parent),
-            None => search(self.top, start, end, word, table, parent),
-        }
-    }
-}
-
 impl Levels for Trie<'_> {
     fn order(&self) -> usize {
         self.inner.len() + 1
@@ -137,24 +102,48 @@ impl Levels for Trie<'_> {
         }
     }
 
+    #[inline]
     fn children(&self, level: usize, parent: usize) -> Option<Range<usize>> {
         let nodes = self.inner.get(level)?;
         Some(nodes.get(parent)?.child as usize..nodes.get(parent + 1)?.child as usize)
     }
 
+    /// A scan of a short child range, or probes of the order's hash table for a long one.
     #[inline]
-    fn child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
-        self.find_child(level, parent, word)
+    fn child_in(&self, level: usize, parent: usize, range: Range<usize>, word: u32) -> Option<usize> {
+        let (start, end) = (range.start, range.end);
+        let table = if end.saturating_sub(start) > SCAN_LIMIT { self.tables.get(level).copied() } else { None };
+        fn search<E: Entry>(entries: &[E], start: usize, end: usize, word: u32, table: Option<&[u32]>, parent: usize) -> Option<usize> {
+            let Some(table) = table else {
+                let range = entries.get(start..end)?;
+                return range.iter().position(|e| e.word() == word).map(|at| start + at);
+            };
+            let mut slot = child_slot(parent, word, table.len());
+            for _ in 0..table.len() {
+                let held = *table.get(slot)? as usize;
+                if held == 0 {
+                    return None;
+                }
+                let at = held - 1;
+                if (start..end).contains(&at) && entries.get(at)?.word() == word {
+                    return Some(at);
+                }
+                slot = if slot + 1 == table.len() { 0 } else { slot + 1 };
+            }
+            None
+        }
+        match self.inner.get(level + 1) {
+            Some(next) => search(next, start, end, word, table, parent),
+            None => search(self.top, start, end, word, table, parent),
+        }
     }
 
     /// Loads the start of a short child range; for a long one, its hash slot
     /// ([`Prefetch::Slot`]), then (the slot read) the entry the slot names
     /// ([`Prefetch::Entry`]).
     #[inline]
-    fn prefetch_child(&self, level: usize, parent: usize, word: u32, stage: Prefetch) {
-        let Some(nodes) = self.inner.get(level) else { return };
-        let (Some(start), Some(end)) = (nodes.get(parent), nodes.get(parent + 1)) else { return };
-        let (start, end) = (start.child as usize, end.child as usize);
+    fn prefetch_child(&self, level: usize, parent: usize, range: Range<usize>, word: u32, stage: Prefetch) {
+        let (start, end) = (range.start, range.end);
         let entry = |at: usize| match self.inner.get(level + 1) {
             Some(next) => prefetch(next.as_ptr().wrapping_add(at)),
             None => prefetch(self.top.as_ptr().wrapping_add(at)),

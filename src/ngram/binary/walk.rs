@@ -54,11 +54,19 @@ pub trait Levels {
     fn children(&self, level: usize, parent: usize) -> Option<Range<usize>>;
 
     /// Index in level `level + 1` of the entry that extends entry `parent` of level
-    /// `level` by the older token `word`.
-    fn child(&self, level: usize, parent: usize, word: u32) -> Option<usize>;
+    /// `level` by the older token `word`, among `parent`'s children `range`.
+    fn child_in(&self, level: usize, parent: usize, range: Range<usize>, word: u32) -> Option<usize>;
 
-    /// Starts loading what [`Levels::child`] will read for the same arguments.
-    fn prefetch_child(&self, level: usize, parent: usize, word: u32, stage: Prefetch);
+    /// Starts loading what [`Levels::child_in`] will read for the same arguments.
+    fn prefetch_child(&self, level: usize, parent: usize, range: Range<usize>, word: u32, stage: Prefetch);
+
+    /// Index in level `level + 1` of the entry that extends entry `parent` of level
+    /// `level` by the older token `word`.
+    #[inline]
+    fn child(&self, level: usize, parent: usize, word: u32) -> Option<usize> {
+        let range = self.children(level, parent)?;
+        self.child_in(level, parent, range, word)
+    }
 
     /// Whether token `id` has a (non-blank) unigram.
     fn has_unigram(&self, id: u32) -> bool {
@@ -92,16 +100,26 @@ pub trait Levels {
             .map(|(t, next)| walk_start(self, tokens[t], t.min(history).min(MAX_ORDER - 1), next))
             .collect();
         for m in 1..=history.min(MAX_ORDER - 1) {
+            // Each walk's child range, found once, then its entries prefetched in two waves.
+            for walk in walks.iter_mut() {
+                if walk.alive && m <= walk.k {
+                    match self.children(m - 1, walk.at) {
+                        Some(range) => walk.range = range,
+                        None => walk.alive = false,
+                    }
+                }
+            }
             for stage in [Prefetch::Slot, Prefetch::Entry] {
                 for (walk, t) in walks.iter().zip(from..) {
                     if walk.alive && m <= walk.k {
-                        self.prefetch_child(m - 1, walk.at, tokens[t - m], stage);
+                        self.prefetch_child(m - 1, walk.at, walk.range.clone(), tokens[t - m], stage);
                     }
                 }
             }
             for ((walk, t), next) in walks.iter_mut().zip(from..).zip(next.chunks_exact_mut(stride)) {
                 if walk.alive && m <= walk.k {
-                    walk_step(self, walk, m, tokens[t - m], next);
+                    let range = walk.range.clone();
+                    walk_step(self, walk, m, tokens[t - m], range, next);
                 }
             }
         }
@@ -200,7 +218,10 @@ fn score_after<L: Levels + ?Sized>(levels: &L, context: &[u32], word: u32, backo
         if !walk.alive {
             break;
         }
-        walk_step(levels, &mut walk, m, context[k - m], &mut next);
+        match levels.children(m - 1, walk.at) {
+            Some(range) => walk_step(levels, &mut walk, m, context[k - m], range, &mut next),
+            None => walk.alive = false,
+        }
     }
     walk.score(&backoffs.weights, backoffs.len)
 }
@@ -211,7 +232,7 @@ fn walk_start<L: Levels + ?Sized>(levels: &L, word: u32, k: usize, next: &mut [f
     let own = levels.has_unigram(word);
     let word = if own { word } else { UNK };
     let found = levels.has_unigram(word);
-    let mut walk = Walk { at: word as usize, k, found, alive: found, own: own && found, best: f32::NAN, best_m: 0, next_len: 0 };
+    let mut walk = Walk { at: word as usize, range: 0..0, k, found, alive: found, own: own && found, best: f32::NAN, best_m: 0, next_len: 0 };
     if found {
         walk.best = levels.prob(0, walk.at);
         if levels.order() > 1 {
@@ -223,10 +244,11 @@ fn walk_start<L: Levels + ?Sized>(levels: &L, word: u32, k: usize, next: &mut [f
 }
 
 /// Walk 1's step to order m + 1: the entry extending the current one by the older
-/// token `older` (the walk ends where there is none); `next[m + 1]` gets its back-off.
+/// token `older`, among the current one's children `range` (the walk ends where there is
+/// none); `next[m + 1]` gets its back-off.
 #[inline]
-fn walk_step<L: Levels + ?Sized>(levels: &L, walk: &mut Walk, m: usize, older: u32, next: &mut [f32]) {
-    match levels.child(m - 1, walk.at, older) {
+fn walk_step<L: Levels + ?Sized>(levels: &L, walk: &mut Walk, m: usize, older: u32, range: Range<usize>, next: &mut [f32]) {
+    match levels.child_in(m - 1, walk.at, range, older) {
         Some(found) => {
             walk.at = found;
             let p = levels.prob(m, found);
@@ -244,9 +266,11 @@ fn walk_step<L: Levels + ?Sized>(levels: &L, walk: &mut Walk, m: usize, older: u
 
 /// One token's walk 1 in progress: the entry reached, the history still to walk, the
 /// longest n-gram matched so far, and the back-offs found for the next token's context.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Walk {
     at: usize,
+    /// The children of `at` (in [`Levels::score_run`], found before they are prefetched).
+    range: Range<usize>,
     /// Tokens of history the walk may use.
     k: usize,
     /// Whether the word, or `<unk>` in its place, has a unigram (a model without `<unk>`
