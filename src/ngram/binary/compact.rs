@@ -257,31 +257,42 @@ impl CompactTrie<'_> {
     /// Checks every record against a vocabulary of `vocab` tokens: tokens in range and
     /// strictly rising within each child range, pointers rising from 0 to the next
     /// order's length, and no log10 value
-    /// that is +∞ (or a NaN back-off); `bad` words the error. Orders are checked in
-    /// parallel; values coded through a table are checked once, in the table.
+    /// that is +∞ (or a NaN back-off); `bad` words the error. The records are checked in
+    /// parallel pieces; values coded through a table are checked once, in the table.
     pub fn check(&self, vocab: usize, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<()> {
         use rayon::prelude::*;
+        /// Records per parallel task.
+        const CHUNK: usize = 1 << 18;
         if self.len(0) != vocab {
             return Err(bad("the unigram records do not hold one entry per token".into()));
         }
-        (0..self.levels.len()).into_par_iter().try_for_each(|level| self.check_level(level, vocab, bad))
+        for (level, packed) in self.levels.iter().enumerate() {
+            if packed.probs.contains(&f32::INFINITY) || packed.backoffs.iter().any(|b| b.is_nan() || *b == f32::INFINITY) {
+                return Err(bad(format!("order {}'s quantization table holds +inf, or a NaN back-off", level + 1)));
+            }
+        }
+        let tasks: Vec<(usize, Range<usize>)> = (0..self.levels.len())
+            .flat_map(|level| {
+                let len = self.len(level);
+                (0..len.max(1)).step_by(CHUNK).map(move |start| (level, start..(start + CHUNK).min(len)))
+            })
+            .collect();
+        tasks.into_par_iter().try_for_each(|(level, records)| self.check_records(level, records, vocab, bad))
     }
 
-    fn check_level(&self, level: usize, vocab: usize, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<()> {
+    /// [`CompactTrie::check`] for the records `records` of `level`: their values, their
+    /// child pointers (and the one after the last) and their children's tokens.
+    fn check_records(&self, level: usize, records: Range<usize>, vocab: usize, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<()> {
         let n = level + 1;
         let packed = &self.levels[level];
-        let len = self.len(level);
-        // Values: a table is checked whole; exact values one by one (31-bit probabilities
+        // Values: a table was checked whole; exact values one by one (31-bit probabilities
         // are negative by construction).
-        if packed.probs.contains(&f32::INFINITY) || packed.backoffs.iter().any(|b| b.is_nan() || *b == f32::INFINITY) {
-            return Err(bad(format!("order {n}'s quantization table holds +inf, or a NaN back-off")));
-        }
         let mut flawed = false;
         if packed.prob_code == ValueCode::Exact {
-            flawed |= (0..len).any(|at| packed.prob(at) == f32::INFINITY);
+            flawed |= records.clone().any(|at| packed.prob(at) == f32::INFINITY);
         }
         if packed.backoff_code == ValueCode::Exact {
-            flawed |= (0..len).any(|at| {
+            flawed |= records.clone().any(|at| {
                 let b = packed.backoff(at);
                 b.is_nan() || b == f32::INFINITY
             });
@@ -290,16 +301,21 @@ impl CompactTrie<'_> {
             return Err(bad(format!("order {n} holds a log10 value that is +inf or NaN")));
         }
         let Some(next) = self.levels.get(level + 1) else { return Ok(()) };
-        let next_len = self.len(level + 1);
+        let (len, next_len) = (self.len(level), self.len(level + 1));
         let out_of_order = || bad(format!("the child ranges of order {n} are out of order or out of bounds"));
-        let mut previous = 0usize;
-        for at in 0..=len {
+        // Pointers rise from 0 to the next order's length; each task checks its records'
+        // pointers and the one after, so that neighbouring tasks overlap by one.
+        let mut previous = packed.pointer(records.start);
+        if (records.start == 0 && previous != 0) || previous > next_len {
+            return Err(out_of_order());
+        }
+        for at in records.start + 1..=records.end {
             let pointer = packed.pointer(at);
-            if pointer < previous || (at == 0 && pointer != 0) || pointer > next_len {
+            if pointer < previous || pointer > next_len || (at == len && pointer != next_len) {
                 return Err(out_of_order());
             }
             // Tokens rise strictly within the range [previous, pointer), and stay in the
-            // vocabulary (the ranges cover the next order, so every token is read here).
+            // vocabulary (the ranges cover the next order, so every token is read once).
             let mut word = if previous < pointer { next.word(previous) } else { 0 };
             for child in previous + 1..pointer {
                 let following = next.word(child);
@@ -313,8 +329,8 @@ impl CompactTrie<'_> {
             }
             previous = pointer;
         }
-        if previous != next_len {
-            return Err(bad(format!("the child ranges of order {n} do not cover order {}", n + 1)));
+        if records.end == len && previous != next_len {
+            return Err(out_of_order());
         }
         Ok(())
     }
