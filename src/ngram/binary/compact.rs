@@ -218,6 +218,29 @@ impl<'a> PackedLevel<'a> {
     }
 }
 
+/// Reads one field of successive records of an order: a running bit position instead of
+/// a product per record.
+struct FieldCursor<'a> {
+    records: &'a [u8],
+    bit: u64,
+    stride: u64,
+    width: u32,
+}
+
+impl<'a> FieldCursor<'a> {
+    /// The field `width` bits wide at bit `offset` of each record, from record `first`.
+    fn new(level: &PackedLevel<'a>, first: usize, offset: u32, width: u32) -> Self {
+        FieldCursor { records: level.records, bit: level.bit(first) + offset as u64, stride: level.record_bits, width }
+    }
+
+    #[inline]
+    fn next(&mut self) -> u32 {
+        let value = read_bits(self.records, self.bit, self.width);
+        self.bit += self.stride;
+        value
+    }
+}
+
 #[inline]
 fn decode(code: ValueCode, field: u32, table: &[f32]) -> f32 {
     match code {
@@ -303,34 +326,56 @@ impl CompactTrie<'_> {
         let Some(next) = self.levels.get(level + 1) else { return Ok(()) };
         let (len, next_len) = (self.len(level), self.len(level + 1));
         let out_of_order = || bad(format!("the child ranges of order {n} are out of order or out of bounds"));
-        // Pointers rise from 0 to the next order's length; each task checks its records'
-        // pointers and the one after, so that neighbouring tasks overlap by one.
-        let mut previous = packed.pointer(records.start);
-        if (records.start == 0 && previous != 0) || previous > next_len {
+        // Pass 1: the pointers of the task's records and the one after (neighbouring tasks
+        // overlap by one) rise from 0 to the next order's length. Pass 2: the children's
+        // tokens rise strictly except where a range starts, and stay in the vocabulary.
+        // Both passes read in record order and branch on nothing the data decides, so
+        // ranges of any lengths cost no mispredictions.
+        let first = packed.pointer(records.start);
+        if (records.start == 0 && first != 0) || first > next_len {
             return Err(out_of_order());
         }
+        let pointer_at = packed.word_bits + packed.prob_bits + packed.backoff_bits;
+        let mut lows = FieldCursor::new(packed, records.start + 1, pointer_at, packed.low_bits);
+        let block_mask = (1usize << packed.block_shift) - 1;
+        let mut base = packed.bases.get((records.start + 1) >> packed.block_shift).map_or(0, |&b| b as usize);
+        // Bit i: a child range starts at child first + i (the task's first range does).
+        let mut starts: Vec<u64> = vec![1];
+        let (mut previous, mut falls) = (first, false);
         for at in records.start + 1..=records.end {
-            let pointer = packed.pointer(at);
-            if pointer < previous || pointer > next_len || (at == len && pointer != next_len) {
+            if at & block_mask == 0 {
+                base = packed.bases.get(at >> packed.block_shift).map_or(0, |&b| b as usize);
+            }
+            let pointer = base + lows.next() as usize;
+            falls |= pointer < previous || pointer > next_len;
+            if falls {
                 return Err(out_of_order());
             }
-            // Tokens rise strictly within the range [previous, pointer), and stay in the
-            // vocabulary (the ranges cover the next order, so every token is read once).
-            let mut word = if previous < pointer { next.word(previous) } else { 0 };
-            for child in previous + 1..pointer {
-                let following = next.word(child);
-                if following <= word {
-                    return Err(bad(format!("a child range of order {} is not sorted by token", n + 1)));
-                }
-                word = following;
+            let offset = pointer - first;
+            if offset / 64 >= starts.len() {
+                starts.resize(offset / 64 + 1, 0);
             }
-            if word as usize >= vocab {
-                return Err(bad(format!("order {} holds a token id past the vocabulary", n + 1)));
-            }
+            starts[offset / 64] |= 1 << (offset % 64);
             previous = pointer;
         }
         if records.end == len && previous != next_len {
             return Err(out_of_order());
+        }
+        let mut words = FieldCursor::new(next, first, 0, next.word_bits);
+        let (mut word, mut unsorted, mut highest) = (0u32, false, 0u32);
+        for child in first..previous {
+            let following = words.next();
+            let offset = child - first;
+            let starts_range = (starts.get(offset / 64).copied().unwrap_or(0) >> (offset % 64)) & 1 == 1;
+            unsorted |= following <= word && !starts_range;
+            highest = highest.max(following);
+            word = following;
+        }
+        if unsorted {
+            return Err(bad(format!("a child range of order {} is not sorted by token", n + 1)));
+        }
+        if previous > first && highest as usize >= vocab {
+            return Err(bad(format!("order {} holds a token id past the vocabulary", n + 1)));
         }
         Ok(())
     }
