@@ -1,6 +1,6 @@
 //! ARPA export and import: a round trip keeps every score, re-export is byte-identical,
-//! char-level tokens survive, and malformed files are refused with the line number and
-//! what was expected.
+//! char-level tokens survive, files as other toolkits write them score as KenLM scores
+//! them, and malformed files are refused with the line number and what was expected.
 
 mod common;
 
@@ -142,4 +142,55 @@ fn a_file_without_unk_scores_unknown_words_as_kenlm_does() {
     let run = common::elman(&["ngram", "query", "--model", bin.to_str().unwrap(), "--data", text.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&run.stdout).contains("dog=0 1 -100.3\t"));
     assert!(run.stderr.is_empty(), "a binary model has its <unk>: no warning");
+}
+
+/// ARPA files as other toolkits write them (tests/data/arpa: fields apart by spaces or
+/// tabs, trailing blanks, no `<unk>`, −99 log probabilities, CRLF line ends, blank lines,
+/// a positive log probability) score as KenLM scores them — per token, per line and in
+/// perplexity with and without OOVs — to the numbers `make_kenlm_golden.py` took from
+/// KenLM's module there; and so do the binary models built from them, in both layouts.
+#[test]
+fn other_toolkits_files_score_as_kenlm_scores_them() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arpa");
+    let golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("kenlm_golden.json")).unwrap()).unwrap();
+    let sentences = dir.join("srilm_sentences.txt");
+    let close = |a: f64, b: f64, relative: f64| (a - b).abs() <= relative * a.abs().max(b.abs()).max(1.0);
+    let fixtures = golden["fixtures"].as_object().unwrap();
+    assert_eq!(fixtures.len(), 2);
+    for (name, want) in fixtures {
+        let arpa = dir.join(name);
+        let (hashed, compact) = (temp_path(&format!("{name}.bin")), temp_path(&format!("{name}.compact.bin")));
+        elman_ok(&["ngram", "build-binary", arpa.to_str().unwrap(), hashed.to_str().unwrap()]);
+        elman_ok(&["ngram", "build-binary", arpa.to_str().unwrap(), compact.to_str().unwrap(), "--layout", "compact"]);
+        for model in [&arpa, &hashed, &compact] {
+            let run = common::elman(&["ngram", "query", "--model", model.to_str().unwrap(), "--data", sentences.to_str().unwrap(), "--json"]);
+            let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+            assert!(run.status.success(), "{name}: {stderr}");
+            if model == &arpa {
+                assert!(stderr.contains("no <unk> unigram"), "{name}: {stderr}");
+                assert_eq!(stderr.contains("above 0"), name.contains("variants"), "{name}: {stderr}");
+                assert!(stderr.lines().all(|l| l.starts_with("warning: ")), "{name}: {stderr}");
+            }
+            let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            let rows = want["sentences"].as_array().unwrap();
+            assert_eq!(lines.len(), rows.len() + 1, "{name}");
+            for (got, row) in lines.iter().zip(rows) {
+                let (got_tokens, want_tokens) = (got["tokens"].as_array().unwrap(), row["tokens"].as_array().unwrap());
+                assert_eq!(got_tokens.len(), want_tokens.len(), "{name}: {}", row["text"]);
+                let mut total = 0.0;
+                for (g, w) in got_tokens.iter().zip(want_tokens) {
+                    let (log10, length, oov) = (w[0].as_f64().unwrap(), w[1].as_u64().unwrap(), w[2].as_bool().unwrap());
+                    assert!(close(g["log10"].as_f64().unwrap(), log10, 1e-6), "{name} {model:?}: {} in {}: {g} vs KenLM {w}", g["token"], row["text"]);
+                    assert_eq!((g["length"].as_u64().unwrap(), g["oov"].as_bool().unwrap()), (length, oov), "{name}: {g} vs {w}");
+                    total += log10;
+                }
+                assert!(close(got["log10_total"].as_f64().unwrap(), total, 1e-6), "{name}: line total {} vs {total}", got["log10_total"]);
+            }
+            let summary = &lines.last().unwrap()["summary"];
+            assert_eq!((&summary["tokens"], &summary["oov"]), (&want["tokens"], &want["oov"]), "{name}");
+            for key in ["perplexity", "perplexity_excluding_oov"] {
+                assert!(close(summary[key].as_f64().unwrap(), want[key].as_f64().unwrap(), 1e-5), "{name}: {key} {} vs KenLM {}", summary[key], want[key]);
+            }
+        }
+    }
 }

@@ -46,12 +46,15 @@ fn parse_header(line: &str, info: &mut ModelInfo) {
     }
 }
 
+/// A log10 value as written (`-inf` too); NaN and +∞ are refused. −99, SRILM's spelling
+/// of log10 0, stays −99 as KenLM reads it, except for `<s>` and in elman's own files,
+/// whose header says who wrote them (see [`read_through`]).
 fn parse_log10(field: &str) -> Option<f32> {
     let value: f32 = field.parse().ok()?;
     if value.is_nan() || value == f32::INFINITY {
         return None;
     }
-    Some(if value <= LOG10_ZERO { f32::NEG_INFINITY } else { value })
+    Some(value)
 }
 
 /// Reads ARPA text from `source`; `size` (the byte count, when known) bounds the header's
@@ -88,10 +91,27 @@ fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<
         }
         let section = SectionShape { n, order, count, tokenizer: info.tokenizer, layout };
         let level = if n == 1 { read_unigrams(&mut lines, &section, &mut vocab)? } else { read_section(&mut lines, &section, &vocab)? };
+        if level.positive > 0 {
+            eprintln!(
+                "warning: {} holds {} {n}-gram log10 probabilit{} above 0 (a probability above 1); read as 0, as KenLM reads them",
+                lines.path.display(),
+                level.positive,
+                if level.positive == 1 { "y" } else { "ies" }
+            );
+        }
         if n == 1 {
             layout = KeyLayout::new(vocab.len(), order)?;
         }
         levels.push(sort_level(&lines, level, n, order)?);
+        if n == 1 {
+            // `<s>` is a context, never predicted: its −99 (SRILM's and elman's log10 0)
+            // is log10 0 in the model, as elman's own models hold it.
+            if let Some(at) = levels[0].find(BOS as u128) {
+                if levels[0].log10_prob[at] <= LOG10_ZERO {
+                    levels[0].log10_prob[at] = f32::NEG_INFINITY;
+                }
+            }
+        }
         if n == 1 && levels[0].find(UNK as u128).is_none() {
             add_missing_unk(&mut levels[0], order);
             eprintln!(
@@ -106,6 +126,15 @@ fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<
     }
     if !saw_header {
         info.markers = levels.first().is_some_and(|unigrams| unigrams.find(BOS as u128).is_some());
+    } else {
+        // elman writes log10 0 as −99: in its own files, −99 is log10 0 again.
+        for level in &mut levels {
+            for value in level.log10_prob.iter_mut().chain(level.log10_backoff.iter_mut()) {
+                if *value == LOG10_ZERO {
+                    *value = f32::NEG_INFINITY;
+                }
+            }
+        }
     }
     Ok(NgramModel { vocab, layout, info, levels })
 }
@@ -171,6 +200,8 @@ struct Parsed {
     backoffs: Vec<f32>,
     /// (entry index, line number) where the entries' lines stop being consecutive.
     anchors: Vec<(usize, usize)>,
+    /// Log10 probabilities above 0 read as 0.
+    positive: usize,
 }
 
 impl Parsed {
@@ -183,6 +214,7 @@ impl Parsed {
             probs: Vec::with_capacity(reserve),
             backoffs: Vec::with_capacity(if backoffs { reserve } else { 0 }),
             anchors: Vec::new(),
+            positive: 0,
         }
     }
 
@@ -198,6 +230,7 @@ impl Parsed {
         for (i, line) in piece.anchors {
             self.anchors.push((base + i, first_line + line));
         }
+        self.positive += piece.positive;
         self.keys.append(&mut piece.keys);
         self.probs.append(&mut piece.probs);
         self.backoffs.append(&mut piece.backoffs);
@@ -251,7 +284,12 @@ fn parse_line<'t>(
     if fields.next().is_some() {
         return Err((expected(), line.to_string()));
     }
-    let prob = parse_log10(prob_field).ok_or_else(|| ("a log10 probability".to_string(), prob_field.to_string()))?;
+    let mut prob = parse_log10(prob_field).ok_or_else(|| ("a log10 probability".to_string(), prob_field.to_string()))?;
+    if prob > 0.0 {
+        // A probability above 1 (IRSTLM writes some): read as 1, as KenLM reads it.
+        prob = 0.0;
+        out.positive += 1;
+    }
     let backoff = match backoff_field {
         Some(_) if n == s.order => return Err(("no back-off weight on a highest-order n-gram".to_string(), line.to_string())),
         Some(field) => parse_log10(field).ok_or_else(|| ("a log10 back-off weight".to_string(), field.to_string()))?,
@@ -278,7 +316,7 @@ fn parse_piece(text: &str, s: &SectionShape, lookup: &mut impl FnMut(&str) -> Op
         let line = raw.trim_end_matches('\n').trim_end_matches('\r');
         if line.trim().is_empty() {
             consecutive = false;
-        } else if line.starts_with('\\') {
+        } else if line.trim_start().starts_with('\\') {
             return (out, Stop::Heading(offset), lines);
         } else {
             if !consecutive {
