@@ -44,6 +44,29 @@ pub enum NgramCommand {
     Query(QueryArgs),
     /// Draw text from a model.
     Sample(NgramSampleArgs),
+    /// Prune a model by relative entropy (Stolcke; SRILM's -prune): drop the n-grams whose
+    /// removal raises perplexity by less than a threshold.
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// The ARPA model to prune.
+    pub model: PathBuf,
+    /// Where to write the pruned model (binary when it ends in .bin, else ARPA).
+    pub out: PathBuf,
+    /// Drop an n-gram when its removal raises perplexity by less than this fraction
+    /// (e.g. 1e-8; larger prunes more).
+    #[arg(long)]
+    pub threshold: f64,
+    /// The output's format; by default binary when OUT ends in .bin, else ARPA.
+    #[arg(long, value_parser = choice::<ModelFormat>())]
+    pub format: Option<ModelFormat>,
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    /// A text to score with the model before and after: prints both perplexities.
+    #[arg(long, value_name = "TEXT")]
+    pub check: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -239,6 +262,7 @@ pub fn run(args: NgramArgs) -> anyhow::Result<()> {
     match args.command {
         NgramCommand::Train(a) => run_train(a),
         NgramCommand::BuildBinary(a) => run_build_binary(a),
+        NgramCommand::Prune(a) => run_prune(a),
         NgramCommand::Prob(a) => run_prob(a),
         NgramCommand::Eval(a) => run_eval(a),
         NgramCommand::Query(a) => run_query(a),
@@ -431,6 +455,45 @@ fn run_build_binary(a: BuildBinaryArgs) -> anyhow::Result<()> {
             exact.perplexity_excluding_oov(),
             packed.perplexity_excluding_oov(),
             change(exact.perplexity_excluding_oov(), packed.perplexity_excluding_oov()),
+        );
+    }
+    Ok(())
+}
+
+fn run_prune(a: PruneArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let format = ModelFormat::of(a.format, &a.out);
+    let layout = a.layout.layout()?;
+    if a.layout.given() && format != ModelFormat::Binary {
+        bail!("--layout and --quantize apply to binary models; write to a .bin file or give --format binary");
+    }
+    let check_text = a.check.as_deref().map(read_text).transpose()?;
+    if is_binary_file(&a.model).with_context(|| format!("cannot read {}", a.model.display()))? {
+        bail!("{} is a binary model; prune reads ARPA (give the ARPA file it was built from)", a.model.display());
+    }
+    let model = read_arpa_file(&a.model)?;
+    let (pruned, report) = elman::ngram::prune::prune_entropy(&model, a.threshold)?;
+    write_model(&pruned, &a.out, format, layout)?;
+    let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "wrote {} ({}): pruned at threshold {} in {:.2} s",
+        a.out.display(),
+        human_bytes(bytes as f64),
+        a.threshold,
+        started.elapsed().as_secs_f64()
+    );
+    for (n, (before, after)) in report.before.iter().zip(&report.after).enumerate() {
+        println!("  {}-grams: {before} -> {after}", n + 1);
+    }
+    if let Some(text) = check_text {
+        let (full, small) = (evaluate(&model, &text), evaluate(&pruned, &text));
+        println!(
+            "  check on {} ({} tokens): perplexity {:.4} before, {:.4} after ({:+.3} %)",
+            a.check.as_deref().map_or_else(String::new, |p| p.display().to_string()),
+            full.tokens,
+            full.perplexity(),
+            small.perplexity(),
+            100.0 * (small.perplexity() - full.perplexity()) / full.perplexity()
         );
     }
     Ok(())

@@ -10,7 +10,8 @@
 //! - [`arpa`] reads and writes the standard ARPA text format (KenLM, SRILM), [`binary`]
 //!   a memory-mapped format that opens without parsing; [`lm`] is what both offer;
 //! - [`eval`] perplexity, [`fraction`] exact MLE fractions, [`sample`] generation,
-//!   [`report`] sizes and peak memory; [`train`] ties counting and smoothing together.
+//!   [`report`] sizes and peak memory; [`train`] ties counting and smoothing together;
+//!   [`prune`] entropy-based pruning of a built model.
 
 pub mod arpa;
 pub mod binary;
@@ -22,6 +23,7 @@ pub mod key;
 pub mod lm;
 pub mod model;
 pub mod open;
+pub mod prune;
 pub mod query;
 pub mod report;
 pub mod sample;
