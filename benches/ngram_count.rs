@@ -46,7 +46,7 @@ fn bench_corpus(c: &mut Criterion, name: &str, text: &str) {
     group.bench_function("count + KN estimate, order 5", |b| {
         b.iter(|| {
             let counts = count_ngrams(&corpus, vocab.len(), 5, true, None).unwrap();
-            black_box(estimate::<f32>(counts, vocab.clone(), NgramTokenizer::Word, &mut KneserNey::default()).unwrap())
+            black_box(estimate::<f32>(counts, vocab.clone(), NgramTokenizer::Word, &mut KneserNey::default(), None).unwrap())
         })
     });
     group.finish();

@@ -110,3 +110,29 @@ fn the_prune_command_writes_reports_and_refuses() {
         assert!(err.contains(wanted) && err.lines().count() == 1, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn count_pruning_and_vocabulary_limits_from_the_command_line() {
+    let data = write_temp("count-prune.txt", &text(4, 1500));
+    let vocab = write_temp("count-prune-vocab.txt", &(0..60).map(|i| format!("w{i}")).collect::<Vec<_>>().join("\n"));
+    let (full, pruned, limited) = (temp_path("cp-full.arpa"), temp_path("cp-pruned.arpa"), temp_path("cp-limited.arpa"));
+    elman_ok(&["ngram", "train", "--order", "3", "--data", path_str(&data), "--out", path_str(&full)]);
+    elman_ok(&["ngram", "train", "--order", "3", "--data", path_str(&data), "--out", path_str(&pruned), "--prune", "0", "1"]);
+    elman_ok(&["ngram", "train", "--order", "3", "--data", path_str(&data), "--out", path_str(&limited), "--limit-vocab", path_str(&vocab)]);
+    let counts = |path: &std::path::Path| elman::ngram::arpa::read_arpa_file(path).unwrap().ngram_counts();
+    let (all, fewer, limit) = (counts(&full), counts(&pruned), counts(&limited));
+    assert!(fewer[0] == all[0] && fewer[1] < all[1] && fewer[2] < all[2], "{all:?} {fewer:?}");
+    assert_eq!(limit[0], 60 + 3, "the 60 listed words and the three specials: {limit:?}");
+    for (args, wanted) in [
+        (vec!["--prune", "1", "1"], "must start with 0"),
+        (vec!["--prune", "0", "2", "1"], "must not decrease"),
+        (vec!["--prune", "0", "1", "1", "1"], "4 thresholds"),
+        (vec!["--prune", "0", "1", "--smoothing", "mle"], "Kneser-Ney"),
+        (vec!["--prune", "0", "1", "--memory", "64M"], "in-memory"),
+    ] {
+        let mut all_args = vec!["ngram", "train", "--order", "3", "--data", path_str(&data), "--out", path_str(&pruned)];
+        all_args.extend(args.iter().copied());
+        let err = elman_err(&all_args);
+        assert!(err.contains(wanted) && err.lines().count() == 1, "{args:?}: {err}");
+    }
+}

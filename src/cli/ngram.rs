@@ -100,6 +100,14 @@ pub struct NgramTrainArgs {
     pub format: Option<ModelFormat>,
     #[command(flatten)]
     pub layout: LayoutArgs,
+    /// Count pruning, as lmplz's --prune: per order from 1, drop n-grams seen at most this
+    /// many times (e.g. 0 1 1 1; non-decreasing, the first 0, the last repeats).
+    #[arg(long, num_args = 1.., value_name = "COUNT")]
+    pub prune: Vec<u64>,
+    /// Keep only n-grams over the words of this file (whitespace-separated), as lmplz's
+    /// --limit_vocab_file; other words become OOV.
+    #[arg(long, value_name = "FILE")]
+    pub limit_vocab: Option<PathBuf>,
 }
 
 /// How a binary model is laid out.
@@ -304,14 +312,23 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 fn run_train(a: NgramTrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let memory_bytes = a.memory.as_deref().map(parse_memory).transpose()?;
+    let limit_vocab = match &a.limit_vocab {
+        Some(path) => Some(read_text(path)?.split_whitespace().map(str::to_string).collect::<Vec<_>>()),
+        None => None,
+    };
     let options = TrainOptions {
         order: a.order,
         tokenize: TokenizeOptions { tokenizer: a.tokenizer, markers: !a.no_markers },
         smoothing: a.smoothing,
         k: a.k,
         memory_bytes,
+        prune: a.prune.clone(),
+        limit_vocab,
     };
     options.validate()?;
+    if options.prunes() && memory_bytes.is_some() {
+        bail!("--prune and --limit-vocab need the in-memory pipeline; leave out --memory");
+    }
     let layout = a.layout.layout()?;
     if a.layout.given() && ModelFormat::of(a.format, &a.out) != ModelFormat::Binary {
         bail!("--layout and --quantize apply to binary models; write to a .bin file or give --format binary");
@@ -319,9 +336,9 @@ fn run_train(a: NgramTrainArgs) -> anyhow::Result<()> {
     let text_bytes = std::fs::metadata(&a.data).map_err(|source| elman::error::ElmanError::Io { path: a.data.clone(), source })?.len();
     let available = elman::host::memory::available_bytes();
     let mut pipeline = Pipeline::choose(text_bytes, options.order, memory_bytes, available);
-    if let (Pipeline::Bounded { estimate, .. }, None, ModelFormat::Binary) = (&pipeline, memory_bytes, ModelFormat::of(a.format, &a.out)) {
+    if let (Pipeline::Bounded { estimate, .. }, None, true) = (&pipeline, memory_bytes, ModelFormat::of(a.format, &a.out) == ModelFormat::Binary || options.prunes()) {
         // The binary writer needs the model in memory; without a bound asked for, try.
-        eprintln!("note: the counts may not fit in memory (estimated {}), but a binary model is built in memory; with --memory the bounded pipeline writes ARPA", human_bytes(*estimate as f64));
+        eprintln!("note: the counts may not fit in memory (estimated {}), but a binary or pruned model is built in memory; with --memory the bounded pipeline writes unpruned ARPA", human_bytes(*estimate as f64));
         pipeline = Pipeline::InMemory { estimate: *estimate, limit: available };
     }
     if let Pipeline::Bounded { budget, .. } = pipeline {

@@ -2,6 +2,7 @@
 
 use super::count::{count_ngrams, require_complete_ngram};
 use super::model::{LogValue, NgramModel};
+use super::smoothing::Prune;
 use super::smoothing::{estimate, AddK, Smoothing};
 use super::spill::SpillStats;
 use super::tokenize::{tokenize_training, NgramCorpus, TokenizeOptions};
@@ -19,12 +20,17 @@ pub struct TrainOptions {
     pub k: f64,
     /// Bytes of highest-order keys to buffer before spilling sorted runs (`None`: no limit).
     pub memory_bytes: Option<u64>,
+    /// Count thresholds per order, lmplz's `--prune` (empty: no pruning; the last value
+    /// repeats for the orders after it).
+    pub prune: Vec<u64>,
+    /// The vocabulary the model may use, lmplz's `--limit_vocab_file` (`None`: all).
+    pub limit_vocab: Option<Vec<String>>,
 }
 
 impl TrainOptions {
     /// Options with add-k's k = 0.5 (unused by the other methods) and no memory limit.
     pub fn new(order: usize, tokenize: TokenizeOptions, smoothing: Smoothing) -> Self {
-        TrainOptions { order, tokenize, smoothing, k: 0.5, memory_bytes: None }
+        TrainOptions { order, tokenize, smoothing, k: 0.5, memory_bytes: None, prune: Vec::new(), limit_vocab: None }
     }
 
     /// The same options with add-k's pseudo-count `k`.
@@ -37,7 +43,24 @@ impl TrainOptions {
         TrainOptions { memory_bytes, ..self }
     }
 
-    /// Refuses order 0 and a bad k.
+    /// The same options pruned at count `thresholds` per order (lmplz's `--prune`).
+    pub fn with_prune(self, prune: Vec<u64>) -> Self {
+        TrainOptions { prune, ..self }
+    }
+
+    /// The same options limited to the words of `vocab` (lmplz's `--limit_vocab_file`).
+    pub fn with_limit_vocab(self, limit_vocab: Option<Vec<String>>) -> Self {
+        TrainOptions { limit_vocab, ..self }
+    }
+
+    /// Whether the model is pruned (by counts or by vocabulary).
+    pub fn prunes(&self) -> bool {
+        self.prune.iter().any(|&t| t > 0) || self.limit_vocab.is_some()
+    }
+
+    /// Refuses order 0, a bad k, and pruning that lmplz would refuse (thresholds for more
+    /// orders than the model has, decreasing ones, or a unigram threshold) or that only
+    /// Kneser-Ney supports.
     pub fn validate(&self) -> Result<()> {
         if self.order == 0 {
             return Err(ElmanError::Setting { key: "order", problem: "must be at least 1 (got 0)".to_string() });
@@ -45,7 +68,39 @@ impl TrainOptions {
         if self.smoothing == Smoothing::AddK {
             AddK::validate(self.k)?;
         }
+        let bad = |problem: String| Err(ElmanError::Setting { key: "prune", problem });
+        if self.prune.len() > self.order {
+            return bad(format!("gives {} thresholds for a model of order {}", self.prune.len(), self.order));
+        }
+        if self.prune.first().is_some_and(|&t| t > 0) {
+            return bad("must start with 0: unigrams are not pruned by count (as lmplz)".to_string());
+        }
+        if self.prune.windows(2).any(|w| w[1] < w[0]) {
+            return bad("thresholds must not decrease with the order (a kept n-gram's context and suffix must stay)".to_string());
+        }
+        if self.prunes() && self.smoothing != Smoothing::Kn {
+            return bad("pruning and --limit-vocab need Kneser-Ney smoothing (--smoothing kn)".to_string());
+        }
         Ok(())
+    }
+
+    /// The pruning to estimate with over `vocab`, if any.
+    fn pruning(&self, vocab: &NgramVocab) -> Option<Prune> {
+        if !self.prunes() {
+            return None;
+        }
+        let mut thresholds = self.prune.clone();
+        thresholds.resize(self.order, thresholds.last().copied().unwrap_or(0));
+        let keep_word = self.limit_vocab.as_ref().map(|words| {
+            let mut keep = vec![false; vocab.len()];
+            for word in words {
+                if let Some(id) = vocab.get(word) {
+                    keep[id as usize] = true;
+                }
+            }
+            keep
+        });
+        Some(Prune { thresholds, keep_word })
     }
 }
 
@@ -94,7 +149,8 @@ pub fn train_tokens<W: LogValue>(vocab: NgramVocab, corpus: NgramCorpus, source:
     drop(corpus);
     let spill = counts.spill.clone();
     let mut smoother = options.smoothing.smoother(options.k);
-    let model = estimate(counts, vocab, options.tokenize.tokenizer, smoother.as_mut())?;
+    let prune = options.pruning(&vocab);
+    let model = estimate(counts, vocab, options.tokenize.tokenizer, smoother.as_mut(), prune.as_ref())?;
     let (discounts, fallback_orders) = smoother.discounts();
     lap("smooth", &mut phases);
     Ok(Trained { model, predicted_tokens, spill, discounts, fallback_orders, phases })

@@ -74,13 +74,20 @@ pub fn count_levels(tokens: &RecordFile<TokenId>, layout: KeyLayout, order: usiz
     let mut unigrams = CountLevel::default();
     let mut top = top;
     let (mut raw_summaries, mut adjusted_summaries) = (vec![OrderCounts::default(); order - 1], vec![OrderCounts::default(); order - 1]);
-    let mut sink = Sink { writers: &mut writers, unigrams: &mut unigrams, raw: &mut raw_summaries, adjusted: &mut adjusted_summaries };
+    let mut last = vec![None; order - 1];
+    let mut sink = Sink { writers: &mut writers, unigrams: &mut unigrams, raw: &mut raw_summaries, adjusted: &mut adjusted_summaries, last: &mut last };
     while let Some(KeyCount { key, count }) = top.next_sum()? {
         sink.emit(order, LevelEntry { key, raw: count, adjusted: count }, &mut derivers)?;
     }
     for i in 0..derivers.len() {
         let (this, below) = derivers.split_at_mut(i + 1);
         this[i].finish(&mut sink, below)?;
+    }
+    // lmplz's counts-of-counts below the highest order (see `OrderCounts::count_last_as_lmplz`).
+    for (summary, last) in adjusted_summaries.iter_mut().zip(&last).take(order.saturating_sub(2)) {
+        if let Some((adjusted, raw)) = *last {
+            summary.count_last_as_lmplz(adjusted, raw);
+        }
     }
     add_special_unigrams(&mut unigrams, markers);
     let upper = writers.into_iter().map(RecordWriter::finish).collect::<Result<Vec<_>>>()?;
@@ -93,6 +100,8 @@ struct Sink<'a> {
     unigrams: &'a mut CountLevel,
     raw: &'a mut [OrderCounts],
     adjusted: &'a mut [OrderCounts],
+    /// (adjusted, raw) of the last entry of each order ≥ 2 (its greatest key).
+    last: &'a mut [Option<(u32, u32)>],
 }
 
 impl Sink<'_> {
@@ -108,6 +117,7 @@ impl Sink<'_> {
         self.writers[n - 2].push(&entry)?;
         self.raw[n - 2].add(entry.raw);
         self.adjusted[n - 2].add(entry.adjusted);
+        self.last[n - 2] = Some((entry.adjusted, entry.raw));
         if let Some((first, below)) = derivers.split_first_mut() {
             first.take(self, entry, below)?;
         }

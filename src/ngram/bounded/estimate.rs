@@ -54,8 +54,16 @@ pub fn estimate_to_arpa(levels: LevelFiles, target: &ArpaTarget, smoother: &mut 
     let bos_key = target.markers.then_some(BOS as u128);
     let unigram_counts = kind.of(&unigrams);
     let predicted = unigrams.keys.iter().zip(unigram_counts).filter(|(k, _)| Some(**k) != bos_key).map(|(_, &c)| c);
-    smoother.prepare_order(1, &OrderCounts::of(predicted))?;
-    let probs = unigram_probs(&unigrams.keys, unigram_counts, bos_key, smoother);
+    let mut summary = OrderCounts::of(predicted);
+    if let (CountKind::Adjusted, true, Some(&key)) = (kind, order > 1, unigrams.keys.last()) {
+        if Some(key) != bos_key {
+            if let (Some(&adjusted), Some(&raw)) = (unigrams.adjusted.last(), unigrams.raw.last()) {
+                summary.count_last_as_lmplz(adjusted, raw);
+            }
+        }
+    }
+    smoother.prepare_order(1, &summary)?;
+    let probs = unigram_probs(&unigrams.keys, unigram_counts, bos_key, &[], smoother);
     let mut lower = Lower::Memory(unigrams.keys.iter().zip(&probs).map(|(&key, &prob)| ProbEntry { key, prob }).collect());
     let mut section = SectionWriter { out, words: &words, layout: target.layout };
     let summaries = if kind == CountKind::Raw { raw_summaries } else { adjusted_summaries };

@@ -8,24 +8,67 @@
 //! context key and the n-gram's index packed into one `u128` when they fit); the groups
 //! of equal context then meet level n−1 in its own order, again with one moving pointer.
 
-use super::{ContextStats, OrderCounts, Smoother};
+use super::{ContextStats, CountKind, OrderCounts, Smoother};
 use crate::error::{ElmanError, Result};
-use crate::ngram::count::NgramCounts;
+use crate::ngram::count::{CountLevel, NgramCounts};
 use crate::ngram::key::KeyLayout;
 use crate::ngram::model::{LogValue, ModelInfo, ModelLevel, NgramModel};
 use crate::ngram::tokenize::NgramTokenizer;
-use crate::ngram::vocab::{NgramVocab, BOS};
+use crate::ngram::vocab::{NgramVocab, BOS, EOS};
 use rayon::slice::ParallelSliceMut;
 
-/// Estimates a back-off model from `counts` with `smoother`.
+/// Count pruning as lmplz's `--prune` and `--limit_vocab_file` do it: an n-gram of order
+/// n ≥ 2 seen at most `thresholds[n − 1]` times goes, and so does every n-gram (unigrams
+/// too) holding a word that `keep_word` (by id) refuses; `<unk>`, `<s>` and `</s>` always
+/// stay. The discounts still count every n-gram; a pruned one's mass goes to its
+/// context's γ (see [`super::kneser_ney`]). Thresholds must not decrease with the order,
+/// so that the context and the suffix of a kept n-gram are kept.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prune {
+    /// Per order, index n − 1 (the unigrams' is 0).
+    pub thresholds: Vec<u64>,
+    pub keep_word: Option<Vec<bool>>,
+}
+
+impl Prune {
+    /// Which n-grams of `level` (order n) go; empty when none do.
+    fn marks(&self, level: &CountLevel, layout: KeyLayout, n: usize) -> Vec<bool> {
+        let threshold = if n >= 2 { self.thresholds.get(n - 1).copied().unwrap_or(0) } else { 0 };
+        if threshold == 0 && self.keep_word.is_none() {
+            return Vec::new();
+        }
+        let mut ids = Vec::with_capacity(n);
+        level
+            .keys
+            .iter()
+            .zip(&level.raw)
+            .map(|(&key, &raw)| {
+                let refused = self.keep_word.as_ref().is_some_and(|keep| {
+                    layout.unpack(key, n, &mut ids);
+                    ids.iter().any(|&id| id > EOS && !keep.get(id as usize).copied().unwrap_or(false))
+                });
+                (threshold > 0 && (raw as u64) <= threshold) || refused
+            })
+            .collect()
+    }
+}
+
+/// Estimates a back-off model from `counts` with `smoother`, pruned by `prune` if given.
 pub fn estimate<W: LogValue>(
     counts: NgramCounts,
     vocab: NgramVocab,
     tokenizer: NgramTokenizer,
     smoother: &mut dyn Smoother,
+    prune: Option<&Prune>,
 ) -> Result<NgramModel<W>> {
     let NgramCounts { order, layout, markers, levels: mut count_levels, .. } = counts;
     let kind = smoother.count_kind();
+    // (adjusted, raw) of each order's greatest key, for lmplz's counts-of-counts.
+    let last_counts: Vec<Option<(u32, u32)>> = count_levels.iter().map(|l| l.adjusted.last().copied().zip(l.raw.last().copied())).collect();
+    let marks: Vec<Vec<bool>> = match prune {
+        Some(prune) => count_levels.iter().enumerate().map(|(i, level)| prune.marks(level, layout, i + 1)).collect(),
+        None => vec![Vec::new(); order],
+    };
     for level in &mut count_levels {
         kind.drop_other(level);
     }
@@ -38,12 +81,18 @@ pub fn estimate<W: LogValue>(
         // `<s>` is never predicted (only the unigram key can be `<s>`'s: above, a key of the
         // same value is another n-gram, e.g. the bigram `<s> <unk>`).
         let predicted = level.keys.iter().zip(counts).filter(|(k, _)| n > 1 || Some(**k) != bos_key).map(|(_, &c)| c);
-        smoother.prepare_order(n, &OrderCounts::of(predicted))?;
+        let mut summary = OrderCounts::of(predicted);
+        if let (CountKind::Adjusted, true, Some((adjusted, raw))) = (kind, n < order, last_counts[n - 1]) {
+            if n > 1 || level.keys.last() != bos_key.as_ref() {
+                summary.count_last_as_lmplz(adjusted, raw);
+            }
+        }
+        smoother.prepare_order(n, &summary)?;
         let probs = if n == 1 {
-            unigram_probs(&level.keys, counts, bos_key, smoother)
+            unigram_probs(&level.keys, counts, bos_key, &marks[0], smoother)
         } else {
             let lower = levels.last_mut().expect("order n-1 was estimated before order n");
-            higher_order_probs(n, layout, &level.keys, counts, lower, &lower_probs, smoother)?
+            higher_order_probs(n, layout, (&level.keys, counts, &marks[n - 1]), lower, &lower_probs, smoother)?
         };
         let log10_prob = probs.iter().map(|&p| W::from_f64(p.log10())).collect();
         let log10_backoff = if n < order { vec![W::from_f64(0.0); level.keys.len()] } else { Vec::new() };
@@ -52,18 +101,37 @@ pub fn estimate<W: LogValue>(
         // The highest order's linear probabilities are not needed again.
         lower_probs = if n < order { probs } else { Vec::new() };
     }
+    // The pruned n-grams go last: until now their suffixes and contexts were needed.
+    for (level, marked) in levels.iter_mut().zip(&marks) {
+        if marked.is_empty() {
+            continue;
+        }
+        let kept = |values: &mut Vec<W>| {
+            if !values.is_empty() {
+                *values = values.iter().zip(marked).filter(|(_, &m)| !m).map(|(&v, _)| v).collect();
+            }
+        };
+        kept(&mut level.log10_prob);
+        kept(&mut level.log10_backoff);
+        level.keys = level.keys.iter().zip(marked).filter(|(_, &m)| !m).map(|(&k, _)| k).collect();
+    }
     let info = ModelInfo { tokenizer, markers, smoothing: smoother.describe() };
     Ok(NgramModel { vocab, layout, info, levels })
 }
 
-/// p_1(w) = α(w) + γ · 1/|V|; `<s>` gets 0.
-pub(crate) fn unigram_probs(keys: &[u128], counts: &[u32], bos_key: Option<u128>, smoother: &dyn Smoother) -> Vec<f64> {
+/// p_1(w) = α(w) + γ · 1/|V|; `<s>` gets 0. |V| counts the kept unigrams (`marked`:
+/// the pruned ones, empty when none are).
+pub(crate) fn unigram_probs(keys: &[u128], counts: &[u32], bos_key: Option<u128>, marked: &[bool], smoother: &dyn Smoother) -> Vec<f64> {
     let mut stats = ContextStats::default();
     let mut vocab_size = 0usize;
-    for (key, &c) in keys.iter().zip(counts) {
+    for (i, (key, &c)) in keys.iter().zip(counts).enumerate() {
         if Some(*key) != bos_key {
-            stats.add(c);
-            vocab_size += 1;
+            if marked.get(i).copied().unwrap_or(false) {
+                stats.add_pruned(c);
+            } else {
+                stats.add(c);
+                vocab_size += 1;
+            }
         }
     }
     let gamma = smoother.gamma(1, &stats);
@@ -74,12 +142,12 @@ pub(crate) fn unigram_probs(keys: &[u128], counts: &[u32], bos_key: Option<u128>
         .collect()
 }
 
-/// Probabilities of order n ≥ 2; writes γ of every context into `lower.log10_backoff`.
+/// Probabilities of order n ≥ 2 from its (keys, counts, pruned marks); writes γ of every
+/// context into `lower.log10_backoff`.
 fn higher_order_probs<W: LogValue>(
     n: usize,
     layout: KeyLayout,
-    keys: &[u128],
-    counts: &[u32],
+    (keys, counts, marked): (&[u128], &[u32], &[bool]),
     lower: &mut ModelLevel<W>,
     lower_probs: &[f64],
     smoother: &dyn Smoother,
@@ -94,7 +162,12 @@ fn higher_order_probs<W: LogValue>(
         let mut group_end = group_start;
         let mut stats = ContextStats::default();
         while group_end < by_context.len() && by_context.get(group_end).0 == context {
-            stats.add(counts[by_context.get(group_end).1]);
+            let i = by_context.get(group_end).1;
+            if marked.get(i).copied().unwrap_or(false) {
+                stats.add_pruned(counts[i]);
+            } else {
+                stats.add(counts[i]);
+            }
             group_end += 1;
         }
         while lower_at < lower.keys.len() && lower.keys[lower_at] < context {

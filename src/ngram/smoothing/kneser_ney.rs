@@ -23,7 +23,10 @@
 //! p(w | c) = α(c w) + γ(c) · p(w | c′),       p_0(w) = 1 / |V|
 //! ```
 //!
-//! N_k(c •) counts the continuations of c with a = k (3+: a ≥ 3). The unigrams
+//! N_k(c •) counts the continuations of c with a = k (3+: a ≥ 3). With count pruning
+//! (lmplz's `--prune`, [`super::Prune`]) a pruned continuation still counts in
+//! Σ_v a(c v) but not in N_k; its whole a(c w) is added to γ's numerator instead, so the
+//! mass it had goes to the lower order and the model still sums to one. The unigrams
 //! interpolate with the uniform distribution over |V| (`<unk>` included, `<s>`
 //! excluded), so `<unk>` gets γ/|V| when the text has none.
 
@@ -103,7 +106,7 @@ impl Smoother for KneserNey {
 
     fn gamma(&self, n: usize, stats: &ContextStats) -> f64 {
         let d = &self.discounts[n - 1];
-        (d[1] * stats.n1 as f64 + d[2] * stats.n2 as f64 + d[3] * stats.n3_plus as f64) / stats.total as f64
+        (d[1] * stats.n1 as f64 + d[2] * stats.n2 as f64 + d[3] * stats.n3_plus as f64 + stats.pruned as f64) / stats.total as f64
     }
 
     fn discounts(&self) -> (Vec<[f64; 4]>, Vec<usize>) {

@@ -18,7 +18,7 @@ mod kneser_ney;
 mod mle;
 
 pub use addk::AddK;
-pub use estimate::estimate;
+pub use estimate::{estimate, Prune};
 pub(crate) use estimate::unigram_probs;
 pub use kneser_ney::KneserNey;
 pub use mle::Mle;
@@ -62,9 +62,18 @@ pub struct ContextStats {
     pub n1: u32,
     pub n2: u32,
     pub n3_plus: u32,
+    /// Σ count(c w) over the continuations pruned away (their mass goes to γ).
+    pub pruned: u64,
 }
 
 impl ContextStats {
+    /// A pruned continuation: in the total, and its whole count in `pruned`.
+    #[inline]
+    pub fn add_pruned(&mut self, count: u32) {
+        self.total += count as u64;
+        self.pruned += count as u64;
+    }
+
     #[inline]
     pub fn add(&mut self, count: u32) {
         self.total += count as u64;
@@ -103,6 +112,21 @@ impl OrderCounts {
         let mut out = OrderCounts::default();
         counts.for_each(|c| out.add(c));
         out
+    }
+
+    /// Counts one n-gram of the order with `raw` instead of `adjusted`: what lmplz does
+    /// for an order below the highest with its last n-gram in suffix order (the greatest
+    /// key). Its adjust_counts flushes the n-grams still open at the end of its stream
+    /// with the occurrence count it tracks for pruning, not the continuation count, so
+    /// that one n-gram enters the counts-of-counts with its raw count. Doing the same keeps
+    /// the discounts, and so every probability, equal to lmplz's.
+    pub fn count_last_as_lmplz(&mut self, adjusted: u32, raw: u32) {
+        if (1..=4).contains(&adjusted) {
+            self.of_count[adjusted as usize] -= 1;
+        }
+        if (1..=4).contains(&raw) {
+            self.of_count[raw as usize] += 1;
+        }
     }
 }
 
