@@ -7,6 +7,7 @@ mod common;
 use common::{elman_err, elman_ok, temp_path, write_temp};
 use elman::ngram::arpa::{read_arpa, read_arpa_file, write_arpa, write_arpa_file};
 use elman::ngram::eval::evaluate;
+use elman::ngram::key::SortedKeys;
 use elman::ngram::{train, NgramModel, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use std::path::Path;
 
@@ -193,4 +194,24 @@ fn other_toolkits_files_score_as_kenlm_scores_them() {
             }
         }
     }
+}
+
+/// A real −99 in a foreign file stays −99 through elman's ARPA writer and reader (elman
+/// spells it `-99.0`; its `-99` is log10 0, `<s>`'s).
+#[test]
+fn a_literal_minus_99_survives_elmans_round_trip() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arpa/srilm_style.arpa");
+    let foreign = read_arpa_file(&fixture).unwrap();
+    let mat = foreign.vocab.get("mat").unwrap();
+    let at = foreign.levels[0].find(mat as u128).unwrap();
+    assert_eq!(foreign.levels[0].log10_prob[at], -99.0);
+    let mut text = Vec::new();
+    write_arpa(&foreign, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("-99.0\tmat\n") && text.contains("-99\t<s>\t"), "{text}");
+    let back = read_arpa(&text, Path::new("back.arpa")).unwrap();
+    assert_eq!(back.levels, foreign.levels);
+    let (a, b) = (evaluate(&foreign, "the cat sat on the mat\n"), evaluate(&back, "the cat sat on the mat\n"));
+    assert_eq!(a.log10_sum.to_bits(), b.log10_sum.to_bits());
+    assert!(a.log10_sum.is_finite());
 }

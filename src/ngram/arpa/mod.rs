@@ -32,9 +32,9 @@ pub mod write;
 pub use read::{read_arpa, read_arpa_file, read_arpa_from};
 pub use write::{write_arpa, write_arpa_file};
 
-/// log10 0 (−∞) is written as this. Read back it is log10 0 in elman's own files (their
-/// header comment says so) and for `<s>` (never predicted); elsewhere −99 itself, as
-/// KenLM reads it.
+/// log10 0 (−∞) is written as this, spelled `-99` (a real −99 is spelled `-99.0`). Read
+/// back, `-99` is log10 0 in elman's own files (their header comment says so) and for
+/// `<s>` (never predicted); elsewhere −99 itself, as KenLM reads it.
 pub const LOG10_ZERO: f32 = -99.0;
 
 /// The header comment's prefix.

@@ -46,10 +46,14 @@ fn parse_header(line: &str, info: &mut ModelInfo) {
     }
 }
 
-/// A log10 value as written (`-inf` too); NaN and +∞ are refused. −99, SRILM's spelling
-/// of log10 0, stays −99 as KenLM reads it, except for `<s>` and in elman's own files,
-/// whose header says who wrote them (see [`read_through`]).
-fn parse_log10(field: &str) -> Option<f32> {
+/// A log10 value as written (`-inf` too); NaN and +∞ are refused. `-99`, SRILM's spelling
+/// of log10 0, is −99 itself as KenLM reads it, except in elman's own files (`elman_file`:
+/// their header says who wrote them), where elman writes log10 0 so and a real −99 as
+/// `-99.0`; `<s>`'s is log10 0 in any file (see [`read_through`]).
+fn parse_log10(field: &str, elman_file: bool) -> Option<f32> {
+    if elman_file && field == "-99" {
+        return Some(f32::NEG_INFINITY);
+    }
     let value: f32 = field.parse().ok()?;
     if value.is_nan() || value == f32::INFINITY {
         return None;
@@ -89,7 +93,7 @@ fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<
         if line.trim() != heading {
             return Err(lines.error(number, &heading, &line));
         }
-        let section = SectionShape { n, order, count, tokenizer: info.tokenizer, layout };
+        let section = SectionShape { n, order, count, tokenizer: info.tokenizer, layout, elman_file: saw_header };
         let level = if n == 1 { read_unigrams(&mut lines, &section, &mut vocab)? } else { read_section(&mut lines, &section, &vocab)? };
         if level.positive > 0 {
             eprintln!(
@@ -126,15 +130,6 @@ fn read_through<R: Read>(mut lines: BlockLines<R>, size: Option<u64>) -> Result<
     }
     if !saw_header {
         info.markers = levels.first().is_some_and(|unigrams| unigrams.find(BOS as u128).is_some());
-    } else {
-        // elman writes log10 0 as −99: in its own files, −99 is log10 0 again.
-        for level in &mut levels {
-            for value in level.log10_prob.iter_mut().chain(level.log10_backoff.iter_mut()) {
-                if *value == LOG10_ZERO {
-                    *value = f32::NEG_INFINITY;
-                }
-            }
-        }
     }
     Ok(NgramModel { vocab, layout, info, levels })
 }
@@ -185,6 +180,8 @@ fn read_counts<R: Read>(lines: &mut BlockLines<R>, size: Option<u64>) -> Result<
 
 /// What one section's lines must look like.
 struct SectionShape {
+    /// Whether the file is elman's own (its header comment), where `-99` is log10 0.
+    elman_file: bool,
     n: usize,
     order: usize,
     count: usize,
@@ -284,7 +281,7 @@ fn parse_line<'t>(
     if fields.next().is_some() {
         return Err((expected(), line.to_string()));
     }
-    let mut prob = parse_log10(prob_field).ok_or_else(|| ("a log10 probability".to_string(), prob_field.to_string()))?;
+    let mut prob = parse_log10(prob_field, s.elman_file).ok_or_else(|| ("a log10 probability".to_string(), prob_field.to_string()))?;
     if prob > 0.0 {
         // A probability above 1 (IRSTLM writes some): read as 1, as KenLM reads it.
         prob = 0.0;
@@ -292,7 +289,7 @@ fn parse_line<'t>(
     }
     let backoff = match backoff_field {
         Some(_) if n == s.order => return Err(("no back-off weight on a highest-order n-gram".to_string(), line.to_string())),
-        Some(field) => parse_log10(field).ok_or_else(|| ("a log10 back-off weight".to_string(), field.to_string()))?,
+        Some(field) => parse_log10(field, s.elman_file).ok_or_else(|| ("a log10 back-off weight".to_string(), field.to_string()))?,
         None => 0.0,
     };
     out.keys.push(key);

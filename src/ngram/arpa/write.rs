@@ -101,10 +101,13 @@ pub fn push_line(text: &mut Vec<u8>, buffer: &mut zmij::Buffer, ids: &mut Vec<u3
     text.push(b'\n');
 }
 
-/// A log10 value; log10 0 (−∞, or NaN) is written −99, as SRILM and KenLM write it, and
-/// every finite value as it is (−100 stays −100).
+/// A log10 value; log10 0 (−∞, or NaN) is written `-99`, as SRILM and KenLM write it, and
+/// every finite value as it is (−100 stays −100), a real −99 as `-99.0` so that elman
+/// reads it back as −99, not as log10 0.
 fn push_log10(line: &mut Vec<u8>, buffer: &mut zmij::Buffer, value: f32) {
-    if value.is_finite() && value != LOG10_ZERO {
+    if value == LOG10_ZERO {
+        line.extend_from_slice(b"-99.0");
+    } else if value.is_finite() {
         line.extend_from_slice(buffer.format_finite(value).as_bytes());
     } else {
         line.extend_from_slice(b"-99");
