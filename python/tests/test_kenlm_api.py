@@ -57,10 +57,11 @@ def test_a_kenlm_script_gives_kenlms_numbers_on_arpa(name):
     assert_same(script_numbers(DATA / name), golden)
 
 
+@pytest.mark.parametrize("layout", ["hashed", "compact"])
 @pytest.mark.parametrize("name", MODELS)
-def test_a_kenlm_script_gives_kenlms_numbers_on_the_binary_model(name, cli, work):
-    binary = work / (name + ".bin")
-    cli("ngram", "build-binary", DATA / name, binary)
+def test_a_kenlm_script_gives_kenlms_numbers_on_the_binary_model(name, layout, cli, work):
+    binary = work / (name + "." + layout + ".bin")
+    cli("ngram", "build-binary", DATA / name, binary, "--layout", layout)
     golden = json.loads((HERE / "golden" / (name + ".json")).read_text(encoding="utf-8"))
     ours = script_numbers(binary)
     assert_same(ours, golden)
