@@ -406,8 +406,8 @@ fn the_compact_layout_from_the_command_line() {
     assert!(check.contains("(ARPA) vs") && check.contains('%'), "{check}");
     assert!(std::fs::metadata(&quantized).unwrap().len() < std::fs::metadata(&compact).unwrap().len());
     for (args, wanted) in [
-        (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "0"], "1 to 16"),
-        (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "8/x"], "1 to 16"),
+        (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "0"], "2 to 16"),
+        (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "8/x"], "2 to 16"),
         (vec!["ngram", "build-binary", path_str(&arpa), path_str(&quantized), "--quantize", "8", "--layout", "hashed"], "--layout compact"),
         (vec!["ngram", "train", "--order", "2", "--data", path_str(&data), "--out", path_str(&arpa), "--layout", "compact"], "binary models"),
     ] {

@@ -144,13 +144,13 @@ impl LayoutArgs {
         let quantization = match self.quantize.as_deref() {
             None => None,
             Some(text) => {
-                let parse = |part: &str| part.trim().parse::<u32>().ok().filter(|b| (1..=16).contains(b));
+                let parse = |part: &str| part.trim().parse::<u32>().ok().filter(|b| (2..=16).contains(b));
                 let bits = match text.split_once('/') {
                     Some((p, b)) => parse(p).zip(parse(b)),
                     None => parse(text).map(|b| (b, b)),
                 };
                 let Some((prob_bits, backoff_bits)) = bits else {
-                    bail!("--quantize {text}: give bits per value from 1 to 16, as 8 or 8/6 (probabilities/back-offs)");
+                    bail!("--quantize {text}: give bits per value from 2 to 16, as 8 or 8/6 (probabilities/back-offs)");
                 };
                 Some(Quantization { prob_bits, backoff_bits })
             }

@@ -138,7 +138,13 @@ pub fn prune_entropy(model: &NgramModel<f32>, threshold: f64) -> Result<(NgramMo
                         let p = 10f64.powf(level.log10_prob[i as usize] as f64);
                         let q = 10f64.powf(log10_p(model, layout.suffix(*context), n - 2, layout.last(key, n)));
                         let alpha_after = (num + p) / (den + q);
-                        let delta = -p_context * (p * (q.ln() + alpha_after.ln() - p.ln()) + num * (alpha_after.ln() - alpha.ln()));
+                        // An n-gram of probability 0, or in a context of probability 0,
+                        // changes nothing: ΔH = 0 (the formula would give 0 · ∞).
+                        let delta = if p == 0.0 || p_context == 0.0 {
+                            0.0
+                        } else {
+                            -p_context * (p * (q.ln() + alpha_after.ln() - p.ln()) + num * (alpha_after.ln() - alpha.ln()))
+                        };
                         if delta.exp_m1() < threshold {
                             dropped.push(i);
                         }
@@ -166,8 +172,8 @@ pub fn prune_entropy(model: &NgramModel<f32>, threshold: f64) -> Result<(NgramMo
 }
 
 /// Recomputes α(h) = num / den for every context the pruning touched, from order 1 up:
-/// h lost an explicit word, or one of its words' lower-order n-grams went, or its own
-/// lower-order context was recomputed.
+/// h lost an explicit word, or a shorter suffix of one of its n-grams went, or a shorter
+/// suffix of h was recomputed.
 fn renormalize(model: &mut NgramModel<f32>, pruned: &[Vec<u128>]) {
     let layout = model.layout;
     let order = model.order();
@@ -181,24 +187,31 @@ fn renormalize(model: &mut NgramModel<f32>, pruned: &[Vec<u128>]) {
         lost.dedup();
         let children: std::collections::HashMap<u128, &[u32]> = groups.iter().map(|(c, m)| (*c, m.as_slice())).collect();
         let level = &model.levels[k - 1];
-        let updates: Vec<(usize, f32)> = (0..level.keys.len())
+        let above = &model.levels[n - 1].keys;
+        let bits = layout.bits();
+        let updates: Vec<(usize, Option<f32>)> = (0..level.keys.len())
             .into_par_iter()
             .filter_map(|at| {
                 let context = level.keys[at];
                 let members: &[u32] = children.get(&context).copied().unwrap_or(&[]);
-                let lower_changed = k >= 2 && touched[k - 2].binary_search(&layout.suffix(context)).is_ok();
-                let suffix_gone = members.iter().any(|&i| pruned[n - 2].binary_search(&layout.suffix(model.levels[n - 1].keys[i as usize])).is_ok());
+                // Any shorter suffix of h recomputed, or any shorter suffix of (h, w) pruned,
+                // changes P(w | h′) (a suffix the model does not store passes the change on).
+                let lower_changed = (1..k).any(|j| touched[k - 1 - j].binary_search(&(context >> (j as u32 * bits))).is_ok());
+                let suffix_gone =
+                    members.iter().any(|&i| (1..n).any(|j| pruned[n - 1 - j].binary_search(&(above[i as usize] >> (j as u32 * bits))).is_ok()));
                 if !(lost.binary_search(&context).is_ok() || lower_changed || suffix_gone) {
                     return None;
                 }
                 let (num, den) = mass_left(model, n, context, members);
                 let alpha = if members.is_empty() { 1.0 } else { num / den };
-                (alpha.is_finite() && alpha > 0.0).then(|| (at, alpha.log10() as f32))
+                Some((at, (alpha.is_finite() && alpha > 0.0).then(|| alpha.log10() as f32)))
             })
             .collect();
         let level = &mut model.levels[k - 1];
         for &(at, log10) in &updates {
-            level.log10_backoff[at] = log10;
+            if let Some(log10) = log10 {
+                level.log10_backoff[at] = log10;
+            }
         }
         touched[k - 1] = updates.iter().map(|&(at, _)| level.keys[at]).collect();
     }

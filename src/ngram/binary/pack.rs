@@ -29,8 +29,9 @@ pub struct PackedOrder {
 /// (`top`) over a vocabulary of `vocab` tokens.
 pub fn pack(inner: &[Vec<Node>], top: &[Leaf], vocab: usize, quantization: Option<Quantization>) -> Result<Vec<PackedOrder>> {
     if let Some(q) = quantization {
-        if !(1..=16).contains(&q.prob_bits) || !(1..=16).contains(&q.backoff_bits) {
-            return Err(ElmanError::Ngram(format!("quantization takes 1 to 16 bits per value, not {} and {}", q.prob_bits, q.backoff_bits)));
+        // At least 2 bits: the exact codes (blank, −∞, back-off 0) need up to 3 of them.
+        if !(2..=16).contains(&q.prob_bits) || !(2..=16).contains(&q.backoff_bits) {
+            return Err(ElmanError::Ngram(format!("quantization takes 2 to 16 bits per value, not {} and {}", q.prob_bits, q.backoff_bits)));
         }
     }
     let word_bits = required_bits(vocab.saturating_sub(1) as u64);

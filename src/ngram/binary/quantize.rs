@@ -22,8 +22,9 @@ pub struct Bins {
 }
 
 impl Bins {
-    /// The bins of `values` for `bits`-bit codes (1 ≤ bits ≤ 16); `exact_zero` gives 0 a
-    /// center of its own (back-offs).
+    /// The bins of `values` for `bits`-bit codes (2 ≤ bits ≤ 16, so that the up to three
+    /// exact specials leave room for a bin); `exact_zero` gives 0 a center of its own
+    /// (back-offs).
     pub fn new(values: &[f32], bits: u32, exact_zero: bool) -> Bins {
         let codes = 1usize << bits;
         let special = |v: f32| v.is_nan() || v == f32::NEG_INFINITY || (exact_zero && v == 0.0);

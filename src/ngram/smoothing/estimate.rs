@@ -63,6 +63,9 @@ pub fn estimate<W: LogValue>(
 ) -> Result<NgramModel<W>> {
     let NgramCounts { order, layout, markers, levels: mut count_levels, .. } = counts;
     let kind = smoother.count_kind();
+    if prune.is_some() && kind != CountKind::Adjusted {
+        return Err(ElmanError::Ngram("pruning needs Kneser-Ney smoothing (only its γ takes the pruned mass)".into()));
+    }
     // (adjusted, raw) of each order's greatest key, for lmplz's counts-of-counts.
     let last_counts: Vec<Option<(u32, u32)>> = count_levels.iter().map(|l| l.adjusted.last().copied().zip(l.raw.last().copied())).collect();
     let marks: Vec<Vec<bool>> = match prune {
