@@ -162,8 +162,13 @@ impl LayoutArgs {
         })
     }
 
-    fn given(&self) -> bool {
-        self.layout.is_some() || self.quantize.is_some()
+    /// [`LayoutArgs::layout`] for a model written as `format` (refused for ARPA, which
+    /// has no layout).
+    pub fn layout_for(&self, format: ModelFormat) -> anyhow::Result<BinaryLayout> {
+        if (self.layout.is_some() || self.quantize.is_some()) && format != ModelFormat::Binary {
+            bail!("--layout and --quantize apply to binary models; write to a .bin file or give --format binary");
+        }
+        self.layout()
     }
 }
 
@@ -329,10 +334,7 @@ fn run_train(a: NgramTrainArgs) -> anyhow::Result<()> {
     if options.prunes() && memory_bytes.is_some() {
         bail!("--prune and --limit-vocab need the in-memory pipeline; leave out --memory");
     }
-    let layout = a.layout.layout()?;
-    if a.layout.given() && ModelFormat::of(a.format, &a.out) != ModelFormat::Binary {
-        bail!("--layout and --quantize apply to binary models; write to a .bin file or give --format binary");
-    }
+    let layout = a.layout.layout_for(ModelFormat::of(a.format, &a.out))?;
     let text_bytes = std::fs::metadata(&a.data).map_err(|source| elman::error::ElmanError::Io { path: a.data.clone(), source })?.len();
     let available = elman::host::memory::available_bytes();
     let mut pipeline = Pipeline::choose(text_bytes, options.order, memory_bytes, available);
@@ -480,10 +482,7 @@ fn run_build_binary(a: BuildBinaryArgs) -> anyhow::Result<()> {
 fn run_prune(a: PruneArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let format = ModelFormat::of(a.format, &a.out);
-    let layout = a.layout.layout()?;
-    if a.layout.given() && format != ModelFormat::Binary {
-        bail!("--layout and --quantize apply to binary models; write to a .bin file or give --format binary");
-    }
+    let layout = a.layout.layout_for(format)?;
     let check_text = a.check.as_deref().map(read_text).transpose()?;
     if is_binary_file(&a.model).with_context(|| format!("cannot read {}", a.model.display()))? {
         bail!("{} is a binary model; prune reads ARPA (give the ARPA file it was built from)", a.model.display());

@@ -55,6 +55,21 @@ pub struct ModelLevel<W> {
     pub log10_backoff: Vec<W>,
 }
 
+impl<W: Copy> ModelLevel<W> {
+    /// Removes the entries whose `marked` flag is set (order kept); `marked` is as long as
+    /// the level.
+    pub fn drop_marked(&mut self, marked: &[bool]) {
+        fn kept<T: Copy>(values: &[T], marked: &[bool]) -> Vec<T> {
+            values.iter().zip(marked).filter(|(_, &m)| !m).map(|(&v, _)| v).collect()
+        }
+        self.keys = kept(&self.keys, marked);
+        self.log10_prob = kept(&self.log10_prob, marked);
+        if !self.log10_backoff.is_empty() {
+            self.log10_backoff = kept(&self.log10_backoff, marked);
+        }
+    }
+}
+
 impl<W> SortedKeys for ModelLevel<W> {
     fn keys(&self) -> &[u128] {
         &self.keys

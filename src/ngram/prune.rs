@@ -33,27 +33,12 @@ pub struct PruneReport {
     pub after: Vec<usize>,
 }
 
-/// log10 P(w | context) in `model` by the back-off rule, the context packed as a key of
-/// `len` tokens (oldest in the low bits), as [`NgramModel::score`] computes it.
+/// log10 P(w | context) in `model` by the back-off rule ([`NgramModel::score`]), the
+/// context packed as a key of `len` tokens (oldest in the low bits).
 fn log10_p(model: &NgramModel<f32>, context: u128, len: usize, word: u32) -> f64 {
-    let layout = model.layout;
-    let word = if model.levels[0].find(word as u128).is_some() { word } else { UNK };
-    let len = len.min(model.order() - 1);
-    let mut backoff = 0.0;
-    for m in (0..=len).rev() {
-        // The newest m tokens of the context.
-        let hist = (context >> ((len - m) as u32 * layout.bits())) & layout.mask(m);
-        let key = hist | ((word as u128) << (m as u32 * layout.bits()));
-        if let Some(at) = model.levels[m].find(key) {
-            return model.levels[m].log10_prob[at] as f64 + backoff;
-        }
-        if m >= 1 {
-            if let Some(at) = model.levels[m - 1].find(hist) {
-                backoff += model.levels[m - 1].log10_backoff[at] as f64;
-            }
-        }
-    }
-    f64::NEG_INFINITY
+    let mut ids = Vec::with_capacity(len);
+    model.layout.unpack(context, len, &mut ids);
+    model.score(&ids, word).log10
 }
 
 /// log10 P(h) of the context h (`len` tokens) by the chain rule; a leading `<s>` has
@@ -157,14 +142,8 @@ pub fn prune_entropy(model: &NgramModel<f32>, threshold: f64) -> Result<(NgramMo
         for &i in &drop {
             gone[i as usize] = true;
         }
-        let kept = |values: &[f32]| -> Vec<f32> { values.iter().zip(&gone).filter(|(_, &g)| !g).map(|(&v, _)| v).collect() };
-        let target = &mut out.levels[n - 1];
-        pruned[n - 1] = target.keys.iter().zip(&gone).filter(|(_, &g)| g).map(|(&k, _)| k).collect();
-        target.keys = target.keys.iter().zip(&gone).filter(|(_, &g)| !g).map(|(&k, _)| k).collect();
-        target.log10_prob = kept(&target.log10_prob);
-        if !target.log10_backoff.is_empty() {
-            target.log10_backoff = kept(&target.log10_backoff);
-        }
+        pruned[n - 1] = level.keys.iter().zip(&gone).filter(|(_, &g)| g).map(|(&k, _)| k).collect();
+        out.levels[n - 1].drop_marked(&gone);
     }
     renormalize(&mut out, &pruned);
     let after = out.ngram_counts();

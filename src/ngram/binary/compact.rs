@@ -259,11 +259,7 @@ pub struct CompactTrie<'a> {
 
 impl CompactTrie<'_> {
     /// Entries of `level`, its sentinel not counted.
-    pub fn stored(&self, level: usize) -> usize {
-        self.len(level)
-    }
-
-    fn len(&self, level: usize) -> usize {
+    pub fn len(&self, level: usize) -> usize {
         let count = self.levels.get(level).map_or(0, |l| l.count);
         if level + 1 < self.levels.len() {
             count.saturating_sub(1)

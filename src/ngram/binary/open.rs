@@ -311,7 +311,7 @@ fn compact_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: 
     let trie = CompactTrie { levels };
     if deep {
         trie.check(vocab, bad)?;
-        check_counts(counts, (0..order).map(|level| trie.stored(level)), bad)?;
+        check_counts(counts, (0..order).map(|level| trie.len(level)), bad)?;
     } else if trie.unigrams() != vocab {
         return Err(bad("the unigram records do not hold one entry per token".into()));
     }

@@ -106,17 +106,9 @@ pub fn estimate<W: LogValue>(
     }
     // The pruned n-grams go last: until now their suffixes and contexts were needed.
     for (level, marked) in levels.iter_mut().zip(&marks) {
-        if marked.is_empty() {
-            continue;
+        if !marked.is_empty() {
+            level.drop_marked(marked);
         }
-        let kept = |values: &mut Vec<W>| {
-            if !values.is_empty() {
-                *values = values.iter().zip(marked).filter(|(_, &m)| !m).map(|(&v, _)| v).collect();
-            }
-        };
-        kept(&mut level.log10_prob);
-        kept(&mut level.log10_backoff);
-        level.keys = level.keys.iter().zip(marked).filter(|(_, &m)| !m).map(|(&k, _)| k).collect();
     }
     let info = ModelInfo { tokenizer, markers, smoothing: smoother.describe() };
     Ok(NgramModel { vocab, layout, info, levels })
