@@ -9,7 +9,7 @@ mod common;
 use common::{elman, elman_err, elman_ok, path_str, temp_path, write_temp};
 use elman::ngram::arpa::{read_arpa, write_arpa};
 use elman::ngram::binary::checksum::checksum;
-use elman::ngram::binary::{write_binary_as, BinaryFile, BinaryLayout, Quantization};
+use elman::ngram::binary::{write_binary_as, BinaryFile, BinaryLayout, Quantization, TrieLayout};
 use elman::ngram::eval::{evaluate, evaluate_into, Evaluation};
 use elman::ngram::key::SortedKeys;
 use elman::ngram::lm::LanguageModel;
@@ -73,6 +73,9 @@ fn assert_same_scores(arpa: &dyn LanguageModel, binary: &dyn LanguageModel, text
 fn binary_scores_equal_the_arpa_model_to_the_bit() {
     let train_text = corpus(1, 3000, 0);
     let test_text = corpus(2, 300, 17);
+    // Which child-pointer codings the compact models below the highest order took
+    // (block-coded, unary): both must be among them.
+    let mut codings = [false; 2];
     for (order, tokenizer, markers) in
         [(5, NgramTokenizer::Word, true), (3, NgramTokenizer::Word, false), (6, NgramTokenizer::Char, true), (4, NgramTokenizer::Char, false), (1, NgramTokenizer::Word, true)]
     {
@@ -84,6 +87,11 @@ fn binary_scores_equal_the_arpa_model_to_the_bit() {
             sizes.push(bytes.len());
             let file = BinaryFile::from_bytes(&bytes, Path::new("model.bin")).unwrap();
             let binary = file.model().unwrap();
+            if let TrieLayout::Compact(trie) = &binary.trie {
+                for level in &trie.levels[..order - 1] {
+                    codings[usize::from(level.has_unary_pointers())] = true;
+                }
+            }
             assert!(!binary.trie.is_quantized());
             assert_eq!(binary.order(), order);
             assert_eq!(binary.info, model.info);
@@ -106,6 +114,7 @@ fn binary_scores_equal_the_arpa_model_to_the_bit() {
         }
         assert!(sizes[1] < sizes[0], "compact {} bytes, hashed {}", sizes[1], sizes[0]);
     }
+    assert_eq!(codings, [true, true], "block-coded and unary pointers both tested");
 }
 
 #[test]

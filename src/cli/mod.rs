@@ -12,6 +12,7 @@ pub mod rescore;
 pub mod sample;
 pub mod scoring;
 pub mod ngram;
+pub mod ngram_query;
 pub mod train;
 
 pub use elman::rnn::train::session::checkpoint_file;

@@ -5,9 +5,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use elman::ngram::arpa::{read_arpa_file, write_arpa_file};
 use elman::ngram::binary::{is_binary_file, write_binary_file_as, BinaryLayout, Quantization};
-use elman::ngram::eval::{evaluate, evaluate_into, Evaluation};
+use elman::ngram::eval::evaluate;
 use elman::ngram::lm::{LanguageModel, Lexicon};
-use elman::ngram::query::{LineScorer, TokenScore};
 use elman::ngram::{ModelFile, NgramModel};
 use elman::ngram::fraction::mle_fraction;
 use elman::host::memory::{human_bytes, peak_memory_bytes};
@@ -18,9 +17,7 @@ use super::choices::choice;
 use elman::choice::Choice;
 use elman::ngram::{count_ngrams, train_tokens, Smoothing, TokenizeOptions, NgramTokenizer, TrainOptions};
 use elman::ngram::train::Pipeline;
-use elman::ngram::arpa::escape_char_token;
-use super::query_lines::QueryLine;
-use std::io::{BufRead, Write};
+use super::ngram_query::QueryArgs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -209,22 +206,6 @@ pub struct BuildBinaryArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct QueryArgs {
-    /// A model, ARPA or binary.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// The text to score; standard input when absent.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// One JSON object per line (and a last one with the summary).
-    #[arg(long)]
-    pub json: bool,
-    /// Print only the summary.
-    #[arg(long)]
-    pub summary: bool,
-}
-
-#[derive(Args, Debug)]
 pub struct ProbArgs {
     /// The predicted token.
     pub word: String,
@@ -278,7 +259,7 @@ pub fn run(args: NgramArgs) -> anyhow::Result<()> {
         NgramCommand::Prune(a) => run_prune(a),
         NgramCommand::Prob(a) => run_prob(a),
         NgramCommand::Eval(a) => run_eval(a),
-        NgramCommand::Query(a) => run_query(a),
+        NgramCommand::Query(a) => super::ngram_query::run(a),
         NgramCommand::Sample(a) => run_sample(a),
     }
 }
@@ -615,112 +596,6 @@ fn run_eval(a: NgramEvalArgs) -> anyhow::Result<()> {
             e.perplexity_excluding_oov(),
         );
     }
-    Ok(())
-}
-
-fn run_query(a: QueryArgs) -> anyhow::Result<()> {
-    let model = ModelFile::open(&a.model)?;
-    let (input, name): (Box<dyn BufRead>, String) = match &a.data {
-        Some(path) => {
-            let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-            (Box::new(std::io::BufReader::with_capacity(1 << 16, file)), path.display().to_string())
-        }
-        None => (Box::new(std::io::stdin().lock()), "standard input".to_string()),
-    };
-    let result = model.with(|m| query_stream(m, input, &name, &a))?;
-    match result {
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
-        other => other,
-    }
-}
-
-/// How a token appears in `query` output: at char level whitespace is spelled `<U+0020>`,
-/// so that every field stays one space-free word.
-fn shown_token<'t>(token: &'t str, tokenizer: NgramTokenizer) -> std::borrow::Cow<'t, str> {
-    match tokenizer {
-        NgramTokenizer::Word => token.into(),
-        NgramTokenizer::Char => escape_char_token(token).into(),
-    }
-}
-
-fn query_line_json(scores: &[TokenScore], totals: &Evaluation, tokenizer: NgramTokenizer) -> serde_json::Value {
-    let tokens: Vec<serde_json::Value> = scores
-        .iter()
-        .map(|s| serde_json::json!({"token": shown_token(s.token, tokenizer), "id": s.id, "oov": s.oov, "length": s.score.length, "log10": s.score.log10}))
-        .collect();
-    serde_json::json!({"tokens": tokens, "log10_total": totals.log10_sum, "oov": totals.oov})
-}
-
-fn query_stream(model: &dyn LanguageModel, mut input: Box<dyn BufRead>, name: &str, a: &QueryArgs) -> anyhow::Result<()> {
-    let tokenizer = model.info().tokenizer;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut scorer = LineScorer::new(model);
-    let mut printed = QueryLine::default();
-    let mut line = String::new();
-    let mut number = 0usize;
-    // A summary of a word model with sentence markers scores the text in pieces of whole
-    // lines, as `ngram eval` does (sentences in parallel); the totals are the same bits.
-    let info = model.info();
-    let in_pieces = a.summary && info.markers && info.tokenizer == NgramTokenizer::Word;
-    let (mut piece, mut piece_totals) = (String::new(), Evaluation::default());
-    const PIECE_BYTES: usize = 1 << 18;
-    loop {
-        line.clear();
-        let read = input.read_line(&mut line).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => anyhow::anyhow!("{name}: line {} is not valid UTF-8", number + 1),
-            _ => anyhow::anyhow!("cannot read {name}: {e}"),
-        })?;
-        if in_pieces && (read == 0 || piece.len() >= PIECE_BYTES) {
-            evaluate_into(model, &piece, &mut piece_totals);
-            piece.clear();
-        }
-        if read == 0 {
-            break;
-        }
-        number += 1;
-        if in_pieces {
-            piece.push_str(&line);
-            if !line.ends_with('\n') {
-                piece.push('\n');
-            }
-            continue;
-        }
-        let mut scores = Vec::new();
-        let totals = scorer.score_line(&line, &mut scores);
-        if a.summary {
-            continue;
-        }
-        if a.json {
-            writeln!(out, "{}", query_line_json(&scores, &totals, tokenizer))?;
-        } else {
-            for s in &scores {
-                printed.token(&shown_token(s.token, tokenizer), s.id, Some(s.score.length), s.score.log10 as f32);
-            }
-            printed.finish(&mut out, totals.log10_sum as f32, totals.oov)?;
-        }
-    }
-    let e = if in_pieces { piece_totals } else { scorer.totals() };
-    if e.tokens == 0 {
-        out.flush()?;
-        bail!("{name} has no tokens to score");
-    }
-    if a.json {
-        let summary = serde_json::json!({"summary": {
-            "tokens": e.tokens,
-            "oov": e.oov,
-            "log10_total": e.log10_sum,
-            "perplexity": e.perplexity(),
-            "perplexity_excluding_oov": e.perplexity_excluding_oov(),
-            "nats_per_token": e.nats_per_token(),
-        }});
-        writeln!(out, "{summary}")?;
-    } else {
-        writeln!(out, "Perplexity including OOVs:\t{}", e.perplexity())?;
-        writeln!(out, "Perplexity excluding OOVs:\t{}", e.perplexity_excluding_oov())?;
-        writeln!(out, "OOVs:\t{}", e.oov)?;
-        writeln!(out, "Tokens:\t{}", e.tokens)?;
-    }
-    out.flush()?;
     Ok(())
 }
 

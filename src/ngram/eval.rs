@@ -23,6 +23,15 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Adds `other`'s counts and sums (a text's totals are its lines' or pieces' added in
+    /// order).
+    pub fn add(&mut self, other: &Evaluation) {
+        self.tokens += other.tokens;
+        self.oov += other.oov;
+        self.log10_sum += other.log10_sum;
+        self.log10_oov += other.log10_oov;
+    }
+
     /// Cross-entropy in log10 units per token.
     pub fn log10_per_token(&self) -> f64 {
         -self.log10_sum / self.tokens as f64

@@ -29,11 +29,16 @@ pub struct LineScorer<'m> {
     /// The stream's recent tokens (no markers), at most N − 1.
     history: Vec<u32>,
     totals: Evaluation,
+    /// Buffers kept from line to line, so that a scorer allocates nothing once warm: the
+    /// line's tokens (empty between lines), their ids and their scores.
+    spelled: Vec<&'static str>,
+    found: Vec<Option<u32>>,
+    scores: Vec<Score>,
 }
 
 impl<'m> LineScorer<'m> {
     pub fn new(model: &'m dyn LanguageModel) -> Self {
-        LineScorer { model, history: Vec::new(), totals: Evaluation::default() }
+        LineScorer { model, history: Vec::new(), totals: Evaluation::default(), spelled: Vec::new(), found: Vec::new(), scores: Vec::new() }
     }
 
     /// Scores one line (with its trailing newline, if it had one) into `out`, which is
@@ -41,45 +46,58 @@ impl<'m> LineScorer<'m> {
     pub fn score_line<'t>(&mut self, line: &'t str, out: &mut Vec<TokenScore<'t>>) -> Evaluation {
         out.clear();
         let info = self.model.info();
-        let lexicon = self.model.lexicon();
         let keep = self.model.order().saturating_sub(1);
         let text = if info.markers { line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l)) } else { line };
-        let mut spelled: Vec<&'t str> = Vec::new();
+        let mut spelled = reuse(std::mem::take(&mut self.spelled));
         for_each_token(text, info.tokenizer, |token| spelled.push(token));
-        let mut ids = Vec::with_capacity(spelled.len());
-        lexicon.ids_into(&spelled, &mut ids);
-        let mut tokens: Vec<(&'t str, u32, bool)> = spelled.iter().zip(&ids).map(|(&token, id)| (token, id.unwrap_or(UNK), id.is_none())).collect();
+        self.model.lexicon().ids_into(&spelled, &mut self.found);
         if info.markers {
             self.history.clear();
             self.history.push(BOS);
-            tokens.push((SPECIALS[EOS as usize], EOS, false));
         }
         let from = self.history.len();
         let mut ids = std::mem::take(&mut self.history);
-        ids.extend(tokens.iter().map(|t| t.1));
-        let mut scores = Vec::with_capacity(tokens.len());
-        self.model.score_run(&ids, from, &mut scores);
+        ids.extend(self.found.iter().map(|id| id.unwrap_or(UNK)));
+        if info.markers {
+            ids.push(EOS);
+        }
+        self.model.score_run(&ids, from, &mut self.scores);
         let mut line_totals = Evaluation::default();
-        for ((token, id, oov), score) in tokens.into_iter().zip(scores) {
+        for (k, &score) in self.scores.iter().enumerate() {
+            // The spelled tokens, then `</s>` with markers.
+            let (token, oov) = match spelled.get(k) {
+                Some(&token) => (token, self.found[k].is_none()),
+                None => (SPECIALS[EOS as usize], false),
+            };
             line_totals.tokens += 1;
             line_totals.log10_sum += score.log10;
             if oov {
                 line_totals.oov += 1;
                 line_totals.log10_oov += score.log10;
             }
-            out.push(TokenScore { token, id, oov, score });
+            out.push(TokenScore { token, id: ids[from + k], oov, score });
         }
         ids.drain(..ids.len().saturating_sub(keep));
         self.history = ids;
-        self.totals.tokens += line_totals.tokens;
-        self.totals.oov += line_totals.oov;
-        self.totals.log10_sum += line_totals.log10_sum;
-        self.totals.log10_oov += line_totals.log10_oov;
+        self.spelled = reuse(spelled);
+        self.totals.add(&line_totals);
         line_totals
+    }
+
+    /// The model scoring.
+    pub fn model(&self) -> &'m dyn LanguageModel {
+        self.model
     }
 
     /// Totals over every line so far.
     pub fn totals(&self) -> Evaluation {
         self.totals
     }
+}
+
+/// `buffer`'s allocation, emptied, for references of another lifetime (an empty vector
+/// holds no references; collecting in place keeps the allocation).
+fn reuse<'a, 'b>(mut buffer: Vec<&'a str>) -> Vec<&'b str> {
+    buffer.clear();
+    buffer.into_iter().map(|_| -> &'b str { unreachable!("the vector is empty") }).collect()
 }

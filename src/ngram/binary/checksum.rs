@@ -11,6 +11,7 @@
 
 use super::CHECKSUM_AT;
 use rayon::prelude::*;
+use std::ops::Range;
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 const SEEDS: [u64; 4] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89];
@@ -27,31 +28,78 @@ fn word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// One block's digest; `first` when it holds the checksum field.
-fn block_digest(block: &[u8], first: bool) -> u64 {
+/// Bytes of a block digested between two calls of the piece callback (a multiple of 32).
+pub const PIECE: usize = 1 << 17;
+
+/// One block's digest; `first` when it holds the checksum field. `after_piece` is called
+/// with each piece of the block (`PIECE` bytes, the last one shorter) once it has been
+/// digested, while it is still in cache.
+fn block_digest(block: &[u8], first: bool, mut after_piece: impl FnMut(Range<usize>)) -> u64 {
     let mut lanes = SEEDS;
-    let mut groups = block.chunks_exact(32);
-    for (i, group) in (&mut groups).enumerate() {
-        for (j, lane) in lanes.iter_mut().enumerate() {
-            let at = j * 8;
-            let value = if first && i == 0 && at == CHECKSUM_AT.start { 0 } else { word(&group[at..at + 8]) };
-            *lane = mix(*lane, value);
-        }
-    }
     let whole = block.len() / 32 * 32;
+    let mut done = 0;
+    while done < whole {
+        let end = (done + PIECE).min(whole);
+        for (i, group) in block[done..end].chunks_exact(32).enumerate() {
+            for (j, lane) in lanes.iter_mut().enumerate() {
+                let at = j * 8;
+                let value = if first && done == 0 && i == 0 && at == CHECKSUM_AT.start { 0 } else { word(&group[at..at + 8]) };
+                *lane = mix(*lane, value);
+            }
+        }
+        after_piece(done..end);
+        done = end;
+    }
     let mut digest = block.len() as u64;
-    for (j, piece) in groups.remainder().chunks(8).enumerate() {
+    for (j, piece) in block[whole..].chunks(8).enumerate() {
         let inside_field = first && whole + j * 8 == CHECKSUM_AT.start;
         digest = mix(digest, if inside_field { 0 } else { word(piece) });
+    }
+    if whole < block.len() {
+        after_piece(whole..block.len());
     }
     lanes.iter().fold(digest, |d, &lane| mix(d, lane))
 }
 
+/// Folds the blocks' digests, in order, with the length.
+fn fold(len: u64, digests: impl IntoIterator<Item = u64>) -> u64 {
+    let sum = digests.into_iter().fold(len, mix);
+    sum ^ (sum >> 29)
+}
+
 /// The checksum of `bytes`, with the checksum field (bytes 24..32) taken as zeros.
 pub fn checksum(bytes: &[u8]) -> u64 {
-    let digests: Vec<u64> = bytes.par_chunks(BLOCK).enumerate().map(|(i, block)| block_digest(block, i == 0)).collect();
-    let sum = digests.iter().fold(bytes.len() as u64, |s, &d| mix(s, d));
-    sum ^ (sum >> 29)
+    let digests: Vec<u64> = bytes.par_chunks(BLOCK).enumerate().map(|(i, block)| block_digest(block, i == 0, |_| {})).collect();
+    fold(bytes.len() as u64, digests)
+}
+
+/// The checksum of `bytes` as [`checksum`], and `check` called on every piece of the
+/// file (its byte range) right after the piece was digested, on the same core: one pass
+/// over memory for both. Returns the checksum and the first piece's failure, in file
+/// order.
+pub fn checksum_checking<E: Send>(bytes: &[u8], check: &(dyn Fn(Range<usize>) -> Result<(), E> + Sync)) -> (u64, Result<(), E>) {
+    let blocks: Vec<(u64, Result<(), E>)> = bytes
+        .par_chunks(BLOCK)
+        .enumerate()
+        .map(|(i, block)| {
+            let mut failure = Ok(());
+            let digest = block_digest(block, i == 0, |piece| {
+                if failure.is_ok() {
+                    failure = check(i * BLOCK + piece.start..i * BLOCK + piece.end);
+                }
+            });
+            (digest, failure)
+        })
+        .collect();
+    let mut first_failure = Ok(());
+    let mut digests = Vec::with_capacity(blocks.len());
+    for (digest, failure) in blocks {
+        digests.push(digest);
+        if first_failure.is_ok() {
+            first_failure = failure;
+        }
+    }
+    (fold(bytes.len() as u64, digests), first_failure)
 }
 
 /// The same checksum fed as a stream of bytes (for writing a file without holding it).
@@ -76,7 +124,7 @@ impl StreamingChecksum {
             self.block.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if self.block.len() == BLOCK {
-                self.digests.push(block_digest(&self.block, self.digests.is_empty()));
+                self.digests.push(block_digest(&self.block, self.digests.is_empty(), |_| {}));
                 self.block.clear();
             }
         }
@@ -85,10 +133,9 @@ impl StreamingChecksum {
     /// The checksum of everything added.
     pub fn finish(mut self) -> u64 {
         if !self.block.is_empty() {
-            self.digests.push(block_digest(&self.block, self.digests.is_empty()));
+            self.digests.push(block_digest(&self.block, self.digests.is_empty(), |_| {}));
         }
-        let sum = self.digests.iter().fold(self.len, |s, &d| mix(s, d));
-        sum ^ (sum >> 29)
+        fold(self.len, self.digests)
     }
 }
 

@@ -104,27 +104,33 @@ impl Lexicon for TokenTable<'_> {
         self.probe(token, first_slot(token, self.slots.len()))
     }
 
-    /// The tokens' first slots are prefetched together, then the token offsets those
-    /// slots name, then the spellings, so that the cache misses overlap; then each probe
-    /// runs as [`Lexicon::id`]'s does.
+    /// In waves of 32 tokens, the first slots are prefetched together, then the token
+    /// offsets those slots name, then the spellings, so that the cache misses overlap;
+    /// then each probe runs as [`Lexicon::id`]'s does.
     fn ids_into(&self, tokens: &[&str], out: &mut Vec<Option<u32>>) {
+        /// Tokens whose loads are in flight together.
+        const WAVE: usize = 32;
         out.clear();
-        let firsts: Vec<usize> = tokens.iter().map(|t| first_slot(t, self.slots.len())).collect();
-        for &at in &firsts {
-            prefetch(self.slots.as_ptr().wrapping_add(at));
-        }
         let held = |at: usize| self.slots.get(at).copied().filter(|&s| s != 0).map(|s| s as usize - 1);
-        for &at in &firsts {
-            if let Some(id) = held(at) {
-                prefetch(self.offsets.as_ptr().wrapping_add(id));
+        for wave in tokens.chunks(WAVE) {
+            let mut firsts = [0usize; WAVE];
+            for (first, t) in firsts.iter_mut().zip(wave) {
+                *first = first_slot(t, self.slots.len());
+                prefetch(self.slots.as_ptr().wrapping_add(*first));
             }
-        }
-        for &at in &firsts {
-            if let Some(&start) = held(at).and_then(|id| self.offsets.get(id)) {
-                prefetch(self.text.as_ptr().wrapping_add(start as usize));
+            let firsts = &firsts[..wave.len()];
+            for &at in firsts {
+                if let Some(id) = held(at) {
+                    prefetch(self.offsets.as_ptr().wrapping_add(id));
+                }
             }
+            for &at in firsts {
+                if let Some(&start) = held(at).and_then(|id| self.offsets.get(id)) {
+                    prefetch(self.text.as_ptr().wrapping_add(start as usize));
+                }
+            }
+            out.extend(wave.iter().zip(firsts).map(|(t, &at)| self.probe(t, at)));
         }
-        out.extend(tokens.iter().zip(&firsts).map(|(t, &at)| self.probe(t, at)));
     }
 
     fn token(&self, id: u32) -> &str {

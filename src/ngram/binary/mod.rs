@@ -48,10 +48,12 @@
 //! ```text
 //!   4  parameters          u64 × 8N       per order: records (sentinel included), bits of
 //!                                          token, log10 p, log10 back-off and pointer;
-//!                                          codings of log10 p and back-off; log2 block size
+//!                                          codings of log10 p and back-off; log2 block size,
+//!                                          or 64 for unary pointers
 //!   then three sections per order n = 1 … N:
 //!      records            u8             the bit-packed records, 8 zero bytes after them
-//!      pointer bases      u32 × blocks   each block's first child pointer (may be empty)
+//!      pointer bases      u32 × blocks   each block's first child pointer (may be empty);
+//!                         u64 × ⌈B/64⌉   unary pointers: the bit vector, B = L_n + 1 + L_{n+1}
 //!      centers            f32            the coded values' tables, log10 p's then back-offs'
 //! ```
 //!
@@ -79,12 +81,14 @@ mod lexicon;
 mod open;
 pub mod pack;
 mod quantize;
+mod verify;
 pub mod trie;
+mod trie_check;
 pub mod walk;
 mod write;
 
 pub use lexicon::{OwnedTokenTable, TokenTable};
-pub use open::{BinaryFile, BinaryModel};
+pub use open::{BinaryFile, BinaryModel, TrieLayout};
 pub use walk::Levels;
 pub use pack::Quantization;
 pub use write::{write_binary, write_binary_as, write_binary_file, write_binary_file_as};

@@ -1,10 +1,10 @@
 //! Opening a binary model: map the file, check the header, the checksum and every offset
 //! and range once, then answer queries straight from the map.
 
-use super::checksum::checksum;
 use super::lexicon::TokenTable;
-use super::compact::{CompactTrie, LevelParams, PackedLevel, PARAMS_PER_ORDER};
+use super::compact::{CompactTrie, LevelParams, PackedLevel, PARAMS_PER_ORDER, UNARY_POINTERS};
 use super::trie::{Leaf, Node, Trie};
+use super::verify::{checksum_and_check, SectionCheck};
 use super::walk::Levels;
 use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_COMPACT, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER, VERSION};
 use crate::error::{ElmanError, Result};
@@ -35,7 +35,8 @@ impl BinaryFile {
         // SAFETY: the map is read-only and private to this process. Like every reader of a
         // mapped file, it assumes nobody truncates or rewrites the file while it is open;
         // elman itself replaces models by rename, which leaves the mapped inode intact.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
+        // (Not populated: the checking pass reads every page, on all cores at once.)
+        let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io)?;
         let opened = BinaryFile { backing: Backing::Map(map), path: path.to_path_buf() };
         parse(opened.bytes(), path, true)?;
         Ok(opened)
@@ -77,6 +78,15 @@ impl TrieLayout<'_> {
         match self {
             TrieLayout::Hashed(trie) => trie,
             TrieLayout::Compact(trie) => trie,
+        }
+    }
+
+    /// The checks of every entry, for the file `file` the trie lies in (`bad` words the
+    /// errors).
+    fn section_checks<'c>(&'c self, file: &[u8], bad: &'c (dyn Fn(String) -> ElmanError + Sync)) -> Vec<SectionCheck<'c>> {
+        match self {
+            TrieLayout::Hashed(trie) => trie.section_checks(file, bad),
+            TrieLayout::Compact(trie) => trie.section_checks(file, bad),
         }
     }
 
@@ -228,11 +238,16 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
             return Err(bad("the token hash table holds an id past the vocabulary".into()));
         }
     }
-    // The checksum and the checks that read every value, side by side.
-    let layout = || if compact { compact_trie(bytes, &table, order, vocab, counts, deep, &bad) } else { hashed_trie(bytes, &table, order, vocab, counts, deep, &bad) };
-    let (sum, trie) = if deep { rayon::join(|| Some(checksum(bytes)), layout) } else { (None, layout()) };
-    if sum.is_some_and(|sum| sum != u64_at(bytes, CHECKSUM_AT.start)) {
-        return Err(bad("checksum mismatch: the file is corrupted".into()));
+    let trie = if compact { compact_trie(bytes, &table, order, vocab, counts, deep, &bad) } else { hashed_trie(bytes, &table, order, vocab, counts, deep, &bad) };
+    if deep {
+        // The checksum and the checks that read every entry: one pass over the file. A
+        // damaged file is told as damaged before any finding of the checks.
+        let sections = trie.as_ref().map_or_else(|_| Vec::new(), |trie| trie.section_checks(bytes, &bad));
+        let (sum, checked) = checksum_and_check(bytes, &sections);
+        if sum != u64_at(bytes, CHECKSUM_AT.start) {
+            return Err(bad("checksum mismatch: the file is corrupted".into()));
+        }
+        checked?;
     }
     let trie = trie?;
     let tokenizer = if flags & FLAG_CHAR != 0 { NgramTokenizer::Char } else { NgramTokenizer::Word };
@@ -250,7 +265,8 @@ fn check_counts(counts: &[u64], stored: impl Iterator<Item = usize>, bad: &dyn F
     Ok(())
 }
 
-/// The hashed layout's sections 4 …, checked (every value when `deep`).
+/// The hashed layout's sections 4 …, their lengths checked (and when `deep`, the child
+/// pointers' ends and the counts; the entries are checked in the pass over the file).
 fn hashed_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: usize, counts: &[u64], deep: bool, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<TrieLayout<'a>> {
     let inner: Vec<&[Node]> = (1..order).map(|n| section(bytes, table, 3 + n, bad)).collect::<Result<_>>()?;
     let top: &[Leaf] = section(bytes, table, 3 + order, bad)?;
@@ -260,36 +276,18 @@ fn hashed_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: u
     if unigrams != vocab || inner.iter().any(|nodes| nodes.is_empty()) {
         return Err(bad("the unigram section does not hold one entry per token".into()));
     }
+    let trie = Trie { inner, top, tables };
     if deep {
-        for (level, nodes) in inner.iter().enumerate() {
-            let next_len = inner.get(level + 1).map_or(top.len(), |next| next.len() - 1);
-            let children = nodes.iter().map(|node| node.child);
-            if !is_range_table(children, next_len) {
-                return Err(bad(format!("the child ranges of order {} are out of order or out of bounds", level + 1)));
-            }
-        }
-        // log10 values: finite or −∞ (NaN marks a blank probability), so no sum is NaN.
-        let bad_node = |n: &Node| n.prob == f32::INFINITY || n.backoff.is_nan() || n.backoff == f32::INFINITY;
-        let bad_words = |word: u32| word as usize >= vocab;
-        for (level, nodes) in inner.iter().enumerate() {
-            let real = &nodes[..nodes.len() - 1];
-            if real.iter().fold(false, |acc, n| acc | bad_node(n) | bad_words(n.word)) {
-                return Err(bad(format!("order {} holds a token id past the vocabulary or a log10 value that is +inf or NaN", level + 1)));
-            }
-        }
-        if top.iter().fold(false, |acc, l| acc | (l.prob == f32::INFINITY) | bad_words(l.word)) {
-            return Err(bad(format!("order {order} holds a token id past the vocabulary or a log10 value of +inf")));
-        }
-        if tables.iter().enumerate().any(|(i, t)| t.iter().any(|&slot| slot as usize > inner.get(i + 1).map_or(top.len(), |next| next.len()))) {
-            return Err(bad("a child hash table holds an entry past its order".into()));
-        }
-        check_counts(counts, inner.iter().map(|nodes| nodes.len() - 1).chain([top.len()]), bad)?;
+        trie.check_ends(bad)?;
+        check_counts(counts, trie.inner.iter().map(|nodes| nodes.len() - 1).chain([trie.top.len()]), bad)?;
     }
-    Ok(TrieLayout::Hashed(Trie { inner, top, tables }))
+    Ok(TrieLayout::Hashed(trie))
 }
 
 /// The compact layout's sections 4 … (parameters, then records, pointer bases and
-/// centers per order), checked (every value when `deep`).
+/// centers per order), their parameters and lengths checked (and when `deep`, the tables,
+/// the child pointers' ends and the counts; the records are checked in the pass over the
+/// file).
 fn compact_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: usize, counts: &[u64], deep: bool, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<TrieLayout<'a>> {
     let params: &[u64] = section(bytes, table, 4, bad)?;
     if params.len() != PARAMS_PER_ORDER * order {
@@ -303,14 +301,18 @@ fn compact_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: 
         let bins: &[f32] = section(bytes, table, at + 2, bad)?;
         let params = LevelParams::from_words(words);
         let has_children = level + 1 < order;
-        if (params.backoff_bits == 0) == has_children || (level == 0 && params.word_bits != 0) || (!has_children && !bases.is_empty()) {
+        if (params.backoff_bits == 0) == has_children || (level == 0 && params.word_bits != 0) || (!has_children && (!bases.is_empty() || params.block_shift == UNARY_POINTERS)) {
             return Err(bad(format!("order {} of the compact layout has fields that do not fit its place", level + 1)));
         }
         levels.push(PackedLevel::new(params, records, bases, bins, bad)?);
     }
+    for level in 1..order {
+        let children = levels[level].count_without_sentinel(level + 1 < order);
+        levels[level - 1].index_pointers(children, bad)?;
+    }
     let trie = CompactTrie { levels };
     if deep {
-        trie.check(vocab, bad)?;
+        trie.check_ends(vocab, bad)?;
         check_counts(counts, (0..order).map(|level| trie.len(level)), bad)?;
     } else if trie.unigrams() != vocab {
         return Err(bad("the unigram records do not hold one entry per token".into()));

@@ -3,7 +3,7 @@
 //! and the quantization tables when asked for.
 
 use super::bits::{required_bits, BitWriter};
-use super::compact::{LevelParams, ValueCode};
+use super::compact::{LevelParams, ValueCode, UNARY_POINTERS};
 use super::quantize::Bins;
 use super::trie::{Leaf, Node};
 use crate::error::{ElmanError, Result};
@@ -115,7 +115,7 @@ fn pack_order(entries: &[Entry], word_bits: u32, next_len: usize, quantize: Opti
     } else {
         Coding { code: ValueCode::Absent, bits: 0, bins: None }
     };
-    let (low_bits, block_shift, bases) = if has_children { split_pointers(entries, next_len) } else { (0, 0, Vec::new()) };
+    let (low_bits, block_shift, bases) = if has_children { smallest_pointers(entries, next_len) } else { (0, 0, Vec::new()) };
     let params = LevelParams {
         records: entries.len() as u64,
         word_bits: word_bits as u64,
@@ -124,7 +124,7 @@ fn pack_order(entries: &[Entry], word_bits: u32, next_len: usize, quantize: Opti
         low_bits: low_bits as u64,
         prob_code: prob.code as u64,
         backoff_code: backoff.code as u64,
-        block_shift: block_shift as u64,
+        block_shift,
     };
     let low_mask = if low_bits == 32 { u32::MAX } else { (1u32 << low_bits) - 1 };
     let mut writer = BitWriter::with_capacity(entries.len() as u64 * params.record_bits());
@@ -135,8 +135,10 @@ fn pack_order(entries: &[Entry], word_bits: u32, next_len: usize, quantize: Opti
         if backoff.bits > 0 {
             writer.push(if sentinel { 0 } else { backoff.field(e.backoff.unwrap_or(0.0)) }, backoff.bits);
         }
-        let base = bases.get(i >> block_shift).copied().unwrap_or(0);
-        writer.push((e.pointer - base) & low_mask, low_bits);
+        if low_bits > 0 {
+            let base = bases.get(i >> block_shift).copied().unwrap_or(0);
+            writer.push((e.pointer - base) & low_mask, low_bits);
+        }
     }
     let mut bins = Vec::new();
     for coding in [&prob, &backoff] {
@@ -145,6 +147,27 @@ fn pack_order(entries: &[Entry], word_bits: u32, next_len: usize, quantize: Opti
         }
     }
     PackedOrder { params, records: writer.finish(), bases, bins }
+}
+
+/// The child pointers coded in the fewest bits: block-coded ([`split_pointers`]) or one
+/// unary bit vector (see `compact::unary`: records + children bits, about 2 a record
+/// where an order is not much larger than the one below), the vector's positions kept
+/// below 2^32. Returns (low bits per record, block shift or [`UNARY_POINTERS`], the
+/// section's u32 values: block bases, or the vector's u64 words as low and high halves).
+fn smallest_pointers(entries: &[Entry], next_len: usize) -> (u32, u64, Vec<u32>) {
+    let (low, shift, bases) = split_pointers(entries, next_len);
+    let block_bits = entries.len() as u64 * low as u64 + bases.len() as u64 * 32;
+    let unary_bits = (entries.len() + next_len) as u64;
+    if unary_bits.div_ceil(64) * 64 >= block_bits || unary_bits > u32::MAX as u64 {
+        return (low, shift as u64, bases);
+    }
+    let mut words = vec![0u64; unary_bits.div_ceil(64) as usize];
+    for (i, e) in entries.iter().enumerate() {
+        // One i sits at p_i + i: before it, i ones and p_i zeros.
+        let at = e.pointer as usize + i;
+        words[at / 64] |= 1 << (at % 64);
+    }
+    (0, UNARY_POINTERS, words.iter().flat_map(|&w| [w as u32, (w >> 32) as u32]).collect())
 }
 
 /// The pointer split with the fewest bits in all: blocks of 2^s entries, each with its

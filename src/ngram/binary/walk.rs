@@ -19,7 +19,14 @@
 use super::MAX_ORDER;
 use crate::ngram::lm::Score;
 use crate::ngram::vocab::UNK;
+use std::cell::RefCell;
 use std::ops::Range;
+
+thread_local! {
+    /// [`Levels::score_run`]'s buffers, kept per thread: scoring line after line then
+    /// allocates nothing once the longest line has been seen.
+    static RUN_BUFFERS: RefCell<(Vec<f32>, Vec<Walk>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 /// What [`Levels::prefetch_child`] loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +67,10 @@ pub trait Levels {
     /// Starts loading what [`Levels::child_in`] will read for the same arguments.
     fn prefetch_child(&self, level: usize, parent: usize, range: Range<usize>, word: u32, stage: Prefetch);
 
+    /// Starts loading what [`Levels::children`] will read for the same arguments, where
+    /// that is not the parent's own entry (read already).
+    fn prefetch_children(&self, _level: usize, _parent: usize) {}
+
     /// Index in level `level + 1` of the entry that extends entry `parent` of level
     /// `level` by the older token `word`.
     #[inline]
@@ -94,13 +105,19 @@ pub trait Levels {
         // Walk i's back-offs for the next token's context: next[i·stride + j], j < N.
         let stride = self.order();
         let count = tokens.len().saturating_sub(from);
-        let mut next = vec![0.0f32; count * stride];
-        let mut walks: Vec<Walk> = (from..tokens.len())
-            .zip(next.chunks_exact_mut(stride))
-            .map(|(t, next)| walk_start(self, tokens[t], t.min(history).min(MAX_ORDER - 1), next))
-            .collect();
+        // This thread's buffers from its last run (none if a run is under way on it).
+        let (mut next, mut walks) = RUN_BUFFERS.with(|buffers| buffers.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default());
+        next.clear();
+        next.resize(count * stride, 0.0);
+        walks.clear();
+        walks.extend((from..tokens.len()).zip(next.chunks_exact_mut(stride)).map(|(t, next)| walk_start(self, tokens[t], t.min(history).min(MAX_ORDER - 1), next)));
         for m in 1..=history.min(MAX_ORDER - 1) {
             // Each walk's child range, found once, then its entries prefetched in two waves.
+            for walk in walks.iter() {
+                if walk.alive && m <= walk.k {
+                    self.prefetch_children(m - 1, walk.at);
+                }
+            }
             for walk in walks.iter_mut() {
                 if walk.alive && m <= walk.k {
                     match self.children(m - 1, walk.at) {
@@ -135,6 +152,11 @@ pub trait Levels {
             });
             carried = walk.own.then_some(i);
         }
+        RUN_BUFFERS.with(|buffers| {
+            if let Ok(mut b) = buffers.try_borrow_mut() {
+                *b = (next, walks);
+            }
+        });
     }
 
     /// log10 b(context) of a stored context (0 otherwise; blanks hold 0).
@@ -177,6 +199,11 @@ fn visit_from<L: Levels + ?Sized>(levels: &L, level: usize, at: usize, newest_fi
     let Some(children) = levels.children(level, at) else { return };
     for child in children {
         let Some(word) = levels.word(level + 1, child) else { return };
+        // Opening checks offsets, not tokens: a token past the vocabulary (a hostile
+        // file's) is skipped, as no text can reach it.
+        if word as usize >= levels.unigrams() {
+            continue;
+        }
         newest_first.push(word);
         visit_from(levels, level + 1, child, newest_first, ids, visit);
         newest_first.pop();

@@ -15,14 +15,22 @@
 //!   centers ([`super::quantize`]). The highest order has no back-offs.
 //! - The child pointer of entry i is where its children start in order n + 1 (they end at
 //!   entry i + 1's; each order below the highest ends with a sentinel record). Pointers
-//!   never decrease, so the order's entries are cut into blocks of 2^s: a block's first
-//!   pointer is stored once, as a u32 base, and each record holds its pointer less that
-//!   base in c_n bits, enough for the block whose pointers spread most. s is chosen for
-//!   the fewest bits in all; where no split saves anything, the record holds the whole
-//!   pointer and there are no bases.
+//!   never decrease, and each order takes the smaller of two codings:
+//!   - blocks: the order's entries are cut into blocks of 2^s; a block's first pointer is
+//!     stored once, as a u32 base, and each record holds its pointer less that base in
+//!     c_n bits, enough for the block whose pointers spread most (s chosen for the fewest
+//!     bits; where no split saves anything, the record holds the whole pointer);
+//!   - unary ([`unary`]): c_n = 0, and one bit vector holds every entry's child count in
+//!     unary, L_n + 1 + L_{n+1} bits, about 2 to 3 a record where order n + 1 is not much
+//!     larger than order n (PTB's 5-gram: orders 2–4, against 10–13 bits blocked).
 //!
 //! Within a child range records are sorted by token, strictly, so a lookup bisects the
 //! range (a short one is scanned). Sizes on a 5-gram of PTB: see docs/ngram.md.
+
+mod check;
+mod unary;
+
+pub use unary::UnaryPointers;
 
 use super::bits::read_bits;
 use super::prefetch;
@@ -76,9 +84,15 @@ pub struct LevelParams {
     pub low_bits: u64,
     pub prob_code: u64,
     pub backoff_code: u64,
-    /// log2 of the entries per block of pointer bases.
+    /// log2 of the entries per block of pointer bases; [`UNARY_POINTERS`] when the
+    /// order's pointers are one unary bit vector instead (its "bases" section).
     pub block_shift: u64,
 }
+
+/// The `block_shift` of an order whose child pointers are a unary bit vector
+/// ([`unary`]): its records hold no pointer bits, and its pointer-base section holds the
+/// vector's u64 words.
+pub const UNARY_POINTERS: u64 = 64;
 
 impl LevelParams {
     pub fn to_words(self) -> [u64; PARAMS_PER_ORDER] {
@@ -121,6 +135,11 @@ pub struct PackedLevel<'a> {
     backoffs: &'a [f32],
     bases: &'a [u32],
     block_shift: u32,
+    /// Whether the child pointers are unary ([`UNARY_POINTERS`]; then `bases` is empty
+    /// and `block_shift` 0), their words and, once indexed, the pointers.
+    has_unary: bool,
+    unary_words: &'a [u64],
+    unary: Option<UnaryPointers<'a>>,
 }
 
 impl<'a> PackedLevel<'a> {
@@ -143,7 +162,7 @@ impl<'a> PackedLevel<'a> {
             ValueCode::Negative => false,
         } && params.word_bits <= 32
             && params.low_bits <= 32
-            && params.block_shift < 32
+            && (params.block_shift < 32 || (params.block_shift == UNARY_POINTERS && params.low_bits == 0))
             && params.records < u32::MAX as u64;
         if !widths_fit {
             return Err(bad("an order of the compact layout has field widths that do not fit its codings".into()));
@@ -157,10 +176,16 @@ impl<'a> PackedLevel<'a> {
         if bins.len() != prob_len + backoff_len {
             return Err(bad("an order's table of quantization centers has the wrong length".into()));
         }
-        let blocks = if params.records == 0 { 0 } else { ((params.records - 1) >> params.block_shift) + 1 };
-        if !bases.is_empty() && bases.len() as u64 != blocks {
-            return Err(bad("an order's pointer bases do not match its records".into()));
-        }
+        let unary = params.block_shift == UNARY_POINTERS;
+        let unary_words: &[u64] = if unary {
+            bytemuck::try_cast_slice(bases).map_err(|_| bad("an order's unary pointers are not whole 8-byte words".into()))?
+        } else {
+            let blocks = if params.records == 0 { 0 } else { ((params.records - 1) >> params.block_shift) + 1 };
+            if !bases.is_empty() && bases.len() as u64 != blocks {
+                return Err(bad("an order's pointer bases do not match its records".into()));
+            }
+            &[]
+        };
         Ok(PackedLevel {
             records,
             count: params.records as usize,
@@ -173,9 +198,36 @@ impl<'a> PackedLevel<'a> {
             backoff_code,
             probs: &bins[..prob_len],
             backoffs: &bins[prob_len..],
-            bases,
-            block_shift: params.block_shift as u32,
+            bases: if unary { &[] } else { bases },
+            block_shift: if unary { 0 } else { params.block_shift as u32 },
+            has_unary: unary,
+            unary_words,
+            unary: None,
         })
+    }
+
+    /// Indexes the order's unary pointers (if it has them) over a next order of
+    /// `children` entries; `bad` words the error when the vector does not fit.
+    pub fn index_pointers(&mut self, children: usize, bad: &dyn Fn(String) -> ElmanError) -> Result<()> {
+        if self.has_unary {
+            let pointers = UnaryPointers::new(self.unary_words, self.count, children);
+            self.unary = Some(pointers.ok_or_else(|| bad("an order's unary child pointers do not fit its records and the next order".into()))?);
+        }
+        Ok(())
+    }
+
+    /// Entries, the sentinel not counted when `has_sentinel` (orders below the highest).
+    pub fn count_without_sentinel(&self, has_sentinel: bool) -> usize {
+        if has_sentinel {
+            self.count.saturating_sub(1)
+        } else {
+            self.count
+        }
+    }
+
+    /// Whether the child pointers are a unary bit vector (rising by construction).
+    pub fn has_unary_pointers(&self) -> bool {
+        self.has_unary
     }
 
     #[inline]
@@ -204,6 +256,9 @@ impl<'a> PackedLevel<'a> {
     /// record's low bits.
     #[inline]
     fn pointer(&self, at: usize) -> usize {
+        if let Some(unary) = &self.unary {
+            return unary.pointer(at);
+        }
         let low = read_bits(self.records, self.bit(at) + (self.word_bits + self.prob_bits + self.backoff_bits) as u64, self.low_bits) as usize;
         match self.bases.get(at >> self.block_shift) {
             Some(&base) => base as usize + low,
@@ -215,29 +270,6 @@ impl<'a> PackedLevel<'a> {
     #[inline]
     fn prefetch(&self, at: usize) {
         prefetch(self.records.as_ptr().wrapping_add((self.bit(at) / 8) as usize));
-    }
-}
-
-/// Reads one field of successive records of an order: a running bit position instead of
-/// a product per record.
-struct FieldCursor<'a> {
-    records: &'a [u8],
-    bit: u64,
-    stride: u64,
-    width: u32,
-}
-
-impl<'a> FieldCursor<'a> {
-    /// The field `width` bits wide at bit `offset` of each record, from record `first`.
-    fn new(level: &PackedLevel<'a>, first: usize, offset: u32, width: u32) -> Self {
-        FieldCursor { records: level.records, bit: level.bit(first) + offset as u64, stride: level.record_bits, width }
-    }
-
-    #[inline]
-    fn next(&mut self) -> u32 {
-        let value = read_bits(self.records, self.bit, self.width);
-        self.bit += self.stride;
-        value
     }
 }
 
@@ -260,120 +292,12 @@ pub struct CompactTrie<'a> {
 impl CompactTrie<'_> {
     /// Entries of `level`, its sentinel not counted.
     pub fn len(&self, level: usize) -> usize {
-        let count = self.levels.get(level).map_or(0, |l| l.count);
-        if level + 1 < self.levels.len() {
-            count.saturating_sub(1)
-        } else {
-            count
-        }
+        self.levels.get(level).map_or(0, |l| l.count_without_sentinel(level + 1 < self.levels.len()))
     }
 
     /// Whether the quantized codings are in use (scores are then approximate).
     pub fn is_quantized(&self) -> bool {
         self.levels.iter().any(|l| l.prob_code == ValueCode::Table || l.backoff_code == ValueCode::Table)
-    }
-
-    /// Checks every record against a vocabulary of `vocab` tokens: tokens in range and
-    /// strictly rising within each child range, pointers rising from 0 to the next
-    /// order's length, and no log10 value
-    /// that is +∞ (or a NaN back-off); `bad` words the error. The records are checked in
-    /// parallel pieces; values coded through a table are checked once, in the table.
-    pub fn check(&self, vocab: usize, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<()> {
-        use rayon::prelude::*;
-        /// Records per parallel task.
-        const CHUNK: usize = 1 << 18;
-        if self.len(0) != vocab {
-            return Err(bad("the unigram records do not hold one entry per token".into()));
-        }
-        for (level, packed) in self.levels.iter().enumerate() {
-            if packed.probs.contains(&f32::INFINITY) || packed.backoffs.iter().any(|b| b.is_nan() || *b == f32::INFINITY) {
-                return Err(bad(format!("order {}'s quantization table holds +inf, or a NaN back-off", level + 1)));
-            }
-        }
-        let tasks: Vec<(usize, Range<usize>)> = (0..self.levels.len())
-            .flat_map(|level| {
-                let len = self.len(level);
-                (0..len.max(1)).step_by(CHUNK).map(move |start| (level, start..(start + CHUNK).min(len)))
-            })
-            .collect();
-        tasks.into_par_iter().try_for_each(|(level, records)| self.check_records(level, records, vocab, bad))
-    }
-
-    /// [`CompactTrie::check`] for the records `records` of `level`: their values, their
-    /// child pointers (and the one after the last) and their children's tokens.
-    fn check_records(&self, level: usize, records: Range<usize>, vocab: usize, bad: &(dyn Fn(String) -> ElmanError + Sync)) -> Result<()> {
-        let n = level + 1;
-        let packed = &self.levels[level];
-        // Values: a table was checked whole; exact values one by one (31-bit probabilities
-        // are negative by construction).
-        let mut flawed = false;
-        if packed.prob_code == ValueCode::Exact {
-            flawed |= records.clone().any(|at| packed.prob(at) == f32::INFINITY);
-        }
-        if packed.backoff_code == ValueCode::Exact {
-            flawed |= records.clone().any(|at| {
-                let b = packed.backoff(at);
-                b.is_nan() || b == f32::INFINITY
-            });
-        }
-        if flawed {
-            return Err(bad(format!("order {n} holds a log10 value that is +inf or NaN")));
-        }
-        let Some(next) = self.levels.get(level + 1) else { return Ok(()) };
-        let (len, next_len) = (self.len(level), self.len(level + 1));
-        let out_of_order = || bad(format!("the child ranges of order {n} are out of order or out of bounds"));
-        // Pass 1: the pointers of the task's records and the one after (neighbouring tasks
-        // overlap by one) rise from 0 to the next order's length. Pass 2: the children's
-        // tokens rise strictly except where a range starts, and stay in the vocabulary.
-        // Both passes read in record order and branch on nothing the data decides, so
-        // ranges of any lengths cost no mispredictions.
-        let first = packed.pointer(records.start);
-        if (records.start == 0 && first != 0) || first > next_len {
-            return Err(out_of_order());
-        }
-        let pointer_at = packed.word_bits + packed.prob_bits + packed.backoff_bits;
-        let mut lows = FieldCursor::new(packed, records.start + 1, pointer_at, packed.low_bits);
-        let block_mask = (1usize << packed.block_shift) - 1;
-        let mut base = packed.bases.get((records.start + 1) >> packed.block_shift).map_or(0, |&b| b as usize);
-        // Bit i: a child range starts at child first + i (the task's first range does).
-        let mut starts: Vec<u64> = vec![1];
-        let (mut previous, mut falls) = (first, false);
-        for at in records.start + 1..=records.end {
-            if at & block_mask == 0 {
-                base = packed.bases.get(at >> packed.block_shift).map_or(0, |&b| b as usize);
-            }
-            let pointer = base + lows.next() as usize;
-            falls |= pointer < previous || pointer > next_len;
-            if falls {
-                return Err(out_of_order());
-            }
-            let offset = pointer - first;
-            if offset / 64 >= starts.len() {
-                starts.resize(offset / 64 + 1, 0);
-            }
-            starts[offset / 64] |= 1 << (offset % 64);
-            previous = pointer;
-        }
-        if records.end == len && previous != next_len {
-            return Err(out_of_order());
-        }
-        let mut words = FieldCursor::new(next, first, 0, next.word_bits);
-        let (mut word, mut unsorted, mut highest) = (0u32, false, 0u32);
-        for child in first..previous {
-            let following = words.next();
-            let offset = child - first;
-            let starts_range = (starts.get(offset / 64).copied().unwrap_or(0) >> (offset % 64)) & 1 == 1;
-            unsorted |= following <= word && !starts_range;
-            highest = highest.max(following);
-            word = following;
-        }
-        if unsorted {
-            return Err(bad(format!("a child range of order {} is not sorted by token", n + 1)));
-        }
-        if previous > first && highest as usize >= vocab {
-            return Err(bad(format!("order {} holds a token id past the vocabulary", n + 1)));
-        }
-        Ok(())
     }
 
     /// Index of `word` among the records `range` of `level`, which are sorted by token.
@@ -432,13 +356,24 @@ impl Levels for CompactTrie<'_> {
             return None;
         }
         let packed = &self.levels[level];
-        let (start, end) = (packed.pointer(parent), packed.pointer(parent + 1));
+        let (start, end) = match &packed.unary {
+            Some(unary) => unary.children(parent),
+            None => (packed.pointer(parent), packed.pointer(parent + 1)),
+        };
         (start <= end && end <= self.len(level + 1)).then_some(start..end)
     }
 
     #[inline]
     fn child_in(&self, level: usize, _parent: usize, range: Range<usize>, word: u32) -> Option<usize> {
         self.search(level + 1, range, word)
+    }
+
+    /// Loads the word of the unary pointer vector that `parent`'s one sits near.
+    #[inline]
+    fn prefetch_children(&self, level: usize, parent: usize) {
+        if let Some(unary) = self.levels.get(level).and_then(|packed| packed.unary.as_ref()) {
+            unary.prefetch(parent);
+        }
     }
 
     /// Loads the start and the middle of the child range ([`Prefetch::Slot`]), then its
