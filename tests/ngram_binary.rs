@@ -373,6 +373,31 @@ fn commands_read_either_format_and_query_streams() {
         .map(|o| o["tokens"].as_array().unwrap().iter().filter(|t| t["oov"] == true && t["id"] == 0).count())
         .sum();
     assert_eq!(oov_tokens as u64, eval_json["oov"].as_u64().unwrap());
+
+    // A line at a time, waiting for each answer: it comes before the next line is sent.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elman"))
+        .args(["ngram", "query", "--model", path_str(&bin)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let (sender, answers) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            if sender.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    for (i, line) in test_text.lines().take(3).enumerate() {
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        let answer = answers.recv_timeout(std::time::Duration::from_secs(30)).expect("the answer to a line comes while the input stays open");
+        assert_eq!(answer, lines[i], "{line:?}");
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]

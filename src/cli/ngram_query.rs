@@ -192,6 +192,11 @@ fn query_stream(model: &dyn LanguageModel, mut input: BufReader<Box<dyn Read>>, 
             for slot in &mut slots {
                 slot.drain(&mut out, &mut totals)?;
             }
+            if input.buffer().is_empty() && per_line != PerLine::Nothing {
+                // The input ran dry (a person or a program waiting for the answer): the
+                // lines so far go out now.
+                out.flush()?;
+            }
             text.clear();
         }
         lines_before += ends.len();
