@@ -130,7 +130,8 @@ fn pack_order(entries: &[Entry], word_bits: u32, next_len: usize, quantize: Opti
     let mut writer = BitWriter::with_capacity(entries.len() as u64 * params.record_bits());
     for (i, e) in entries.iter().enumerate() {
         let sentinel = i >= real;
-        writer.push(if sentinel { 0 } else { e.word }, word_bits);
+        // Order 1 is dense (entry i is token i) and stores no token.
+        writer.push(if sentinel || word_bits == 0 { 0 } else { e.word }, word_bits);
         writer.push(if sentinel { 0 } else { prob.field(e.prob) }, prob.bits);
         if backoff.bits > 0 {
             writer.push(if sentinel { 0 } else { backoff.field(e.backoff.unwrap_or(0.0)) }, backoff.bits);
