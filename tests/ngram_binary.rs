@@ -259,6 +259,10 @@ fn damaged_files_are_refused_in(layout: BinaryLayout) {
             open_err(&bad);
         }
     }
+    // A file of the version before (the same layout, less unary pointers) still opens.
+    let mut older = good.clone();
+    older[8..12].copy_from_slice(&elman::ngram::binary::OLDEST_READ_VERSION.to_le_bytes());
+    assert!(BinaryFile::from_bytes(&with_checksum(older), Path::new("older.bin")).is_ok());
     let mut newer = good.clone();
     let next = elman::ngram::binary::VERSION + 1;
     newer[8..12].copy_from_slice(&next.to_le_bytes());

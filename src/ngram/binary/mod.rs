@@ -7,7 +7,8 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic "ELMNGRAM"
-//!      8     4  format version (2; version 1 took a token's slot from the hash's low bits)
+//!      8     4  format version (3; 2 had no unary child pointers and still reads; version 1
+//!                 took a token's slot from the hash's low bits)
 //!     12     4  order N
 //!     16     4  vocabulary size V (ids 0..V; 0 <unk>, 1 <s>, 2 </s>)
 //!     20     4  flags: bit 0 char tokenizer (else word), bit 1 <s> … </s> markers,
@@ -98,8 +99,12 @@ use std::path::Path;
 
 /// The first 8 bytes of every binary model.
 pub const MAGIC: [u8; 8] = *b"ELMNGRAM";
-/// The layout version this build reads and writes.
-pub const VERSION: u32 = 2;
+/// The layout version this build writes; it reads this one and back to
+/// [`OLDEST_READ_VERSION`].
+pub const VERSION: u32 = 3;
+/// The oldest layout version this build reads: version 2 is version 3 without unary child
+/// pointers in the compact layout, so it reads as it is.
+pub const OLDEST_READ_VERSION: u32 = 2;
 /// Bytes before the section table.
 pub const HEADER_BYTES: usize = 48;
 /// Highest order the format accepts (a query keeps one back-off per order on the stack).

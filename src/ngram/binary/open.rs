@@ -6,7 +6,7 @@ use super::compact::{CompactTrie, LevelParams, PackedLevel, PARAMS_PER_ORDER, UN
 use super::trie::{Leaf, Node, Trie};
 use super::verify::{checksum_and_check, SectionCheck};
 use super::walk::Levels;
-use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_COMPACT, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER, VERSION};
+use super::{CHECKSUM_AT, FLAG_CHAR, FLAG_COMPACT, FLAG_MARKERS, HEADER_BYTES, MAGIC, MAX_ORDER, OLDEST_READ_VERSION, VERSION};
 use crate::error::{ElmanError, Result};
 use crate::ngram::lm::{LanguageModel, Lexicon, Score};
 use crate::ngram::model::ModelInfo;
@@ -191,9 +191,9 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
         return Err(bad("binary models are little-endian; this machine is big-endian (use the ARPA file)".into()));
     }
     let version = u32_at(bytes, 8);
-    if version != VERSION {
+    if !(OLDEST_READ_VERSION..=VERSION).contains(&version) {
         return Err(bad(format!(
-            "binary format version {version}; this elman reads version {VERSION} (rebuild it with `elman ngram build-binary` from the ARPA file)"
+            "binary format version {version}; this elman reads versions {OLDEST_READ_VERSION} to {VERSION} (rebuild it with `elman ngram build-binary` from the ARPA file)"
         )));
     }
     let stated_len = u64_at(bytes, 32);
@@ -241,7 +241,8 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, deep: bool) -> Result<BinaryModel<'a>
     let trie = if compact { compact_trie(bytes, &table, order, vocab, counts, deep, &bad) } else { hashed_trie(bytes, &table, order, vocab, counts, deep, &bad) };
     if deep {
         // The checksum and the checks that read every entry: one pass over the file. A
-        // damaged file is told as damaged before any finding of the checks.
+        // damaged trie is told as a damaged file (checksum) before any finding of the
+        // trie's checks.
         let sections = trie.as_ref().map_or_else(|_| Vec::new(), |trie| trie.section_checks(bytes, &bad));
         let (sum, checked) = checksum_and_check(bytes, &sections);
         if sum != u64_at(bytes, CHECKSUM_AT.start) {

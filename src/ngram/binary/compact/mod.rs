@@ -145,7 +145,7 @@ pub struct PackedLevel<'a> {
 impl<'a> PackedLevel<'a> {
     /// The order described by `params` over its sections; `bad` words the errors. Checks
     /// the parameters and the sections' lengths (the values are checked by
-    /// [`CompactTrie::check`]).
+    /// [`CompactTrie::check_ends`] and [`CompactTrie::section_checks`]).
     pub fn new(params: LevelParams, records: &'a [u8], bases: &'a [u32], bins: &'a [f32], bad: &dyn Fn(String) -> ElmanError) -> Result<Self> {
         let (Some(prob_code), Some(backoff_code)) = (ValueCode::from_u64(params.prob_code), ValueCode::from_u64(params.backoff_code)) else {
             return Err(bad("an order of the compact layout names an unknown value coding".into()));

@@ -14,7 +14,8 @@
 //! select1 is answered from an index built at open (it is not in the file): the position
 //! of every 64th one, and for a group of 64 ones spread over more than `LONG_SPAN` bits
 //! (the records after a word with thousands of children) the position of each. A select
-//! then reads at most `LONG_SPAN` / 64 words.
+//! then reads a sample and at most `LONG_SPAN` / 64 + 1 words of B (most often one or
+//! two).
 
 /// Ones per sample.
 const GROUP: usize = 64;
