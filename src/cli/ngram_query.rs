@@ -167,7 +167,7 @@ fn query_stream(model: &dyn LanguageModel, mut input: BufReader<Box<dyn Read>>, 
     // core, each scoring a share of a batch's lines.
     let slot_count = if info.markers { 2 * rayon::current_num_threads() } else { 1 };
     let mut slots: Vec<Slot> = (0..slot_count).map(|_| Slot::new(model)).collect();
-    let (mut totals, mut piece_totals) = (Evaluation::default(), Evaluation::default());
+    let mut totals = Evaluation::default();
     let (mut text, mut ends, mut lines_before) = (String::new(), Vec::new(), 0usize);
     loop {
         let batch_start = text.len();
@@ -179,7 +179,7 @@ fn query_stream(model: &dyn LanguageModel, mut input: BufReader<Box<dyn Read>>, 
                 text.push('\n');
             }
             if !matches!(read, Ok(true)) || text.len() >= PIECE_BYTES {
-                evaluate_into(model, &text, &mut piece_totals);
+                evaluate_into(model, &text, &mut totals);
                 text.clear();
             }
         } else {
@@ -206,7 +206,7 @@ fn query_stream(model: &dyn LanguageModel, mut input: BufReader<Box<dyn Read>>, 
             break;
         }
     }
-    let e = if in_pieces { piece_totals } else { totals };
+    let e = totals;
     if e.tokens == 0 {
         out.flush()?;
         bail!("{name} has no tokens to score");

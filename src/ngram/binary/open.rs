@@ -294,22 +294,20 @@ fn compact_trie<'a>(bytes: &'a [u8], table: &[(u64, u64)], order: usize, vocab: 
     if params.len() != PARAMS_PER_ORDER * order {
         return Err(bad("the compact layout's parameter section has the wrong length".into()));
     }
+    let all_params: Vec<LevelParams> = params.chunks_exact(PARAMS_PER_ORDER).map(LevelParams::from_words).collect();
     let mut levels = Vec::with_capacity(order);
-    for (level, words) in params.chunks_exact(PARAMS_PER_ORDER).enumerate() {
+    for (level, &params) in all_params.iter().enumerate() {
         let at = 5 + 3 * level;
         let records: &[u8] = section(bytes, table, at, bad)?;
         let bases: &[u32] = section(bytes, table, at + 1, bad)?;
         let bins: &[f32] = section(bytes, table, at + 2, bad)?;
-        let params = LevelParams::from_words(words);
         let has_children = level + 1 < order;
         if (params.backoff_bits == 0) == has_children || (level == 0 && params.word_bits != 0) || (!has_children && (!bases.is_empty() || params.block_shift == UNARY_POINTERS)) {
             return Err(bad(format!("order {} of the compact layout has fields that do not fit its place", level + 1)));
         }
-        levels.push(PackedLevel::new(params, records, bases, bins, bad)?);
-    }
-    for level in 1..order {
-        let children = levels[level].count_without_sentinel(level + 1 < order);
-        levels[level - 1].index_pointers(children, bad)?;
+        // The next order's entries (its sentinel not counted), where the pointers lead.
+        let children = all_params.get(level + 1).map_or(0, |next| (next.records as usize).saturating_sub(usize::from(level + 2 < order)));
+        levels.push(PackedLevel::new(params, records, bases, bins, children, bad)?);
     }
     let trie = CompactTrie { levels };
     if deep {

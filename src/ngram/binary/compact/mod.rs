@@ -135,18 +135,17 @@ pub struct PackedLevel<'a> {
     backoffs: &'a [f32],
     bases: &'a [u32],
     block_shift: u32,
-    /// Whether the child pointers are unary ([`UNARY_POINTERS`]; then `bases` is empty
-    /// and `block_shift` 0), their words and, once indexed, the pointers.
-    has_unary: bool,
-    unary_words: &'a [u64],
+    /// The child pointers when unary ([`UNARY_POINTERS`]; then `bases` is empty and
+    /// `block_shift` 0), indexed.
     unary: Option<UnaryPointers<'a>>,
 }
 
 impl<'a> PackedLevel<'a> {
-    /// The order described by `params` over its sections; `bad` words the errors. Checks
-    /// the parameters and the sections' lengths (the values are checked by
-    /// [`CompactTrie::check_ends`] and [`CompactTrie::section_checks`]).
-    pub fn new(params: LevelParams, records: &'a [u8], bases: &'a [u32], bins: &'a [f32], bad: &dyn Fn(String) -> ElmanError) -> Result<Self> {
+    /// The order described by `params` over its sections, its pointers leading into a next
+    /// order of `children` entries; `bad` words the errors. Checks the parameters and the
+    /// sections' lengths, and indexes unary pointers (which checks them whole); the values
+    /// are checked by [`CompactTrie::check_ends`] and [`CompactTrie::section_checks`].
+    pub fn new(params: LevelParams, records: &'a [u8], bases: &'a [u32], bins: &'a [f32], children: usize, bad: &dyn Fn(String) -> ElmanError) -> Result<Self> {
         let (Some(prob_code), Some(backoff_code)) = (ValueCode::from_u64(params.prob_code), ValueCode::from_u64(params.backoff_code)) else {
             return Err(bad("an order of the compact layout names an unknown value coding".into()));
         };
@@ -176,15 +175,16 @@ impl<'a> PackedLevel<'a> {
         if bins.len() != prob_len + backoff_len {
             return Err(bad("an order's table of quantization centers has the wrong length".into()));
         }
-        let unary = params.block_shift == UNARY_POINTERS;
-        let unary_words: &[u64] = if unary {
-            bytemuck::try_cast_slice(bases).map_err(|_| bad("an order's unary pointers are not whole 8-byte words".into()))?
+        let unary = if params.block_shift == UNARY_POINTERS {
+            let words: &[u64] = bytemuck::try_cast_slice(bases).map_err(|_| bad("an order's unary pointers are not whole 8-byte words".into()))?;
+            let pointers = UnaryPointers::new(words, params.records as usize, children);
+            Some(pointers.ok_or_else(|| bad("an order's unary child pointers do not fit its records and the next order".into()))?)
         } else {
             let blocks = if params.records == 0 { 0 } else { ((params.records - 1) >> params.block_shift) + 1 };
             if !bases.is_empty() && bases.len() as u64 != blocks {
                 return Err(bad("an order's pointer bases do not match its records".into()));
             }
-            &[]
+            None
         };
         Ok(PackedLevel {
             records,
@@ -198,36 +198,15 @@ impl<'a> PackedLevel<'a> {
             backoff_code,
             probs: &bins[..prob_len],
             backoffs: &bins[prob_len..],
-            bases: if unary { &[] } else { bases },
-            block_shift: if unary { 0 } else { params.block_shift as u32 },
-            has_unary: unary,
-            unary_words,
-            unary: None,
+            bases: if unary.is_some() { &[] } else { bases },
+            block_shift: if unary.is_some() { 0 } else { params.block_shift as u32 },
+            unary,
         })
-    }
-
-    /// Indexes the order's unary pointers (if it has them) over a next order of
-    /// `children` entries; `bad` words the error when the vector does not fit.
-    pub fn index_pointers(&mut self, children: usize, bad: &dyn Fn(String) -> ElmanError) -> Result<()> {
-        if self.has_unary {
-            let pointers = UnaryPointers::new(self.unary_words, self.count, children);
-            self.unary = Some(pointers.ok_or_else(|| bad("an order's unary child pointers do not fit its records and the next order".into()))?);
-        }
-        Ok(())
-    }
-
-    /// Entries, the sentinel not counted when `has_sentinel` (orders below the highest).
-    pub fn count_without_sentinel(&self, has_sentinel: bool) -> usize {
-        if has_sentinel {
-            self.count.saturating_sub(1)
-        } else {
-            self.count
-        }
     }
 
     /// Whether the child pointers are a unary bit vector (rising by construction).
     pub fn has_unary_pointers(&self) -> bool {
-        self.has_unary
+        self.unary.is_some()
     }
 
     #[inline]
@@ -292,7 +271,12 @@ pub struct CompactTrie<'a> {
 impl CompactTrie<'_> {
     /// Entries of `level`, its sentinel not counted.
     pub fn len(&self, level: usize) -> usize {
-        self.levels.get(level).map_or(0, |l| l.count_without_sentinel(level + 1 < self.levels.len()))
+        let count = self.levels.get(level).map_or(0, |l| l.count);
+        if level + 1 < self.levels.len() {
+            count.saturating_sub(1)
+        } else {
+            count
+        }
     }
 
     /// Whether the quantized codings are in use (scores are then approximate).
